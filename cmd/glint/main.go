@@ -1,0 +1,313 @@
+// Command glint is the OpenStack Image service (Glance's Image API v2) in
+// one binary. Subcommands replace Glance's programs: "glint serve" is
+// glance-api, "glint db" is glance-manage db.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"glint/internal/api"
+	"glint/internal/config"
+	"glint/internal/db"
+	"glint/internal/image"
+	"glint/internal/store"
+	"glint/internal/store/filesystem"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+const usage = `Glint: the OpenStack Image service (Image API v2), in one binary.
+
+Usage:
+  glint <command> [flags]
+
+Commands:
+  serve        run the API server (Glance's glance-api)
+  db sync      create or upgrade the database schema (glance-manage db sync)
+  db version   print the schema version (glance-manage db version)
+  version      print Glint's version
+  help         print this help, or "glint help <command>"
+
+Every command takes --config-file FILE (repeatable) and --config-dir DIR, read
+as Glance reads glance-api.conf. With neither, Glint runs on its embedded
+default: SQLite and the filesystem store under ./glint-data, on 127.0.0.1:9292.
+
+Run "glint <command> --help" for a command's flags.
+`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "-h", "--help", "help":
+		if len(rest) > 0 {
+			return run(ctx, append(rest, "--help"), stdout, stderr)
+		}
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "version", "--version":
+		fmt.Fprintln(stdout, "glint", version)
+		return 0
+	case "serve":
+		return serve(ctx, rest, stdout, stderr)
+	case "db":
+		return dbCmd(ctx, rest, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "glint: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// common holds the flags every command takes.
+type common struct {
+	files, dirs listFlag
+	dataDir     string
+}
+
+func newFlagSet(name, help string, stderr io.Writer) (*flag.FlagSet, *common) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &common{}
+	fs.Var(&c.files, "config-file", "read this glance-api.conf-style file (repeatable; later files win)")
+	fs.Var(&c.dirs, "config-dir", "read every *.conf file in this directory, after --config-file (repeatable)")
+	fs.StringVar(&c.dataDir, "data-dir", "", "where the embedded default keeps its database and images (overrides [glint] data_dir)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s\n\nFlags:\n", help)
+		fs.PrintDefaults()
+	}
+	return fs, c
+}
+
+func (c *common) load() (*config.Config, error) {
+	cfg, err := config.Load(c.files, c.dirs)
+	if err != nil {
+		return nil, err
+	}
+	if c.dataDir != "" {
+		cfg.DataDir = c.dataDir
+		cfg.Finish()
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg *config.Config, stderr io.Writer) (*slog.Logger, func(), error) {
+	level := slog.LevelInfo
+	if cfg.Debug {
+		level = slog.LevelDebug
+	}
+	w, closeFn := stderr, func() {}
+	if cfg.LogFile != "" {
+		f, err := os.OpenFile(cfg.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+		if err != nil {
+			return nil, nil, fmt.Errorf("DEFAULT.log_file: %w", err)
+		}
+		w, closeFn = f, func() { f.Close() }
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), closeFn, nil
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, c := newFlagSet("serve", "glint serve: run the Image API server (Glance's glance-api).\n\n"+
+		"With no configuration it listens on 127.0.0.1:9292 and keeps SQLite and the\n"+
+		"filesystem store under ./glint-data, creating them on first start.", stderr)
+	if err := fs.Parse(args); err != nil {
+		return flagExit(err)
+	}
+	cfg, err := c.load()
+	if err != nil {
+		fmt.Fprintln(stderr, "glint:", err)
+		return 1
+	}
+	log, closeLog, err := newLogger(cfg, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "glint:", err)
+		return 1
+	}
+	defer closeLog()
+	if err := serveWith(ctx, cfg, log, nil); err != nil {
+		log.Error("glint serve failed", "err", err)
+		fmt.Fprintln(stderr, "glint:", err)
+		return 1
+	}
+	return 0
+}
+
+// serveWith runs the server until ctx ends or SIGINT/SIGTERM arrives.
+// ready, if not nil, receives the listening address.
+func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan<- string) error {
+	for _, o := range cfg.Ignored {
+		log.Warn("ignoring unknown configuration option", "option", o)
+	}
+	if cfg.Flavor != "" {
+		log.Warn("paste_deploy.flavor is set, but Glint serves only the no-auth pipeline for now", "flavor", cfg.Flavor)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	database, err := db.Open(ctx, cfg.DatabaseConnection)
+	if err != nil {
+		return err
+	}
+	defer database.Close()
+	applied, err := database.Sync(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) > 0 {
+		log.Info("database schema migrated", "applied", applied)
+	}
+
+	fsStore, err := filesystem.New(cfg.FilesystemStoreDatadir, os.FileMode(cfg.FilesystemStoreFilePerm))
+	if err != nil {
+		return err
+	}
+	stores := store.NewSet(fsStore)
+
+	svc := image.NewService(database.Images(), stores, nil, image.Options{
+		ImageSizeCap:     cfg.ImageSizeCap,
+		HashingAlgorithm: cfg.HashingAlgorithm,
+		PropertyQuota:    cfg.ImagePropertyQuota,
+		TagQuota:         cfg.ImageTagQuota,
+		DiskFormats:      cfg.DiskFormats,
+		ContainerFormats: cfg.ContainerFormats,
+	}, log)
+	health := func(r *http.Request) error {
+		if err := database.Ping(r.Context()); err != nil {
+			return fmt.Errorf("database: %w", err)
+		}
+		if _, err := os.Stat(fsStore.Dir); err != nil {
+			return fmt.Errorf("filesystem store: %w", err)
+		}
+		return nil
+	}
+	handler, err := api.New(svc, api.Config{
+		PublicEndpoint:        cfg.PublicEndpoint,
+		ShowImageDirectURL:    cfg.ShowImageDirectURL,
+		ShowMultipleLocations: cfg.ShowMultipleLocations,
+		LimitParamDefault:     cfg.LimitParamDefault,
+		APILimitMax:           cfg.APILimitMax,
+		DiskFormats:           cfg.DiskFormats,
+		ContainerFormats:      cfg.ContainerFormats,
+		EnabledImportMethods:  nil, // import arrives with its own issue; advertise none until then
+		MaxRequestIDLength:    cfg.MaxRequestIDLength,
+	}, health, log)
+	if err != nil {
+		return err
+	}
+
+	addr := net.JoinHostPort(cfg.BindHost, strconv.Itoa(cfg.BindPort))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		MaxHeaderBytes:    16384, // Glance's max_header_line
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       900 * time.Second, // Glance's client_socket_timeout
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("glint serving the Image API", "address", "http://"+ln.Addr().String(), "database", cfg.DatabaseConnection,
+		"filesystem_store_datadir", fsStore.Dir, "version", version)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining requests")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func dbCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	const help = "glint db sync|version: manage the database schema (Glance's glance-manage db).\n\n" +
+		"  sync     apply every pending migration; a database Glance created is adopted\n" +
+		"  version  print the schema version and Glance's alembic revision"
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(stderr, help)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	sub := args[0]
+	if sub != "sync" && sub != "version" {
+		fmt.Fprintf(stderr, "glint db: unknown command %q\n\n%s\n", sub, help)
+		return 2
+	}
+	fs, c := newFlagSet("db "+sub, help, stderr)
+	if err := fs.Parse(args[1:]); err != nil {
+		return flagExit(err)
+	}
+	cfg, err := c.load()
+	if err != nil {
+		fmt.Fprintln(stderr, "glint:", err)
+		return 1
+	}
+	database, err := db.Open(ctx, cfg.DatabaseConnection)
+	if err != nil {
+		fmt.Fprintln(stderr, "glint:", err)
+		return 1
+	}
+	defer database.Close()
+	if sub == "sync" {
+		applied, err := database.Sync(ctx)
+		if err != nil {
+			fmt.Fprintln(stderr, "glint:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "Database is synced successfully (%d migrations applied).\n", len(applied))
+	}
+	v, err := database.Version(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "glint:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "glint schema version: %d (latest %d)\n", v.Current, v.Latest)
+	if v.Alembic != "" {
+		fmt.Fprintf(stdout, "glance alembic revision: %s\n", v.Alembic)
+	}
+	return 0
+}
+
+func flagExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}

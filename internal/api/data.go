@@ -1,0 +1,151 @@
+package api
+
+import (
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+
+	"glint/internal/errs"
+)
+
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
+	const op errs.Op = "api.upload"
+	ct := r.Header.Get("Content-Type")
+	if mt, _, _ := mime.ParseMediaType(ct); mt != "application/octet-stream" {
+		s.writeError(w, r, errs.Errorf(op, errs.UnsupportedMedia, "The request media type %s is not supported by this server.", ct))
+		return
+	}
+	size := r.ContentLength // -1 when chunked
+	if h := r.Header.Get("X-Openstack-Image-Size"); h != "" {
+		n, err := strconv.ParseInt(h, 10, 64)
+		if err != nil || n < 0 {
+			s.writeError(w, r, errs.Errorf(op, errs.Invalid, "x-openstack-image-size must be a non-negative integer, not %q", h))
+			return
+		}
+		if size >= 0 && size != n {
+			s.writeError(w, r, errs.Errorf(op, errs.Invalid, "x-openstack-image-size %d does not match Content-Length %d", n, size))
+			return
+		}
+		size = n
+	}
+	if err := s.images.Upload(r.Context(), r.PathValue("id"), r.Body, size); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	noContent(w)
+}
+
+func (s *Server) download(w http.ResponseWriter, r *http.Request) {
+	const op errs.Op = "api.download"
+	img, err := s.images.ForDownload(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if len(img.ActiveLocations()) == 0 || img.Size == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	size := *img.Size
+	start, end, partial, err := parseRange(r, size)
+	if err != nil {
+		s.writeError(w, r, errs.E(op, err))
+		return
+	}
+	rc, err := s.images.Open(r.Context(), img, start)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer rc.Close()
+	n := end - start + 1
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Length", strconv.FormatInt(n, 10))
+	status := http.StatusOK
+	if partial {
+		status = http.StatusPartialContent
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, size))
+	} else if img.Checksum != nil {
+		h.Set("Content-MD5", *img.Checksum)
+	}
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead || n == 0 {
+		return
+	}
+	// A bare *os.File (or a LimitedReader of one) lets net/http use sendfile.
+	var src io.Reader = rc
+	if f, ok := rc.(*os.File); ok {
+		src = f
+		if partial {
+			src = &io.LimitedReader{R: f, N: n}
+		}
+	} else if partial {
+		src = io.LimitReader(rc, n)
+	}
+	if written, err := io.Copy(w, src); err != nil || written != n {
+		s.log.WarnContext(r.Context(), "download ended early", "request_id", requestID(r), "image_id", img.ID,
+			"written", written, "want", n, "err", err)
+	}
+}
+
+// parseRange reads a single byte range from Range (or Glance's legacy
+// Content-Range request header) against an image of size bytes.
+func parseRange(r *http.Request, size int64) (start, end int64, partial bool, err error) {
+	const op errs.Op = "api.parseRange"
+	end = size - 1
+	h := r.Header.Get("Range")
+	if h == "" {
+		if cr := r.Header.Get("Content-Range"); cr != "" {
+			// "bytes a-b/total" names the wanted range.
+			spec := strings.TrimPrefix(cr, "bytes ")
+			spec, _, _ = strings.Cut(spec, "/")
+			h = "bytes=" + spec
+		}
+	}
+	if h == "" {
+		return 0, end, false, nil
+	}
+	unsatisfiable := errs.Errorf(op, errs.RangeNotSatisfiable, "Requested range not satisfiable: %s", h)
+	spec, ok := strings.CutPrefix(h, "bytes=")
+	if !ok {
+		return 0, 0, false, unsatisfiable
+	}
+	if strings.Contains(spec, ",") {
+		return 0, 0, false, errs.E(op, errs.Invalid, "Multiple ranges are not supported.")
+	}
+	a, b, ok := strings.Cut(strings.TrimSpace(spec), "-")
+	if !ok {
+		return 0, 0, false, unsatisfiable
+	}
+	switch {
+	case a == "": // last b bytes
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n <= 0 {
+			return 0, 0, false, unsatisfiable
+		}
+		if n > size {
+			n = size
+		}
+		start = size - n
+	default:
+		start, err = strconv.ParseInt(a, 10, 64)
+		if err != nil || start < 0 || start >= size {
+			return 0, 0, false, unsatisfiable
+		}
+		if b != "" {
+			e, err := strconv.ParseInt(b, 10, 64)
+			if err != nil || e < start {
+				return 0, 0, false, unsatisfiable
+			}
+			if e < end {
+				end = e
+			}
+		}
+	}
+	return start, end, true, nil
+}

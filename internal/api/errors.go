@@ -1,0 +1,134 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"html"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"glint/internal/errs"
+)
+
+// statusOf is the one place where an error's Kind becomes an HTTP status.
+func statusOf(k errs.Kind) int {
+	switch k {
+	case errs.Invalid:
+		return http.StatusBadRequest
+	case errs.Unauthorized:
+		return http.StatusUnauthorized
+	case errs.Forbidden:
+		return http.StatusForbidden
+	case errs.NotFound:
+		return http.StatusNotFound
+	case errs.Conflict:
+		return http.StatusConflict
+	case errs.Gone:
+		return http.StatusGone
+	case errs.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case errs.UnsupportedMedia:
+		return http.StatusUnsupportedMediaType
+	case errs.RangeNotSatisfiable:
+		return http.StatusRequestedRangeNotSatisfiable
+	case errs.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError renders err in Glance's (WebOb's) error shape, in the format
+// the Accept header asks for, and logs it with the request id.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status := statusOf(errs.KindOf(err))
+	msg := errs.Message(err)
+	if status == http.StatusInternalServerError || msg == "" {
+		msg = defaultExplanation(status)
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.log.Log(r.Context(), level, "request failed", "request_id", requestID(r), "method", r.Method,
+		"path", r.URL.Path, "status", status, "err", err)
+	writeErrorBody(w, r, status, msg)
+}
+
+// writeErrorBody writes a Glance-shaped error body with explanation msg.
+func writeErrorBody(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	code := fmt.Sprintf("%d %s", status, http.StatusText(status))
+	title := http.StatusText(status)
+	var body, ctype string
+	switch errorFormat(r.Header.Get("Accept")) {
+	case "json":
+		b, _ := json.Marshal(map[string]string{"message": msg + "<br /><br />\n\n\n", "code": code, "title": title})
+		body, ctype = string(b), "application/json"
+	case "html":
+		body = "<html>\n <head>\n  <title>" + code + "</title>\n </head>\n <body>\n  <h1>" + code + "</h1>\n  " +
+			html.EscapeString(msg) + "<br /><br />\n\n\n\n </body>\n</html>"
+		ctype = "text/html; charset=UTF-8"
+	default:
+		body, ctype = code+"\n\n"+msg+"\n\n   ", "text/plain; charset=UTF-8"
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		w.Write([]byte(body))
+	}
+}
+
+// errorFormat picks json, html or plain from Accept as WebOb does: JSON
+// only when the client prefers it over HTML; */* and text/html get HTML.
+func errorFormat(accept string) string {
+	if strings.TrimSpace(accept) == "" {
+		return "plain"
+	}
+	best, bestQ := "plain", 0.0
+	for _, part := range strings.Split(accept, ",") {
+		fields := strings.Split(part, ";")
+		mt := strings.ToLower(strings.TrimSpace(fields[0]))
+		q := 1.0
+		for _, f := range fields[1:] {
+			f = strings.TrimSpace(f)
+			if strings.HasPrefix(f, "q=") {
+				fmt.Sscanf(f[2:], "%g", &q)
+			}
+		}
+		var kind string
+		switch mt {
+		case "application/json":
+			kind = "json"
+		case "text/html", "*/*", "text/*":
+			kind = "html"
+		case "text/plain":
+			kind = "plain"
+		default:
+			continue
+		}
+		// On a tie HTML wins, as WebOb's offer order has it.
+		if q > bestQ || (q == bestQ && kind == "html") {
+			best, bestQ = kind, q
+		}
+	}
+	return best
+}
+
+func defaultExplanation(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "The resource could not be found."
+	case http.StatusForbidden:
+		return "Access was denied to this resource."
+	case http.StatusConflict:
+		return "There was a conflict when trying to complete your request."
+	case http.StatusBadRequest:
+		return "The server could not comply with the request since it is either malformed or otherwise incorrect."
+	case http.StatusServiceUnavailable:
+		return "The server is currently unavailable. Please try again at a later time."
+	case http.StatusRequestEntityTooLarge:
+		return "The body of your request was too large for this server."
+	}
+	return "The server has either erred or is incapable of performing the requested operation."
+}

@@ -1,0 +1,313 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"glint/internal/api/patch"
+	"glint/internal/errs"
+	"glint/internal/image"
+)
+
+const timeLayout = "2006-01-02T15:04:05Z"
+
+// maxJSONBody bounds metadata request bodies; image data never goes here.
+const maxJSONBody = 1 << 20
+
+// view renders an image as Glance's API shows it.
+func (s *Server) view(img *image.Image) map[string]any {
+	m := make(map[string]any, 24+len(img.Properties))
+	for k, v := range img.Properties {
+		if k == "os_glance_stage_host" {
+			continue
+		}
+		m[k] = v
+	}
+	tags := img.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	m["id"] = img.ID
+	m["name"] = img.Name
+	m["status"] = img.Status
+	m["visibility"] = img.Visibility
+	m["protected"] = img.Protected
+	m["os_hidden"] = img.OSHidden
+	m["checksum"] = img.Checksum
+	m["os_hash_algo"] = img.OSHashAlgo
+	m["os_hash_value"] = img.OSHashValue
+	m["owner"] = img.Owner
+	m["size"] = img.Size
+	m["virtual_size"] = img.VirtualSize
+	m["container_format"] = img.ContainerFormat
+	m["disk_format"] = img.DiskFormat
+	m["min_disk"] = img.MinDisk
+	m["min_ram"] = img.MinRAM
+	m["created_at"] = img.CreatedAt.UTC().Format(timeLayout)
+	m["updated_at"] = img.UpdatedAt.UTC().Format(timeLayout)
+	m["tags"] = tags
+	m["self"] = "/v2/images/" + img.ID
+	m["file"] = "/v2/images/" + img.ID + "/file"
+	m["schema"] = "/v2/schemas/image"
+	locs := img.ActiveLocations()
+	if s.cfg.ShowImageDirectURL && len(locs) > 0 {
+		m["direct_url"] = locs[0].URL
+	}
+	if s.cfg.ShowMultipleLocations {
+		out := []map[string]any{}
+		for _, l := range locs {
+			out = append(out, map[string]any{"url": l.URL, "metadata": l.Metadata})
+		}
+		m["locations"] = out
+	}
+	return m
+}
+
+// readJSON decodes a metadata body as Glance does: any Content-Type, a
+// JSON object required.
+func readJSON(r *http.Request) (map[string]any, error) {
+	const op errs.Op = "api.readJSON"
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxJSONBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errs.E(op, errs.TooLarge, "Request body is too large.")
+		}
+		return nil, errs.E(op, errs.Invalid, "Could not read the request body.", err)
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return nil, errs.E(op, errs.Invalid, "Body expected in request.")
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return nil, errs.E(op, errs.Invalid, "Malformed JSON in request body.")
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, errs.E(op, errs.Invalid, "Unexpected body type. Expected dict.")
+	}
+	return m, nil
+}
+
+// clientReadOnly are attributes the API itself refuses on create, before
+// the schema is consulted (Glance's deserializer).
+var clientReadOnly = []string{"direct_url", "self", "file", "schema", "stores"}
+
+func (s *Server) createImage(w http.ResponseWriter, r *http.Request) {
+	const op errs.Op = "api.createImage"
+	body, err := readJSON(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for _, k := range clientReadOnly {
+		if _, ok := body[k]; ok {
+			s.writeError(w, r, errs.Errorf(op, errs.Forbidden, "Attribute '%s' is read-only.", k))
+			return
+		}
+	}
+	for k := range body {
+		if image.IsReserved(k) {
+			s.writeError(w, r, errs.Errorf(op, errs.Forbidden, "Attribute '%s' is reserved.", k))
+			return
+		}
+		if len(k) > 255 {
+			s.writeError(w, r, errs.E(op, errs.Invalid, "Property names are limited to 255 characters."))
+			return
+		}
+	}
+	if err := s.schemas.validateImage(body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	img, err := s.images.Create(r.Context(), body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", s.absURL(r, "/v2/images/"+img.ID))
+	if len(s.cfg.EnabledImportMethods) > 0 {
+		w.Header().Set("OpenStack-image-import-methods", strings.Join(s.cfg.EnabledImportMethods, ","))
+	}
+	writeJSON(w, http.StatusCreated, s.view(img))
+}
+
+func (s *Server) absURL(r *http.Request, path string) string {
+	if s.publicEndpoint != "" {
+		return strings.TrimSuffix(s.publicEndpoint, "/") + path
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + path
+}
+
+func (s *Server) showImage(w http.ResponseWriter, r *http.Request) {
+	img, err := s.images.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view(img))
+}
+
+func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) {
+	if err := s.images.Delete(r.Context(), r.PathValue("id")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	noContent(w)
+}
+
+func (s *Server) patchImage(w http.ResponseWriter, r *http.Request) {
+	const op errs.Op = "api.patchImage"
+	dialect, err := patch.Dialect(r.Header.Get("Content-Type"))
+	if err != nil {
+		w.Header().Set("Accept-Patch", patch.AcceptPatch)
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxJSONBody))
+	if err != nil {
+		s.writeError(w, r, errs.E(op, errs.TooLarge, "Request body is too large.", err))
+		return
+	}
+	ops, err := patch.Parse(dialect, body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	changes := make([]image.Change, 0, len(ops))
+	for _, o := range ops {
+		k := o.Path[0]
+		// Glance's deserializer order: read-only, reserved, then the schema.
+		if image.IsReadOnly(k) {
+			s.writeError(w, r, errs.Errorf(op, errs.Forbidden, "Attribute '%s' is read-only.", k))
+			return
+		}
+		if image.IsReserved(k) && k != "locations" {
+			s.writeError(w, r, errs.Errorf(op, errs.Forbidden, "Attribute '%s' is reserved.", k))
+			return
+		}
+		c := image.Change{Op: o.Op, Path: o.Path}
+		if o.Op != "remove" {
+			if err := json.Unmarshal(o.Value, &c.Value); err != nil {
+				s.writeError(w, r, errs.E(op, errs.Invalid, "Malformed JSON in request body."))
+				return
+			}
+			if k != "locations" {
+				if len(k) > 255 {
+					s.writeError(w, r, errs.E(op, errs.Invalid, "Property names are limited to 255 characters."))
+					return
+				}
+				if err := s.schemas.validateImage(map[string]any{k: c.Value}); err != nil {
+					s.writeError(w, r, err)
+					return
+				}
+			}
+		}
+		changes = append(changes, c)
+	}
+	img, err := s.images.Update(r.Context(), r.PathValue("id"), changes, dialect == patch.MediaV20)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view(img))
+}
+
+func (s *Server) addTag(w http.ResponseWriter, r *http.Request) {
+	if err := s.images.AddTag(r.Context(), r.PathValue("id"), r.PathValue("tag")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	noContent(w)
+}
+
+func (s *Server) deleteTag(w http.ResponseWriter, r *http.Request) {
+	if err := s.images.DeleteTag(r.Context(), r.PathValue("id"), r.PathValue("tag")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	noContent(w)
+}
+
+func (s *Server) action(active bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := s.images.SetActive(r.Context(), r.PathValue("id"), active); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		noContent(w)
+	}
+}
+
+func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
+	q, err := parseListQuery(r.URL.RawQuery, s.cfg.LimitParamDefault, s.cfg.APILimitMax)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	imgs, err := s.images.List(r.Context(), q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]map[string]any, len(imgs))
+	for i, img := range imgs {
+		out[i] = s.view(img)
+	}
+	body := map[string]any{"images": out, "schema": "/v2/schemas/images"}
+	params := pageParams(r.URL.RawQuery)
+	body["first"] = "/v2/images" + encodeParams(params, "")
+	if len(imgs) > 0 && len(imgs) == q.Limit {
+		body["next"] = "/v2/images" + encodeParams(params, imgs[len(imgs)-1].ID)
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+type kv struct{ k, v string }
+
+// pageParams is the query without marker, each name once with its last
+// value, in first-seen order, as Glance rebuilds its links.
+func pageParams(raw string) []kv {
+	var out []kv
+	idx := map[string]int{}
+	for _, part := range strings.Split(raw, "&") {
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		k, _ = url.QueryUnescape(k)
+		v, _ = url.QueryUnescape(v)
+		if k == "marker" {
+			continue
+		}
+		if i, ok := idx[k]; ok {
+			out[i].v = v
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, kv{k, v})
+	}
+	return out
+}
+
+func encodeParams(params []kv, marker string) string {
+	var parts []string
+	for _, p := range params {
+		parts = append(parts, url.QueryEscape(p.k)+"="+url.QueryEscape(p.v))
+	}
+	if marker != "" {
+		parts = append(parts, "marker="+url.QueryEscape(marker))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "?" + strings.Join(parts, "&")
+}

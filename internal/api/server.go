@@ -1,0 +1,242 @@
+// Package api is Glint's HTTP boundary: Glance's Image API v2 paths,
+// status codes, headers and bodies. It decodes requests, calls the domain
+// layer (package image), and maps every error to a status in one place.
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"glint/internal/auth"
+	"glint/internal/errs"
+	"glint/internal/image"
+)
+
+// Config is what the API layer needs to know from configuration.
+type Config struct {
+	PublicEndpoint        string
+	ShowImageDirectURL    bool
+	ShowMultipleLocations bool
+	LimitParamDefault     int
+	APILimitMax           int
+	DiskFormats           []string
+	ContainerFormats      []string
+	EnabledImportMethods  []string
+	MaxRequestIDLength    int
+}
+
+// Server serves the Image API.
+type Server struct {
+	images         *image.Service
+	cfg            Config
+	publicEndpoint string
+	schemas        *schemas
+	log            *slog.Logger
+	health         func(r *http.Request) error
+	mux            *http.ServeMux
+}
+
+// New builds the API handler. health is called by /healthcheck.
+func New(svc *image.Service, cfg Config, health func(*http.Request) error, log *slog.Logger) (*Server, error) {
+	sch, err := loadSchemas(cfg.DiskFormats, cfg.ContainerFormats)
+	if err != nil {
+		return nil, fmt.Errorf("loading schemas: %w", err)
+	}
+	s := &Server{images: svc, cfg: cfg, publicEndpoint: cfg.PublicEndpoint, schemas: sch, log: log, health: health,
+		mux: http.NewServeMux()}
+	s.routes()
+	return s, nil
+}
+
+// methods maps methods to handlers for one path; noBody lists the
+// methods where Glance refuses a request body.
+type methods map[string]http.HandlerFunc
+
+func (s *Server) route(pattern string, m methods, noBody ...string) {
+	allowed := make([]string, 0, len(m))
+	for k := range m {
+		allowed = append(allowed, k)
+	}
+	slices.Sort(allowed)
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		h, ok := m[r.Method]
+		if !ok && r.Method == http.MethodHead {
+			h, ok = m[http.MethodGet]
+		}
+		if !ok {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			writeErrorBody(w, r, http.StatusMethodNotAllowed,
+				fmt.Sprintf("The method %s is not allowed for this resource.", r.Method))
+			return
+		}
+		if slices.Contains(noBody, r.Method) && hasBody(r) {
+			s.writeError(w, r, errs.E(errs.Op("api"), errs.Invalid, "A body is not expected with this request."))
+			return
+		}
+		h(w, r)
+	})
+}
+
+func hasBody(r *http.Request) bool {
+	return r.ContentLength > 0 || (r.ContentLength < 0 && len(r.TransferEncoding) > 0)
+}
+
+func (s *Server) routes() {
+	get := []string{http.MethodGet, http.MethodHead, http.MethodDelete}
+	s.route("/v2/images", methods{"GET": s.listImages, "POST": s.createImage}, "GET", "HEAD")
+	s.route("/v2/images/{id}", methods{"GET": s.showImage, "PATCH": s.patchImage, "DELETE": s.deleteImage}, get...)
+	s.route("/v2/images/{id}/file", methods{"GET": s.download, "PUT": s.upload}, "GET", "HEAD")
+	s.route("/v2/images/{id}/tags/{tag}", methods{"PUT": s.addTag, "DELETE": s.deleteTag}, "PUT", "DELETE")
+	s.route("/v2/images/{id}/actions/deactivate", methods{"POST": s.action(false)}, "POST")
+	s.route("/v2/images/{id}/actions/reactivate", methods{"POST": s.action(true)}, "POST")
+	for _, name := range []string{"image", "images", "member", "members"} {
+		s.route("/v2/schemas/"+name, methods{"GET": s.getSchema(name)}, "GET", "HEAD")
+	}
+	s.route("/v2/info/import", methods{"GET": s.infoImport}, "GET", "HEAD")
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeErrorBody(w, r, http.StatusNotFound, "The resource could not be found.")
+	})
+}
+
+// ServeHTTP is the front of every request: request id, identity, version
+// routing, then the /v2 routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rid := "req-" + uuid.NewString()
+	w.Header().Set("X-Openstack-Request-Id", rid)
+	ctx := auth.With(r.Context(), auth.NoAuth(rid))
+	r = r.WithContext(ctx)
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.ErrorContext(ctx, "panic", "request_id", rid, "panic", p)
+			if !rec.wrote {
+				writeErrorBody(rec, r, http.StatusInternalServerError, defaultExplanation(500))
+			}
+		}
+		s.log.DebugContext(ctx, "request", "request_id", rid, "method", r.Method, "path", r.URL.Path,
+			"status", rec.status, "duration", time.Since(start))
+	}()
+	s.dispatch(rec, r)
+}
+
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH":
+	default:
+		writeErrorBody(w, r, http.StatusNotImplemented, "The server does not support the method "+r.Method+".")
+		return
+	}
+	path := r.URL.Path
+	switch path {
+	case "/versions":
+		s.versions(http.StatusOK)(w, r)
+		return
+	case "/healthcheck":
+		s.healthcheck(w, r)
+		return
+	}
+	seg, rest, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	if !allowedVersion(seg) {
+		s.versions(http.StatusMultipleChoices)(w, r)
+		return
+	}
+	if seg != "v2" {
+		// /v2.N/… is /v2/…: versions only advertise features.
+		r.URL.Path = "/v2/" + rest
+		r.URL.RawPath = ""
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) healthcheck(w http.ResponseWriter, r *http.Request) {
+	if err := s.health(r); err != nil {
+		s.log.ErrorContext(r.Context(), "healthcheck failed", "err", err)
+		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, "ERROR")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+	fmt.Fprint(w, "OK")
+}
+
+func (s *Server) infoImport(w http.ResponseWriter, r *http.Request) {
+	methods := s.cfg.EnabledImportMethods
+	if methods == nil {
+		methods = []string{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"import-methods": map[string]any{
+		"description": "Import methods available.", "type": "array", "value": methods,
+	}})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+// ReadFrom keeps sendfile(2) reachable through the recorder.
+func (s *statusRecorder) ReadFrom(src io.Reader) (int64, error) {
+	s.wrote = true
+	if rf, ok := s.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(s.ResponseWriter, src)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func requestID(r *http.Request) string { return auth.From(r.Context()).RequestID }
+
+// writeJSON writes v as Glance does: UTF-8 JSON, no HTML escaping.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := marshalNoEscape(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.Header().Set("Content-Length", fmt.Sprint(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+func marshalNoEscape(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// noContent is Glance's empty 2xx.
+func noContent(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusNoContent)
+}

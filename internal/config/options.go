@@ -1,0 +1,301 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// optDef defines one option: where it lives, how it is documented, and how a
+// config-file string becomes a Config field. Adding an option is one entry in
+// the options table below.
+type optDef struct {
+	section, name string
+	typ           string   // "string", "boolean", "integer" or "list", as in oslo's docs
+	def           string   // default, spelled as in a config file
+	help          string   // one-line description for Options() and the docs
+	deprecated    []string // older "section.name" spellings still honoured (oslo deprecated_opts)
+
+	// apply parses and validates a config-file value and stores it in c.
+	apply func(c *Config, raw string) error
+	// format renders the stored value for $name substitution.
+	format func(c *Config) string
+
+	// For string options only: the field, so Finish can derive it.
+	str func(c *Config) *string
+	// derive, when set, computes the value from DataDir if it is empty;
+	// slot indexes Config.derived.
+	derive func(dataDir string) string
+	slot   int
+}
+
+func (o *optDef) id() string { return o.section + "." + o.name }
+
+const (
+	slotDatabase = iota
+	slotImagesDir
+	slotStaging
+	numDerived
+)
+
+const defaultSection = "DEFAULT"
+
+// options is the immutable table of every option Glint honours.
+var options = []optDef{
+	stringOpt("glint", "data_dir", "glint-data",
+		"Directory for Glint's state (database, images, staging), relative to the working directory unless absolute.",
+		func(c *Config) *string { return &c.DataDir }, nonEmpty),
+
+	stringOpt(defaultSection, "bind_host", "127.0.0.1",
+		"IP address or host name to listen on. Glance defaults to 0.0.0.0; Glint listens on loopback only unless told otherwise.",
+		func(c *Config) *string { return &c.BindHost }, hostAddress),
+	intOpt(defaultSection, "bind_port", 9292, 1, 65535,
+		"TCP port to listen on (1-65535).",
+		func(c *Config) *int { return &c.BindPort }),
+	intOpt(defaultSection, "workers", 0, 0, math.MaxInt,
+		"Accepted for compatibility (>= 0); Glint always runs as a single process.",
+		func(c *Config) *int { return &c.Workers }),
+	stringOpt(defaultSection, "public_endpoint", "",
+		"Public base URL advertised in the versions document; empty means the URL the request came in on.",
+		func(c *Config) *string { return &c.PublicEndpoint }, nil),
+	intOpt(defaultSection, "image_size_cap", 1099511627776, 0, math.MaxInt64,
+		"Maximum size of image data a user can upload, in bytes (0-9223372036854775807).",
+		func(c *Config) *int64 { return &c.ImageSizeCap }),
+	boolOpt(defaultSection, "show_image_direct_url", false,
+		"Show the direct_url (backend location) of images.",
+		func(c *Config) *bool { return &c.ShowImageDirectURL }),
+	boolOpt(defaultSection, "show_multiple_locations", false,
+		"Show and allow editing the locations list of images (deprecated in Glance, a security risk).",
+		func(c *Config) *bool { return &c.ShowMultipleLocations }),
+	intOpt(defaultSection, "limit_param_default", 25, 1, math.MaxInt,
+		"Default page size of list requests without a limit parameter (>= 1).",
+		func(c *Config) *int { return &c.LimitParamDefault }),
+	intOpt(defaultSection, "api_limit_max", 1000, 1, math.MaxInt,
+		"Maximum page size of list requests (>= 1).",
+		func(c *Config) *int { return &c.APILimitMax }),
+	stringOpt(defaultSection, "hashing_algorithm", "sha512",
+		"Algorithm for the os_hash_value image property: sha1, sha224, sha256, sha384, sha512 or md5.",
+		func(c *Config) *string { return &c.HashingAlgorithm },
+		oneOf("sha1", "sha224", "sha256", "sha384", "sha512", "md5")),
+	stringOpt(defaultSection, "user_storage_quota", "0",
+		"Maximum image storage per project: a number with an optional B, KB, MB, GB or TB suffix (no suffix means bytes); 0 means unlimited.",
+		func(c *Config) *string { return &c.UserStorageQuota }, matches(storageQuotaRE, "a number with an optional B, KB, MB, GB or TB suffix")),
+	intOpt(defaultSection, "image_member_quota", 128, math.MinInt, math.MaxInt,
+		"Maximum number of members per image; negative means unlimited.",
+		func(c *Config) *int { return &c.ImageMemberQuota }),
+	intOpt(defaultSection, "image_property_quota", 128, math.MinInt, math.MaxInt,
+		"Maximum number of additional properties per image; negative means unlimited.",
+		func(c *Config) *int { return &c.ImagePropertyQuota }),
+	intOpt(defaultSection, "image_tag_quota", 128, math.MinInt, math.MaxInt,
+		"Maximum number of tags per image; negative means unlimited.",
+		func(c *Config) *int { return &c.ImageTagQuota }),
+	intOpt(defaultSection, "image_location_quota", 10, math.MinInt, math.MaxInt,
+		"Maximum number of locations per image; negative means unlimited.",
+		func(c *Config) *int { return &c.ImageLocationQuota }),
+	listOpt(defaultSection, "enabled_import_methods", []string{"glance-direct", "web-download", "copy-image"},
+		"Interoperable image import methods to offer; each one of glance-direct, web-download, copy-image, glance-download.",
+		func(c *Config) *[]string { return &c.EnabledImportMethods },
+		oneOf("glance-direct", "web-download", "copy-image", "glance-download")),
+	derived(slotStaging, deriveStagingURI, stringOpt(defaultSection, "node_staging_uri", "",
+		"file:// URI of the staging area for interoperable import; empty means file://<data_dir>/staging (made absolute).",
+		func(c *Config) *string { return &c.NodeStagingURI }, fileURI)),
+	intOpt(defaultSection, "max_request_id_length", 64, 0, math.MaxInt,
+		"Maximum length of a caller-supplied X-Openstack-Request-ID (>= 0).",
+		func(c *Config) *int { return &c.MaxRequestIDLength }),
+	boolOpt(defaultSection, "delayed_delete", false,
+		"Mark deleted images pending_delete instead of deleting their data at once.",
+		func(c *Config) *bool { return &c.DelayedDelete }),
+	boolOpt(defaultSection, "debug", false,
+		"Log at debug level.",
+		func(c *Config) *bool { return &c.Debug }),
+	stringOpt(defaultSection, "log_file", "",
+		"File to log to; empty means standard error.",
+		func(c *Config) *string { return &c.LogFile }, nil),
+
+	derived(slotDatabase, deriveDatabase, stringOpt("database", "connection", "",
+		"SQLAlchemy-style database URL; empty means sqlite:///<data_dir>/glint.db.",
+		func(c *Config) *string { return &c.DatabaseConnection }, nil)),
+
+	listOpt("glance_store", "stores", []string{"file", "http"},
+		"Enabled storage backends.",
+		func(c *Config) *[]string { return &c.Stores }, nil),
+	stringOpt("glance_store", "default_store", "file",
+		"Backend new image data is written to; one of glance_store's schemes (file, filesystem, http, https, swift, swift+http, swift+https, swift+config, rbd, cinder, vsphere, s3).",
+		func(c *Config) *string { return &c.DefaultStore },
+		oneOf("file", "filesystem", "http", "https", "swift", "swift+http", "swift+https", "swift+config", "rbd", "cinder", "vsphere", "s3")),
+	derived(slotImagesDir, deriveImagesDir, stringOpt("glance_store", "filesystem_store_datadir", "",
+		"Directory of the file store; empty means <data_dir>/images.",
+		func(c *Config) *string { return &c.FilesystemStoreDatadir }, nil)),
+	intOpt("glance_store", "filesystem_store_file_perm", 0, 0, 7777,
+		"Permissions of image files written in octal digits as for chmod (e.g. 640); 0 leaves them to the umask.",
+		func(c *Config) *int { return &c.FilesystemStoreFilePerm }, octalDigits),
+
+	stringOpt("paste_deploy", "flavor", "",
+		"Pipeline flavor: empty (no authentication), keystone, caching, cachemanagement, keystone+caching or keystone+cachemanagement.",
+		func(c *Config) *string { return &c.Flavor },
+		oneOf("", "keystone", "caching", "cachemanagement", "keystone+caching", "keystone+cachemanagement")),
+
+	deprecatedAs(defaultSection+".disk_formats", listOpt("image_format", "disk_formats",
+		[]string{"ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"},
+		"Allowed disk_format values (also read from [DEFAULT], as Glance does).",
+		func(c *Config) *[]string { return &c.DiskFormats }, nil)),
+	deprecatedAs(defaultSection+".container_formats", listOpt("image_format", "container_formats",
+		[]string{"ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"},
+		"Allowed container_format values (also read from [DEFAULT], as Glance does).",
+		func(c *Config) *[]string { return &c.ContainerFormats }, nil)),
+}
+
+var storageQuotaRE = regexp.MustCompile(`^\d+(B|KB|MB|GB|TB)?$`)
+
+// Option constructors. Each returns a complete optDef whose apply closes
+// over the field accessor, so the table stays declarative.
+
+func stringOpt(section, name, def, help string, field func(*Config) *string, check func(string) error) optDef {
+	return optDef{
+		section: section, name: name, typ: "string", def: def, help: help,
+		apply: func(c *Config, raw string) error {
+			if check != nil {
+				if err := check(raw); err != nil {
+					return err
+				}
+			}
+			*field(c) = raw
+			return nil
+		},
+		format: func(c *Config) string { return *field(c) },
+		str:    field,
+	}
+}
+
+func boolOpt(section, name string, def bool, help string, field func(*Config) *bool) optDef {
+	return optDef{
+		section: section, name: name, typ: "boolean", def: strconv.FormatBool(def), help: help,
+		apply: func(c *Config, raw string) error {
+			v, err := parseBool(raw)
+			if err != nil {
+				return err
+			}
+			*field(c) = v
+			return nil
+		},
+		// Python's str(bool), which is what oslo substitutes.
+		format: func(c *Config) string {
+			if *field(c) {
+				return "True"
+			}
+			return "False"
+		},
+	}
+}
+
+// intOpt defines an integer option with an inclusive range; extra checks run
+// after the range check.
+func intOpt[T int | int64](section, name string, def, lo, hi int64, help string, field func(*Config) *T, checks ...func(int64) error) optDef {
+	defStr := strconv.FormatInt(def, 10)
+	return optDef{
+		section: section, name: name, typ: "integer", def: defStr, help: help,
+		apply: func(c *Config, raw string) error {
+			// oslo's Integer turns an empty value into None, i.e. "not
+			// set"; the closest Go equivalent is the default.
+			if strings.TrimSpace(raw) == "" {
+				raw = defStr
+			}
+			v, err := parseInt(raw, lo, hi)
+			if err != nil {
+				return err
+			}
+			for _, check := range checks {
+				if err := check(v); err != nil {
+					return err
+				}
+			}
+			*field(c) = T(v)
+			return nil
+		},
+		format: func(c *Config) string { return strconv.FormatInt(int64(*field(c)), 10) },
+	}
+}
+
+// listOpt defines a list option; check, when set, validates each item.
+func listOpt(section, name string, def []string, help string, field func(*Config) *[]string, check func(string) error) optDef {
+	return optDef{
+		section: section, name: name, typ: "list", def: strings.Join(def, ","), help: help,
+		apply: func(c *Config, raw string) error {
+			items := parseList(raw)
+			if check != nil {
+				for _, it := range items {
+					if err := check(it); err != nil {
+						return err
+					}
+				}
+			}
+			*field(c) = items
+			return nil
+		},
+		format: func(c *Config) string { return strings.Join(*field(c), ",") },
+	}
+}
+
+// derived marks a string option whose empty value is filled from DataDir by
+// Finish.
+func derived(slot int, fn func(dataDir string) string, o optDef) optDef {
+	o.derive, o.slot = fn, slot
+	return o
+}
+
+func deprecatedAs(old string, o optDef) optDef {
+	o.deprecated = append(o.deprecated, old)
+	return o
+}
+
+// Validators.
+
+func nonEmpty(s string) error {
+	if s == "" {
+		return fmt.Errorf("must not be empty")
+	}
+	return nil
+}
+
+func oneOf(choices ...string) func(string) error {
+	return func(s string) error {
+		if slices.Contains(choices, s) {
+			return nil
+		}
+		quoted := make([]string, len(choices))
+		for i, c := range choices {
+			quoted[i] = strconv.Quote(c)
+		}
+		return fmt.Errorf("invalid value %q: must be one of %s", s, strings.Join(quoted, ", "))
+	}
+}
+
+func matches(re *regexp.Regexp, what string) func(string) error {
+	return func(s string) error {
+		if re.MatchString(s) {
+			return nil
+		}
+		return fmt.Errorf("invalid value %q: must be %s", s, what)
+	}
+}
+
+// fileURI accepts "" (derived) or a file:// URI, the only kind of staging
+// area Glance supports.
+func fileURI(s string) error {
+	if s == "" || (strings.HasPrefix(s, "file://") && len(s) > len("file://")) {
+		return nil
+	}
+	return fmt.Errorf("invalid value %q: must be a file:// URI", s)
+}
+
+// octalDigits rejects values like 680 that Glance would fail to read as
+// octal when applying them with chmod.
+func octalDigits(v int64) error {
+	if strings.ContainsAny(strconv.FormatInt(v, 10), "89") {
+		return fmt.Errorf("invalid value %d: permissions are written in octal digits (0-7), e.g. 640", v)
+	}
+	return nil
+}

@@ -1,0 +1,710 @@
+package image
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+
+	"glint/internal/auth"
+	"glint/internal/errs"
+	"glint/internal/store"
+)
+
+// Repo is what the service needs from the database.
+type Repo interface {
+	Create(ctx context.Context, img *Image) error
+	Get(ctx context.Context, id string) (*Image, error)
+	Update(ctx context.Context, img *Image, from Status) error
+	Delete(ctx context.Context, id string) (*Image, error)
+	List(ctx context.Context, q ListQuery, v Viewer) ([]*Image, error)
+}
+
+// Authorizer decides whether the caller may perform a policy action
+// (Glance's rule names: get_image, modify_image, publicize_image, …) on an
+// image. The identity issue replaces the default with oslo.policy rules.
+type Authorizer interface {
+	Authorize(ctx context.Context, action string, img *Image) error
+}
+
+// Options are the service's settings, taken from configuration at start.
+type Options struct {
+	ImageSizeCap     int64
+	HashingAlgorithm string
+	PropertyQuota    int // negative: unlimited
+	TagQuota         int
+	DiskFormats      []string
+	ContainerFormats []string
+}
+
+// Service is the domain layer every image request goes through: policy,
+// quotas, status rules, then the repository and the stores.
+type Service struct {
+	repo   Repo
+	stores *store.Set
+	authz  Authorizer
+	opts   Options
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// NewService wires a Service.
+func NewService(repo Repo, stores *store.Set, authz Authorizer, opts Options, log *slog.Logger) *Service {
+	if authz == nil {
+		authz = DefaultAuthorizer{}
+	}
+	return &Service{repo: repo, stores: stores, authz: authz, opts: opts, log: log, now: time.Now}
+}
+
+// NewHash returns a hash for a Glance hashing_algorithm name.
+func NewHash(algo string) (hash.Hash, error) {
+	switch algo {
+	case "sha512":
+		return sha512.New(), nil
+	case "sha384":
+		return sha512.New384(), nil
+	case "sha256":
+		return sha256.New(), nil
+	case "sha224":
+		return sha256.New224(), nil
+	case "sha1":
+		return sha1.New(), nil
+	case "md5":
+		return md5.New(), nil
+	}
+	return nil, fmt.Errorf("unsupported hashing algorithm %q", algo)
+}
+
+func viewerOf(ctx context.Context) Viewer {
+	a := auth.From(ctx)
+	return Viewer{Admin: a.IsAdmin, Project: a.ProjectID}
+}
+
+// Get returns an image the caller may see; others are NotFound.
+func (s *Service) Get(ctx context.Context, id string) (*Image, error) {
+	const op errs.Op = "image.Get"
+	img, err := s.repo.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !Visible(img, auth.From(ctx)) {
+		return nil, errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", id))
+	}
+	if err := s.authz.Authorize(ctx, "get_image", img); err != nil {
+		return nil, errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", id), err)
+	}
+	return img, nil
+}
+
+// Visible is Glance's single-image visibility rule.
+func Visible(img *Image, a *auth.Context) bool {
+	switch {
+	case a.IsAdmin, img.Owner == nil, img.Visibility == Public, img.Visibility == Community:
+		return true
+	case a.ProjectID != "" && *img.Owner == a.ProjectID:
+		return true
+	}
+	// Shared images are visible to members; membership arrives with the
+	// identity issue, until then no non-owner project is a member.
+	return false
+}
+
+// List returns one page of images.
+func (s *Service) List(ctx context.Context, q ListQuery) ([]*Image, error) {
+	const op errs.Op = "image.List"
+	if err := s.authz.Authorize(ctx, "get_images", nil); err != nil {
+		return nil, errs.E(op, err)
+	}
+	if q.Marker != "" {
+		if _, err := s.Get(ctx, q.Marker); err != nil {
+			return nil, errs.E(op, errs.Invalid, fmt.Sprintf("No image found with ID %s", q.Marker))
+		}
+	}
+	if q.MemberStatus == "" {
+		q.MemberStatus = "accepted"
+	}
+	return s.repo.List(ctx, q, viewerOf(ctx))
+}
+
+// Create makes a new queued image from attributes already validated
+// against the image schema (JSON-decoded values).
+func (s *Service) Create(ctx context.Context, attrs map[string]any) (*Image, error) {
+	const op errs.Op = "image.Create"
+	a := auth.From(ctx)
+	now := s.now().UTC()
+	img := &Image{
+		ID:         uuid.NewString(),
+		Status:     Queued,
+		Visibility: Shared,
+		CreatedAt:  now,
+		UpdatedAt:  now,
+		Properties: map[string]string{},
+	}
+	if a.ProjectID != "" {
+		p := a.ProjectID
+		img.Owner = &p
+	}
+	for k, v := range attrs {
+		switch {
+		case IsReserved(k):
+			return nil, errs.Errorf(op, errs.Forbidden, "Attribute '%s' is reserved.", k)
+		case k == "id":
+			id, _ := v.(string)
+			if _, err := uuid.Parse(id); err != nil {
+				return nil, errs.Errorf(op, errs.Invalid, "Invalid image id %q", id)
+			}
+			img.ID = id
+		case IsReadOnly(k):
+			return nil, errs.Errorf(op, errs.Forbidden, "Attribute '%s' is read-only.", k)
+		case k == "owner":
+			o, _ := v.(string)
+			if v != nil && !a.IsAdmin && o != a.ProjectID {
+				return nil, errs.Errorf(op, errs.Forbidden, "You are not permitted to create images owned by '%s'.", o)
+			}
+			img.Owner = optString(v)
+		default:
+			if err := s.set(img, k, v, true); err != nil {
+				return nil, errs.E(op, err)
+			}
+		}
+	}
+	if err := s.checkVisibilityPolicy(ctx, img, ""); err != nil {
+		return nil, errs.E(op, err)
+	}
+	if err := s.authz.Authorize(ctx, "add_image", img); err != nil {
+		return nil, errs.E(op, err)
+	}
+	if err := s.checkQuotas(img, nil); err != nil {
+		return nil, errs.E(op, err)
+	}
+	if err := s.repo.Create(ctx, img); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+func optString(v any) *string {
+	if s, ok := v.(string); ok {
+		return &s
+	}
+	return nil
+}
+
+func (s *Service) checkVisibilityPolicy(ctx context.Context, img *Image, old string) error {
+	if img.Visibility == old {
+		return nil
+	}
+	switch img.Visibility {
+	case Public:
+		return s.authz.Authorize(ctx, "publicize_image", img)
+	case Community:
+		return s.authz.Authorize(ctx, "communitize_image", img)
+	}
+	return nil
+}
+
+func (s *Service) checkQuotas(img, old *Image) error {
+	const op errs.Op = "image.checkQuotas"
+	if q := s.opts.PropertyQuota; q >= 0 {
+		n, added := 0, false
+		for k := range img.Properties {
+			if len(k) >= 9 && k[:9] == "os_glance" {
+				continue
+			}
+			n++
+			if old == nil {
+				added = true
+			} else if _, ok := old.Properties[k]; !ok {
+				added = true
+			}
+		}
+		if added && n > q {
+			return errs.Errorf(op, errs.TooLarge, "Attempted: %d, Maximum: %d", n, q)
+		}
+	}
+	if q := s.opts.TagQuota; q >= 0 && len(img.Tags) > q && (old == nil || len(img.Tags) > len(old.Tags)) {
+		return errs.Errorf(op, errs.TooLarge, "Attempted: %d, Maximum: %d", len(img.Tags), q)
+	}
+	return nil
+}
+
+// set assigns one user-writable attribute from its JSON value.
+func (s *Service) set(img *Image, k string, v any, creating bool) error {
+	const op errs.Op = "image.set"
+	bad := func() error { return errs.Errorf(op, errs.Invalid, "Invalid value for %s", k) }
+	switch k {
+	case "name":
+		img.Name = optString(v)
+	case "visibility":
+		str, ok := v.(string)
+		if !ok || !slices.Contains(Visibilities, str) {
+			return errs.Errorf(op, errs.Invalid, "Invalid visibility value: %v", v)
+		}
+		img.Visibility = str
+	case "protected", "os_hidden":
+		b, ok := v.(bool)
+		if !ok {
+			return bad()
+		}
+		if k == "protected" {
+			img.Protected = b
+		} else {
+			img.OSHidden = b
+		}
+	case "min_disk", "min_ram":
+		f, ok := v.(float64)
+		if !ok || f < 0 || f != float64(int64(f)) || f > 2147483647 {
+			return bad()
+		}
+		if k == "min_disk" {
+			img.MinDisk = int(f)
+		} else {
+			img.MinRAM = int(f)
+		}
+	case "disk_format", "container_format":
+		if !creating && img.Status != Queued && img.Status != Importing {
+			return errs.Errorf(op, errs.Forbidden, "Attribute %s can be only replaced for a queued image.", k)
+		}
+		allowed := s.opts.DiskFormats
+		if k == "container_format" {
+			allowed = s.opts.ContainerFormats
+		}
+		p := optString(v)
+		if v != nil && (p == nil || !slices.Contains(allowed, *p)) {
+			return errs.Errorf(op, errs.Invalid, "Invalid value '%v' for %s", v, k)
+		}
+		if k == "disk_format" {
+			img.DiskFormat = p
+		} else {
+			img.ContainerFormat = p
+		}
+	case "tags":
+		list, ok := v.([]any)
+		if !ok {
+			return bad()
+		}
+		seen := map[string]bool{}
+		img.Tags = img.Tags[:0]
+		for _, t := range list {
+			ts, ok := t.(string)
+			if !ok || len(ts) > 255 {
+				return bad()
+			}
+			if !seen[ts] {
+				seen[ts] = true
+				img.Tags = append(img.Tags, ts)
+			}
+		}
+		sort.Strings(img.Tags)
+	default:
+		if IsCore(k) {
+			return errs.Errorf(op, errs.Forbidden, "Attribute '%s' is read-only.", k)
+		}
+		str, ok := v.(string)
+		if !ok {
+			return errs.Errorf(op, errs.Invalid, "Invalid value for property %s: must be a string", k)
+		}
+		if len(k) > 255 {
+			return errs.Errorf(op, errs.Invalid, "Property name %s is too long", k)
+		}
+		img.Properties[k] = str
+	}
+	return nil
+}
+
+// Change is one JSON-patch operation, already parsed and schema-checked.
+type Change struct {
+	Op    string // add, remove, replace
+	Path  []string
+	Value any
+}
+
+// Update applies changes in order and saves once: all or nothing. strictAdd
+// is the v2.0 dialect, where add of an existing property is a conflict.
+func (s *Service) Update(ctx context.Context, id string, changes []Change, strictAdd bool) (*Image, error) {
+	const op errs.Op = "image.Update"
+	old, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeOwner(ctx, "modify_image", old); err != nil {
+		return nil, errs.E(op, err)
+	}
+	img := old.Clone()
+	a := auth.From(ctx)
+	for _, c := range changes {
+		k := c.Path[0]
+		switch {
+		case IsReadOnly(k):
+			return nil, errs.Errorf(op, errs.Forbidden, "Attribute '%s' is read-only.", k)
+		case IsReserved(k):
+			if k == "locations" {
+				return nil, errs.E(op, errs.Forbidden, "It's not allowed to update locations if locations are invisible.")
+			}
+			return nil, errs.Errorf(op, errs.Forbidden, "Attribute '%s' is reserved.", k)
+		}
+		_, isProp := img.Properties[k]
+		switch c.Op {
+		case "remove":
+			if IsCore(k) {
+				return nil, errs.Errorf(op, errs.Forbidden, "Properties %s may not be removed.", k)
+			}
+			if !isProp {
+				return nil, errs.Errorf(op, errs.Conflict, "Property %s does not exist.", k)
+			}
+			delete(img.Properties, k)
+		case "add", "replace":
+			if !IsCore(k) {
+				if c.Op == "replace" && !isProp {
+					return nil, errs.Errorf(op, errs.Conflict, "Property %s does not exist.", k)
+				}
+				if c.Op == "add" && isProp && strictAdd {
+					return nil, errs.Errorf(op, errs.Conflict, "Property %s already present.", k)
+				}
+			}
+			if k == "owner" {
+				if !a.IsAdmin {
+					return nil, errs.E(op, errs.Forbidden, "Owner can't be updated by non admin.")
+				}
+				img.Owner = optString(c.Value)
+				continue
+			}
+			if err := s.set(img, k, c.Value, false); err != nil {
+				return nil, errs.E(op, err)
+			}
+		default:
+			return nil, errs.Errorf(op, errs.Invalid, "Invalid operation: `%s`", c.Op)
+		}
+	}
+	if err := s.checkVisibilityPolicy(ctx, img, old.Visibility); err != nil {
+		return nil, errs.E(op, err)
+	}
+	if err := s.checkQuotas(img, old); err != nil {
+		return nil, errs.E(op, err)
+	}
+	img.UpdatedAt = s.now().UTC()
+	if err := s.repo.Update(ctx, img, old.Status); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// authorizeOwner applies a policy action plus the ownership check Glance
+// hard-codes when new RBAC defaults are off: only the owner or an admin.
+func (s *Service) authorizeOwner(ctx context.Context, action string, img *Image) error {
+	const op errs.Op = "image.authorizeOwner"
+	if err := s.authz.Authorize(ctx, action, img); err != nil {
+		return err
+	}
+	a := auth.From(ctx)
+	if a.ReadOnly {
+		return errs.E(op, errs.Forbidden, "Read-only access")
+	}
+	if !a.IsAdmin && img.Owner != nil && *img.Owner != a.ProjectID {
+		return errs.E(op, errs.Forbidden, "You do not own this image")
+	}
+	return nil
+}
+
+// AddTag adds one tag; adding a present tag is a no-op.
+func (s *Service) AddTag(ctx context.Context, id, tag string) error {
+	const op errs.Op = "image.AddTag"
+	if len(tag) > 255 || tag == "" {
+		return errs.Errorf(op, errs.Invalid, "Invalid tag %q: tags are 1 to 255 characters", tag)
+	}
+	img, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.authorizeOwner(ctx, "modify_image", img); err != nil {
+		return errs.E(op, err)
+	}
+	if slices.Contains(img.Tags, tag) {
+		return nil
+	}
+	nimg := img.Clone()
+	nimg.Tags = append(nimg.Tags, tag)
+	sort.Strings(nimg.Tags)
+	if err := s.checkQuotas(nimg, img); err != nil {
+		return errs.E(op, err)
+	}
+	nimg.UpdatedAt = s.now().UTC()
+	return s.repo.Update(ctx, nimg, img.Status)
+}
+
+// DeleteTag removes one tag; an absent tag is NotFound.
+func (s *Service) DeleteTag(ctx context.Context, id, tag string) error {
+	const op errs.Op = "image.DeleteTag"
+	img, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.authorizeOwner(ctx, "modify_image", img); err != nil {
+		return errs.E(op, err)
+	}
+	i := slices.Index(img.Tags, tag)
+	if i < 0 {
+		return errs.Errorf(op, errs.NotFound, "Tag %s not found", tag)
+	}
+	nimg := img.Clone()
+	nimg.Tags = slices.Delete(nimg.Tags, i, i+1)
+	nimg.UpdatedAt = s.now().UTC()
+	return s.repo.Update(ctx, nimg, img.Status)
+}
+
+// SetActive deactivates (active=false) or reactivates an image.
+func (s *Service) SetActive(ctx context.Context, id string, active bool) error {
+	const op errs.Op = "image.SetActive"
+	img, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	action, want, from := "deactivate", Deactivated, Active
+	if active {
+		action, want, from = "reactivate", Active, Deactivated
+	}
+	if err := s.authorizeOwner(ctx, action, img); err != nil {
+		return errs.E(op, err)
+	}
+	switch img.Status {
+	case want:
+		return nil
+	case from:
+	default:
+		return errs.Errorf(op, errs.Forbidden, "Not allowed to %s image in status '%s'", action, img.Status)
+	}
+	nimg := img.Clone()
+	nimg.Status = want
+	nimg.UpdatedAt = s.now().UTC()
+	return s.repo.Update(ctx, nimg, from)
+}
+
+// Delete removes an image and its data.
+func (s *Service) Delete(ctx context.Context, id string) error {
+	const op errs.Op = "image.Delete"
+	img, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.authorizeOwner(ctx, "delete_image", img); err != nil {
+		return errs.E(op, err)
+	}
+	if img.Protected {
+		return errs.Errorf(op, errs.Forbidden, "Image %s is protected and cannot be deleted.", id)
+	}
+	deleted, err := s.repo.Delete(ctx, id)
+	if err != nil {
+		return err
+	}
+	// The row is gone first: an upload racing this delete then fails its
+	// final compare-and-set and removes its own data.
+	for _, l := range deleted.Locations {
+		s.deleteData(ctx, id, l.URL)
+	}
+	return nil
+}
+
+func (s *Service) deleteData(ctx context.Context, id, loc string) {
+	ctx = context.WithoutCancel(ctx)
+	d, err := s.stores.For(loc)
+	if err == nil {
+		err = d.Delete(ctx, loc)
+	}
+	if err != nil && !errs.Is(errs.NotFound, err) {
+		s.log.ErrorContext(ctx, "could not delete image data; it is orphaned", "image_id", id, "location", loc, "err", err)
+	}
+}
+
+// Upload streams data into the default store: queued → saving → active,
+// hashing as it writes. size is the announced length, or -1. On any
+// failure the data is removed and the image returns to queued, as Glance does.
+func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size int64) error {
+	const op errs.Op = "image.Upload"
+	img, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.authorizeOwner(ctx, "upload_image", img); err != nil {
+		return errs.E(op, err)
+	}
+	if img.Status != Queued {
+		return errs.Errorf(op, errs.Conflict, "Image status transition from %s to saving is not allowed", img.Status)
+	}
+	if img.DiskFormat == nil || img.ContainerFormat == nil {
+		return errs.E(op, errs.Invalid, "Properties disk_format, container_format must be set prior to saving data.")
+	}
+	limit := s.opts.ImageSizeCap
+	if size > limit {
+		return errs.Errorf(op, errs.TooLarge, "Image exceeds the storage quota: The incoming image is too large (%d bytes, the limit is %d)", size, limit)
+	}
+	if size >= 0 && size < limit {
+		limit = size
+	}
+
+	saving := img.Clone()
+	saving.Status = Saving
+	saving.UpdatedAt = s.now().UTC()
+	if err := s.repo.Update(ctx, saving, Queued); err != nil {
+		return err
+	}
+
+	md, err := NewHash("md5")
+	if err != nil {
+		return errs.E(op, errs.Internal, err)
+	}
+	mh, err := NewHash(s.opts.HashingAlgorithm)
+	if err != nil {
+		return errs.E(op, errs.Internal, err)
+	}
+	r := &capReader{r: body, n: limit, announced: size, cap: s.opts.ImageSizeCap}
+	loc, written, err := s.stores.Default.Add(ctx, id, io.TeeReader(r, io.MultiWriter(md, mh)), size)
+	if err == nil && size >= 0 && written != size {
+		err = errs.Errorf(op, errs.Invalid, "Image size mismatch: %d bytes announced, %d received", size, written)
+		s.deleteData(ctx, id, loc)
+	}
+	if err != nil {
+		return s.failUpload(ctx, saving, err)
+	}
+
+	done := saving.Clone()
+	done.Status = Active
+	done.Size = &written
+	sum := hex.EncodeToString(md.Sum(nil))
+	algo := s.opts.HashingAlgorithm
+	hv := hex.EncodeToString(mh.Sum(nil))
+	done.Checksum, done.OSHashAlgo, done.OSHashValue = &sum, &algo, &hv
+	if *done.DiskFormat == "raw" {
+		vs := written
+		done.VirtualSize = &vs
+	}
+	done.Locations = append(done.Locations, Location{URL: loc, Metadata: map[string]any{}, Status: "active"})
+	done.UpdatedAt = s.now().UTC()
+	if err := s.repo.Update(context.WithoutCancel(ctx), done, Saving); err != nil {
+		s.deleteData(ctx, id, loc)
+		if errs.Is(errs.NotFound, err) || errs.Is(errs.Conflict, err) {
+			return errs.E(op, errs.Gone, "Image was deleted or changed while its data was being uploaded", err)
+		}
+		return s.failUpload(ctx, saving, err)
+	}
+	return nil
+}
+
+// failUpload puts a saving image back to queued and explains the failure.
+func (s *Service) failUpload(ctx context.Context, saving *Image, cause error) error {
+	const op errs.Op = "image.Upload"
+	ctx = context.WithoutCancel(ctx)
+	back := saving.Clone()
+	back.Status = Queued
+	back.Size, back.VirtualSize = nil, nil
+	back.UpdatedAt = s.now().UTC()
+	if err := s.repo.Update(ctx, back, Saving); err != nil {
+		if errs.Is(errs.NotFound, err) {
+			return errs.E(op, errs.Gone, "Image was deleted while its data was being uploaded", cause)
+		}
+		s.log.ErrorContext(ctx, "could not return image to queued after a failed upload", "image_id", saving.ID, "err", err)
+	}
+	s.log.WarnContext(ctx, "upload failed; image returned to queued", "image_id", saving.ID, "err", cause)
+	if errs.KindOf(cause) == errs.Other {
+		return errs.E(op, errs.Unavailable, "Error in store configuration. Adding images to store is disabled.", cause)
+	}
+	return errs.E(op, cause)
+}
+
+// capReader enforces the announced size and image_size_cap while streaming.
+type capReader struct {
+	r         io.Reader
+	n         int64 // bytes still allowed
+	announced int64
+	cap       int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		// One byte more tells an over-long body from an exact one.
+		var one [1]byte
+		m, err := c.r.Read(one[:])
+		if m > 0 {
+			if c.announced >= 0 && c.announced < c.cap {
+				return 0, errs.Errorf("image.Upload", errs.Invalid, "Image size mismatch: more than the %d bytes announced", c.announced)
+			}
+			return 0, errs.Errorf("image.Upload", errs.TooLarge, "The incoming image is too large: the limit is %d bytes", c.cap)
+		}
+		return 0, err
+	}
+	if int64(len(p)) > c.n {
+		p = p[:c.n]
+	}
+	m, err := c.r.Read(p)
+	c.n -= int64(m)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return m, errs.E(errs.Op("image.Upload"), errs.Invalid, "The client stopped sending image data", err)
+	}
+	return m, err
+}
+
+// Open returns a reader of the image's data from offset, from the first
+// location that answers.
+func (s *Service) Open(ctx context.Context, img *Image, offset int64) (io.ReadCloser, error) {
+	const op errs.Op = "image.Open"
+	var last error = errs.E(op, errs.NotFound, "Image has no data")
+	for _, l := range img.ActiveLocations() {
+		d, err := s.stores.For(l.URL)
+		if err != nil {
+			last = err
+			continue
+		}
+		rc, err := d.Get(ctx, l.URL, offset)
+		if err == nil {
+			return rc, nil
+		}
+		s.log.WarnContext(ctx, "image location failed", "image_id", img.ID, "location", l.URL, "err", err)
+		last = err
+	}
+	if errs.Is(errs.NotFound, last) {
+		return nil, errs.E(op, errs.NotFound, "Image data not found", last)
+	}
+	return nil, errs.E(op, errs.Unavailable, "Image data is not available from any store", last)
+}
+
+// ForDownload returns an image whose data the caller may download.
+func (s *Service) ForDownload(ctx context.Context, id string) (*Image, error) {
+	const op errs.Op = "image.ForDownload"
+	img, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authz.Authorize(ctx, "download_image", img); err != nil {
+		return nil, errs.E(op, err)
+	}
+	if img.Status == Deactivated && !auth.From(ctx).IsAdmin {
+		return nil, errs.E(op, errs.Forbidden, "The requested image has been deactivated. Image data download is prohibited.")
+	}
+	return img, nil
+}
+
+// DefaultAuthorizer is Glance 25.1's behaviour with its shipped defaults
+// (enforce_new_defaults off): everything is allowed except the rules that
+// are role:admin only, which need the admin role even in noauth mode.
+type DefaultAuthorizer struct{}
+
+var adminOnly = map[string]bool{"publicize_image": true, "copy_image": true, "delete_image_location": true}
+
+// Authorize implements Authorizer.
+func (DefaultAuthorizer) Authorize(ctx context.Context, action string, _ *Image) error {
+	if adminOnly[action] && !auth.From(ctx).HasRole("admin") {
+		return errs.Errorf("policy.Authorize", errs.Forbidden, "You are not authorized to complete %s action.", action)
+	}
+	return nil
+}
