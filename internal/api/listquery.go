@@ -131,6 +131,9 @@ func parseListQuery(raw string, defLimit, maxLimit int) (image.ListQuery, error)
 			}
 			q.MemberStatus = v
 		case k == "os_hidden" || k == "protected":
+			if k == "os_hidden" {
+				v = strings.ToLower(v) // Glance lower-cases this one only
+			}
 			if v != "true" && v != "false" {
 				return bad("Invalid value for %s: %s. It must be 'true' or 'false'.", k, v)
 			}

@@ -47,7 +47,7 @@ type Config struct {
 	Stores                  []string // stores, default [file, http]
 	DefaultStore            string   // default_store, default "file"
 	FilesystemStoreDatadir  string   // filesystem_store_datadir, default "" (meaning <DataDir>/images, see Finish)
-	FilesystemStoreFilePerm int      // filesystem_store_file_perm, default 0 (octal digits as Glance: 0 means leave umask)
+	FilesystemStoreFilePerm int      // filesystem_store_file_perm, default 0 (written in octal digits as in Glance, "640"; held as the mode bits, 0o640; 0 means leave umask)
 
 	// [paste_deploy]
 	Flavor string // flavor, default "" (no-auth pipeline); "", keystone, caching, cachemanagement, keystone+caching, keystone+cachemanagement

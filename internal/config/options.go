@@ -129,9 +129,9 @@ var options = []optDef{
 	derived(slotImagesDir, deriveImagesDir, stringOpt("glance_store", "filesystem_store_datadir", "",
 		"Directory of the file store; empty means <data_dir>/images.",
 		func(c *Config) *string { return &c.FilesystemStoreDatadir }, nil)),
-	intOpt("glance_store", "filesystem_store_file_perm", 0, 0, 7777,
-		"Permissions of image files written in octal digits as for chmod (e.g. 640); 0 leaves them to the umask.",
-		func(c *Config) *int { return &c.FilesystemStoreFilePerm }, octalDigits),
+	permOpt("glance_store", "filesystem_store_file_perm",
+		"Permissions of image files, written in octal digits as for chmod (e.g. 640); 0 or negative leaves them to the umask.",
+		func(c *Config) *int { return &c.FilesystemStoreFilePerm }),
 
 	stringOpt("paste_deploy", "flavor", "",
 		"Pipeline flavor: empty (no authentication), keystone, caching, cachemanagement, keystone+caching or keystone+cachemanagement.",
@@ -191,9 +191,8 @@ func boolOpt(section, name string, def bool, help string, field func(*Config) *b
 	}
 }
 
-// intOpt defines an integer option with an inclusive range; extra checks run
-// after the range check.
-func intOpt[T int | int64](section, name string, def, lo, hi int64, help string, field func(*Config) *T, checks ...func(int64) error) optDef {
+// intOpt defines an integer option with an inclusive range.
+func intOpt[T int | int64](section, name string, def, lo, hi int64, help string, field func(*Config) *T) optDef {
 	defStr := strconv.FormatInt(def, 10)
 	return optDef{
 		section: section, name: name, typ: "integer", def: defStr, help: help,
@@ -207,15 +206,40 @@ func intOpt[T int | int64](section, name string, def, lo, hi int64, help string,
 			if err != nil {
 				return err
 			}
-			for _, check := range checks {
-				if err := check(v); err != nil {
-					return err
-				}
-			}
 			*field(c) = T(v)
 			return nil
 		},
 		format: func(c *Config) string { return strconv.FormatInt(int64(*field(c)), 10) },
+	}
+}
+
+// permOpt defines a file permission option the way glance_store reads
+// filesystem_store_file_perm: an integer whose decimal digits are really
+// octal (640 means 0o640), with 0 or less meaning "leave to the umask". The
+// field holds the actual mode bits, ready for os.FileMode.
+func permOpt(section, name, help string, field func(*Config) *int) optDef {
+	return optDef{
+		section: section, name: name, typ: "integer", def: "0", help: help,
+		apply: func(c *Config, raw string) error {
+			if strings.TrimSpace(raw) == "" {
+				raw = "0"
+			}
+			v, err := parseInt(raw, math.MinInt32, 7777)
+			if err != nil {
+				return err
+			}
+			if v <= 0 {
+				*field(c) = 0
+				return nil
+			}
+			mode, err := strconv.ParseInt(strconv.FormatInt(v, 10), 8, 64)
+			if err != nil {
+				return fmt.Errorf("invalid value %d: permissions are written in octal digits (0-7), e.g. 640", v)
+			}
+			*field(c) = int(mode)
+			return nil
+		},
+		format: func(c *Config) string { return strconv.FormatInt(int64(*field(c)), 8) },
 	}
 }
 
@@ -289,13 +313,4 @@ func fileURI(s string) error {
 		return nil
 	}
 	return fmt.Errorf("invalid value %q: must be a file:// URI", s)
-}
-
-// octalDigits rejects values like 680 that Glance would fail to read as
-// octal when applying them with chmod.
-func octalDigits(v int64) error {
-	if strings.ContainsAny(strconv.FormatInt(v, 10), "89") {
-		return fmt.Errorf("invalid value %d: permissions are written in octal digits (0-7), e.g. 640", v)
-	}
-	return nil
 }

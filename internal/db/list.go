@@ -60,9 +60,7 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 	default:
 		add("i.visibility = ?", q.Visibility)
 	}
-	if !q.OSHidden {
-		add("i.os_hidden = 0")
-	}
+	add("i.os_hidden = ?", q.OSHidden)
 	for _, t := range q.Tags {
 		add("i.id IN (SELECT t.image_id FROM image_tags t WHERE t.value = ? AND t.deleted = 0)", t)
 	}

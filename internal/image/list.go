@@ -16,7 +16,7 @@ type ListQuery struct {
 
 	Visibility   string // "" = Glance's default (community hidden unless owned), or public|private|shared|community|all
 	MemberStatus string // accepted (default), pending, rejected, all
-	OSHidden     bool   // false: hidden images are excluded
+	OSHidden     bool   // list only images whose os_hidden equals this
 }
 
 // SortKey is one ORDER BY term.
