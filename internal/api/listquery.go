@@ -202,7 +202,7 @@ func parseOpFilter(field, v string) (image.Filter, error) {
 	case "in":
 		values, err := splitInList(after)
 		if err != nil {
-			return image.Filter{}, errs.E(op, errs.Invalid, err.Error())
+			return image.Filter{}, err
 		}
 		return image.Filter{Field: field, Op: image.OpIn, Values: values}, nil
 	}
@@ -219,7 +219,7 @@ func splitInList(s string) ([]string, error) {
 		switch {
 		case c == '"':
 			if !quoted && cur.Len() > 0 {
-				return nil, fmt.Errorf("Invalid filter value %s. The quote is not closed.", s)
+				return nil, errs.Errorf("api.splitInList", errs.Invalid, "Invalid filter value %s. The quote is not closed.", s)
 			}
 			quoted = !quoted
 			wasQuoted = true
@@ -229,13 +229,13 @@ func splitInList(s string) ([]string, error) {
 			wasQuoted = false
 		default:
 			if wasQuoted && !quoted {
-				return nil, fmt.Errorf("Invalid filter value %s. There is no comma after closing quotation mark.", s)
+				return nil, errs.Errorf("api.splitInList", errs.Invalid, "Invalid filter value %s. There is no comma after closing quotation mark.", s)
 			}
 			cur.WriteByte(c)
 		}
 	}
 	if quoted {
-		return nil, fmt.Errorf("Invalid filter value %s. The quote is not closed.", s)
+		return nil, errs.Errorf("api.splitInList", errs.Invalid, "Invalid filter value %s. The quote is not closed.", s)
 	}
 	return append(out, cur.String()), nil
 }

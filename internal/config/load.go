@@ -304,7 +304,7 @@ func (r *resolver) expand(section, key, s string) (string, error) {
 	if !strings.Contains(s, "$") {
 		return s, nil
 	}
-	at := [2]string{section, key}
+	at := [2]string{section, normKey(key)}
 	if res, ok := r.memo[at]; ok {
 		return res.v, res.err
 	}

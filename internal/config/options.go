@@ -224,7 +224,7 @@ func permOpt(section, name, help string, field func(*Config) *int) optDef {
 			if strings.TrimSpace(raw) == "" {
 				raw = "0"
 			}
-			v, err := parseInt(raw, math.MinInt32, 7777)
+			v, err := parseInt(raw, math.MinInt64, 7777)
 			if err != nil {
 				return err
 			}

@@ -28,13 +28,6 @@ func parseTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("bad timestamp %q", s)
 }
 
-func nullTime(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return fmtTime(*t)
-}
-
 // Images is the image repository.
 type Images struct{ db *DB }
 

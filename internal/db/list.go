@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"glint/internal/errs"
 	"glint/internal/image"
@@ -217,6 +218,13 @@ func (r *Images) markerSQL(ctx context.Context, marker string, keys []image.Sort
 	}
 	if err != nil {
 		return "", nil, errs.E(op, errs.Unavailable, err)
+	}
+	for i, v := range vals {
+		// The driver hands DATETIME columns back as time.Time; compare
+		// them in the stored text form.
+		if t, ok := v.(time.Time); ok {
+			vals[i] = fmtTime(t)
+		}
 	}
 	var ors []string
 	var args []any
