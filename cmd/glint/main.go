@@ -98,8 +98,11 @@ func newFlagSet(name, help string, stderr io.Writer) (*flag.FlagSet, *common) {
 	fs.Var(&c.dirs, "config-dir", "read every *.conf file in this directory, after --config-file (repeatable)")
 	fs.StringVar(&c.dataDir, "data-dir", "", "where the embedded default keeps its database and images (overrides [glint] data_dir)")
 	fs.Usage = func() {
+		// Glance's programs spell flags with two dashes; so does the help.
 		fmt.Fprintf(stderr, "%s\n\nFlags:\n", help)
-		fs.PrintDefaults()
+		fs.VisitAll(func(f *flag.Flag) {
+			fmt.Fprintf(stderr, "  --%s\n        %s\n", f.Name, f.Usage)
+		})
 	}
 	return fs, c
 }
