@@ -7,4 +7,6 @@ import (
 )
 
 // sqlOpen opens a plain connection, to write rows the way another program would.
-func sqlOpen(path string) (*sql.DB, error) { return sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)") }
+func sqlOpen(path string) (*sql.DB, error) {
+	return sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+}
