@@ -134,7 +134,7 @@ func (r *Images) Create(ctx context.Context, img *image.Image) error {
 // Get returns a live (not deleted) image.
 func (r *Images) Get(ctx context.Context, id string) (*image.Image, error) {
 	const op errs.Op = "db.Images.Get"
-	img, err := scanImage(r.db.read.QueryRowContext(ctx, "SELECT "+imageCols+" FROM images WHERE id = ? AND deleted = 0", id))
+	img, err := scanImage(r.db.read.QueryRowContext(ctx, "SELECT "+imageCols+" FROM images WHERE id = ? AND +deleted = 0", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", id))
 	}
@@ -153,7 +153,7 @@ func (r *Images) Get(ctx context.Context, id string) (*image.Image, error) {
 func (r *Images) Update(ctx context.Context, img *image.Image, from image.Status) error {
 	const op errs.Op = "db.Images.Update"
 	return r.db.inTx(ctx, op, func(tx *sql.Tx) error {
-		old, err := scanImage(tx.QueryRowContext(ctx, "SELECT "+imageCols+" FROM images WHERE id = ? AND deleted = 0", img.ID))
+		old, err := scanImage(tx.QueryRowContext(ctx, "SELECT "+imageCols+" FROM images WHERE id = ? AND +deleted = 0", img.ID))
 		if errors.Is(err, sql.ErrNoRows) {
 			return errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", img.ID))
 		}
@@ -187,7 +187,7 @@ func (r *Images) Delete(ctx context.Context, id string) (*image.Image, error) {
 	var img *image.Image
 	err := r.db.inTx(ctx, op, func(tx *sql.Tx) error {
 		var err error
-		img, err = scanImage(tx.QueryRowContext(ctx, "SELECT "+imageCols+" FROM images WHERE id = ? AND deleted = 0", id))
+		img, err = scanImage(tx.QueryRowContext(ctx, "SELECT "+imageCols+" FROM images WHERE id = ? AND +deleted = 0", id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", id))
 		}
@@ -202,11 +202,11 @@ func (r *Images) Delete(ctx context.Context, id string) (*image.Image, error) {
 			return err
 		}
 		for _, t := range []string{"image_properties", "image_tags", "image_members"} {
-			if _, err := tx.ExecContext(ctx, "UPDATE "+t+" SET deleted=1, deleted_at=?, updated_at=? WHERE image_id=? AND deleted=0", now, now, id); err != nil {
+			if _, err := tx.ExecContext(ctx, "UPDATE "+t+" SET deleted=1, deleted_at=?, updated_at=? WHERE image_id=? AND +deleted=0", now, now, id); err != nil {
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, "UPDATE image_locations SET deleted=1, deleted_at=?, updated_at=?, status='deleted' WHERE image_id=? AND deleted=0", now, now, id)
+		_, err = tx.ExecContext(ctx, "UPDATE image_locations SET deleted=1, deleted_at=?, updated_at=?, status='deleted' WHERE image_id=? AND +deleted=0", now, now, id)
 		return err
 	})
 	return img, err
@@ -252,7 +252,7 @@ func loadChildren(ctx context.Context, q querier, imgs []*image.Image) error {
 	}
 	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(imgs)), ",") + ")"
 
-	rows, err := q.QueryContext(ctx, "SELECT image_id, name, value FROM image_properties WHERE deleted = 0 AND image_id IN "+in, args...)
+	rows, err := q.QueryContext(ctx, "SELECT image_id, name, value FROM image_properties WHERE +deleted = 0 AND image_id IN "+in, args...)
 	if err != nil {
 		return err
 	}
@@ -269,7 +269,7 @@ func loadChildren(ctx context.Context, q querier, imgs []*image.Image) error {
 		return err
 	}
 
-	rows, err = q.QueryContext(ctx, "SELECT image_id, value FROM image_tags WHERE deleted = 0 AND image_id IN "+in+" ORDER BY value", args...)
+	rows, err = q.QueryContext(ctx, "SELECT image_id, value FROM image_tags WHERE +deleted = 0 AND image_id IN "+in+" ORDER BY value", args...)
 	if err != nil {
 		return err
 	}
@@ -288,7 +288,7 @@ func loadChildren(ctx context.Context, q querier, imgs []*image.Image) error {
 		return err
 	}
 
-	rows, err = q.QueryContext(ctx, "SELECT id, image_id, value, meta_data, status FROM image_locations WHERE deleted = 0 AND image_id IN "+in+" ORDER BY id", args...)
+	rows, err = q.QueryContext(ctx, "SELECT id, image_id, value, meta_data, status FROM image_locations WHERE +deleted = 0 AND image_id IN "+in+" ORDER BY id", args...)
 	if err != nil {
 		return err
 	}
@@ -342,7 +342,7 @@ func syncChildren(ctx context.Context, tx *sql.Tx, img, old *image.Image) error 
 	}
 	for k := range oldProps {
 		if _, ok := img.Properties[k]; !ok {
-			if _, err := tx.ExecContext(ctx, "UPDATE image_properties SET deleted=1, deleted_at=?, updated_at=? WHERE image_id=? AND name=? AND deleted=0",
+			if _, err := tx.ExecContext(ctx, "UPDATE image_properties SET deleted=1, deleted_at=?, updated_at=? WHERE image_id=? AND name=? AND +deleted=0",
 				now, now, img.ID, k); err != nil {
 				return err
 			}
@@ -365,7 +365,7 @@ func syncChildren(ctx context.Context, tx *sql.Tx, img, old *image.Image) error 
 	}
 	for t := range have {
 		if !want[t] {
-			if _, err := tx.ExecContext(ctx, "UPDATE image_tags SET deleted=1, deleted_at=?, updated_at=? WHERE image_id=? AND value=? AND deleted=0",
+			if _, err := tx.ExecContext(ctx, "UPDATE image_tags SET deleted=1, deleted_at=?, updated_at=? WHERE image_id=? AND value=? AND +deleted=0",
 				now, now, img.ID, t); err != nil {
 				return err
 			}

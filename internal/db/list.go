@@ -19,6 +19,9 @@ var listColumns = map[string]bool{
 	"min_disk": true, "min_ram": true, "protected": true, "visibility": true, "created_at": true, "updated_at": true,
 }
 
+// notNull are the sortable columns that never hold NULL.
+var notNull = map[string]bool{"id": true, "created_at": true, "status": true}
+
 var sqlOps = map[string]string{
 	image.OpEq: "=", image.OpNeq: "<>", image.OpGt: ">", image.OpGte: ">=", image.OpLt: "<", image.OpLte: "<=",
 }
@@ -31,12 +34,14 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 		args  []any
 	)
 	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
-	add("i.deleted = 0")
-	add("i.status <> 'killed'")
+	// The unary + keeps SQLite from using the indexes on these columns,
+	// which match nearly every row; the sort and filter indexes serve better.
+	add("+i.deleted = 0")
+	add("+i.status <> 'killed'")
 
 	// Who may see what (Glance's _select_images_query).
 	if !v.Admin {
-		memberCond := "i.visibility = 'shared' AND EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = i.id AND m.deleted = 0"
+		memberCond := "i.visibility = 'shared' AND EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = i.id AND +m.deleted = 0"
 		if v.Project != "" {
 			memberCond += " AND m.member = ?"
 			margs := []any{v.Project}
@@ -53,20 +58,37 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 	switch q.Visibility {
 	case "":
 		if v.Project != "" {
-			add("(i.visibility <> 'community' OR i.owner = ?)", v.Project)
+			add("(+i.visibility <> 'community' OR i.owner = ?)", v.Project)
 		} else {
-			add("i.visibility <> 'community'")
+			add("+i.visibility <> 'community'")
 		}
 	case "all":
 	default:
 		add("i.visibility = ?", q.Visibility)
 	}
-	add("i.os_hidden = ?", q.OSHidden)
+	add("+i.os_hidden = ?", q.OSHidden)
 	for _, t := range q.Tags {
-		add("i.id IN (SELECT t.image_id FROM image_tags t WHERE t.value = ? AND t.deleted = 0)", t)
+		// A rare tag is best found through its index and then sorted; a
+		// common one by walking the sort order and probing the index.
+		rare, err := r.fewer(ctx, "SELECT 1 FROM image_tags WHERE value = ? AND +deleted = 0", t)
+		if err != nil {
+			return nil, errs.E(op, errs.Unavailable, err)
+		}
+		if rare {
+			add("i.id IN (SELECT t.image_id FROM image_tags t WHERE t.value = ? AND +t.deleted = 0)", t)
+		} else {
+			add("EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id AND t.value = ? AND +t.deleted = 0)", t)
+		}
 	}
 	for _, f := range q.Filters {
-		cond, a, err := filterSQL(f)
+		rare := true
+		if f.Property && f.Op == image.OpEq {
+			var err error
+			if rare, err = r.fewer(ctx, "SELECT 1 FROM image_properties WHERE name = ? AND value = ? AND +deleted = 0", f.Field, f.Values[0]); err != nil {
+				return nil, errs.E(op, errs.Unavailable, err)
+			}
+		}
+		cond, a, err := filterSQL(f, rare)
 		if err != nil {
 			return nil, errs.E(op, errs.Invalid, err.Error())
 		}
@@ -149,9 +171,24 @@ func prefixed(p, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
-func filterSQL(f image.Filter) (string, []any, error) {
+// rareLimit is the match count below which a tag or property filter
+// drives the query instead of the sort order.
+const rareLimit = 2000
+
+// fewer reports whether query (a SELECT 1 …) matches fewer than rareLimit rows.
+func (r *Images) fewer(ctx context.Context, query string, args ...any) (bool, error) {
+	var n int
+	err := r.db.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM ("+query+" LIMIT "+fmt.Sprint(rareLimit)+")", args...).Scan(&n)
+	return n < rareLimit, err
+}
+
+func filterSQL(f image.Filter, rare bool) (string, []any, error) {
 	if f.Property {
-		base := "i.id IN (SELECT p.image_id FROM image_properties p WHERE p.deleted = 0 AND p.name = ? AND "
+		base := "i.id IN (SELECT p.image_id FROM image_properties p WHERE +p.deleted = 0 AND p.name = ? AND "
+		if !rare && f.Op == image.OpEq {
+			return "EXISTS (SELECT 1 FROM image_properties p WHERE p.image_id = i.id AND p.name = ? AND p.value = ? AND +p.deleted = 0)",
+				[]any{f.Field, f.Values[0]}, nil
+		}
 		switch f.Op {
 		case image.OpIn:
 			return base + "p.value IN (" + placeholders(len(f.Values)) + "))", append([]any{f.Field}, strs(f.Values)...), nil
@@ -212,7 +249,7 @@ func (r *Images) markerSQL(ctx context.Context, marker string, keys []image.Sort
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	err := r.db.read.QueryRowContext(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM images WHERE id = ? AND deleted = 0", marker).Scan(ptrs...)
+	err := r.db.read.QueryRowContext(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM images WHERE id = ? AND +deleted = 0", marker).Scan(ptrs...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil, errs.E(op, errs.Invalid, fmt.Sprintf("No image found with ID %s", marker))
 	}
@@ -246,7 +283,18 @@ func (r *Images) markerSQL(ctx context.Context, marker string, keys []image.Sort
 	if len(ors) == 0 {
 		return "0", nil, nil
 	}
-	return "(" + strings.Join(ors, " OR ") + ")", args, nil
+	cond := "(" + strings.Join(ors, " OR ") + ")"
+	// SQLite cannot turn the OR above into an index range; this implied
+	// bound on the first key lets it start the scan at the marker.
+	if k := keys[0]; vals[0] != nil && (!k.Desc || notNull[k.Key]) {
+		if k.Desc {
+			cond = "i." + k.Key + " <= ? AND " + cond
+		} else {
+			cond = "i." + k.Key + " >= ? AND " + cond
+		}
+		args = append([]any{vals[0]}, args...)
+	}
+	return cond, args, nil
 }
 
 func eqSQL(col string, v any) (string, []any) {

@@ -3,7 +3,9 @@
 
 -- +goose Up
 CREATE INDEX IF NOT EXISTS glint_images_created_id ON images (created_at, id);
-CREATE INDEX IF NOT EXISTS glint_images_name ON images (name);
+CREATE INDEX IF NOT EXISTS glint_images_name ON images (name, created_at, id);
+CREATE INDEX IF NOT EXISTS glint_images_size ON images (size, created_at, id);
+CREATE INDEX IF NOT EXISTS glint_images_updated ON images (updated_at, created_at, id);
 CREATE INDEX IF NOT EXISTS glint_image_tags_value ON image_tags (value, image_id);
 CREATE INDEX IF NOT EXISTS glint_image_properties_name_value ON image_properties (name, value);
 CREATE INDEX IF NOT EXISTS glint_image_members_member ON image_members (member, image_id);
@@ -11,6 +13,8 @@ CREATE INDEX IF NOT EXISTS glint_image_members_member ON image_members (member, 
 -- +goose Down
 DROP INDEX IF EXISTS glint_images_created_id;
 DROP INDEX IF EXISTS glint_images_name;
+DROP INDEX IF EXISTS glint_images_size;
+DROP INDEX IF EXISTS glint_images_updated;
 DROP INDEX IF EXISTS glint_image_tags_value;
 DROP INDEX IF EXISTS glint_image_properties_name_value;
 DROP INDEX IF EXISTS glint_image_members_member;

@@ -1,0 +1,55 @@
+package db_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"glint/internal/db"
+	"glint/internal/image"
+)
+
+// BenchmarkList100k measures listing queries over 100,000 images, each
+// with two properties and a tag (go test -bench List100k ./internal/db/).
+func BenchmarkList100k(b *testing.B) {
+	ctx := context.Background()
+	d, err := db.Open(ctx, "sqlite:///"+filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+	const n = 100000
+	if err := d.BulkInsertForBench(ctx, n); err != nil {
+		b.Fatal(err)
+	}
+	r := d.Images()
+	cases := []struct {
+		name string
+		q    image.ListQuery
+	}{
+		{"default-20", image.ListQuery{Limit: 20}},
+		{"default-200", image.ListQuery{Limit: 200}},
+		{"sort-name-20", image.ListQuery{Limit: 20, Sort: []image.SortKey{{Key: "name"}}}},
+		{"tag-20", image.ListQuery{Limit: 20, Tags: []string{"tag-7"}}},
+		{"rare-tag-20", image.ListQuery{Limit: 20, Tags: []string{"rare"}}},
+		{"property-20", image.ListQuery{Limit: 20, Filters: []image.Filter{{Field: "os_distro", Property: true, Op: image.OpEq, Values: []string{"distro-3"}}}}},
+		{"name-eq", image.ListQuery{Limit: 20, Filters: []image.Filter{{Field: "name", Op: image.OpEq, Values: []string{"image-4242"}}}}},
+		{"marker-deep", image.ListQuery{Limit: 20, Marker: fmt.Sprintf("00000000-0000-4000-8000-%012d", n/2)}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			c.q.MemberStatus = "accepted"
+			for b.Loop() {
+				if _, err := r.List(ctx, c.q, image.Viewer{Admin: true}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	_ = time.Now
+}
