@@ -170,6 +170,12 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, ready 
 	if cfg.Flavor != "" {
 		log.Warn("paste_deploy.flavor is set, but Glint serves only the no-auth pipeline for now", "flavor", cfg.Flavor)
 	}
+	if cfg.DefaultStore != "file" && cfg.DefaultStore != "filesystem" {
+		return fmt.Errorf("glance_store.default_store = %s: only the filesystem store (file) is available in this version of Glint", cfg.DefaultStore)
+	}
+	if cfg.DelayedDelete {
+		log.Warn("DEFAULT.delayed_delete is set, but Glint deletes image data at once in this version")
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

@@ -395,10 +395,19 @@ func (s *Service) Update(ctx context.Context, id string, changes []Change, stric
 		return nil, errs.E(op, err)
 	}
 	img.UpdatedAt = s.now().UTC()
-	if err := s.repo.Update(ctx, img, old.Status); err != nil {
+	if err := s.save(ctx, img, old.Status); err != nil {
 		return nil, err
 	}
 	return img, nil
+}
+
+// save stores img if the stored status is still from, refusing any status
+// change Glance's state machine does not allow.
+func (s *Service) save(ctx context.Context, img *Image, from Status) error {
+	if img.Status != from && !CanTransition(from, img.Status) {
+		return errs.Errorf("image.save", errs.Conflict, "Image status transition from %s to %s is not allowed", from, img.Status)
+	}
+	return s.repo.Update(ctx, img, from)
 }
 
 // authorizeOwner applies a policy action plus the ownership check Glance
@@ -441,7 +450,7 @@ func (s *Service) AddTag(ctx context.Context, id, tag string) error {
 		return errs.E(op, err)
 	}
 	nimg.UpdatedAt = s.now().UTC()
-	return s.repo.Update(ctx, nimg, img.Status)
+	return s.save(ctx, nimg, img.Status)
 }
 
 // DeleteTag removes one tag; an absent tag is NotFound.
@@ -461,7 +470,7 @@ func (s *Service) DeleteTag(ctx context.Context, id, tag string) error {
 	nimg := img.Clone()
 	nimg.Tags = slices.Delete(nimg.Tags, i, i+1)
 	nimg.UpdatedAt = s.now().UTC()
-	return s.repo.Update(ctx, nimg, img.Status)
+	return s.save(ctx, nimg, img.Status)
 }
 
 // SetActive deactivates (active=false) or reactivates an image.
@@ -488,7 +497,7 @@ func (s *Service) SetActive(ctx context.Context, id string, active bool) error {
 	nimg := img.Clone()
 	nimg.Status = want
 	nimg.UpdatedAt = s.now().UTC()
-	return s.repo.Update(ctx, nimg, from)
+	return s.save(ctx, nimg, from)
 }
 
 // Delete removes an image and its data.
@@ -556,7 +565,7 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size in
 	saving := img.Clone()
 	saving.Status = Saving
 	saving.UpdatedAt = s.now().UTC()
-	if err := s.repo.Update(ctx, saving, Queued); err != nil {
+	if err := s.save(ctx, saving, Queued); err != nil {
 		return err
 	}
 
@@ -591,7 +600,7 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size in
 	}
 	done.Locations = append(done.Locations, Location{URL: loc, Metadata: map[string]any{}, Status: "active"})
 	done.UpdatedAt = s.now().UTC()
-	if err := s.repo.Update(context.WithoutCancel(ctx), done, Saving); err != nil {
+	if err := s.save(context.WithoutCancel(ctx), done, Saving); err != nil {
 		s.deleteData(ctx, id, loc)
 		if errs.Is(errs.NotFound, err) || errs.Is(errs.Conflict, err) {
 			return errs.E(op, errs.Gone, "Image was deleted or changed while its data was being uploaded", err)
@@ -609,7 +618,7 @@ func (s *Service) failUpload(ctx context.Context, saving *Image, cause error) er
 	back.Status = Queued
 	back.Size, back.VirtualSize = nil, nil
 	back.UpdatedAt = s.now().UTC()
-	if err := s.repo.Update(ctx, back, Saving); err != nil {
+	if err := s.save(ctx, back, Saving); err != nil {
 		if errs.Is(errs.NotFound, err) {
 			return errs.E(op, errs.Gone, "Image was deleted while its data was being uploaded", cause)
 		}
