@@ -92,7 +92,9 @@ install_glance() {
   export DEBIAN_FRONTEND=noninteractive
   # The package's postinst may try to start the packaged service; that one
   # listens on 9292, not on our port, so it does not get in the way.
-  if ! apt-get install -y --no-install-recommends glance-api; then
+  # no package lists yet (fresh system) or a stale mirror: update first
+  if ! apt-cache show glance-api >/dev/null 2>&1 \
+     || ! apt-get install -y --no-install-recommends glance-api; then
     apt-get update
     apt-get install -y --no-install-recommends glance-api
   fi

@@ -9,11 +9,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -153,7 +155,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer closeLog()
-	if err := serveWith(ctx, cfg, log, nil); err != nil {
+	custom, err := c.customSchema()
+	if err != nil {
+		fmt.Fprintln(stderr, "glint:", err)
+		return 1
+	}
+	if err := serveWith(ctx, cfg, log, custom, nil); err != nil {
 		log.Error("glint serve failed", "err", err)
 		fmt.Fprintln(stderr, "glint:", err)
 		return 1
@@ -163,7 +170,27 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // serveWith runs the server until ctx ends or SIGINT/SIGTERM arrives.
 // ready, if not nil, receives the listening address.
-func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan<- string) error {
+// customSchema reads the operator's schema-image.json from where Glance
+// looks for it beside its configuration: the --config-dir directories,
+// then the directories of the --config-file files. nil: none found.
+func (c *common) customSchema() ([]byte, error) {
+	dirs := append([]string(nil), c.dirs...)
+	for _, f := range c.files {
+		dirs = append(dirs, filepath.Dir(f))
+	}
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "schema-image.json"))
+		if err == nil {
+			return b, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, customSchema []byte, ready chan<- string) error {
 	for _, o := range cfg.Ignored {
 		log.Warn("ignoring unknown configuration option", "option", o)
 	}
@@ -225,6 +252,7 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, ready 
 		ContainerFormats:      cfg.ContainerFormats,
 		EnabledImportMethods:  nil, // import arrives with its own issue; advertise none until then
 		MaxRequestIDLength:    cfg.MaxRequestIDLength,
+		CustomSchema:          customSchema,
 	}, health, log)
 	if err != nil {
 		return err

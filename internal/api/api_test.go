@@ -78,6 +78,9 @@ func newEnv(t *testing.T, o opts) *env {
 	return &env{t: t, url: srv.URL, images: fs.Dir, srv: srv}
 }
 
+// noRedirect shows redirects to the test instead of following them.
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 type resp struct {
 	status int
 	header http.Header
@@ -102,7 +105,7 @@ func (e *env) do(method, path string, body io.Reader, hdr ...string) resp {
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := noRedirect.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

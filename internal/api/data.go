@@ -67,11 +67,12 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Length", strconv.FormatInt(n, 10))
 	status := http.StatusOK
+	if img.Checksum != nil {
+		h.Set("Content-MD5", *img.Checksum) // of the whole image, even for a range, as Glance sends it
+	}
 	if partial {
 		status = http.StatusPartialContent
 		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, size))
-	} else if img.Checksum != nil {
-		h.Set("Content-MD5", *img.Checksum)
 	}
 	w.WriteHeader(status)
 	if r.Method == http.MethodHead || n == 0 {

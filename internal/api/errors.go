@@ -57,8 +57,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 // writeErrorBody writes a Glance-shaped error body with explanation msg.
 func writeErrorBody(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	code := fmt.Sprintf("%d %s", status, http.StatusText(status))
 	title := http.StatusText(status)
+	if status == http.StatusRequestedRangeNotSatisfiable {
+		title = "Request Range Not Satisfiable" // WebOb's wording
+	}
+	code := fmt.Sprintf("%d %s", status, title)
 	var body, ctype string
 	switch errorFormat(r.Header.Get("Accept")) {
 	case "json":

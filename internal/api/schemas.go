@@ -23,35 +23,69 @@ type schemas struct {
 	image *jsonschema.Schema
 }
 
-func loadSchemas(diskFormats, containerFormats []string) (*schemas, error) {
+// loadSchemas builds the served schema documents. custom is the content of
+// Glance's schema-image.json (operator-defined image properties); nil
+// means the file Glance ships.
+func loadSchemas(diskFormats, containerFormats []string, custom []byte) (*schemas, error) {
 	s := &schemas{docs: map[string][]byte{}}
-	for _, name := range []string{"image", "images", "member", "members"} {
-		raw, err := schemaFiles.ReadFile("schemas/" + name + ".json")
-		if err != nil {
+	raw, err := schemaFiles.ReadFile("schemas/image.json")
+	if err != nil {
+		return nil, err
+	}
+	var img map[string]any
+	if err := json.Unmarshal(raw, &img); err != nil {
+		return nil, fmt.Errorf("image schema: %w", err)
+	}
+	props := img["properties"].(map[string]any)
+	setEnum(props, "disk_format", diskFormats)
+	setEnum(props, "container_format", containerFormats)
+	if custom == nil {
+		if custom, err = schemaFiles.ReadFile("schemas/image-custom.json"); err != nil {
 			return nil, err
 		}
-		var doc map[string]any
-		if err := json.Unmarshal(raw, &doc); err != nil {
-			return nil, fmt.Errorf("schema %s: %w", name, err)
+	}
+	var extra map[string]any
+	if err := json.Unmarshal(custom, &extra); err != nil {
+		return nil, fmt.Errorf("schema-image.json: %w", err)
+	}
+	// Glance's newer format nests the properties under "properties".
+	if p, ok := extra["properties"].(map[string]any); ok {
+		extra = p
+	}
+	for k, v := range extra {
+		def, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("schema-image.json: property %s is not an object", k)
 		}
-		// The format enums come from [image_format]; Glance lists null first.
-		var props map[string]any
-		switch name {
-		case "image":
-			props, _ = doc["properties"].(map[string]any)
-		case "images":
-			items, _ := doc["properties"].(map[string]any)["images"].(map[string]any)["items"].(map[string]any)
-			props, _ = items["properties"].(map[string]any)
+		if _, base := props[k]; base {
+			continue // custom properties never override core ones
 		}
-		if props != nil {
-			setEnum(props, "disk_format", diskFormats)
-			setEnum(props, "container_format", containerFormats)
-		}
-		out, err := marshalNoEscape(doc)
-		if err != nil {
+		def["is_base"] = false
+		props[k] = def
+	}
+	images := map[string]any{
+		"name": "images",
+		"properties": map[string]any{
+			"images": map[string]any{"type": "array", "items": img},
+			"schema": map[string]any{"type": "string"},
+			"first":  map[string]any{"type": "string"},
+			"next":   map[string]any{"type": "string"},
+		},
+		"links": []any{
+			map[string]any{"rel": "first", "href": "{first}"},
+			map[string]any{"rel": "next", "href": "{next}"},
+			map[string]any{"rel": "describedby", "href": "{schema}"},
+		},
+	}
+	for name, doc := range map[string]any{"image": img, "images": images} {
+		if s.docs[name], err = marshalNoEscape(doc); err != nil {
 			return nil, err
 		}
-		s.docs[name] = out
+	}
+	for _, name := range []string{"member", "members"} {
+		if s.docs[name], err = schemaFiles.ReadFile("schemas/" + name + ".json"); err != nil {
+			return nil, err
+		}
 	}
 	c := jsonschema.NewCompiler()
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(s.docs["image"]))
@@ -62,7 +96,7 @@ func loadSchemas(diskFormats, containerFormats []string) (*schemas, error) {
 		return nil, err
 	}
 	if s.image, err = c.Compile("glint:image"); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("image schema: %w", err)
 	}
 	return s, nil
 }
@@ -111,7 +145,7 @@ func mustJSON(v any) []byte {
 
 func (s *Server) getSchema(name string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+		w.Header().Set("Content-Type", "application/json")
 		w.Write(s.schemas.docs[name])
 	}
 }

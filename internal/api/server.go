@@ -32,6 +32,9 @@ type Config struct {
 	ContainerFormats      []string
 	EnabledImportMethods  []string
 	MaxRequestIDLength    int
+	// CustomSchema is the content of an operator's schema-image.json;
+	// nil means the one Glance ships.
+	CustomSchema []byte
 }
 
 // Server serves the Image API.
@@ -47,7 +50,7 @@ type Server struct {
 
 // New builds the API handler. health is called by /healthcheck.
 func New(svc *image.Service, cfg Config, health func(*http.Request) error, log *slog.Logger) (*Server, error) {
-	sch, err := loadSchemas(cfg.DiskFormats, cfg.ContainerFormats)
+	sch, err := loadSchemas(cfg.DiskFormats, cfg.ContainerFormats, cfg.CustomSchema)
 	if err != nil {
 		return nil, fmt.Errorf("loading schemas: %w", err)
 	}
@@ -61,18 +64,20 @@ func New(svc *image.Service, cfg Config, health func(*http.Request) error, log *
 // methods where Glance refuses a request body.
 type methods map[string]http.HandlerFunc
 
+// methodOrder is the order Glance lists methods in an Allow header.
+var methodOrder = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
+
 func (s *Server) route(pattern string, m methods, noBody ...string) {
-	allowed := make([]string, 0, len(m))
-	for k := range m {
-		allowed = append(allowed, k)
+	var allowed []string
+	for _, k := range methodOrder {
+		if _, ok := m[k]; ok {
+			allowed = append(allowed, k)
+		}
 	}
-	slices.Sort(allowed)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		h, ok := m[r.Method]
-		if !ok && r.Method == http.MethodHead {
-			h, ok = m[http.MethodGet]
-		}
 		if !ok {
+			// Glance answers HEAD and unknown methods on a known path alike.
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
 			writeErrorBody(w, r, http.StatusMethodNotAllowed,
 				fmt.Sprintf("The method %s is not allowed for this resource.", r.Method))
@@ -91,83 +96,110 @@ func hasBody(r *http.Request) bool {
 }
 
 func (s *Server) routes() {
-	get := []string{http.MethodGet, http.MethodHead, http.MethodDelete}
-	s.route("/v2/images", methods{"GET": s.listImages, "POST": s.createImage}, "GET", "HEAD")
-	s.route("/v2/images/{id}", methods{"GET": s.showImage, "PATCH": s.patchImage, "DELETE": s.deleteImage}, get...)
-	s.route("/v2/images/{id}/file", methods{"GET": s.download, "PUT": s.upload}, "GET", "HEAD")
+	s.route("/v2/images", methods{"GET": s.listImages, "POST": s.createImage})
+	s.route("/v2/images/{id}", methods{"GET": s.showImage, "PATCH": s.patchImage, "DELETE": s.deleteImage}, "GET", "DELETE")
+	s.route("/v2/images/{id}/file", methods{"GET": s.download, "PUT": s.upload}, "GET")
 	s.route("/v2/images/{id}/tags/{tag}", methods{"PUT": s.addTag, "DELETE": s.deleteTag}, "PUT", "DELETE")
 	s.route("/v2/images/{id}/actions/deactivate", methods{"POST": s.action(false)}, "POST")
 	s.route("/v2/images/{id}/actions/reactivate", methods{"POST": s.action(true)}, "POST")
 	for _, name := range []string{"image", "images", "member", "members"} {
-		s.route("/v2/schemas/"+name, methods{"GET": s.getSchema(name)}, "GET", "HEAD")
+		s.route("/v2/schemas/"+name, methods{"GET": s.getSchema(name)}, "GET")
 	}
-	s.route("/v2/info/import", methods{"GET": s.infoImport}, "GET", "HEAD")
+	s.route("/v2/info/import", methods{"GET": s.infoImport}, "GET")
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeErrorBody(w, r, http.StatusNotFound, "The resource could not be found.")
+		switch r.Method {
+		case "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH":
+			writeErrorBody(w, r, http.StatusNotFound, "The resource could not be found.")
+		default:
+			writeErrorBody(w, r, http.StatusNotImplemented, "The request method "+r.Method+" is not implemented for this server.")
+		}
 	})
 }
 
-// ServeHTTP is the front of every request: request id, identity, version
-// routing, then the /v2 routes.
+// ServeHTTP is the front of every request: version routing, then, for
+// the API itself, a request id and the caller's identity.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rid := "req-" + uuid.NewString()
-	w.Header().Set("X-Openstack-Request-Id", rid)
-	ctx := auth.With(r.Context(), auth.NoAuth(rid))
-	r = r.WithContext(ctx)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.ErrorContext(ctx, "panic", "request_id", rid, "panic", p)
+			s.log.ErrorContext(r.Context(), "panic", "request_id", requestID(r), "panic", p)
 			if !rec.wrote {
 				writeErrorBody(rec, r, http.StatusInternalServerError, defaultExplanation(500))
 			}
 		}
-		s.log.DebugContext(ctx, "request", "request_id", rid, "method", r.Method, "path", r.URL.Path,
+		s.log.DebugContext(r.Context(), "request", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path,
 			"status", rec.status, "duration", time.Since(start))
 	}()
-	s.dispatch(rec, r)
-}
-
-func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH":
-	default:
-		writeErrorBody(w, r, http.StatusNotImplemented, "The server does not support the method "+r.Method+".")
+	if r.Method == http.MethodOptions {
+		// CORS preflight in Glance's pipeline answers before the API.
+		rec.WriteHeader(http.StatusOK)
 		return
 	}
 	path := r.URL.Path
 	switch path {
 	case "/versions":
-		s.versions(http.StatusOK)(w, r)
+		s.versions(http.StatusOK)(rec, r)
 		return
 	case "/healthcheck":
-		s.healthcheck(w, r)
+		s.healthcheck(rec, r)
 		return
 	}
-	seg, rest, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
-	if !allowedVersion(seg) {
-		s.versions(http.StatusMultipleChoices)(w, r)
+	seg, rest, slash := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	switch {
+	case allowedVersion(seg) && !slash:
+		// Glance redirects a bare version root to /v2/ (which is a 404).
+		http.Redirect(rec, r, s.absURL(r, "/v2/"), http.StatusFound)
 		return
-	}
-	if seg != "v2" {
-		// /v2.N/… is /v2/…: versions only advertise features.
-		r.URL.Path = "/v2/" + rest
+	case allowedVersion(seg):
+		if seg != "v2" {
+			// /v2.N/… is /v2/…: versions only advertise features.
+			r.URL.Path = "/v2/" + rest
+			r.URL.RawPath = ""
+		}
+	case acceptsVersion(r.Header.Get("Accept")):
+		// Media-type versioning: the path carries no version.
+		r.URL.Path = "/v2" + path
 		r.URL.RawPath = ""
+	default:
+		s.versions(http.StatusMultipleChoices)(rec, r)
+		return
 	}
-	s.mux.ServeHTTP(w, r)
+	rid := "req-" + uuid.NewString()
+	rec.Header().Set("X-Openstack-Request-Id", rid)
+	r = r.WithContext(auth.With(r.Context(), auth.NoAuth(rid)))
+	s.mux.ServeHTTP(rec, r)
+}
+
+// acceptsVersion reports whether Accept names an API version this node
+// serves, as application/vnd.openstack.images-v2.N.
+func acceptsVersion(accept string) bool {
+	for _, part := range strings.Split(accept, ",") {
+		mt, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if v, ok := strings.CutPrefix(strings.TrimSpace(mt), "application/vnd.openstack.images-"); ok && allowedVersion(v) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) healthcheck(w http.ResponseWriter, r *http.Request) {
+	status, reason := http.StatusOK, "OK"
 	if err := s.health(r); err != nil {
 		s.log.ErrorContext(r.Context(), "healthcheck failed", "err", err)
-		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprint(w, "ERROR")
+		status, reason = http.StatusServiceUnavailable, err.Error()
+	}
+	if errorFormat(r.Header.Get("Accept")) == "json" {
+		writeJSON(w, status, map[string]any{"detailed": false, "reasons": []string{reason}})
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
-	fmt.Fprint(w, "OK")
+	w.WriteHeader(status)
+	if status == http.StatusOK {
+		fmt.Fprint(w, "OK")
+	} else {
+		fmt.Fprint(w, "ERROR")
+	}
 }
 
 func (s *Server) infoImport(w http.ResponseWriter, r *http.Request) {
@@ -218,7 +250,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", fmt.Sprint(len(b)))
 	w.WriteHeader(status)
 	w.Write(b)

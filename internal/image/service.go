@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -160,6 +161,8 @@ func (s *Service) Create(ctx context.Context, attrs map[string]any) (*Image, err
 		switch {
 		case IsReserved(k):
 			return nil, errs.Errorf(op, errs.Forbidden, "Attribute '%s' is reserved.", k)
+		case k == "os_hash_algo" || k == "os_hash_value":
+			// Glance 25.1 accepts these on create and drops them.
 		case k == "id":
 			id, _ := v.(string)
 			if _, err := uuid.Parse(id); err != nil {
@@ -179,6 +182,9 @@ func (s *Service) Create(ctx context.Context, attrs map[string]any) (*Image, err
 				return nil, errs.E(op, err)
 			}
 		}
+	}
+	if err := check4ByteUnicode(img); err != nil {
+		return nil, errs.E(op, err)
 	}
 	if err := s.checkVisibilityPolicy(ctx, img, ""); err != nil {
 		return nil, errs.E(op, err)
@@ -324,6 +330,34 @@ func (s *Service) set(img *Image, k string, v any, creating bool) error {
 	return nil
 }
 
+// check4ByteUnicode refuses characters outside the Basic Multilingual
+// Plane, as Glance does: MySQL's utf8 columns cannot hold them.
+func check4ByteUnicode(img *Image) error {
+	const op errs.Op = "image.check4ByteUnicode"
+	has4 := func(s string) bool {
+		for _, r := range s {
+			if r > 0xFFFF {
+				return true
+			}
+		}
+		return false
+	}
+	if img.Name != nil && has4(*img.Name) {
+		return errs.E(op, errs.Invalid, "Name can't contain 4 byte unicode characters.")
+	}
+	for k, v := range img.Properties {
+		if has4(k) || has4(v) {
+			return errs.Errorf(op, errs.Invalid, "%s can't contain 4 byte unicode characters.", strings.ToUpper(k[:1])+k[1:])
+		}
+	}
+	for _, t := range img.Tags {
+		if has4(t) {
+			return errs.E(op, errs.Invalid, "Tags can't contain 4 byte unicode characters.")
+		}
+	}
+	return nil
+}
+
 // Change is one JSON-patch operation, already parsed and schema-checked.
 type Change struct {
 	Op    string // add, remove, replace
@@ -366,13 +400,12 @@ func (s *Service) Update(ctx context.Context, id string, changes []Change, stric
 			}
 			delete(img.Properties, k)
 		case "add", "replace":
-			if !IsCore(k) {
-				if c.Op == "replace" && !isProp {
-					return nil, errs.Errorf(op, errs.Conflict, "Property %s does not exist.", k)
-				}
-				if c.Op == "add" && isProp && strictAdd {
-					return nil, errs.Errorf(op, errs.Conflict, "Property %s already present.", k)
-				}
+			if c.Op == "replace" && !isProp && !IsCore(k) {
+				return nil, errs.Errorf(op, errs.Conflict, "Property %s does not exist.", k)
+			}
+			// The v2.0 dialect's add never overwrites, and core attributes always exist.
+			if c.Op == "add" && strictAdd && (isProp || IsCore(k)) {
+				return nil, errs.Errorf(op, errs.Conflict, "Property %s already present.", k)
 			}
 			if k == "owner" {
 				if !a.IsAdmin {
@@ -387,6 +420,9 @@ func (s *Service) Update(ctx context.Context, id string, changes []Change, stric
 		default:
 			return nil, errs.Errorf(op, errs.Invalid, "Invalid operation: `%s`", c.Op)
 		}
+	}
+	if err := check4ByteUnicode(img); err != nil {
+		return nil, errs.E(op, err)
 	}
 	if err := s.checkVisibilityPolicy(ctx, img, old.Visibility); err != nil {
 		return nil, errs.E(op, err)
@@ -556,7 +592,7 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size in
 	}
 	limit := s.opts.ImageSizeCap
 	if size > limit {
-		return errs.Errorf(op, errs.TooLarge, "Image exceeds the storage quota: The incoming image is too large (%d bytes, the limit is %d)", size, limit)
+		return errs.Errorf(op, errs.TooLarge, "The incoming image is too large: %d bytes, and the limit is %d.", size, limit)
 	}
 	if size >= 0 && size < limit {
 		limit = size
@@ -594,7 +630,7 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size in
 	algo := s.opts.HashingAlgorithm
 	hv := hex.EncodeToString(mh.Sum(nil))
 	done.Checksum, done.OSHashAlgo, done.OSHashValue = &sum, &algo, &hv
-	if *done.DiskFormat == "raw" {
+	if *done.DiskFormat == "raw" && written > 0 {
 		vs := written
 		done.VirtualSize = &vs
 	}
