@@ -446,6 +446,18 @@ func (s *Service) save(ctx context.Context, img *Image, from Status) error {
 	return s.repo.Update(ctx, img, from)
 }
 
+// getOwned returns an image the caller may change with action.
+func (s *Service) getOwned(ctx context.Context, id, action string) (*Image, error) {
+	img, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeOwner(ctx, action, img); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
 // authorizeOwner applies a policy action plus the ownership check Glance
 // hard-codes when new RBAC defaults are off: only the owner or an admin.
 func (s *Service) authorizeOwner(ctx context.Context, action string, img *Image) error {
@@ -469,11 +481,8 @@ func (s *Service) AddTag(ctx context.Context, id, tag string) error {
 	if len(tag) > 255 || tag == "" {
 		return errs.Errorf(op, errs.Invalid, "Invalid tag %q: tags are 1 to 255 characters", tag)
 	}
-	img, err := s.Get(ctx, id)
+	img, err := s.getOwned(ctx, id, "modify_image")
 	if err != nil {
-		return err
-	}
-	if err := s.authorizeOwner(ctx, "modify_image", img); err != nil {
 		return errs.E(op, err)
 	}
 	if slices.Contains(img.Tags, tag) {
@@ -492,11 +501,8 @@ func (s *Service) AddTag(ctx context.Context, id, tag string) error {
 // DeleteTag removes one tag; an absent tag is NotFound.
 func (s *Service) DeleteTag(ctx context.Context, id, tag string) error {
 	const op errs.Op = "image.DeleteTag"
-	img, err := s.Get(ctx, id)
+	img, err := s.getOwned(ctx, id, "modify_image")
 	if err != nil {
-		return err
-	}
-	if err := s.authorizeOwner(ctx, "modify_image", img); err != nil {
 		return errs.E(op, err)
 	}
 	i := slices.Index(img.Tags, tag)
@@ -539,11 +545,8 @@ func (s *Service) SetActive(ctx context.Context, id string, active bool) error {
 // Delete removes an image and its data.
 func (s *Service) Delete(ctx context.Context, id string) error {
 	const op errs.Op = "image.Delete"
-	img, err := s.Get(ctx, id)
+	img, err := s.getOwned(ctx, id, "delete_image")
 	if err != nil {
-		return err
-	}
-	if err := s.authorizeOwner(ctx, "delete_image", img); err != nil {
 		return errs.E(op, err)
 	}
 	if img.Protected {
@@ -577,11 +580,8 @@ func (s *Service) deleteData(ctx context.Context, id, loc string) {
 // failure the data is removed and the image returns to queued, as Glance does.
 func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size int64) error {
 	const op errs.Op = "image.Upload"
-	img, err := s.Get(ctx, id)
+	img, err := s.getOwned(ctx, id, "upload_image")
 	if err != nil {
-		return err
-	}
-	if err := s.authorizeOwner(ctx, "upload_image", img); err != nil {
 		return errs.E(op, err)
 	}
 	if img.Status != Queued {
