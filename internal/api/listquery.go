@@ -53,7 +53,7 @@ func parseListQuery(raw string, defLimit, maxLimit int) (image.ListQuery, error)
 	_, hasSort := vals["sort"]
 	keys, dirs := vals["sort_key"], vals["sort_dir"]
 	if hasSort && (len(keys) > 0 || len(dirs) > 0) {
-		return bad("The sort and sort_key/sort_dir parameters cannot be used together.")
+		return bad("Old and new sorting syntax cannot be combined")
 	}
 	checkKey := func(k string) error {
 		if !slices.Contains(image.SortKeys, k) {
@@ -119,7 +119,7 @@ func parseListQuery(raw string, defLimit, maxLimit int) (image.ListQuery, error)
 		switch {
 		case k == "limit", k == "marker", k == "sort", k == "sort_key", k == "sort_dir":
 		case k == "changes-since":
-			return bad("The parameter changes-since is not supported in API v2; use created_at or updated_at.")
+			return bad(`The "changes-since" filter is no longer available on v2.`)
 		case k == "visibility":
 			if !slices.Contains([]string{"public", "private", "shared", "community", "all"}, v) {
 				return bad("Invalid visibility value: %s", v)
@@ -127,7 +127,7 @@ func parseListQuery(raw string, defLimit, maxLimit int) (image.ListQuery, error)
 			q.Visibility = v
 		case k == "member_status":
 			if !slices.Contains([]string{"accepted", "pending", "rejected", "all"}, v) {
-				return bad("Invalid status value: %s", v)
+				return bad("Invalid status: %s", v)
 			}
 			q.MemberStatus = v
 		case k == "os_hidden" || k == "protected":
@@ -135,7 +135,7 @@ func parseListQuery(raw string, defLimit, maxLimit int) (image.ListQuery, error)
 				v = strings.ToLower(v) // Glance lower-cases this one only
 			}
 			if v != "true" && v != "false" {
-				return bad("Invalid value for %s: %s. It must be 'true' or 'false'.", k, v)
+				return bad("Invalid value '%s' for '%s' filter. Valid values are 'true' or 'false'.", v, k)
 			}
 			if k == "os_hidden" {
 				q.OSHidden = v == "true"
@@ -147,7 +147,7 @@ func parseListQuery(raw string, defLimit, maxLimit int) (image.ListQuery, error)
 		case k == "size_min" || k == "size_max":
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
-				return bad("Invalid value for %s: %s. It must be an integer.", k, v)
+				return bad("Unable to filter on a range with a non-numeric value.")
 			}
 			o := image.OpGte
 			if k == "size_max" {
@@ -158,10 +158,12 @@ func parseListQuery(raw string, defLimit, maxLimit int) (image.ListQuery, error)
 			o, ts := image.OpEq, v
 			if before, after, ok := strings.Cut(v, ":"); ok && isTimeOp(before) {
 				o, ts = before, after
+			} else if ok && isWord(before) {
+				return bad("Unable to filter on a unknown operator.")
 			}
 			t, err := parseISOTime(ts)
 			if err != nil {
-				return bad("Invalid time format for %s: %s", k, v)
+				return bad(`Bad "%s" query filter format. Use ISO 8601 DateTime notation.`, k)
 			}
 			q.Filters = append(q.Filters, image.Filter{Field: k, Op: o, Time: t})
 		case opColumns[k]:
@@ -179,6 +181,15 @@ func parseListQuery(raw string, defLimit, maxLimit int) (image.ListQuery, error)
 	// Map iteration order is random; a stable filter order keeps SQL cacheable.
 	slices.SortFunc(q.Filters, func(a, b image.Filter) int { return strings.Compare(a.Field+a.Op, b.Field+b.Op) })
 	return q, nil
+}
+
+func isWord(s string) bool {
+	for _, c := range s {
+		if c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func isTimeOp(s string) bool {

@@ -132,7 +132,7 @@ func schemaDetail(err error) string {
 	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
 	last := strings.TrimSpace(lines[len(lines)-1])
 	last = strings.TrimPrefix(last, "- ")
-	return last
+	return strings.ReplaceAll(last, "<nil>", "None") // JSON null, as Glance (Python) prints it
 }
 
 func mustJSON(v any) []byte {

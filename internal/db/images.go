@@ -117,7 +117,7 @@ func (r *Images) Create(ctx context.Context, img *image.Image) error {
 			return err
 		}
 		if n > 0 {
-			return errs.E(op, errs.Conflict, fmt.Sprintf("Image with identifier %s already exists!", img.ID))
+			return errs.E(op, errs.Conflict, fmt.Sprintf("Image ID %s already exists!", img.ID))
 		}
 		_, err := tx.ExecContext(ctx, "INSERT INTO images ("+imageCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			img.ID, nullStr(img.Name), nullInt(img.Size), string(img.Status), fmtTime(img.CreatedAt), fmtTime(img.UpdatedAt),
