@@ -614,7 +614,9 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size in
 		return errs.E(op, errs.Internal, err)
 	}
 	r := &capReader{r: body, n: limit, announced: size, cap: s.opts.ImageSizeCap}
-	loc, written, err := s.stores.Default.Add(ctx, id, io.TeeReader(r, io.MultiWriter(md, mh)), size)
+	pipe := newHashPipe(r, md, mh)
+	loc, written, err := s.stores.Default.Add(ctx, id, pipe, size)
+	pipe.Close() // the sums are complete once the pipe is closed
 	if err == nil && size >= 0 && written != size {
 		err = errs.Errorf(op, errs.Invalid, "Image size mismatch: %d bytes announced, %d received", size, written)
 		s.deleteData(ctx, id, loc)

@@ -73,7 +73,9 @@ func (d *Driver) Add(ctx context.Context, imageID string, r io.Reader, size int6
 			os.Remove(tmp)
 		}
 	}()
-	n, err := io.Copy(f, ctxReader{ctx, r})
+	// ctxReader's WriteTo, not f's ReadFrom, drives the copy: the source
+	// may hand over whole chunks.
+	n, err := ctxReader{ctx, r}.WriteTo(f)
 	if err != nil {
 		return "", n, storageErr(op, err)
 	}
@@ -202,4 +204,26 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// WriteTo lets a source that writes in large chunks keep doing so, still
+// checking ctx between writes.
+func (c ctxReader) WriteTo(w io.Writer) (int64, error) {
+	wt, ok := c.r.(io.WriterTo)
+	if !ok {
+		return io.Copy(w, struct{ io.Reader }{c})
+	}
+	return wt.WriteTo(ctxWriter{c.ctx, w})
+}
+
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }

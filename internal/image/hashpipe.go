@@ -1,0 +1,165 @@
+package image
+
+import (
+	"errors"
+	"hash"
+	"io"
+	"sync"
+	"sync/atomic"
+)
+
+// hashPipe reads its source in large chunks on a goroutine of its own and
+// hands each chunk, without copying, to one goroutine per hash and to
+// whoever reads the pipe (the store). So md5 and the multihash run on
+// separate cores while the data is written, instead of one after the
+// other on the writer's core. Memory stays at chunks × chunkSize.
+type hashPipe struct {
+	out     chan *chunk
+	hashers []chan *chunk
+	free    chan *chunk
+	done    chan struct{}
+	wg      sync.WaitGroup // producer and hashers
+	err     error          // set by the producer before it closes out
+	cur     *chunk
+	off     int
+	closeMu sync.Once
+}
+
+type chunk struct {
+	buf  []byte
+	n    int
+	refs atomic.Int32
+}
+
+const (
+	pipeChunkSize = 1 << 20
+	pipeChunks    = 4
+)
+
+func newHashPipe(src io.Reader, hashes ...hash.Hash) *hashPipe {
+	p := &hashPipe{
+		out:  make(chan *chunk, pipeChunks),
+		free: make(chan *chunk, pipeChunks),
+		done: make(chan struct{}),
+	}
+	for range pipeChunks {
+		p.free <- &chunk{buf: make([]byte, pipeChunkSize)}
+	}
+	for _, h := range hashes {
+		ch := make(chan *chunk, pipeChunks)
+		p.hashers = append(p.hashers, ch)
+		p.wg.Add(1)
+		go func(h hash.Hash) {
+			defer p.wg.Done()
+			for c := range ch {
+				h.Write(c.buf[:c.n])
+				p.release(c)
+			}
+		}(h)
+	}
+	p.wg.Add(1)
+	go p.produce(src)
+	return p
+}
+
+func (p *hashPipe) produce(src io.Reader) {
+	defer p.wg.Done()
+	defer func() {
+		for _, ch := range p.hashers {
+			close(ch)
+		}
+		close(p.out)
+	}()
+	for {
+		var c *chunk
+		select {
+		case c = <-p.free:
+		case <-p.done:
+			return
+		}
+		n, err := io.ReadFull(src, c.buf)
+		if n > 0 {
+			c.n = n
+			c.refs.Store(int32(len(p.hashers) + 1))
+			for _, ch := range p.hashers {
+				ch <- c // buffered as deep as there are chunks: never blocks for long
+			}
+			select {
+			case p.out <- c:
+			case <-p.done:
+				p.release(c)
+				return
+			}
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			p.err = io.EOF
+			return
+		}
+		if err != nil {
+			p.err = err
+			return
+		}
+	}
+}
+
+func (p *hashPipe) release(c *chunk) {
+	if c.refs.Add(-1) == 0 {
+		select {
+		case p.free <- c:
+		default: // the pipe is closing and nobody takes chunks back
+		}
+	}
+}
+
+// next makes p.cur a chunk with unread bytes, or returns the source's end.
+func (p *hashPipe) next() error {
+	if p.cur != nil && p.off < p.cur.n {
+		return nil
+	}
+	if p.cur != nil {
+		p.release(p.cur)
+		p.cur = nil
+	}
+	c, ok := <-p.out
+	if !ok {
+		return p.err // out is closed only after err is set
+	}
+	p.cur, p.off = c, 0
+	return nil
+}
+
+// Read implements io.Reader.
+func (p *hashPipe) Read(b []byte) (int, error) {
+	if err := p.next(); err != nil {
+		return 0, err
+	}
+	n := copy(b, p.cur.buf[p.off:p.cur.n])
+	p.off += n
+	return n, nil
+}
+
+// WriteTo hands whole chunks to w, so a file store writes 1 MiB at a time.
+func (p *hashPipe) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if err := p.next(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return total, nil
+			}
+			return total, err
+		}
+		n, err := w.Write(p.cur.buf[p.off:p.cur.n])
+		p.off += n
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// Close stops the pipe and waits until the hashes have seen every byte
+// that was read; after a clean EOF the sums are then complete.
+func (p *hashPipe) Close() {
+	p.closeMu.Do(func() { close(p.done) })
+	p.wg.Wait()
+}
