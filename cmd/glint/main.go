@@ -90,6 +90,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 type common struct {
 	files, dirs listFlag
 	dataDir     string
+	pprof       string
 }
 
 func newFlagSet(name, help string, stderr io.Writer) (*flag.FlagSet, *common) {
@@ -99,6 +100,7 @@ func newFlagSet(name, help string, stderr io.Writer) (*flag.FlagSet, *common) {
 	fs.Var(&c.files, "config-file", "read this glance-api.conf-style file (repeatable; later files win)")
 	fs.Var(&c.dirs, "config-dir", "read every *.conf file in this directory, after --config-file (repeatable)")
 	fs.StringVar(&c.dataDir, "data-dir", "", "where the embedded default keeps its database and images (overrides [glint] data_dir)")
+	fs.StringVar(&c.pprof, "pprof", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060), for profiling")
 	fs.Usage = func() {
 		// Glance's programs spell flags with two dashes; so does the help.
 		fmt.Fprintf(stderr, "%s\n\nFlags:\n", help)
@@ -159,6 +161,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "glint:", err)
 		return 1
+	}
+	if c.pprof != "" {
+		// Profiles get their own listener, never the API's.
+		go func() {
+			log.Info("serving pprof", "address", c.pprof)
+			if err := http.ListenAndServe(c.pprof, pprofMux()); err != nil {
+				log.Error("pprof listener failed", "err", err)
+			}
+		}()
 	}
 	if err := serveWith(ctx, cfg, log, custom, nil); err != nil {
 		log.Error("glint serve failed", "err", err)
