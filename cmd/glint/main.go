@@ -281,7 +281,7 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 		IdleTimeout:       900 * time.Second, // Glance's client_socket_timeout
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("glint serving the Image API", "address", "http://"+ln.Addr().String(), "database", cfg.DatabaseConnection,
+	log.Info("glint serving the Image API", "address", "http://"+ln.Addr().String(), "database", db.Redact(cfg.DatabaseConnection),
 		"filesystem_store_datadir", fsStore.Dir, "version", version)
 	if ready != nil {
 		ready <- ln.Addr().String()

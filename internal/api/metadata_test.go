@@ -10,8 +10,10 @@ import (
 const patch21 = "application/openstack-images-v2.1-json-patch"
 const patch20 = "application/openstack-images-v2.0-json-patch"
 
-func TestCreateValidation(t *testing.T) {
-	e := newEnv(t, opts{})
+func TestCreateValidation(t *testing.T) { eachDB(t, testCreateValidation) }
+
+func testCreateValidation(t *testing.T, dbURL string) {
+	e := newEnv(t, opts{dbURL: dbURL})
 	dup := e.create(`{"name":"dup"}`)
 	cases := []struct {
 		body   string
@@ -67,8 +69,10 @@ func statusText(s int) string {
 	return map[int]string{400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict", 413: "Request Entity Too Large", 415: "Unsupported Media Type"}[s]
 }
 
-func TestPatch(t *testing.T) {
-	e := newEnv(t, opts{})
+func TestPatch(t *testing.T) { eachDB(t, testPatch) }
+
+func testPatch(t *testing.T, dbURL string) {
+	e := newEnv(t, opts{dbURL: dbURL})
 	id := e.create(`{"name":"p","foo":"bar","disk_format":"raw","container_format":"bare"}`)
 	cases := []struct {
 		ctype, body string
@@ -128,8 +132,10 @@ func TestPatch(t *testing.T) {
 	}
 }
 
-func TestTagsActionsDelete(t *testing.T) {
-	e := newEnv(t, opts{})
+func TestTagsActionsDelete(t *testing.T) { eachDB(t, testTagsActionsDelete) }
+
+func testTagsActionsDelete(t *testing.T, dbURL string) {
+	e := newEnv(t, opts{dbURL: dbURL})
 	id := e.create(rawBare)
 	steps := []struct {
 		method, path string
@@ -174,8 +180,10 @@ func TestTagsActionsDelete(t *testing.T) {
 	}
 }
 
-func TestRoutingAndErrors(t *testing.T) {
-	e := newEnv(t, opts{})
+func TestRoutingAndErrors(t *testing.T) { eachDB(t, testRoutingAndErrors) }
+
+func testRoutingAndErrors(t *testing.T, dbURL string) {
+	e := newEnv(t, opts{dbURL: dbURL})
 	cases := []struct {
 		method, path string
 		body         string
@@ -242,8 +250,10 @@ func TestRoutingAndErrors(t *testing.T) {
 	}
 }
 
-func TestListFiltersAndPaging(t *testing.T) {
-	e := newEnv(t, opts{})
+func TestListFiltersAndPaging(t *testing.T) { eachDB(t, testListFiltersAndPaging) }
+
+func testListFiltersAndPaging(t *testing.T, dbURL string) {
+	e := newEnv(t, opts{dbURL: dbURL})
 	ids := map[string]string{}
 	for i, spec := range []string{
 		`{"name":"alpha","disk_format":"raw","container_format":"bare","os_distro":"ubuntu","tags":["x","y"]}`,

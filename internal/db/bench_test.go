@@ -3,19 +3,25 @@ package db_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"glint/internal/db"
+	"glint/internal/db/dbtest"
 	"glint/internal/image"
 )
 
 // BenchmarkList100k measures listing queries over 100,000 images, each
-// with two properties and a tag (go test -bench List100k ./internal/db/).
+// with two properties and a tag, on every database
+// (go test -run '^$' -bench List100k ./internal/db/).
 func BenchmarkList100k(b *testing.B) {
+	for _, c := range dbtest.Connections(b) {
+		b.Run(c.Name, func(b *testing.B) { benchList100k(b, c) })
+	}
+}
+
+func benchList100k(b *testing.B, c dbtest.Conn) {
 	ctx := context.Background()
-	d, err := db.Open(ctx, "sqlite:///"+filepath.Join(b.TempDir(), "bench.db"))
+	d, err := db.Open(ctx, c.URL)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -25,6 +31,9 @@ func BenchmarkList100k(b *testing.B) {
 	}
 	const n = 100000
 	if err := d.BulkInsertForBench(ctx, n); err != nil {
+		b.Fatal(err)
+	}
+	if err := d.Analyze(ctx); err != nil {
 		b.Fatal(err)
 	}
 	r := d.Images()
@@ -51,5 +60,4 @@ func BenchmarkList100k(b *testing.B) {
 			}
 		})
 	}
-	_ = time.Now
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"glint/internal/errs"
@@ -45,8 +44,7 @@ func scanImage(r rowScanner) (*image.Image, error) {
 		name, disk, cont, sum, owner sql.NullString
 		algo, hash                   sql.NullString
 		size, vsize                  sql.NullInt64
-		created                      string
-		updated, deletedAt           sql.NullString
+		created, updated, deletedAt  dbTime
 		deleted, protected, hidden   bool
 		status                       string
 	)
@@ -60,20 +58,12 @@ func scanImage(r rowScanner) (*image.Image, error) {
 	img.Checksum, img.Owner, img.OSHashAlgo, img.OSHashValue = strPtr(sum), strPtr(owner), strPtr(algo), strPtr(hash)
 	img.Size, img.VirtualSize = intPtr(size), intPtr(vsize)
 	img.Deleted, img.Protected, img.OSHidden = deleted, protected, hidden
-	if img.CreatedAt, err = parseTime(created); err != nil {
-		return nil, err
-	}
-	img.UpdatedAt = img.CreatedAt
+	img.CreatedAt, img.UpdatedAt = created.Time, created.Time
 	if updated.Valid {
-		if img.UpdatedAt, err = parseTime(updated.String); err != nil {
-			return nil, err
-		}
+		img.UpdatedAt = updated.Time
 	}
 	if deletedAt.Valid {
-		t, err := parseTime(deletedAt.String)
-		if err != nil {
-			return nil, err
-		}
+		t := deletedAt.Time
 		img.DeletedAt = &t
 	}
 	img.Properties = map[string]string{}
@@ -111,37 +101,49 @@ func nullInt(n *int64) any {
 // Create inserts a new image with its properties and tags.
 func (r *Images) Create(ctx context.Context, img *image.Image) error {
 	const op errs.Op = "db.Images.Create"
-	return r.db.inTx(ctx, op, func(tx *sql.Tx) error {
+	dup := errs.E(op, errs.Conflict, fmt.Sprintf("Image ID %s already exists!", img.ID))
+	d := r.db.d
+	var done func()
+	err := r.db.inTx(ctx, op, func(tx conn) error {
 		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM images WHERE id = ?", img.ID).Scan(&n); err != nil {
+		if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM images WHERE id = ?", img.ID).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
-			return errs.E(op, errs.Conflict, fmt.Sprintf("Image ID %s already exists!", img.ID))
+			return dup
 		}
-		_, err := tx.ExecContext(ctx, "INSERT INTO images ("+imageCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-			img.ID, nullStr(img.Name), nullInt(img.Size), string(img.Status), fmtTime(img.CreatedAt), fmtTime(img.UpdatedAt),
+		_, err := tx.exec(ctx, "INSERT INTO images ("+imageCols+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			img.ID, nullStr(img.Name), nullInt(img.Size), string(img.Status), d.ts(img.CreatedAt), d.ts(img.UpdatedAt),
 			nil, false, nullStr(img.DiskFormat), nullStr(img.ContainerFormat), nullStr(img.Checksum), nullStr(img.Owner),
 			img.MinDisk, img.MinRAM, img.Protected, nullInt(img.VirtualSize), img.Visibility, img.OSHidden,
 			nullStr(img.OSHashAlgo), nullStr(img.OSHashValue))
+		if isDuplicate(err) {
+			return dup // created concurrently by another node
+		}
 		if err != nil {
 			return err
 		}
-		return syncChildren(ctx, tx, img, nil)
+		done, err = syncChildren(ctx, tx, img, nil)
+		return err
 	})
+	if err == nil {
+		done()
+	}
+	return err
 }
 
 // Get returns a live (not deleted) image.
 func (r *Images) Get(ctx context.Context, id string) (*image.Image, error) {
 	const op errs.Op = "db.Images.Get"
-	img, err := scanImage(r.db.read.QueryRowContext(ctx, "SELECT "+imageCols+" FROM images WHERE id = ? AND +deleted = 0", id))
+	c := r.db.reader()
+	img, err := scanImage(c.queryRow(ctx, "SELECT "+imageCols+" FROM images WHERE id = ? AND "+c.d.notDeleted("deleted"), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", id))
 	}
 	if err != nil {
 		return nil, errs.E(op, errs.Unavailable, err)
 	}
-	if err := loadChildren(ctx, r.db.read, []*image.Image{img}); err != nil {
+	if err := loadChildren(ctx, c, []*image.Image{img}); err != nil {
 		return nil, errs.E(op, errs.Unavailable, err)
 	}
 	return img, nil
@@ -149,11 +151,14 @@ func (r *Images) Get(ctx context.Context, id string) (*image.Image, error) {
 
 // Update saves img over its stored row, properties, tags and locations, as
 // long as the stored status still equals from (compare-and-set, so that two
-// racing writers cannot both move an image out of one state).
+// racing writers cannot both move an image out of one state: the row is
+// locked from the read to the commit).
 func (r *Images) Update(ctx context.Context, img *image.Image, from image.Status) error {
 	const op errs.Op = "db.Images.Update"
-	return r.db.inTx(ctx, op, func(tx *sql.Tx) error {
-		old, err := scanImage(tx.QueryRowContext(ctx, "SELECT "+imageCols+" FROM images WHERE id = ? AND +deleted = 0", img.ID))
+	d := r.db.d
+	var done func()
+	err := r.db.inTx(ctx, op, func(tx conn) error {
+		old, err := scanImage(tx.queryRow(ctx, "SELECT "+imageCols+" FROM images WHERE id = ? AND "+d.notDeleted("deleted")+d.forUpdate(), img.ID))
 		if errors.Is(err, sql.ErrNoRows) {
 			return errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", img.ID))
 		}
@@ -163,84 +168,97 @@ func (r *Images) Update(ctx context.Context, img *image.Image, from image.Status
 		if old.Status != from {
 			return errs.E(op, errs.Conflict, fmt.Sprintf("Image status transition from %s to %s is not allowed", old.Status, img.Status))
 		}
-		if err := loadChildrenTx(ctx, tx, old); err != nil {
+		if err := loadChildren(ctx, tx, []*image.Image{old}); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE images SET name=?, size=?, status=?, updated_at=?, disk_format=?, container_format=?,
+		_, err = tx.exec(ctx, `UPDATE images SET name=?, size=?, status=?, updated_at=?, disk_format=?, container_format=?,
 			checksum=?, owner=?, min_disk=?, min_ram=?, protected=?, virtual_size=?, visibility=?, os_hidden=?,
 			os_hash_algo=?, os_hash_value=? WHERE id=?`,
-			nullStr(img.Name), nullInt(img.Size), string(img.Status), fmtTime(img.UpdatedAt), nullStr(img.DiskFormat),
+			nullStr(img.Name), nullInt(img.Size), string(img.Status), d.ts(img.UpdatedAt), nullStr(img.DiskFormat),
 			nullStr(img.ContainerFormat), nullStr(img.Checksum), nullStr(img.Owner), img.MinDisk, img.MinRAM,
 			img.Protected, nullInt(img.VirtualSize), img.Visibility, img.OSHidden, nullStr(img.OSHashAlgo),
-			nullStr(img.OSHashValue), img.ID)
+			nullStr(img.OSHashValue), old.ID)
 		if err != nil {
 			return err
 		}
-		return syncChildren(ctx, tx, img, old)
+		done, err = syncChildren(ctx, tx, img, old)
+		return err
 	})
+	if err == nil {
+		done()
+	}
+	return err
 }
 
 // Delete soft-deletes an image and its children, as Glance does, and
 // returns the image as it was so the caller can remove its data.
 func (r *Images) Delete(ctx context.Context, id string) (*image.Image, error) {
 	const op errs.Op = "db.Images.Delete"
+	d := r.db.d
 	var img *image.Image
-	err := r.db.inTx(ctx, op, func(tx *sql.Tx) error {
+	err := r.db.inTx(ctx, op, func(tx conn) error {
 		var err error
-		img, err = scanImage(tx.QueryRowContext(ctx, "SELECT "+imageCols+" FROM images WHERE id = ? AND +deleted = 0", id))
+		img, err = scanImage(tx.queryRow(ctx, "SELECT "+imageCols+" FROM images WHERE id = ? AND "+d.notDeleted("deleted")+d.forUpdate(), id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", id))
 		}
 		if err != nil {
 			return err
 		}
-		if err := loadChildrenTx(ctx, tx, img); err != nil {
+		if err := loadChildren(ctx, tx, []*image.Image{img}); err != nil {
 			return err
 		}
-		now := fmtTime(time.Now())
-		if _, err := tx.ExecContext(ctx, "UPDATE images SET deleted=1, deleted_at=?, updated_at=?, status='deleted' WHERE id=?", now, now, id); err != nil {
+		now := d.ts(time.Now())
+		if _, err := tx.exec(ctx, "UPDATE images SET deleted=true, deleted_at=?, updated_at=?, status='deleted' WHERE id=?", now, now, img.ID); err != nil {
 			return err
 		}
 		for _, t := range []string{"image_properties", "image_tags", "image_members"} {
-			if _, err := tx.ExecContext(ctx, "UPDATE "+t+" SET deleted=1, deleted_at=?, updated_at=? WHERE image_id=? AND +deleted=0", now, now, id); err != nil {
+			if _, err := tx.exec(ctx, "UPDATE "+t+" SET deleted=true, deleted_at=?, updated_at=? WHERE image_id=? AND "+d.notDeleted("deleted"), now, now, img.ID); err != nil {
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, "UPDATE image_locations SET deleted=1, deleted_at=?, updated_at=?, status='deleted' WHERE image_id=? AND +deleted=0", now, now, id)
+		_, err = tx.exec(ctx, "UPDATE image_locations SET deleted=true, deleted_at=?, updated_at=?, status='deleted' WHERE image_id=? AND "+d.notDeleted("deleted"), now, now, img.ID)
 		return err
 	})
 	return img, err
 }
 
-// inTx runs fn in a write transaction and classifies its error.
-func (d *DB) inTx(ctx context.Context, op errs.Op, fn func(*sql.Tx) error) error {
+// maxAttempts bounds how often a transaction that lost a deadlock (or a
+// lock wait) on PostgreSQL or MySQL is run again, as oslo.db's
+// wrap_db_retry does for Glance.
+const maxAttempts = 5
+
+// inTx runs fn in a write transaction and classifies its error. fn may
+// run more than once, so it must not keep state from a failed attempt.
+func (d *DB) inTx(ctx context.Context, op errs.Op, fn func(conn) error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = d.tryTx(ctx, fn)
+		if err == nil || !isRetryable(err) || attempt == maxAttempts || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(time.Duration(attempt*attempt) * 5 * time.Millisecond)
+	}
+	if err != nil && errs.KindOf(err) == errs.Other {
+		return errs.E(op, errs.Unavailable, err)
+	}
+	return err
+}
+
+func (d *DB) tryTx(ctx context.Context, fn func(conn) error) error {
 	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
-		return errs.E(op, errs.Unavailable, err)
+		return err
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(conn{r: tx, d: d.d}); err != nil {
 		tx.Rollback()
-		if errs.KindOf(err) != errs.Other {
-			return err
-		}
-		return errs.E(op, errs.Unavailable, err)
+		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return errs.E(op, errs.Unavailable, err)
-	}
-	return nil
-}
-
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-func loadChildrenTx(ctx context.Context, tx *sql.Tx, img *image.Image) error {
-	return loadChildren(ctx, tx, []*image.Image{img})
+	return tx.Commit()
 }
 
 // loadChildren fills properties, tags and locations of imgs with one query per table.
-func loadChildren(ctx context.Context, q querier, imgs []*image.Image) error {
+func loadChildren(ctx context.Context, c conn, imgs []*image.Image) error {
 	if len(imgs) == 0 {
 		return nil
 	}
@@ -250,9 +268,10 @@ func loadChildren(ctx context.Context, q querier, imgs []*image.Image) error {
 		byID[img.ID] = img
 		args[i] = img.ID
 	}
-	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(imgs)), ",") + ")"
+	in := "(" + placeholders(len(imgs)) + ")"
+	live := c.d.notDeleted("deleted")
 
-	rows, err := q.QueryContext(ctx, "SELECT image_id, name, value FROM image_properties WHERE +deleted = 0 AND image_id IN "+in, args...)
+	rows, err := c.query(ctx, "SELECT image_id, name, value FROM image_properties WHERE "+live+" AND image_id IN "+in, args...)
 	if err != nil {
 		return err
 	}
@@ -269,7 +288,7 @@ func loadChildren(ctx context.Context, q querier, imgs []*image.Image) error {
 		return err
 	}
 
-	rows, err = q.QueryContext(ctx, "SELECT image_id, value FROM image_tags WHERE +deleted = 0 AND image_id IN "+in+" ORDER BY value", args...)
+	rows, err = c.query(ctx, "SELECT image_id, value FROM image_tags WHERE "+live+" AND image_id IN "+in+" ORDER BY value", args...)
 	if err != nil {
 		return err
 	}
@@ -288,7 +307,7 @@ func loadChildren(ctx context.Context, q querier, imgs []*image.Image) error {
 		return err
 	}
 
-	rows, err = q.QueryContext(ctx, "SELECT id, image_id, value, meta_data, status FROM image_locations WHERE +deleted = 0 AND image_id IN "+in+" ORDER BY id", args...)
+	rows, err = c.query(ctx, "SELECT id, image_id, value, meta_data, status FROM image_locations WHERE "+live+" AND image_id IN "+in+" ORDER BY id", args...)
 	if err != nil {
 		return err
 	}
@@ -319,9 +338,14 @@ func closeRows(rows *sql.Rows) error {
 }
 
 // syncChildren writes the differences between old (nil for a new image)
-// and img in properties, tags and locations.
-func syncChildren(ctx context.Context, tx *sql.Tx, img, old *image.Image) error {
-	now := fmtTime(img.UpdatedAt)
+// and img in properties, tags and locations. It leaves img as it is, so
+// that a transaction run again starts from the same image, and returns
+// done, which gives img its new location ids once the transaction has
+// committed.
+func syncChildren(ctx context.Context, tx conn, img, old *image.Image) (done func(), err error) {
+	d := tx.d
+	now := d.ts(img.UpdatedAt)
+	live := d.notDeleted("deleted")
 	oldProps := map[string]string{}
 	var oldTags []string
 	var oldLocs []image.Location
@@ -330,21 +354,21 @@ func syncChildren(ctx context.Context, tx *sql.Tx, img, old *image.Image) error 
 	}
 	// Properties: the unique (image_id, name) key covers soft-deleted rows
 	// too, so a re-added property revives its old row.
+	upsert := `INSERT INTO image_properties (image_id, name, value, created_at, updated_at, deleted)
+		VALUES (?,?,?,?,?,false)` + d.upsert("image_id, name", []string{"value", "updated_at"}, "deleted = false, deleted_at = NULL")
 	for k, v := range img.Properties {
 		if ov, ok := oldProps[k]; ok && ov == v {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO image_properties (image_id, name, value, created_at, updated_at, deleted)
-			VALUES (?,?,?,?,?,0) ON CONFLICT (image_id, name) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at,
-			deleted=0, deleted_at=NULL`, img.ID, k, v, now, now); err != nil {
-			return err
+		if _, err := tx.exec(ctx, upsert, img.ID, k, v, now, now); err != nil {
+			return nil, err
 		}
 	}
 	for k := range oldProps {
 		if _, ok := img.Properties[k]; !ok {
-			if _, err := tx.ExecContext(ctx, "UPDATE image_properties SET deleted=1, deleted_at=?, updated_at=? WHERE image_id=? AND name=? AND +deleted=0",
+			if _, err := tx.exec(ctx, "UPDATE image_properties SET deleted=true, deleted_at=?, updated_at=? WHERE image_id=? AND name=? AND "+live,
 				now, now, img.ID, k); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
@@ -357,27 +381,28 @@ func syncChildren(ctx context.Context, tx *sql.Tx, img, old *image.Image) error 
 	for _, t := range img.Tags {
 		want[t] = true
 		if !have[t] {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO image_tags (image_id, value, created_at, updated_at, deleted) VALUES (?,?,?,?,0)",
+			if _, err := tx.exec(ctx, "INSERT INTO image_tags (image_id, value, created_at, updated_at, deleted) VALUES (?,?,?,?,false)",
 				img.ID, t, now, now); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	for t := range have {
 		if !want[t] {
-			if _, err := tx.ExecContext(ctx, "UPDATE image_tags SET deleted=1, deleted_at=?, updated_at=? WHERE image_id=? AND value=? AND +deleted=0",
+			if _, err := tx.exec(ctx, "UPDATE image_tags SET deleted=true, deleted_at=?, updated_at=? WHERE image_id=? AND value=? AND "+live,
 				now, now, img.ID, t); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	// Locations: new ones have ID 0; known ones may change status or metadata.
 	kept := map[int64]bool{}
+	newIDs := map[int]int64{}
 	for i := range img.Locations {
 		l := &img.Locations[i]
 		meta, err := json.Marshal(l.Metadata)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if l.Metadata == nil {
 			meta = []byte("{}")
@@ -387,32 +412,36 @@ func syncChildren(ctx context.Context, tx *sql.Tx, img, old *image.Image) error 
 			status = "active"
 		}
 		if l.ID == 0 {
-			res, err := tx.ExecContext(ctx, `INSERT INTO image_locations (image_id, value, created_at, updated_at, deleted, meta_data, status)
-				VALUES (?,?,?,?,0,?,?)`, img.ID, l.URL, now, now, string(meta), status)
+			id, err := tx.insertID(ctx, `INSERT INTO image_locations (image_id, value, created_at, updated_at, deleted, meta_data, status)
+				VALUES (?,?,?,?,false,?,?)`, img.ID, l.URL, now, now, string(meta), status)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			if l.ID, err = res.LastInsertId(); err != nil {
-				return err
-			}
-			l.Status = status
-			kept[l.ID] = true
+			newIDs[i] = id
+			kept[id] = true
 			continue
 		}
 		kept[l.ID] = true
-		if _, err := tx.ExecContext(ctx, "UPDATE image_locations SET value=?, meta_data=?, status=?, updated_at=? WHERE id=?",
+		if _, err := tx.exec(ctx, "UPDATE image_locations SET value=?, meta_data=?, status=?, updated_at=? WHERE id=?",
 			l.URL, string(meta), status, now, l.ID); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for _, l := range oldLocs {
 		if !kept[l.ID] {
-			if _, err := tx.ExecContext(ctx, "UPDATE image_locations SET deleted=1, deleted_at=?, updated_at=?, status='deleted' WHERE id=?",
+			if _, err := tx.exec(ctx, "UPDATE image_locations SET deleted=true, deleted_at=?, updated_at=?, status='deleted' WHERE id=?",
 				now, now, l.ID); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	sort.Strings(img.Tags)
-	return nil
+	return func() {
+		for i, id := range newIDs {
+			img.Locations[i].ID = id
+			if img.Locations[i].Status == "" {
+				img.Locations[i].Status = "active"
+			}
+		}
+		sort.Strings(img.Tags)
+	}, nil
 }

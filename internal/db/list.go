@@ -29,66 +29,73 @@ var sqlOps = map[string]string{
 // List returns one page of the images v may see, filtered and sorted as q asks.
 func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([]*image.Image, error) {
 	const op errs.Op = "db.Images.List"
+	c := r.db.reader()
+	d := c.d
 	var (
 		where []string
 		args  []any
 	)
 	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
-	// The unary + keeps SQLite from using the indexes on these columns,
-	// which match nearly every row; the sort and filter indexes serve better.
-	add("+i.deleted = 0")
-	add("+i.status <> 'killed'")
+	// These conditions match nearly every row: they are checked row by row
+	// (d.unindexed), while the sort and filter indexes drive the query.
+	add(d.notDeleted("i.deleted"))
+	add(d.unindexed("i.status") + " <> 'killed'")
 
-	// Who may see what (Glance's _select_images_query).
+	// Who may see what (Glance's _select_images_query): public and
+	// community images, one's own, and shared ones one is a member of (in
+	// the asked member status; with no project, of any member).
 	if !v.Admin {
-		memberCond := "i.visibility = 'shared' AND EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = i.id AND +m.deleted = 0"
+		member := "SELECT 1 FROM image_members m WHERE m.image_id = i.id AND " + d.notDeleted("m.deleted")
+		var margs []any
 		if v.Project != "" {
-			memberCond += " AND m.member = ?"
-			margs := []any{v.Project}
+			member += " AND m.member = ?"
+			margs = append(margs, v.Project)
 			if q.MemberStatus != "all" {
-				memberCond += " AND m.status = ?"
+				member += " AND m.status = ?"
 				margs = append(margs, q.MemberStatus)
 			}
-			add("(i.visibility IN ('public','community') OR i.owner = ? OR ("+memberCond+"))",
-				append([]any{v.Project}, margs...)...)
+		}
+		shared := "(i.visibility = 'shared' AND EXISTS (" + member + "))"
+		if v.Project != "" {
+			add("(i.visibility IN ('public','community') OR i.owner = ? OR "+shared+")", append([]any{v.Project}, margs...)...)
 		} else {
-			add("(i.visibility IN ('public','community') OR (" + memberCond + "))")
+			add("(i.visibility IN ('public','community') OR "+shared+")", margs...)
 		}
 	}
 	switch q.Visibility {
 	case "":
 		if v.Project != "" {
-			add("(+i.visibility <> 'community' OR i.owner = ?)", v.Project)
+			add("("+d.unindexed("i.visibility")+" <> 'community' OR i.owner = ?)", v.Project)
 		} else {
-			add("+i.visibility <> 'community'")
+			add(d.unindexed("i.visibility") + " <> 'community'")
 		}
 	case "all":
 	default:
 		add("i.visibility = ?", q.Visibility)
 	}
-	add("+i.os_hidden = ?", q.OSHidden)
+	add(d.unindexedBool("i.os_hidden")+" = ?", q.OSHidden)
 	for _, t := range q.Tags {
 		// A rare tag is best found through its index and then sorted; a
 		// common one by walking the sort order and probing the index.
-		rare, err := r.fewer(ctx, "SELECT 1 FROM image_tags WHERE value = ? AND +deleted = 0", t)
+		rare, err := r.fewer(ctx, "SELECT 1 FROM image_tags WHERE value = ? AND "+d.notDeleted("deleted"), t)
 		if err != nil {
 			return nil, errs.E(op, errs.Unavailable, err)
 		}
 		if rare {
-			add("i.id IN (SELECT t.image_id FROM image_tags t WHERE t.value = ? AND +t.deleted = 0)", t)
+			add("i.id IN (SELECT t.image_id FROM image_tags t WHERE t.value = ? AND "+d.notDeleted("t.deleted")+")", t)
 		} else {
-			add("EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id AND t.value = ? AND +t.deleted = 0)", t)
+			add(d.exists("SELECT 1 FROM image_tags t WHERE t.image_id = i.id AND t.value = ? AND "+d.notDeleted("t.deleted")), t)
 		}
 	}
 	for _, f := range q.Filters {
 		rare := true
 		if f.Property && f.Op == image.OpEq {
 			var err error
-			if rare, err = r.fewer(ctx, "SELECT 1 FROM image_properties WHERE name = ? AND value = ? AND +deleted = 0", f.Field, f.Values[0]); err != nil {
+			if rare, err = r.fewer(ctx, "SELECT 1 FROM image_properties WHERE name = ? AND value = ? AND "+d.notDeleted("deleted"), f.Field, f.Values[0]); err != nil {
 				return nil, errs.E(op, errs.Unavailable, err)
 			}
 		}
-		cond, a, err := filterSQL(f, rare)
+		cond, a, err := filterSQL(d, f, rare)
 		if err != nil {
 			return nil, errs.E(op, errs.Invalid, err.Error())
 		}
@@ -121,7 +128,7 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 	}
 
 	if q.Marker != "" {
-		cond, a, err := r.markerSQL(ctx, q.Marker, sortKeys)
+		cond, a, err := r.markerSQL(ctx, c, q.Marker, sortKeys)
 		if err != nil {
 			return nil, err
 		}
@@ -130,18 +137,14 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 
 	var order []string
 	for _, s := range sortKeys {
-		// SQLite orders NULL first ascending; markerSQL assumes the same.
-		if s.Desc {
-			order = append(order, "i."+s.Key+" DESC")
-		} else {
-			order = append(order, "i."+s.Key+" ASC")
-		}
+		// NULL first ascending, as markerSQL assumes.
+		order = append(order, d.orderBy(d.sortExpr("i."+s.Key), s.Desc, !notNull[s.Key]))
 	}
 	query := "SELECT " + prefixed("i.", imageCols) + " FROM images i WHERE " + strings.Join(where, " AND ") +
 		" ORDER BY " + strings.Join(order, ", ") + " LIMIT ?"
 	args = append(args, q.Limit)
 
-	rows, err := r.db.read.QueryContext(ctx, query, args...)
+	rows, err := c.queryPlanned(ctx, query, args...)
 	if err != nil {
 		return nil, errs.E(op, errs.Unavailable, err)
 	}
@@ -157,7 +160,7 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 	if err := closeRows(rows); err != nil {
 		return nil, errs.E(op, errs.Unavailable, err)
 	}
-	if err := loadChildren(ctx, r.db.read, imgs); err != nil {
+	if err := loadChildren(ctx, c, imgs); err != nil {
 		return nil, errs.E(op, errs.Unavailable, err)
 	}
 	return imgs, nil
@@ -175,18 +178,23 @@ func prefixed(p, cols string) string {
 // drives the query instead of the sort order.
 const rareLimit = 2000
 
-// fewer reports whether query (a SELECT 1 …) matches fewer than rareLimit rows.
+// fewer reports whether query (a SELECT 1 …) matches fewer than rareLimit
+// rows. Where the planner makes that choice itself (d.picksSemiJoin), it
+// reports false, for the EXISTS form.
 func (r *Images) fewer(ctx context.Context, query string, args ...any) (bool, error) {
+	if r.db.d.picksSemiJoin() {
+		return false, nil
+	}
 	var n int
-	err := r.db.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM ("+query+" LIMIT "+fmt.Sprint(rareLimit)+")", args...).Scan(&n)
+	err := r.db.reader().queryRow(ctx, "SELECT COUNT(*) FROM ("+query+" LIMIT "+fmt.Sprint(rareLimit)+") AS x", args...).Scan(&n)
 	return n < rareLimit, err
 }
 
-func filterSQL(f image.Filter, rare bool) (string, []any, error) {
+func filterSQL(d dialect, f image.Filter, rare bool) (string, []any, error) {
 	if f.Property {
-		base := "i.id IN (SELECT p.image_id FROM image_properties p WHERE +p.deleted = 0 AND p.name = ? AND "
+		base := "i.id IN (SELECT p.image_id FROM image_properties p WHERE " + d.notDeleted("p.deleted") + " AND p.name = ? AND "
 		if !rare && f.Op == image.OpEq {
-			return "EXISTS (SELECT 1 FROM image_properties p WHERE p.image_id = i.id AND p.name = ? AND p.value = ? AND +p.deleted = 0)",
+			return d.exists("SELECT 1 FROM image_properties p WHERE p.image_id = i.id AND p.name = ? AND p.value = ? AND " + d.notDeleted("p.deleted")),
 				[]any{f.Field, f.Values[0]}, nil
 		}
 		switch f.Op {
@@ -207,7 +215,7 @@ func filterSQL(f image.Filter, rare bool) (string, []any, error) {
 		if !ok {
 			return "", nil, fmt.Errorf("unsupported operator %s for %s", f.Op, f.Field)
 		}
-		return col + " " + op + " ?", []any{fmtTime(f.Time)}, nil
+		return col + " " + op + " ?", []any{d.tsCmp(f.Time)}, nil
 	case "size", "virtual_size", "min_disk", "min_ram":
 		op, ok := sqlOps[f.Op]
 		if !ok {
@@ -238,18 +246,21 @@ func strs(v []string) []any {
 
 // markerSQL builds the keyset condition "rows after the marker" over the
 // sort keys, treating NULL as the smallest value as SQLite's ORDER BY does.
-func (r *Images) markerSQL(ctx context.Context, marker string, keys []image.SortKey) (string, []any, error) {
+func (r *Images) markerSQL(ctx context.Context, c conn, marker string, keys []image.SortKey) (string, []any, error) {
 	const op errs.Op = "db.Images.List"
+	d := c.d
 	cols := make([]string, len(keys))
+	exprs := make([]string, len(keys))
 	for i, k := range keys {
-		cols[i] = k.Key
+		cols[i] = d.sortExpr(k.Key)
+		exprs[i] = d.sortExpr("i." + k.Key)
 	}
 	vals := make([]any, len(keys))
 	ptrs := make([]any, len(keys))
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	err := r.db.read.QueryRowContext(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM images WHERE id = ? AND +deleted = 0", marker).Scan(ptrs...)
+	err := c.queryRow(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM images WHERE id = ? AND "+d.notDeleted("deleted"), marker).Scan(ptrs...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil, errs.E(op, errs.Invalid, fmt.Sprintf("No image found with ID %s", marker))
 	}
@@ -257,40 +268,44 @@ func (r *Images) markerSQL(ctx context.Context, marker string, keys []image.Sort
 		return "", nil, errs.E(op, errs.Unavailable, err)
 	}
 	for i, v := range vals {
-		// The driver hands DATETIME columns back as time.Time; compare
-		// them in the stored text form.
-		if t, ok := v.(time.Time); ok {
-			vals[i] = fmtTime(t)
+		switch v := v.(type) {
+		case time.Time:
+			// Compare in the stored form (SQLite: SQLAlchemy's text).
+			vals[i] = d.ts(v)
+		case []byte:
+			// MySQL hands text over as bytes, which would compare as a
+			// binary string instead of in the column's collation.
+			vals[i] = string(v)
 		}
 	}
 	var ors []string
 	var args []any
 	for i, k := range keys {
-		c, a := afterSQL("i."+k.Key, vals[i], k.Desc)
-		if c == "" {
+		ac, a := afterSQL(exprs[i], vals[i], k.Desc)
+		if ac == "" {
 			continue
 		}
 		var ands []string
 		for j := 0; j < i; j++ {
-			ec, ea := eqSQL("i."+keys[j].Key, vals[j])
+			ec, ea := eqSQL(exprs[j], vals[j])
 			ands = append(ands, ec)
 			args = append(args, ea...)
 		}
-		ands = append(ands, c)
+		ands = append(ands, ac)
 		args = append(args, a...)
 		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
 	}
 	if len(ors) == 0 {
-		return "0", nil, nil
+		return "1 = 0", nil, nil
 	}
 	cond := "(" + strings.Join(ors, " OR ") + ")"
 	// SQLite cannot turn the OR above into an index range; this implied
 	// bound on the first key lets it start the scan at the marker.
 	if k := keys[0]; vals[0] != nil && (!k.Desc || notNull[k.Key]) {
 		if k.Desc {
-			cond = "i." + k.Key + " <= ? AND " + cond
+			cond = exprs[0] + " <= ? AND " + cond
 		} else {
-			cond = "i." + k.Key + " >= ? AND " + cond
+			cond = exprs[0] + " >= ? AND " + cond
 		}
 		args = append([]any{vals[0]}, args...)
 	}

@@ -1,0 +1,339 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// dialect is what differs between the three databases, kept to a few
+// small functions rather than an ORM. Queries are written once, in the
+// common subset of SQL, with ? placeholders and the literals true and
+// false (which SQLite ≥ 3.23, PostgreSQL and MySQL all accept); the
+// dialect supplies the rest:
+//
+//   - bind: placeholders ($1, $2, … on PostgreSQL)
+//   - ts: the value a timestamp column takes (SQLAlchemy's text on SQLite,
+//     time.Time elsewhere, whole seconds on MySQL, whose DATETIME has none)
+//   - notDeleted, unindexed, unindexedBool: a predicate the planner should
+//     not drive from an index (SQLite's unary +, MySQL's col+0)
+//   - exists, picksSemiJoin: a correlated subquery probed row by row
+//   - orderBy: NULL first ascending and last descending everywhere, as
+//     SQLite and MySQL do and as markerSQL assumes
+//   - sortExpr: an ENUM column sorted and compared as text
+//   - upsert: ON CONFLICT … DO UPDATE or ON DUPLICATE KEY UPDATE
+//   - conn.insertID: RETURNING id or LastInsertId
+//   - conn.queryPlanned: a listing planned for its own arguments (PostgreSQL)
+//   - forUpdate: row locks where the server has them
+//   - isDuplicate, isRetryable: error classification
+type dialect int
+
+const (
+	dSQLite dialect = iota
+	dPostgres
+	dMySQL
+)
+
+func dialectOf(name string) dialect {
+	switch name {
+	case Postgres:
+		return dPostgres
+	case MySQL:
+		return dMySQL
+	}
+	return dSQLite
+}
+
+// bind rewrites the ? placeholders of q for the driver. Question marks in
+// quoted literals and identifiers are left alone.
+func (d dialect) bind(q string) string {
+	if d != dPostgres || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	var quote byte
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// ts is the value stored in a timestamp column for t. Glance's columns
+// hold naive UTC times: SQLite stores SQLAlchemy's text form, PostgreSQL a
+// timestamp without time zone (microseconds), MySQL a DATETIME without
+// fractional seconds, which Glint truncates itself (MariaDB would
+// truncate, MySQL would round).
+func (d dialect) ts(t time.Time) any {
+	switch d {
+	case dSQLite:
+		return fmtTime(t)
+	case dMySQL:
+		return t.UTC().Truncate(time.Second)
+	}
+	return t.UTC()
+}
+
+// tsCmp is the value a timestamp column is compared with in a filter: as
+// given, so that gt:10:00:00.5 still excludes a stored 10:00:00.
+func (d dialect) tsCmp(t time.Time) any {
+	if d == dSQLite {
+		return fmtTime(t)
+	}
+	return t.UTC()
+}
+
+// unindexed is col in a condition that the planner should check row by
+// row rather than look up through an index on col: the conditions that
+// match nearly every row (status <> 'killed', visibility <> 'community').
+// SQLite's planner prefers any usable index, and a unary + hides the
+// column from it; PostgreSQL's and MySQL's planners weigh the index
+// statistics and skip such an index themselves.
+func (d dialect) unindexed(col string) string {
+	if d == dSQLite {
+		return "+" + col
+	}
+	return col
+}
+
+// unindexedBool is unindexed for a boolean column (deleted, os_hidden).
+// MariaDB intersects the indexes on two such columns (index_merge) rather
+// than walk the sort order, which makes a 20-image page 400 times slower
+// at 100,000 images; col+0 is no longer an indexed column. PostgreSQL
+// keeps the plain column: it estimates its selectivity from statistics.
+func (d dialect) unindexedBool(col string) string {
+	switch d {
+	case dSQLite:
+		return "+" + col
+	case dMySQL:
+		return col + "+0"
+	}
+	return col
+}
+
+// notDeleted is the condition that the row of col (a deleted column) is live.
+func (d dialect) notDeleted(col string) string {
+	return d.unindexedBool(col) + " = false"
+}
+
+// picksSemiJoin reports whether the planner, given EXISTS (…) for a tag
+// or property filter, itself chooses between probing it row by row in the
+// sort order (a common value) and starting from the value's matches (a
+// rare one), from its statistics and the value at hand. PostgreSQL does
+// (listings are planned for their arguments: conn.queryPlanned); on SQLite
+// and MySQL Glint counts the matches and writes the query in the shape
+// that fits.
+func (d dialect) picksSemiJoin() bool { return d == dPostgres }
+
+// exists is EXISTS (sub), for a subquery that is to be probed once per row
+// of the outer query, in the sort order, until a page is full. MySQL and
+// MariaDB turn an EXISTS into a semi-join that first collects every match
+// (tens of thousands for a common tag); a scalar subquery with a LIMIT
+// keeps them probing.
+func (d dialect) exists(sub string) string {
+	if d == dMySQL {
+		return "(" + sub + " LIMIT 1) IS NOT NULL"
+	}
+	return "EXISTS (" + sub + ")"
+}
+
+// sortExpr is the expression a listing sorts and pages by for col. An
+// ENUM (images.visibility on PostgreSQL and MySQL) sorts in declaration
+// order, and on MySQL compares with a string as text: a text cast keeps
+// the sort and the marker comparison in one order, the same everywhere.
+func (d dialect) sortExpr(col string) string {
+	if col == "visibility" || strings.HasSuffix(col, ".visibility") {
+		switch d {
+		case dPostgres:
+			return col + "::text"
+		case dMySQL:
+			return "CAST(" + col + " AS CHAR)"
+		}
+	}
+	return col
+}
+
+// orderBy is one ORDER BY term in which NULL sorts before every value, as
+// SQLite and MySQL do and PostgreSQL does not by default. The NULLS clause
+// is given only for nullable columns, so that the (created_at, id) index
+// still matches the default sort on PostgreSQL.
+func (d dialect) orderBy(expr string, desc, nullable bool) string {
+	dir := " ASC"
+	if desc {
+		dir = " DESC"
+	}
+	if d == dPostgres && nullable {
+		if desc {
+			return expr + dir + " NULLS LAST"
+		}
+		return expr + dir + " NULLS FIRST"
+	}
+	return expr + dir
+}
+
+// upsert is the tail of an INSERT that, when a row with the same unique
+// key exists (key lists its columns, for the dialects that need them),
+// updates that row instead: the columns in copy take the inserted values
+// and set is a further assignment list.
+func (d dialect) upsert(key string, copy []string, set string) string {
+	var as []string
+	for _, c := range copy {
+		if d == dMySQL {
+			as = append(as, c+" = VALUES("+c+")")
+		} else {
+			as = append(as, c+" = excluded."+c)
+		}
+	}
+	if set != "" {
+		as = append(as, set)
+	}
+	if d == dMySQL {
+		return " ON DUPLICATE KEY UPDATE " + strings.Join(as, ", ")
+	}
+	return " ON CONFLICT (" + key + ") DO UPDATE SET " + strings.Join(as, ", ")
+}
+
+// forUpdate locks the rows a SELECT in a transaction reads until the
+// transaction ends. SQLite has one writer at a time and no row locks.
+func (d dialect) forUpdate() string {
+	if d == dSQLite {
+		return ""
+	}
+	return " FOR UPDATE"
+}
+
+// isDuplicate reports whether err is a unique or primary key violation.
+func isDuplicate(err error) bool {
+	var se *sqlite.Error
+	var pe *pgconn.PgError
+	var me *mysql.MySQLError
+	switch {
+	case errors.As(err, &se):
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+	case errors.As(err, &pe):
+		return pe.Code == "23505"
+	case errors.As(err, &me):
+		return me.Number == 1062
+	}
+	return false
+}
+
+// isRetryable reports whether err ended a transaction that may simply be
+// run again: a deadlock, a serialization failure or a lock wait timeout.
+func isRetryable(err error) bool {
+	var pe *pgconn.PgError
+	var me *mysql.MySQLError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Code == "40001" || pe.Code == "40P01"
+	case errors.As(err, &me):
+		return me.Number == 1213 || me.Number == 1205
+	}
+	return false
+}
+
+// runner is a pool or a transaction.
+type runner interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// conn runs queries written with ? placeholders on a pool or a transaction.
+type conn struct {
+	r runner
+	d dialect
+}
+
+func (c conn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return c.r.ExecContext(ctx, c.d.bind(q), args...)
+}
+
+func (c conn) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return c.r.QueryContext(ctx, c.d.bind(q), args...)
+}
+
+func (c conn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return c.r.QueryRowContext(ctx, c.d.bind(q), args...)
+}
+
+// queryPlanned runs a query that is planned for its own arguments each
+// time. pgx otherwise prepares and caches every statement, and after five
+// runs PostgreSQL may settle on a generic plan, blind to whether a tag or
+// property value is rare or common; listings are also too varied to be
+// worth caching.
+func (c conn) queryPlanned(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if c.d == dPostgres {
+		args = append([]any{pgx.QueryExecModeDescribeExec}, args...)
+	}
+	return c.query(ctx, q, args...)
+}
+
+// insertID runs an INSERT into a table with an integer id column and
+// returns the new row's id.
+func (c conn) insertID(ctx context.Context, q string, args ...any) (int64, error) {
+	if c.d == dPostgres {
+		var id int64
+		err := c.queryRow(ctx, q+" RETURNING id", args...).Scan(&id)
+		return id, err
+	}
+	res, err := c.exec(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// reader is the pool for queries outside a transaction.
+func (d *DB) reader() conn { return conn{r: d.read, d: d.d} }
+
+// dbTime scans a timestamp column whichever way the driver hands it over:
+// time.Time (PostgreSQL, MySQL with parseTime) or text (SQLite).
+type dbTime struct {
+	Time  time.Time
+	Valid bool
+}
+
+func (t *dbTime) Scan(v any) error {
+	var err error
+	switch v := v.(type) {
+	case nil:
+		*t = dbTime{}
+		return nil
+	case time.Time:
+		t.Time = v.UTC()
+	case string:
+		t.Time, err = parseTime(v)
+	case []byte:
+		t.Time, err = parseTime(string(v))
+	default:
+		err = fmt.Errorf("cannot scan %T into a timestamp", v)
+	}
+	t.Valid = err == nil
+	return err
+}
