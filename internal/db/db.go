@@ -43,6 +43,7 @@ type DB struct {
 	d       dialect
 	write   *sql.DB
 	read    *sql.DB
+	stmts   *stmtCache // SQLite only
 }
 
 // Dialect names, as in DB.Dialect and as goose's migration directories.
@@ -294,7 +295,7 @@ func Open(ctx context.Context, conn string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	return &DB{Dialect: dialect, d: dialectOf(dialect), write: w, read: r}, nil
+	return &DB{Dialect: dialect, d: dialectOf(dialect), write: w, read: r, stmts: newStmtCache(r)}, nil
 }
 
 // driverName is the database/sql driver of a dialect.
@@ -310,6 +311,9 @@ func driverName(dialect string) string {
 
 // Close closes the pools.
 func (d *DB) Close() error {
+	if d.stmts != nil {
+		d.stmts.close()
+	}
 	if d.read == d.write {
 		return d.write.Close()
 	}

@@ -266,8 +266,9 @@ type runner interface {
 
 // conn runs queries written with ? placeholders on a pool or a transaction.
 type conn struct {
-	r runner
-	d dialect
+	r     runner
+	d     dialect
+	cache *stmtCache // nil: run statements unprepared
 }
 
 func (c conn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
@@ -275,10 +276,20 @@ func (c conn) exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 }
 
 func (c conn) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if c.cache != nil {
+		if st := c.cache.get(ctx, q); st != nil {
+			return st.QueryContext(ctx, args...)
+		}
+	}
 	return c.r.QueryContext(ctx, c.d.bind(q), args...)
 }
 
 func (c conn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if c.cache != nil {
+		if st := c.cache.get(ctx, q); st != nil {
+			return st.QueryRowContext(ctx, args...)
+		}
+	}
 	return c.r.QueryRowContext(ctx, c.d.bind(q), args...)
 }
 
@@ -310,7 +321,7 @@ func (c conn) insertID(ctx context.Context, q string, args ...any) (int64, error
 }
 
 // reader is the pool for queries outside a transaction.
-func (d *DB) reader() conn { return conn{r: d.read, d: d.d} }
+func (d *DB) reader() conn { return conn{r: d.read, d: d.d, cache: d.stmts} }
 
 // dbTime scans a timestamp column whichever way the driver hands it over:
 // time.Time (PostgreSQL, MySQL with parseTime) or text (SQLite).
