@@ -18,55 +18,6 @@ const timeLayout = "2006-01-02T15:04:05Z"
 // maxJSONBody bounds metadata request bodies; image data never goes here.
 const maxJSONBody = 1 << 20
 
-// view renders an image as Glance's API shows it.
-func (s *Server) view(img *image.Image) map[string]any {
-	m := make(map[string]any, 24+len(img.Properties))
-	for k, v := range img.Properties {
-		if k == "os_glance_stage_host" {
-			continue
-		}
-		m[k] = v
-	}
-	tags := img.Tags
-	if tags == nil {
-		tags = []string{}
-	}
-	m["id"] = img.ID
-	m["name"] = img.Name
-	m["status"] = img.Status
-	m["visibility"] = img.Visibility
-	m["protected"] = img.Protected
-	m["os_hidden"] = img.OSHidden
-	m["checksum"] = img.Checksum
-	m["os_hash_algo"] = img.OSHashAlgo
-	m["os_hash_value"] = img.OSHashValue
-	m["owner"] = img.Owner
-	m["size"] = img.Size
-	m["virtual_size"] = img.VirtualSize
-	m["container_format"] = img.ContainerFormat
-	m["disk_format"] = img.DiskFormat
-	m["min_disk"] = img.MinDisk
-	m["min_ram"] = img.MinRAM
-	m["created_at"] = img.CreatedAt.UTC().Format(timeLayout)
-	m["updated_at"] = img.UpdatedAt.UTC().Format(timeLayout)
-	m["tags"] = tags
-	m["self"] = "/v2/images/" + img.ID
-	m["file"] = "/v2/images/" + img.ID + "/file"
-	m["schema"] = "/v2/schemas/image"
-	locs := img.ActiveLocations()
-	if s.cfg.ShowImageDirectURL && len(locs) > 0 {
-		m["direct_url"] = locs[0].URL
-	}
-	if s.cfg.ShowMultipleLocations {
-		out := []map[string]any{}
-		for _, l := range locs {
-			out = append(out, map[string]any{"url": l.URL, "metadata": l.Metadata})
-		}
-		m["locations"] = out
-	}
-	return m
-}
-
 // readJSON decodes a metadata body as Glance does: any Content-Type, a
 // JSON object required.
 func readJSON(r *http.Request) (map[string]any, error) {
@@ -133,7 +84,7 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request) {
 	if len(s.cfg.EnabledImportMethods) > 0 {
 		w.Header().Set("OpenStack-image-import-methods", strings.Join(s.cfg.EnabledImportMethods, ","))
 	}
-	writeJSON(w, http.StatusCreated, s.view(img))
+	s.writeImage(w, http.StatusCreated, img)
 }
 
 func (s *Server) absURL(r *http.Request, path string) string {
@@ -153,7 +104,7 @@ func (s *Server) showImage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.view(img))
+	s.writeImage(w, http.StatusOK, img)
 }
 
 func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) {
@@ -218,7 +169,7 @@ func (s *Server) patchImage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.view(img))
+	s.writeImage(w, http.StatusOK, img)
 }
 
 func (s *Server) addTag(w http.ResponseWriter, r *http.Request) {
@@ -258,17 +209,21 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]map[string]any, len(imgs))
+	b := make([]byte, 0, 256+1024*len(imgs))
+	b = append(b, `{"images":[`...)
 	for i, img := range imgs {
-		out[i] = s.view(img)
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = s.appendImage(b, img)
 	}
-	body := map[string]any{"images": out, "schema": "/v2/schemas/images"}
 	params := pageParams(r.URL.RawQuery)
-	body["first"] = "/v2/images" + encodeParams(params, "")
+	b = appendString(append(b, `],"first":`...), "/v2/images"+encodeParams(params, ""))
 	if len(imgs) > 0 && len(imgs) == q.Limit {
-		body["next"] = "/v2/images" + encodeParams(params, imgs[len(imgs)-1].ID)
+		b = appendString(append(b, `,"next":`...), "/v2/images"+encodeParams(params, imgs[len(imgs)-1].ID))
 	}
-	writeJSON(w, http.StatusOK, body)
+	b = append(b, `,"schema":"/v2/schemas/images"}`...)
+	writeRawJSON(w, http.StatusOK, b)
 }
 
 type kv struct{ k, v string }
