@@ -416,3 +416,57 @@ func testConcurrentWritesNoErrors(t *testing.T, dbURL string) {
 		t.Fatalf("%d server errors, first: %s", len(bad), bad[0])
 	}
 }
+
+// Two API nodes on one database: concurrent PATCHes and tag changes on
+// the same image, half through each node, lose no update.
+func TestTwoNodesLoseNoUpdate(t *testing.T) { eachDB(t, testTwoNodesLoseNoUpdate) }
+
+func testTwoNodesLoseNoUpdate(t *testing.T, dbURL string) {
+	if dbURL == "" {
+		dbURL = "sqlite:///" + filepath.Join(t.TempDir(), "shared.db")
+	}
+	a := newEnv(t, opts{dbURL: dbURL})
+	b := newEnv(t, opts{dbURL: dbURL})
+	id := a.create(`{"name":"shared"}`)
+	const perNode = 12
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var bad []string
+	for n, node := range []*env{a, b} {
+		for i := 0; i < perNode; i++ {
+			wg.Add(1)
+			go func(n, i int, e *env) {
+				defer wg.Done()
+				var r resp
+				if i%3 == 0 {
+					r = e.do("PUT", fmt.Sprintf("/v2/images/%s/tags/t%d-%d", id, n, i), nil)
+				} else {
+					r = e.do("PATCH", "/v2/images/"+id, strings.NewReader(fmt.Sprintf(`[{"op":"add","path":"/p%d_%d","value":"v"}]`, n, i)),
+						"Content-Type", "application/openstack-images-v2.1-json-patch")
+				}
+				if r.status >= 300 {
+					mu.Lock()
+					bad = append(bad, fmt.Sprintf("%d %s", r.status, r.body))
+					mu.Unlock()
+				}
+			}(n, i, node)
+		}
+	}
+	wg.Wait()
+	if len(bad) > 0 {
+		t.Fatalf("%d failed requests, first: %s", len(bad), bad[0])
+	}
+	img := b.show(id)
+	tags := fmt.Sprint(img["tags"])
+	for n := 0; n < 2; n++ {
+		for i := 0; i < perNode; i++ {
+			if i%3 == 0 {
+				if !strings.Contains(tags, fmt.Sprintf("t%d-%d", n, i)) {
+					t.Errorf("tag t%d-%d lost: %s", n, i, tags)
+				}
+			} else if img[fmt.Sprintf("p%d_%d", n, i)] != "v" {
+				t.Errorf("property p%d_%d lost", n, i)
+			}
+		}
+	}
+}

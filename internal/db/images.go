@@ -154,22 +154,42 @@ func (r *Images) Get(ctx context.Context, id string) (*image.Image, error) {
 // racing writers cannot both move an image out of one state: the row is
 // locked from the read to the commit).
 func (r *Images) Update(ctx context.Context, img *image.Image, from image.Status) error {
-	const op errs.Op = "db.Images.Update"
+	_, err := r.modify(ctx, "db.Images.Update", img.ID, func(old *image.Image) (*image.Image, error) {
+		if old.Status != from {
+			return nil, errs.E(errs.Conflict, fmt.Sprintf("Image status transition from %s to %s is not allowed", old.Status, img.Status))
+		}
+		return img, nil
+	})
+	return err
+}
+
+// Modify reads an image with its row locked, lets fn compute the new
+// version from it, and saves that in the same transaction, so concurrent
+// changes on any number of nodes are applied one after the other and none
+// is lost. fn may run more than once (a deadlock is retried) and must not
+// have side effects; its error aborts the change and is returned as is.
+func (r *Images) Modify(ctx context.Context, id string, fn func(old *image.Image) (*image.Image, error)) (*image.Image, error) {
+	return r.modify(ctx, "db.Images.Modify", id, fn)
+}
+
+func (r *Images) modify(ctx context.Context, op errs.Op, id string, fn func(old *image.Image) (*image.Image, error)) (*image.Image, error) {
 	d := r.db.d
 	var done func()
+	var img *image.Image
 	err := r.db.inTx(ctx, op, func(tx conn) error {
-		old, err := scanImage(tx.queryRow(ctx, "SELECT "+imageCols+" FROM images WHERE id = ? AND "+d.notDeleted("deleted")+d.forUpdate(), img.ID))
+		old, err := scanImage(tx.queryRow(ctx, "SELECT "+imageCols+" FROM images WHERE id = ? AND "+d.notDeleted("deleted")+d.forUpdate(), id))
 		if errors.Is(err, sql.ErrNoRows) {
-			return errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", img.ID))
+			return errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", id))
 		}
 		if err != nil {
 			return err
 		}
-		if old.Status != from {
-			return errs.E(op, errs.Conflict, fmt.Sprintf("Image status transition from %s to %s is not allowed", old.Status, img.Status))
-		}
 		if err := loadChildren(ctx, tx, []*image.Image{old}); err != nil {
 			return err
+		}
+		img, err = fn(old.Clone())
+		if err != nil {
+			return errs.E(op, err)
 		}
 		_, err = tx.exec(ctx, `UPDATE images SET name=?, size=?, status=?, updated_at=?, disk_format=?, container_format=?,
 			checksum=?, owner=?, min_disk=?, min_ram=?, protected=?, virtual_size=?, visibility=?, os_hidden=?,
@@ -184,10 +204,11 @@ func (r *Images) Update(ctx context.Context, img *image.Image, from image.Status
 		done, err = syncChildren(ctx, tx, img, old)
 		return err
 	})
-	if err == nil {
-		done()
+	if err != nil {
+		return nil, err
 	}
-	return err
+	done()
+	return img, nil
 }
 
 // Delete soft-deletes an image and its children, as Glance does, and

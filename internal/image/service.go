@@ -29,6 +29,9 @@ type Repo interface {
 	Create(ctx context.Context, img *Image) error
 	Get(ctx context.Context, id string) (*Image, error)
 	Update(ctx context.Context, img *Image, from Status) error
+	// Modify applies fn to the image with its row locked and saves the
+	// result in the same transaction; fn may run more than once.
+	Modify(ctx context.Context, id string, fn func(old *Image) (*Image, error)) (*Image, error)
 	Delete(ctx context.Context, id string) (*Image, error)
 	List(ctx context.Context, q ListQuery, v Viewer) ([]*Image, error)
 }
@@ -369,13 +372,22 @@ type Change struct {
 // is the v2.0 dialect, where add of an existing property is a conflict.
 func (s *Service) Update(ctx context.Context, id string, changes []Change, strictAdd bool) (*Image, error) {
 	const op errs.Op = "image.Update"
-	old, err := s.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorizeOwner(ctx, "modify_image", old); err != nil {
+	if _, err := s.getOwned(ctx, id, "modify_image"); err != nil {
 		return nil, errs.E(op, err)
 	}
+	// The changes apply to the row as it is when locked, so concurrent
+	// patches, on this node or another, are all kept.
+	return s.repo.Modify(ctx, id, func(old *Image) (*Image, error) {
+		if err := s.authorizeOwner(ctx, "modify_image", old); err != nil {
+			return nil, err
+		}
+		return s.applyChanges(ctx, old, changes, strictAdd)
+	})
+}
+
+// applyChanges computes the image that changes make of old.
+func (s *Service) applyChanges(ctx context.Context, old *Image, changes []Change, strictAdd bool) (*Image, error) {
+	const op errs.Op = "image.Update"
 	img := old.Clone()
 	a := auth.From(ctx)
 	for _, c := range changes {
@@ -431,9 +443,6 @@ func (s *Service) Update(ctx context.Context, id string, changes []Change, stric
 		return nil, errs.E(op, err)
 	}
 	img.UpdatedAt = s.now().UTC()
-	if err := s.save(ctx, img, old.Status); err != nil {
-		return nil, err
-	}
 	return img, nil
 }
 
@@ -481,38 +490,53 @@ func (s *Service) AddTag(ctx context.Context, id, tag string) error {
 	if len(tag) > 255 || tag == "" {
 		return errs.Errorf(op, errs.Invalid, "Invalid tag %q: tags are 1 to 255 characters", tag)
 	}
-	img, err := s.getOwned(ctx, id, "modify_image")
+	if _, err := s.getOwned(ctx, id, "modify_image"); err != nil {
+		return errs.E(op, err)
+	}
+	_, err := s.repo.Modify(ctx, id, func(img *Image) (*Image, error) {
+		if err := s.authorizeOwner(ctx, "modify_image", img); err != nil {
+			return nil, err
+		}
+		if slices.Contains(img.Tags, tag) {
+			return img, nil
+		}
+		nimg := img.Clone()
+		nimg.Tags = append(nimg.Tags, tag)
+		sort.Strings(nimg.Tags)
+		if err := s.checkQuotas(nimg, img); err != nil {
+			return nil, err
+		}
+		nimg.UpdatedAt = s.now().UTC()
+		return nimg, nil
+	})
 	if err != nil {
 		return errs.E(op, err)
 	}
-	if slices.Contains(img.Tags, tag) {
-		return nil
-	}
-	nimg := img.Clone()
-	nimg.Tags = append(nimg.Tags, tag)
-	sort.Strings(nimg.Tags)
-	if err := s.checkQuotas(nimg, img); err != nil {
-		return errs.E(op, err)
-	}
-	nimg.UpdatedAt = s.now().UTC()
-	return s.save(ctx, nimg, img.Status)
+	return nil
 }
 
 // DeleteTag removes one tag; an absent tag is NotFound.
 func (s *Service) DeleteTag(ctx context.Context, id, tag string) error {
 	const op errs.Op = "image.DeleteTag"
-	img, err := s.getOwned(ctx, id, "modify_image")
+	if _, err := s.getOwned(ctx, id, "modify_image"); err != nil {
+		return errs.E(op, err)
+	}
+	_, err := s.repo.Modify(ctx, id, func(img *Image) (*Image, error) {
+		if err := s.authorizeOwner(ctx, "modify_image", img); err != nil {
+			return nil, err
+		}
+		i := slices.Index(img.Tags, tag)
+		if i < 0 {
+			return nil, errs.Errorf(op, errs.NotFound, "Tag %s not found", tag)
+		}
+		img.Tags = slices.Delete(img.Tags, i, i+1)
+		img.UpdatedAt = s.now().UTC()
+		return img, nil
+	})
 	if err != nil {
 		return errs.E(op, err)
 	}
-	i := slices.Index(img.Tags, tag)
-	if i < 0 {
-		return errs.Errorf(op, errs.NotFound, "Tag %s not found", tag)
-	}
-	nimg := img.Clone()
-	nimg.Tags = slices.Delete(nimg.Tags, i, i+1)
-	nimg.UpdatedAt = s.now().UTC()
-	return s.save(ctx, nimg, img.Status)
+	return nil
 }
 
 // SetActive deactivates (active=false) or reactivates an image.
