@@ -41,6 +41,7 @@ Commands:
   serve        run the API server (Glance's glance-api)
   db sync      create or upgrade the database schema (glance-manage db sync)
   db version   print the schema version (glance-manage db version)
+  db check     exit 3 if migrations are pending (glance-manage db check)
   version      print Glint's version
   help         print this help, or "glint help <command>"
 
@@ -303,9 +304,10 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 }
 
 func dbCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	const help = "glint db sync|version: manage the database schema (Glance's glance-manage db).\n\n" +
+	const help = "glint db sync|version|check: manage the database schema (Glance's glance-manage db).\n\n" +
 		"  sync     apply every pending migration; a database Glance created is adopted\n" +
-		"  version  print the schema version and Glance's alembic revision"
+		"  version  print the schema version and Glance's alembic revision\n" +
+		"  check    say whether migrations are pending (exit status 3 if so, as glance-manage db check)"
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(stderr, help)
 		if len(args) == 0 {
@@ -314,7 +316,7 @@ func dbCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	sub := args[0]
-	if sub != "sync" && sub != "version" {
+	if sub != "sync" && sub != "version" && sub != "check" {
 		fmt.Fprintf(stderr, "glint db: unknown command %q\n\n%s\n", sub, help)
 		return 2
 	}
@@ -349,6 +351,13 @@ func dbCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "glint schema version: %d (latest %d)\n", v.Current, v.Latest)
 	if v.Alembic != "" {
 		fmt.Fprintf(stdout, "glance alembic revision: %s\n", v.Alembic)
+	}
+	if sub == "check" {
+		if v.Current < v.Latest {
+			fmt.Fprintf(stdout, "Database upgrade needed: %d migration(s) pending; run glint db sync.\n", v.Latest-v.Current)
+			return 3
+		}
+		fmt.Fprintln(stdout, "Database is up to date. No upgrade needed.")
 	}
 	return 0
 }
