@@ -2,7 +2,6 @@ package image
 
 import (
 	"errors"
-	"hash"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -36,7 +35,9 @@ const (
 	pipeChunks    = 4
 )
 
-func newHashPipe(src io.Reader, hashes ...hash.Hash) *hashPipe {
+// newHashPipe starts the pipe; every consumer (the hashes, a format
+// inspector) sees every byte, each on its own goroutine.
+func newHashPipe(src io.Reader, hashes ...io.Writer) *hashPipe {
 	p := &hashPipe{
 		out:  make(chan *chunk, pipeChunks),
 		free: make(chan *chunk, pipeChunks),
@@ -49,7 +50,7 @@ func newHashPipe(src io.Reader, hashes ...hash.Hash) *hashPipe {
 		ch := make(chan *chunk, pipeChunks)
 		p.hashers = append(p.hashers, ch)
 		p.wg.Add(1)
-		go func(h hash.Hash) {
+		go func(h io.Writer) {
 			defer p.wg.Done()
 			for c := range ch {
 				h.Write(c.buf[:c.n])

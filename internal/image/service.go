@@ -21,6 +21,7 @@ import (
 
 	"glint/internal/auth"
 	"glint/internal/errs"
+	"glint/internal/imageformat"
 	"glint/internal/store"
 )
 
@@ -638,12 +639,24 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size in
 		return errs.E(op, errs.Internal, err)
 	}
 	r := &capReader{r: body, n: limit, announced: size, cap: s.opts.ImageSizeCap}
-	pipe := newHashPipe(r, md, mh)
+	insp := imageformat.New()
+	pipe := newHashPipe(r, md, mh, insp)
 	loc, written, err := s.stores.Default.Add(ctx, id, pipe, size)
-	pipe.Close() // the sums are complete once the pipe is closed
+	pipe.Close() // the sums and the inspection are complete once the pipe is closed
 	if err == nil && size >= 0 && written != size {
 		err = errs.Errorf(op, errs.Invalid, "Image size mismatch: %d bytes announced, %d received", size, written)
 		s.deleteData(ctx, id, loc)
+	}
+	format := insp.Result()
+	// As Glance does, only bare images are inspected: a container's content
+	// is not a disk.
+	inspected := *img.ContainerFormat == "bare"
+	if err == nil && inspected {
+		if cerr := imageformat.Check(format, *img.DiskFormat); cerr != nil {
+			// Glance answers a format or safety failure with 415.
+			err = errs.E(op, errs.UnsupportedMedia, errs.Message(cerr), cerr)
+			s.deleteData(ctx, id, loc)
+		}
 	}
 	if err != nil {
 		return s.failUpload(ctx, saving, err)
@@ -656,8 +669,7 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size in
 	algo := s.opts.HashingAlgorithm
 	hv := hex.EncodeToString(mh.Sum(nil))
 	done.Checksum, done.OSHashAlgo, done.OSHashValue = &sum, &algo, &hv
-	if *done.DiskFormat == "raw" && written > 0 {
-		vs := written
+	if vs := format.VirtualSizeFor(*done.DiskFormat); inspected && vs > 0 {
 		done.VirtualSize = &vs
 	}
 	done.Locations = append(done.Locations, Location{URL: loc, Metadata: map[string]any{}, Status: "active"})
