@@ -176,7 +176,7 @@ func prefixed(p, cols string) string {
 
 // rareLimit is the match count below which a tag or property filter
 // drives the query instead of the sort order.
-const rareLimit = 2000
+const rareLimit = 200
 
 // fewer reports whether query (a SELECT 1 …) matches fewer than rareLimit
 // rows. Where the planner makes that choice itself (d.picksSemiJoin), it
