@@ -32,7 +32,7 @@ type chunk struct {
 
 const (
 	pipeChunkSize = 1 << 20
-	pipeChunks    = 4
+	pipeChunks    = 8
 )
 
 // newHashPipe starts the pipe; every consumer (the hashes, a format
