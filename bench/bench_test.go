@@ -161,7 +161,6 @@ func newAPI(b *testing.B) http.Handler {
 	h, err := api.New(svc, api.Config{
 		LimitParamDefault: cfg.LimitParamDefault, APILimitMax: cfg.APILimitMax,
 		DiskFormats: cfg.DiskFormats, ContainerFormats: cfg.ContainerFormats,
-		MaxRequestIDLength: cfg.MaxRequestIDLength,
 	}, func(*http.Request) error { return nil }, log)
 	if err != nil {
 		b.Fatal(err)

@@ -263,7 +263,6 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 		DiskFormats:           cfg.DiskFormats,
 		ContainerFormats:      cfg.ContainerFormats,
 		EnabledImportMethods:  nil, // import arrives with its own issue; advertise none until then
-		MaxRequestIDLength:    cfg.MaxRequestIDLength,
 		CustomSchema:          customSchema,
 	}, health, log)
 	if err != nil {

@@ -88,8 +88,8 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) absURL(r *http.Request, path string) string {
-	if s.publicEndpoint != "" {
-		return strings.TrimSuffix(s.publicEndpoint, "/") + path
+	if s.cfg.PublicEndpoint != "" {
+		return strings.TrimSuffix(s.cfg.PublicEndpoint, "/") + path
 	}
 	scheme := "http"
 	if r.TLS != nil {

@@ -31,7 +31,6 @@ type Config struct {
 	DiskFormats           []string
 	ContainerFormats      []string
 	EnabledImportMethods  []string
-	MaxRequestIDLength    int
 	// CustomSchema is the content of an operator's schema-image.json;
 	// nil means the one Glance ships.
 	CustomSchema []byte
@@ -39,13 +38,12 @@ type Config struct {
 
 // Server serves the Image API.
 type Server struct {
-	images         *image.Service
-	cfg            Config
-	publicEndpoint string
-	schemas        *schemas
-	log            *slog.Logger
-	health         func(r *http.Request) error
-	mux            *http.ServeMux
+	images  *image.Service
+	cfg     Config
+	schemas *schemas
+	log     *slog.Logger
+	health  func(r *http.Request) error
+	mux     *http.ServeMux
 }
 
 // New builds the API handler. health is called by /healthcheck.
@@ -54,7 +52,7 @@ func New(svc *image.Service, cfg Config, health func(*http.Request) error, log *
 	if err != nil {
 		return nil, fmt.Errorf("loading schemas: %w", err)
 	}
-	s := &Server{images: svc, cfg: cfg, publicEndpoint: cfg.PublicEndpoint, schemas: sch, log: log, health: health,
+	s := &Server{images: svc, cfg: cfg, schemas: sch, log: log, health: health,
 		mux: http.NewServeMux()}
 	s.routes()
 	return s, nil

@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strings"
 )
 
 // Glance 25.1 with the cache and multi-store off advertises these; the
@@ -27,20 +26,12 @@ func allowedVersion(seg string) bool {
 }
 
 func (s *Server) versionsDoc(r *http.Request) map[string]any {
-	base := s.publicEndpoint
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
-	}
-	base = strings.TrimSuffix(base, "/")
+	self := s.absURL(r, "/v2/")
 	list := make([]map[string]any, 0, len(apiVersions))
 	for _, v := range apiVersions {
 		list = append(list, map[string]any{
 			"id": v.id, "status": v.status,
-			"links": []map[string]string{{"rel": "self", "href": base + "/v2/"}},
+			"links": []map[string]string{{"rel": "self", "href": self}},
 		})
 	}
 	return map[string]any{"versions": list}

@@ -104,13 +104,22 @@ func (s *Service) Get(ctx context.Context, id string) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !Visible(img, auth.From(ctx)) {
-		return nil, errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", id))
-	}
-	if err := s.authz.Authorize(ctx, "get_image", img); err != nil {
-		return nil, errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", id), err)
+	if err := s.checkVisible(ctx, img); err != nil {
+		return nil, errs.E(op, err)
 	}
 	return img, nil
+}
+
+// checkVisible hides, as NotFound, an image the caller may not see.
+func (s *Service) checkVisible(ctx context.Context, img *Image) error {
+	const op errs.Op = "image.checkVisible"
+	if !Visible(img, auth.From(ctx)) {
+		return errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", img.ID))
+	}
+	if err := s.authz.Authorize(ctx, "get_image", img); err != nil {
+		return errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", img.ID), err)
+	}
+	return nil
 }
 
 // Visible is Glance's single-image visibility rule.
@@ -372,14 +381,10 @@ type Change struct {
 // Update applies changes in order and saves once: all or nothing. strictAdd
 // is the v2.0 dialect, where add of an existing property is a conflict.
 func (s *Service) Update(ctx context.Context, id string, changes []Change, strictAdd bool) (*Image, error) {
-	const op errs.Op = "image.Update"
-	if _, err := s.getOwned(ctx, id, "modify_image"); err != nil {
-		return nil, errs.E(op, err)
-	}
 	// The changes apply to the row as it is when locked, so concurrent
 	// patches, on this node or another, are all kept.
 	return s.repo.Modify(ctx, id, func(old *Image) (*Image, error) {
-		if err := s.authorizeOwner(ctx, "modify_image", old); err != nil {
+		if err := s.checkOwned(ctx, old, "modify_image"); err != nil {
 			return nil, err
 		}
 		return s.applyChanges(ctx, old, changes, strictAdd)
@@ -468,6 +473,15 @@ func (s *Service) getOwned(ctx context.Context, id, action string) (*Image, erro
 	return img, nil
 }
 
+// checkOwned is getOwned's checks on an image already read, such as the
+// locked row inside Modify: visible to the caller, and theirs to change.
+func (s *Service) checkOwned(ctx context.Context, img *Image, action string) error {
+	if err := s.checkVisible(ctx, img); err != nil {
+		return err
+	}
+	return s.authorizeOwner(ctx, action, img)
+}
+
 // authorizeOwner applies a policy action plus the ownership check Glance
 // hard-codes when new RBAC defaults are off: only the owner or an admin.
 func (s *Service) authorizeOwner(ctx context.Context, action string, img *Image) error {
@@ -491,11 +505,8 @@ func (s *Service) AddTag(ctx context.Context, id, tag string) error {
 	if len(tag) > 255 || tag == "" {
 		return errs.Errorf(op, errs.Invalid, "Invalid tag %q: tags are 1 to 255 characters", tag)
 	}
-	if _, err := s.getOwned(ctx, id, "modify_image"); err != nil {
-		return errs.E(op, err)
-	}
 	_, err := s.repo.Modify(ctx, id, func(img *Image) (*Image, error) {
-		if err := s.authorizeOwner(ctx, "modify_image", img); err != nil {
+		if err := s.checkOwned(ctx, img, "modify_image"); err != nil {
 			return nil, err
 		}
 		if slices.Contains(img.Tags, tag) {
@@ -519,11 +530,8 @@ func (s *Service) AddTag(ctx context.Context, id, tag string) error {
 // DeleteTag removes one tag; an absent tag is NotFound.
 func (s *Service) DeleteTag(ctx context.Context, id, tag string) error {
 	const op errs.Op = "image.DeleteTag"
-	if _, err := s.getOwned(ctx, id, "modify_image"); err != nil {
-		return errs.E(op, err)
-	}
 	_, err := s.repo.Modify(ctx, id, func(img *Image) (*Image, error) {
-		if err := s.authorizeOwner(ctx, "modify_image", img); err != nil {
+		if err := s.checkOwned(ctx, img, "modify_image"); err != nil {
 			return nil, err
 		}
 		i := slices.Index(img.Tags, tag)
