@@ -34,6 +34,8 @@ type Config struct {
 	// CustomSchema is the content of an operator's schema-image.json;
 	// nil means the one Glance ships.
 	CustomSchema []byte
+	// Authenticator builds each request's identity; nil means noauth.
+	Authenticator auth.Authenticator
 }
 
 // Server serves the Image API.
@@ -43,6 +45,7 @@ type Server struct {
 	schemas *schemas
 	log     *slog.Logger
 	health  func(r *http.Request) error
+	authn   auth.Authenticator
 	mux     *http.ServeMux
 }
 
@@ -53,7 +56,10 @@ func New(svc *image.Service, cfg Config, health func(*http.Request) error, log *
 		return nil, fmt.Errorf("loading schemas: %w", err)
 	}
 	s := &Server{images: svc, cfg: cfg, schemas: sch, log: log, health: health,
-		mux: http.NewServeMux()}
+		authn: cfg.Authenticator, mux: http.NewServeMux()}
+	if s.authn == nil {
+		s.authn = auth.NoAuthenticator{}
+	}
 	s.routes()
 	return s, nil
 }
@@ -165,7 +171,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rid := "req-" + uuid.NewString()
 	rec.Header().Set("X-Openstack-Request-Id", rid)
-	r = r.WithContext(auth.With(r.Context(), auth.NoAuth(rid)))
+	r = r.WithContext(auth.With(r.Context(), &auth.Context{RequestID: rid, ReadOnly: true}))
+	ac, err := s.authn.Authenticate(r.Context(), r)
+	if err != nil {
+		if c := s.authn.Challenge(); c != "" && errs.KindOf(err) == errs.Unauthorized {
+			rec.Header().Set("WWW-Authenticate", c)
+		}
+		s.writeError(rec, r, err)
+		return
+	}
+	ac.RequestID = rid
+	r = r.WithContext(auth.With(r.Context(), ac))
 	s.mux.ServeHTTP(rec, r)
 }
 

@@ -1,27 +1,40 @@
 // Package auth carries who is asking through a request: the request context
-// built by the identity layer (noauth today, Keystone later).
+// built by the identity layer (noauth, or a Keystone token) and read by the
+// domain layer's policy checks.
 package auth
 
-import "context"
+import (
+	"context"
+	"net/http"
+	"slices"
+)
 
-// Context is the caller's identity and roles.
+// Context is the caller's identity, scope and roles, as keystonemiddleware
+// hands them to Glance.
 type Context struct {
-	UserID    string
-	ProjectID string // empty when the caller has no project (noauth)
-	Roles     []string
-	IsAdmin   bool
-	ReadOnly  bool
-	RequestID string
+	UserID        string
+	UserName      string
+	UserDomainID  string
+	ProjectID     string // empty when the caller has no project (noauth, system scope)
+	ProjectName   string
+	ProjectDomain string
+	DomainID      string // set for a domain-scoped token
+	SystemScope   string // "all" for a system-scoped token
+	Roles         []string
+	IsAdmin       bool
+	ReadOnly      bool
+	RequestID     string
+	// AuthToken is the caller's own token, for calls made on its behalf
+	// (for example to another service); empty under noauth.
+	AuthToken string
 }
 
 // HasRole reports whether the caller holds role r.
-func (c *Context) HasRole(r string) bool {
-	for _, x := range c.Roles {
-		if x == r {
-			return true
-		}
-	}
-	return false
+func (c *Context) HasRole(r string) bool { return slices.Contains(c.Roles, r) }
+
+// Anonymous reports whether the request carried no identity at all.
+func (c *Context) Anonymous() bool {
+	return c.UserID == "" && c.ProjectID == "" && !c.IsAdmin && len(c.Roles) == 0
 }
 
 type key struct{}
@@ -43,3 +56,23 @@ func From(ctx context.Context) *Context {
 func NoAuth(requestID string) *Context {
 	return &Context{IsAdmin: true, RequestID: requestID}
 }
+
+// Authenticator turns a request's credentials into a Context. An
+// implementation returns an error of kind errs.Unauthorized for a missing,
+// invalid or expired token; the API maps it to 401 with its Challenge.
+type Authenticator interface {
+	Authenticate(ctx context.Context, r *http.Request) (*Context, error)
+	// Challenge is the WWW-Authenticate header value for a 401, or "".
+	Challenge() string
+}
+
+// NoAuthenticator is the standalone mode: every caller is NoAuth's admin.
+type NoAuthenticator struct{}
+
+// Authenticate returns NoAuth's context.
+func (NoAuthenticator) Authenticate(ctx context.Context, r *http.Request) (*Context, error) {
+	return NoAuth(""), nil
+}
+
+// Challenge is empty: noauth never answers 401.
+func (NoAuthenticator) Challenge() string { return "" }
