@@ -104,6 +104,8 @@ func (s *Server) routes() {
 	s.route("/v2/images/{id}", methods{"GET": s.showImage, "PATCH": s.patchImage, "DELETE": s.deleteImage}, "GET", "DELETE")
 	s.route("/v2/images/{id}/file", methods{"GET": s.download, "PUT": s.upload}, "GET")
 	s.route("/v2/images/{id}/tags/{tag}", methods{"PUT": s.addTag, "DELETE": s.deleteTag}, "PUT", "DELETE")
+	s.route("/v2/images/{id}/members", methods{"GET": s.listMembers, "POST": s.createMember}, "GET")
+	s.route("/v2/images/{id}/members/{member}", methods{"GET": s.showMember, "PUT": s.updateMember, "DELETE": s.deleteMember}, "GET", "DELETE")
 	s.route("/v2/images/{id}/actions/deactivate", methods{"POST": s.action(false)}, "POST")
 	s.route("/v2/images/{id}/actions/reactivate", methods{"POST": s.action(true)}, "POST")
 	for _, name := range []string{"image", "images", "member", "members"} {

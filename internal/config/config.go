@@ -40,6 +40,24 @@ type Config struct {
 	Debug                 bool     // debug, default false
 	LogFile               string   // log_file, default ""
 
+	EnforceSecureRBAC            bool   // enforce_secure_rbac, default false
+	PropertyProtectionFile       string // property_protection_file, default ""
+	PropertyProtectionRuleFormat string // property_protection_rule_format, default "roles"; roles or policies
+	UseKeystoneLimits            bool   // use_keystone_limits, default false
+
+	// [glint_limits] (unified limits, in Glance's units; -1 = unlimited)
+	LimitImageSizeTotal      int64 // image_size_total (MiB)
+	LimitImageStageTotal     int64 // image_stage_total (MiB)
+	LimitImageCountTotal     int64 // image_count_total
+	LimitImageCountUploading int64 // image_count_uploading
+
+	// [oslo_policy]
+	PolicyFile         string   // policy_file, default "policy.yaml"
+	PolicyDirs         []string // policy_dirs, default [policy.d]
+	PolicyDefaultRule  string   // policy_default_rule, default "default"
+	EnforceNewDefaults bool     // enforce_new_defaults, default false
+	EnforceScope       bool     // enforce_scope, default false
+
 	// [database]
 	DatabaseConnection string // connection, default "" (meaning sqlite:///<DataDir>/glint.db, see Finish)
 

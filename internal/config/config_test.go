@@ -57,6 +57,15 @@ func TestDefault(t *testing.T) {
 		FilesystemStoreDatadir: filepath.Join("glint-data", "images"),
 		DiskFormats:            []string{"ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"},
 		ContainerFormats:       []string{"ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"},
+
+		PropertyProtectionRuleFormat: "roles",
+		LimitImageSizeTotal:          -1,
+		LimitImageStageTotal:         -1,
+		LimitImageCountTotal:         -1,
+		LimitImageCountUploading:     -1,
+		PolicyFile:                   "policy.yaml",
+		PolicyDirs:                   []string{"policy.d"},
+		PolicyDefaultRule:            "default",
 	}
 	want.derived = c.derived // internal bookkeeping, checked in TestFinish
 	if !reflect.DeepEqual(c, want) {
@@ -136,7 +145,6 @@ func TestLoadRealistic(t *testing.T) {
 			"keystone_authtoken.username",
 			"keystone_authtoken.www_authenticate_uri",
 			"oslo_messaging_notifications.driver",
-			"oslo_policy.enforce_new_defaults",
 		}},
 	}
 	for _, ck := range checks {

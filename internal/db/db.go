@@ -173,6 +173,9 @@ func mysqlDSN(u *url.URL) (string, error) {
 	// driver escapes arguments itself (and refuses charsets where that
 	// would be unsafe).
 	c.InterpolateParams = true
+	// RowsAffected counts rows matched, as on the other databases, so an
+	// update that happens to change nothing is not taken for a missing row.
+	c.ClientFoundRows = true
 	// As oslo.db sets it for Glance (mysql_sql_mode): refuse what does not
 	// fit a column instead of truncating it.
 	c.Params = map[string]string{"sql_mode": "'TRADITIONAL'"}

@@ -22,11 +22,13 @@ import (
 	"glint/internal/auth"
 	"glint/internal/errs"
 	"glint/internal/imageformat"
+	"glint/internal/policy"
 	"glint/internal/store"
 )
 
 // Repo is what the service needs from the database.
 type Repo interface {
+	MemberRepo
 	Create(ctx context.Context, img *Image) error
 	Get(ctx context.Context, id string) (*Image, error)
 	Update(ctx context.Context, img *Image, from Status) error
@@ -37,11 +39,17 @@ type Repo interface {
 	List(ctx context.Context, q ListQuery, v Viewer) ([]*Image, error)
 }
 
-// Authorizer decides whether the caller may perform a policy action
-// (Glance's rule names: get_image, modify_image, publicize_image, …) on an
-// image. The identity issue replaces the default with oslo.policy rules.
+// Authorizer decides whether the caller in ctx may perform a policy
+// action (Glance's rule names: get_image, modify_image, publicize_image, …)
+// on a target: for an image, the dict Glance's ImageTarget gives oslo.policy.
 type Authorizer interface {
-	Authorize(ctx context.Context, action string, img *Image) error
+	Authorize(ctx context.Context, action string, target map[string]any) error
+}
+
+// PropertyRules decide who may create, read, update and delete a custom
+// property (Glance's property protections).
+type PropertyRules interface {
+	Allowed(ctx context.Context, prop, op string) bool
 }
 
 // Options are the service's settings, taken from configuration at start.
@@ -50,6 +58,9 @@ type Options struct {
 	HashingAlgorithm string
 	PropertyQuota    int // negative: unlimited
 	TagQuota         int
+	MemberQuota      int
+	// Protections are the property protections; nil protects nothing.
+	Protections PropertyRules
 	DiskFormats      []string
 	ContainerFormats []string
 }
@@ -57,7 +68,8 @@ type Options struct {
 // Service is the domain layer every image request goes through: policy,
 // quotas, status rules, then the repository and the stores.
 type Service struct {
-	repo   Repo
+	repo    Repo
+	members MemberRepo
 	stores *store.Set
 	authz  Authorizer
 	opts   Options
@@ -68,9 +80,13 @@ type Service struct {
 // NewService wires a Service.
 func NewService(repo Repo, stores *store.Set, authz Authorizer, opts Options, log *slog.Logger) *Service {
 	if authz == nil {
-		authz = DefaultAuthorizer{}
+		e, err := policy.NewGlance(policy.Options{})
+		if err != nil {
+			panic(err) // the shipped defaults always load
+		}
+		authz = policy.Authorizer{Enforcer: e}
 	}
-	return &Service{repo: repo, stores: stores, authz: authz, opts: opts, log: log, now: time.Now}
+	return &Service{repo: repo, members: repo, stores: stores, authz: authz, opts: opts, log: log, now: time.Now}
 }
 
 // NewHash returns a hash for a Glance hashing_algorithm name.
@@ -97,8 +113,41 @@ func viewerOf(ctx context.Context) Viewer {
 	return Viewer{Admin: a.IsAdmin, Project: a.ProjectID}
 }
 
-// Get returns an image the caller may see; others are NotFound.
+// Get returns an image the caller may see, without the properties it may
+// not read; others are NotFound.
 func (s *Service) Get(ctx context.Context, id string) (*Image, error) {
+	img, err := s.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.readable(ctx, img), nil
+}
+
+// allowedProp applies the property protections to one custom property.
+func (s *Service) allowedProp(ctx context.Context, prop, op string) bool {
+	return s.opts.Protections == nil || s.opts.Protections.Allowed(ctx, prop, op)
+}
+
+// readable returns img as the caller may read it: properties that the
+// protections hide from it are left out (of a copy; img is unchanged).
+func (s *Service) readable(ctx context.Context, img *Image) *Image {
+	if s.opts.Protections == nil {
+		return img
+	}
+	out := img
+	for k := range img.Properties {
+		if !s.allowedProp(ctx, k, "read") {
+			if out == img {
+				out = img.Clone()
+			}
+			delete(out.Properties, k)
+		}
+	}
+	return out
+}
+
+// get is Get with every property: what the service itself works on.
+func (s *Service) get(ctx context.Context, id string) (*Image, error) {
 	const op errs.Op = "image.Get"
 	img, err := s.repo.Get(ctx, id)
 	if err != nil {
@@ -113,43 +162,94 @@ func (s *Service) Get(ctx context.Context, id string) (*Image, error) {
 // checkVisible hides, as NotFound, an image the caller may not see.
 func (s *Service) checkVisible(ctx context.Context, img *Image) error {
 	const op errs.Op = "image.checkVisible"
-	if !Visible(img, auth.From(ctx)) {
+	if !s.visible(ctx, img) {
 		return errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", img.ID))
 	}
-	if err := s.authz.Authorize(ctx, "get_image", img); err != nil {
+	if err := s.authz.Authorize(ctx, "get_image", s.target(ctx, img)); err != nil {
 		return errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", img.ID), err)
 	}
 	return nil
 }
 
-// Visible is Glance's single-image visibility rule.
-func Visible(img *Image, a *auth.Context) bool {
+// visible is Glance's single-image visibility rule: a shared image is
+// visible to its members whatever their membership status.
+func (s *Service) visible(ctx context.Context, img *Image) bool {
+	a := auth.From(ctx)
 	switch {
 	case a.IsAdmin, img.Owner == nil, img.Visibility == Public, img.Visibility == Community:
 		return true
 	case a.ProjectID != "" && *img.Owner == a.ProjectID:
 		return true
+	case img.Visibility == Shared:
+		return s.membership(ctx, img) != nil
 	}
-	// Shared images are visible to members; membership arrives with the
-	// identity issue, until then no non-owner project is a member.
 	return false
+}
+
+// target is the dict Glance's ImageTarget gives oslo.policy for img: its
+// attributes and custom properties, with project_id for the owner and
+// member_id for the caller's membership, if any.
+func (s *Service) target(ctx context.Context, img *Image) map[string]any {
+	t := make(map[string]any, len(img.Properties)+16)
+	for k, v := range img.Properties {
+		t[k] = v
+	}
+	opt := func(p *string) any {
+		if p == nil {
+			return nil
+		}
+		return *p
+	}
+	t["id"], t["name"], t["status"], t["visibility"] = img.ID, opt(img.Name), string(img.Status), img.Visibility
+	t["owner"], t["project_id"] = opt(img.Owner), opt(img.Owner)
+	t["protected"], t["os_hidden"] = img.Protected, img.OSHidden
+	t["disk_format"], t["container_format"] = opt(img.DiskFormat), opt(img.ContainerFormat)
+	t["member_id"] = nil
+	if img.Visibility == Shared {
+		if m := s.membership(ctx, img); m != nil {
+			t["member_id"] = m.MemberID
+		}
+	}
+	return t
+}
+
+// authorize enforces a policy action on an image. As Glance does, a
+// refusal on an image the caller may not even read is a 404, so that the
+// answer does not reveal that the image exists.
+func (s *Service) authorize(ctx context.Context, action string, img *Image) error {
+	t := s.target(ctx, img)
+	err := s.authz.Authorize(ctx, action, t)
+	if err == nil || action == "get_image" {
+		return err
+	}
+	if s.authz.Authorize(ctx, "get_image", t) != nil {
+		return errs.E(errs.Op("image.authorize"), errs.NotFound, fmt.Sprintf("No image found with ID %s", img.ID), err)
+	}
+	return err
 }
 
 // List returns one page of images.
 func (s *Service) List(ctx context.Context, q ListQuery) ([]*Image, error) {
 	const op errs.Op = "image.List"
-	if err := s.authz.Authorize(ctx, "get_images", nil); err != nil {
+	if err := s.authz.Authorize(ctx, "get_images", map[string]any{"project_id": auth.From(ctx).ProjectID}); err != nil {
 		return nil, errs.E(op, err)
 	}
 	if q.Marker != "" {
-		if _, err := s.Get(ctx, q.Marker); err != nil {
+		if _, err := s.get(ctx, q.Marker); err != nil {
 			return nil, errs.E(op, errs.Invalid, fmt.Sprintf("No image found with ID %s", q.Marker))
 		}
 	}
 	if q.MemberStatus == "" {
 		q.MemberStatus = "accepted"
 	}
-	return s.repo.List(ctx, q, viewerOf(ctx))
+	imgs, err := s.repo.List(ctx, q, viewerOf(ctx))
+	if err != nil {
+		return nil, err
+	}
+	for i, img := range imgs {
+		imgs[i] = s.readable(ctx, img)
+	}
+	return imgs, nil
 }
 
 // Create makes a new queued image from attributes already validated
@@ -199,10 +299,15 @@ func (s *Service) Create(ctx context.Context, attrs map[string]any) (*Image, err
 	if err := check4ByteUnicode(img); err != nil {
 		return nil, errs.E(op, err)
 	}
+	for k := range img.Properties {
+		if !s.allowedProp(ctx, k, "create") {
+			return nil, errs.Errorf(op, errs.Forbidden, "Attribute '%s' is reserved.", k)
+		}
+	}
 	if err := s.checkVisibilityPolicy(ctx, img, ""); err != nil {
 		return nil, errs.E(op, err)
 	}
-	if err := s.authz.Authorize(ctx, "add_image", img); err != nil {
+	if err := s.authz.Authorize(ctx, "add_image", s.target(ctx, img)); err != nil {
 		return nil, errs.E(op, err)
 	}
 	if err := s.checkQuotas(img, nil); err != nil {
@@ -211,7 +316,7 @@ func (s *Service) Create(ctx context.Context, attrs map[string]any) (*Image, err
 	if err := s.repo.Create(ctx, img); err != nil {
 		return nil, err
 	}
-	return img, nil
+	return s.readable(ctx, img), nil
 }
 
 func optString(v any) *string {
@@ -227,9 +332,9 @@ func (s *Service) checkVisibilityPolicy(ctx context.Context, img *Image, old str
 	}
 	switch img.Visibility {
 	case Public:
-		return s.authz.Authorize(ctx, "publicize_image", img)
+		return s.authorize(ctx, "publicize_image", img)
 	case Community:
-		return s.authz.Authorize(ctx, "communitize_image", img)
+		return s.authorize(ctx, "communitize_image", img)
 	}
 	return nil
 }
@@ -383,12 +488,16 @@ type Change struct {
 func (s *Service) Update(ctx context.Context, id string, changes []Change, strictAdd bool) (*Image, error) {
 	// The changes apply to the row as it is when locked, so concurrent
 	// patches, on this node or another, are all kept.
-	return s.repo.Modify(ctx, id, func(old *Image) (*Image, error) {
+	img, err := s.repo.Modify(ctx, id, func(old *Image) (*Image, error) {
 		if err := s.checkOwned(ctx, old, "modify_image"); err != nil {
 			return nil, err
 		}
 		return s.applyChanges(ctx, old, changes, strictAdd)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return s.readable(ctx, img), nil
 }
 
 // applyChanges computes the image that changes make of old.
@@ -407,7 +516,9 @@ func (s *Service) applyChanges(ctx context.Context, old *Image, changes []Change
 			}
 			return nil, errs.Errorf(op, errs.Forbidden, "Attribute '%s' is reserved.", k)
 		}
+		// A property the caller may not read does not exist for it.
 		_, isProp := img.Properties[k]
+		isProp = isProp && s.allowedProp(ctx, k, "read")
 		switch c.Op {
 		case "remove":
 			if IsCore(k) {
@@ -415,6 +526,9 @@ func (s *Service) applyChanges(ctx context.Context, old *Image, changes []Change
 			}
 			if !isProp {
 				return nil, errs.Errorf(op, errs.Conflict, "Property %s does not exist.", k)
+			}
+			if !s.allowedProp(ctx, k, "delete") {
+				return nil, errs.Errorf(op, errs.Forbidden, "Attribute '%s' is reserved.", k)
 			}
 			delete(img.Properties, k)
 		case "add", "replace":
@@ -431,6 +545,15 @@ func (s *Service) applyChanges(ctx context.Context, old *Image, changes []Change
 				}
 				img.Owner = optString(c.Value)
 				continue
+			}
+			if !IsCore(k) {
+				action := "create"
+				if isProp {
+					action = "update"
+				}
+				if !s.allowedProp(ctx, k, action) {
+					return nil, errs.Errorf(op, errs.Forbidden, "Attribute '%s' is reserved.", k)
+				}
 			}
 			if err := s.set(img, k, c.Value, false); err != nil {
 				return nil, errs.E(op, err)
@@ -463,7 +586,7 @@ func (s *Service) save(ctx context.Context, img *Image, from Status) error {
 
 // getOwned returns an image the caller may change with action.
 func (s *Service) getOwned(ctx context.Context, id, action string) (*Image, error) {
-	img, err := s.Get(ctx, id)
+	img, err := s.get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -486,7 +609,7 @@ func (s *Service) checkOwned(ctx context.Context, img *Image, action string) err
 // hard-codes when new RBAC defaults are off: only the owner or an admin.
 func (s *Service) authorizeOwner(ctx context.Context, action string, img *Image) error {
 	const op errs.Op = "image.authorizeOwner"
-	if err := s.authz.Authorize(ctx, action, img); err != nil {
+	if err := s.authorize(ctx, action, img); err != nil {
 		return err
 	}
 	a := auth.From(ctx)
@@ -551,7 +674,7 @@ func (s *Service) DeleteTag(ctx context.Context, id, tag string) error {
 // SetActive deactivates (active=false) or reactivates an image.
 func (s *Service) SetActive(ctx context.Context, id string, active bool) error {
 	const op errs.Op = "image.SetActive"
-	img, err := s.Get(ctx, id)
+	img, err := s.get(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -772,30 +895,15 @@ func (s *Service) Open(ctx context.Context, img *Image, offset int64) (io.ReadCl
 // ForDownload returns an image whose data the caller may download.
 func (s *Service) ForDownload(ctx context.Context, id string) (*Image, error) {
 	const op errs.Op = "image.ForDownload"
-	img, err := s.Get(ctx, id)
+	img, err := s.get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authz.Authorize(ctx, "download_image", img); err != nil {
+	if err := s.authorize(ctx, "download_image", img); err != nil {
 		return nil, errs.E(op, err)
 	}
 	if img.Status == Deactivated && !auth.From(ctx).IsAdmin {
 		return nil, errs.E(op, errs.Forbidden, "The requested image has been deactivated. Image data download is prohibited.")
 	}
 	return img, nil
-}
-
-// DefaultAuthorizer is Glance 25.1's behaviour with its shipped defaults
-// (enforce_new_defaults off): everything is allowed except the rules that
-// are role:admin only, which need the admin role even in noauth mode.
-type DefaultAuthorizer struct{}
-
-var adminOnly = map[string]bool{"publicize_image": true, "copy_image": true, "delete_image_location": true}
-
-// Authorize implements Authorizer.
-func (DefaultAuthorizer) Authorize(ctx context.Context, action string, _ *Image) error {
-	if adminOnly[action] && !auth.From(ctx).HasRole("admin") {
-		return errs.Errorf("policy.Authorize", errs.Forbidden, "You are not authorized to complete %s action.", action)
-	}
-	return nil
 }

@@ -32,3 +32,11 @@ type Authorizer struct{ Enforcer *Enforcer }
 func (z Authorizer) Authorize(ctx context.Context, action string, target map[string]any) error {
 	return z.Enforcer.Enforce(CredentialsFor(auth.From(ctx)), action, target)
 }
+
+// CheckRule evaluates the named rule for the caller in ctx against an
+// empty target, as Glance's policy-format property protections do. An
+// undefined name behaves as oslo's rule: check does.
+func (z Authorizer) CheckRule(ctx context.Context, rule string) bool {
+	ok, err := z.Enforcer.Evaluate(Check{Kind: "rule", Match: rule}, CredentialsFor(auth.From(ctx)), map[string]any{})
+	return err == nil && ok
+}
