@@ -60,7 +60,7 @@ type Options struct {
 	TagQuota         int
 	MemberQuota      int
 	// Protections are the property protections; nil protects nothing.
-	Protections PropertyRules
+	Protections      PropertyRules
 	DiskFormats      []string
 	ContainerFormats []string
 }
@@ -70,11 +70,11 @@ type Options struct {
 type Service struct {
 	repo    Repo
 	members MemberRepo
-	stores *store.Set
-	authz  Authorizer
-	opts   Options
-	log    *slog.Logger
-	now    func() time.Time
+	stores  *store.Set
+	authz   Authorizer
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
 }
 
 // NewService wires a Service.
