@@ -14,6 +14,12 @@
 #   --port N      port to listen on (default: $PORT, else 9393); 127.0.0.1 only.
 #   --set S.O=V   extra option written into glance-api.conf, e.g.
 #                 --set DEFAULT.image_size_cap=1048576 (repeatable).
+#   --trusted-headers
+#                 run the pipeline keystonemiddleware feeds, without
+#                 keystonemiddleware: identity is taken from X-Identity-Status,
+#                 X-Project-Id, X-Roles, X-User-Id request headers (what
+#                 Glance's own functional tests do). For differential tests
+#                 of policy only: never expose such a server.
 #   --no-schema-image
 #                 do not load Debian's /etc/glance/schema-image.json (extra
 #                 typed image properties kernel_id, os_distro, ...): an empty
@@ -35,6 +41,7 @@ if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then DIR=$1; shift; fi
 PORT=${PORT:-9393}
 SETS=()
 SCHEMA_IMAGE=debian
+TRUSTED=
 while [ $# -gt 0 ]; do
   case $1 in
     --port) PORT=${2:?--port needs a value}; shift 2 ;;
@@ -42,6 +49,7 @@ while [ $# -gt 0 ]; do
     --set) SETS+=("${2:?--set needs SECTION.OPTION=VALUE}"); shift 2 ;;
     --set=*) SETS+=("${1#--set=}"); shift ;;
     --no-schema-image) SCHEMA_IMAGE=none; shift ;;
+    --trusted-headers) TRUSTED=1; shift ;;
     *) die "unknown argument: $1" ;;
   esac
 done
@@ -107,6 +115,12 @@ write_config() {
   # /etc/glance permissions; healthcheck disable-file pointed into DIR.
   sed "s#^disable_by_file_path = .*#disable_by_file_path = $DIR/healthcheck_disable#" \
     /etc/glance/glance-api-paste.ini >"$DIR/glance-api-paste.ini"
+  FLAVOR_LINE="# flavor unset: no-auth pipeline \"glance-api\""
+  if [ -n "$TRUSTED" ]; then
+    printf '\n[pipeline:glance-api-trusted]\npipeline = cors healthcheck http_proxy_to_wsgi versionnegotiation osprofiler context rootapp\n' \
+      >>"$DIR/glance-api-paste.ini"
+    FLAVOR_LINE="flavor = trusted"
+  fi
   if [ "$SCHEMA_IMAGE" = none ]; then
     echo '{}' >"$DIR/schema-image.json"
   else
@@ -128,7 +142,7 @@ enabled_import_methods = [glance-direct,web-download,copy-image]
 connection = sqlite:///$DIR/glance.sqlite
 
 [paste_deploy]
-# flavor unset: no-auth pipeline "glance-api"
+$FLAVOR_LINE
 config_file = $DIR/glance-api-paste.ini
 
 [glance_store]

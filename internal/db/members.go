@@ -85,11 +85,23 @@ func (r *Images) AddMember(ctx context.Context, m *image.Member, quota int) erro
 		if err != nil {
 			return err
 		}
+		// Glance checks the quota before it looks for a duplicate.
+		if quota >= 0 && n+1 > quota {
+			return errs.Errorf(op, errs.TooLarge, "The limit has been exceeded on the number of allowed image members for this image. Attempted: %d, Maximum: %d", n+1, quota)
+		}
 		if dup > 0 {
 			return errs.Errorf(op, errs.Conflict, "Member %s is duplicated for image %s", m.MemberID, m.ImageID)
 		}
-		if quota >= 0 && n+1 > quota {
-			return errs.Errorf(op, errs.TooLarge, "The limit has been exceeded on the number of allowed image members for this image. Attempted: %d, Maximum: %d", n+1, quota)
+		// As Glance does, a membership that was deleted is brought back
+		// rather than a second row added.
+		res, err := tx.exec(ctx, "UPDATE image_members SET deleted = false, deleted_at = NULL, status = ?, created_at = ?, updated_at = ?, can_share = ? "+
+			"WHERE id = (SELECT MAX(id) FROM (SELECT id FROM image_members WHERE image_id = ? AND member = ?) AS prior)",
+			m.Status, d.ts(m.CreatedAt), d.ts(m.UpdatedAt), false, m.ImageID, m.MemberID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n > 0 {
+			return err
 		}
 		_, err = tx.exec(ctx, "INSERT INTO image_members (image_id, member, can_share, status, created_at, updated_at, deleted) VALUES (?,?,?,?,?,?,?)",
 			m.ImageID, m.MemberID, false, m.Status, d.ts(m.CreatedAt), d.ts(m.UpdatedAt), false)

@@ -52,15 +52,15 @@ func (s *Service) membership(ctx context.Context, img *Image) *Member {
 	return m
 }
 
-// sharedImage returns a visible image that may have members: Glance
-// refuses member calls on any other visibility.
-func (s *Service) sharedImage(ctx context.Context, op errs.Op, id string) (*Image, error) {
+// memberImage finds the image of a member request: one the caller may
+// see, or "Image … not found." as Glance words it on these routes.
+func (s *Service) memberImage(ctx context.Context, op errs.Op, id string) (*Image, error) {
 	img, err := s.get(ctx, id)
+	if errs.Is(errs.NotFound, err) {
+		return nil, errs.Errorf(op, errs.NotFound, "Image %s not found.", id)
+	}
 	if err != nil {
 		return nil, errs.E(op, err)
-	}
-	if img.Visibility != Shared {
-		return nil, errs.E(op, errs.Forbidden, "Only shared images have members.")
 	}
 	return img, nil
 }
@@ -68,78 +68,118 @@ func (s *Service) sharedImage(ctx context.Context, op errs.Op, id string) (*Imag
 // isConsumer reports whether the caller sees img only as a member: not
 // its owner and not an admin.
 func isConsumer(a *auth.Context, img *Image) bool {
-	return !a.IsAdmin && img.Owner != nil && *img.Owner != a.ProjectID
+	return !a.IsAdmin && (img.Owner == nil || *img.Owner != a.ProjectID)
 }
 
-// Members lists an image's members: all of them for its owner, only the
-// caller's own membership for a consumer.
-func (s *Service) Members(ctx context.Context, imageID string) ([]*Member, error) {
-	const op errs.Op = "image.Members"
-	img, err := s.sharedImage(ctx, op, imageID)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, "get_members", img); err != nil {
-		return nil, errs.E(op, err)
-	}
-	ms, err := s.members.Members(ctx, imageID)
-	if err != nil {
-		return nil, errs.E(op, err)
-	}
-	a := auth.From(ctx)
-	out := ms[:0]
-	for _, m := range ms {
-		if isConsumer(a, img) && m.MemberID != a.ProjectID {
-			continue
-		}
-		if s.authorize(ctx, "get_member", img) != nil {
-			continue
-		}
-		out = append(out, m)
-	}
-	return out, nil
+func memberNotFound(op errs.Op, imageID, memberID string) error {
+	return errs.Errorf(op, errs.NotFound, "%s not found in the member list of the image %s.", memberID, imageID)
 }
 
-// Member returns one membership; a membership the caller may not see is
-// NotFound, as in Glance.
-func (s *Service) Member(ctx context.Context, imageID, memberID string) (*Member, error) {
-	const op errs.Op = "image.Member"
-	notFound := errs.Errorf(op, errs.NotFound, "Member %s not found", memberID)
-	img, err := s.get(ctx, imageID)
-	if err != nil {
-		return nil, errs.E(op, err)
-	}
-	if img.Visibility != Shared {
-		return nil, notFound
+// lookupMember reads one membership as the caller may see it: a
+// consumer sees only its own.
+func (s *Service) lookupMember(ctx context.Context, op errs.Op, img *Image, memberID string) (*Member, error) {
+	if err := s.authorize(ctx, "get_member", img); err != nil {
+		if errs.Is(errs.NotFound, err) {
+			return nil, errs.E(op, err)
+		}
+		return nil, errs.Errorf(op, errs.Forbidden, "You are not authorized to lookup the members of the image %s.", img.ID)
 	}
 	a := auth.From(ctx)
 	if isConsumer(a, img) && memberID != a.ProjectID {
-		return nil, notFound
+		return nil, memberNotFound(op, img.ID, memberID)
 	}
-	if err := s.authorize(ctx, "get_member", img); err != nil {
-		return nil, notFound
+	m, err := s.members.Member(ctx, img.ID, memberID)
+	if errs.Is(errs.NotFound, err) {
+		return nil, memberNotFound(op, img.ID, memberID)
 	}
-	m, err := s.members.Member(ctx, imageID, memberID)
 	if err != nil {
 		return nil, errs.E(op, err)
 	}
 	return m, nil
 }
 
+// legacyOwnerChecks reports whether Glance's hard-coded ownership checks
+// apply: without secure RBAC, for any caller but an admin.
+func (s *Service) legacyOwnerChecks(ctx context.Context) bool {
+	return !s.opts.SecureRBAC && !auth.From(ctx).IsAdmin
+}
+
+// Members lists an image's members: all of them for its owner, only the
+// caller's own membership for a consumer.
+func (s *Service) Members(ctx context.Context, imageID string) ([]*Member, error) {
+	const op errs.Op = "image.Members"
+	img, err := s.memberImage(ctx, op, imageID)
+	if err != nil {
+		return nil, err
+	}
+	refuse := func(why string) error {
+		return errs.Errorf(op, errs.Forbidden, "Not allowed to list members for image %s: %s", imageID, why)
+	}
+	if img.Visibility != Shared {
+		return nil, refuse("Only shared images have members.")
+	}
+	if err := s.authorize(ctx, "get_members", img); err != nil {
+		if errs.Is(errs.NotFound, err) {
+			return nil, errs.E(op, err)
+		}
+		return nil, refuse(errs.Message(err))
+	}
+	ms, err := s.members.Members(ctx, imageID)
+	if err != nil {
+		return nil, errs.E(op, err)
+	}
+	if s.authorize(ctx, "get_member", img) != nil {
+		return []*Member{}, nil
+	}
+	a := auth.From(ctx)
+	out := ms[:0]
+	for _, m := range ms {
+		if !isConsumer(a, img) || m.MemberID == a.ProjectID {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// Member returns one membership. Every refusal is a 404 here, as in
+// Glance, so that nothing leaks.
+func (s *Service) Member(ctx context.Context, imageID, memberID string) (*Member, error) {
+	const op errs.Op = "image.Member"
+	img, err := s.memberImage(ctx, op, imageID)
+	if err != nil {
+		return nil, err
+	}
+	if img.Visibility != Shared {
+		return nil, errs.E(op, errs.NotFound, "Only shared images have members.")
+	}
+	m, err := s.lookupMember(ctx, op, img, memberID)
+	if errs.Is(errs.Forbidden, err) {
+		return nil, errs.E(op, errs.NotFound, errs.Message(err))
+	}
+	return m, err
+}
+
 // AddMember shares an image with a project; only its owner (or an admin)
 // may, and the new membership is pending.
 func (s *Service) AddMember(ctx context.Context, imageID, memberID string) (*Member, error) {
 	const op errs.Op = "image.AddMember"
-	img, err := s.sharedImage(ctx, op, imageID)
+	img, err := s.memberImage(ctx, op, imageID)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authorize(ctx, "add_member", img); err != nil {
-		return nil, errs.E(op, err)
-	}
+	refused := errs.Errorf(op, errs.Forbidden, "Not allowed to create members for image %s.", imageID)
 	a := auth.From(ctx)
-	if isConsumer(a, img) || a.ReadOnly {
-		return nil, errs.Errorf(op, errs.Forbidden, "You are not permitted to create image members for the image %s.", imageID)
+	if img.Visibility != Shared || s.legacyOwnerChecks(ctx) && (img.Owner == nil || *img.Owner != a.ProjectID) {
+		return nil, refused
+	}
+	if err := s.authorize(ctx, "add_member", img); err != nil {
+		if errs.Is(errs.NotFound, err) {
+			return nil, errs.E(op, err)
+		}
+		return nil, refused
+	}
+	if a.ReadOnly {
+		return nil, refused
 	}
 	now := s.now().UTC()
 	m := &Member{ImageID: imageID, MemberID: memberID, Status: MemberPending, CreatedAt: now, UpdatedAt: now}
@@ -148,7 +188,8 @@ func (s *Service) AddMember(ctx context.Context, imageID, memberID string) (*Mem
 		case errs.Conflict:
 			return nil, errs.Errorf(op, errs.Conflict, "Member %s is duplicated for image %s", memberID, imageID)
 		case errs.TooLarge:
-			return nil, errs.Errorf(op, errs.TooLarge, "Image member limit exceeded for image %s: %s", imageID, errs.Message(err))
+			// Glance's message ends with a stray colon; clients may match it.
+			return nil, errs.Errorf(op, errs.TooLarge, "Image member limit exceeded for image %s: %s:", imageID, errs.Message(err))
 		}
 		return nil, errs.E(op, err)
 	}
@@ -159,29 +200,32 @@ func (s *Service) AddMember(ctx context.Context, imageID, memberID string) (*Mem
 // admin) may: the owner cannot accept on the consumer's behalf.
 func (s *Service) UpdateMember(ctx context.Context, imageID, memberID, status string) (*Member, error) {
 	const op errs.Op = "image.UpdateMember"
-	switch status {
-	case MemberPending, MemberAccepted, MemberRejected:
-	default:
-		return nil, errs.Errorf(op, errs.Invalid, "Invalid status: %s", status)
-	}
-	m, err := s.Member(ctx, imageID, memberID)
+	img, err := s.memberImage(ctx, op, imageID)
 	if err != nil {
 		return nil, err
 	}
-	img, err := s.get(ctx, imageID)
-	if err != nil {
-		return nil, errs.E(op, err)
-	}
-	target := s.target(ctx, img)
-	// modify_member's target is the membership: member_id is the member
-	// being changed.
-	target["member_id"] = memberID
-	if err := s.authz.Authorize(ctx, "modify_member", target); err != nil {
-		return nil, errs.E(op, err)
-	}
+	refused := errs.Errorf(op, errs.Forbidden, "Not allowed to update members for image %s.", imageID)
 	a := auth.From(ctx)
-	if !a.IsAdmin && a.ProjectID != memberID {
-		return nil, errs.E(op, errs.Forbidden, "You are not permitted to modify 'status' on this image member.")
+	if img.Visibility != Shared || s.legacyOwnerChecks(ctx) && img.Owner != nil && *img.Owner == a.ProjectID {
+		return nil, refused
+	}
+	m, err := s.lookupMember(ctx, op, img, memberID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, "modify_member", img); err != nil {
+		if errs.Is(errs.NotFound, err) {
+			return nil, errs.E(op, err)
+		}
+		return nil, refused
+	}
+	if a.ReadOnly {
+		return nil, refused
+	}
+	switch status {
+	case MemberPending, MemberAccepted, MemberRejected:
+	default:
+		return nil, errs.E(op, errs.Invalid, `Incorrect request: Status must be "pending", "accepted" or "rejected".`)
 	}
 	m.Status = status
 	m.UpdatedAt = s.now().UTC()
@@ -195,28 +239,31 @@ func (s *Service) UpdateMember(ctx context.Context, imageID, memberID, status st
 // an admin) may.
 func (s *Service) DeleteMember(ctx context.Context, imageID, memberID string) error {
 	const op errs.Op = "image.DeleteMember"
-	img, err := s.sharedImage(ctx, op, imageID)
+	img, err := s.memberImage(ctx, op, imageID)
 	if err != nil {
 		return err
 	}
+	refused := errs.Errorf(op, errs.Forbidden, "Not allowed to delete members for image %s.", imageID)
 	a := auth.From(ctx)
-	if isConsumer(a, img) {
-		// A consumer sees its own membership, so a refusal is honest;
-		// any other member stays hidden.
-		if memberID != a.ProjectID {
-			return errs.Errorf(op, errs.NotFound, "Member %s not found", memberID)
-		}
+	if img.Visibility != Shared || s.legacyOwnerChecks(ctx) && (img.Owner == nil || *img.Owner != a.ProjectID) {
+		return refused
 	}
-	if _, err := s.members.Member(ctx, imageID, memberID); err != nil {
-		return errs.E(op, err)
+	if _, err := s.lookupMember(ctx, op, img, memberID); err != nil {
+		return err
 	}
 	if err := s.authorize(ctx, "delete_member", img); err != nil {
-		return errs.E(op, err)
+		if errs.Is(errs.NotFound, err) {
+			return errs.E(op, err)
+		}
+		return refused
 	}
-	if isConsumer(a, img) || a.ReadOnly {
-		return errs.Errorf(op, errs.Forbidden, "You are not permitted to delete image members for the image %s.", imageID)
+	if a.ReadOnly {
+		return refused
 	}
 	if err := s.members.DeleteMember(ctx, imageID, memberID); err != nil {
+		if errs.Is(errs.NotFound, err) {
+			return memberNotFound(op, imageID, memberID)
+		}
 		return errs.E(op, err)
 	}
 	return nil

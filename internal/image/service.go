@@ -59,6 +59,9 @@ type Options struct {
 	PropertyQuota    int // negative: unlimited
 	TagQuota         int
 	MemberQuota      int
+	// SecureRBAC drops Glance's hard-coded ownership checks that stand in
+	// for the legacy policy defaults ([DEFAULT] enforce_secure_rbac).
+	SecureRBAC bool
 	// Protections are the property protections; nil protects nothing.
 	Protections      PropertyRules
 	DiskFormats      []string
