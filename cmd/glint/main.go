@@ -117,6 +117,13 @@ func (c *common) load() (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Files named by options (policy.yaml, the property protection file)
+	// are looked up where oslo.config's find_file looks: beside the
+	// configuration.
+	cfg.SearchDirs = append([]string(nil), c.dirs...)
+	for _, f := range c.files {
+		cfg.SearchDirs = append(cfg.SearchDirs, filepath.Dir(f))
+	}
 	if c.dataDir != "" {
 		cfg.DataDir = c.dataDir
 		cfg.Finish()
@@ -237,11 +244,20 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 	}
 	stores := store.NewSet(fsStore)
 
-	svc := image.NewService(database.Images(), stores, nil, image.Options{
+	authz, err := newAuthorization(cfg)
+	if err != nil {
+		return err
+	}
+	svc := image.NewService(database.Images(), stores, authz.images, image.Options{
 		ImageSizeCap:     cfg.ImageSizeCap,
 		HashingAlgorithm: cfg.HashingAlgorithm,
 		PropertyQuota:    cfg.ImagePropertyQuota,
 		TagQuota:         cfg.ImageTagQuota,
+		MemberQuota:      cfg.ImageMemberQuota,
+		StorageQuota:     authz.storageQuota,
+		Limits:           authz.limits,
+		SecureRBAC:       cfg.EnforceSecureRBAC,
+		Protections:      authz.protections,
 		DiskFormats:      cfg.DiskFormats,
 		ContainerFormats: cfg.ContainerFormats,
 	}, log)

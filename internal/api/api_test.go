@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"glint/internal/api"
+	"glint/internal/auth"
 	"glint/internal/db"
 	"glint/internal/db/dbtest"
 	"glint/internal/image"
@@ -38,6 +39,8 @@ type env struct {
 type opts struct {
 	sizeCap int64
 	dbURL   string // database connection URL; empty: SQLite in a temporary directory
+	svc     func(*image.Options) // adjusts the service's options
+	authn   auth.Authenticator   // nil: noauth
 }
 
 // eachDB runs test once per database (SQLite, PostgreSQL, MySQL/MariaDB:
@@ -75,11 +78,15 @@ func newEnv(t *testing.T, o opts) *env {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	svc := image.NewService(database.Images(), store.NewSet(fs), nil, image.Options{
-		ImageSizeCap: o.sizeCap, HashingAlgorithm: "sha512", PropertyQuota: 128, TagQuota: 128,
+	so := image.Options{
+		ImageSizeCap: o.sizeCap, HashingAlgorithm: "sha512", PropertyQuota: 128, TagQuota: 128, MemberQuota: 128,
 		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats,
-	}, log)
-	h, err := api.New(svc, api.Config{LimitParamDefault: 25, APILimitMax: 1000,
+	}
+	if o.svc != nil {
+		o.svc(&so)
+	}
+	svc := image.NewService(database.Images(), store.NewSet(fs), nil, so, log)
+	h, err := api.New(svc, api.Config{LimitParamDefault: 25, APILimitMax: 1000, Authenticator: o.authn,
 		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats},
 		func(r *http.Request) error { return database.Ping(r.Context()) }, log)
 	if err != nil {

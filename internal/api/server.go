@@ -112,6 +112,7 @@ func (s *Server) routes() {
 		s.route("/v2/schemas/"+name, methods{"GET": s.getSchema(name)}, "GET")
 	}
 	s.route("/v2/info/import", methods{"GET": s.infoImport}, "GET")
+	s.route("/v2/info/usage", methods{"GET": s.infoUsage}, "GET")
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH":
@@ -226,6 +227,19 @@ func (s *Server) infoImport(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"import-methods": map[string]any{
 		"description": "Import methods available.", "type": "array", "value": methods,
 	}})
+}
+
+func (s *Server) infoUsage(w http.ResponseWriter, r *http.Request) {
+	u, err := s.images.Usage(r.Context(), auth.From(r.Context()).ProjectID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := map[string]any{}
+	for k, v := range u {
+		out[k] = map[string]int64{"limit": v.Limit, "usage": v.Usage}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"usage": out})
 }
 
 type statusRecorder struct {

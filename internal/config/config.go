@@ -74,6 +74,10 @@ type Config struct {
 	DiskFormats      []string // disk_formats, default [ami ari aki vhd vhdx vmdk raw qcow2 vdi iso ploop]
 	ContainerFormats []string // container_formats, default [ami ari aki bare ovf ova docker compressed]
 
+	// SearchDirs are where files named by options with relative paths
+	// are looked for (the configuration's directories); set by the caller.
+	SearchDirs []string
+
 	// Ignored lists "section.option" names present in the files that Glint
 	// does not know, sorted, each once.
 	Ignored []string

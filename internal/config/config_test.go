@@ -522,10 +522,10 @@ func TestOptionsTable(t *testing.T) {
 			t.Errorf("%s has unknown type %q", id, o.Type)
 		}
 	}
-	// Every Config field but Ignored is backed by exactly one option.
+	// Every Config field but Ignored and SearchDirs is backed by exactly one option.
 	n := 0
 	for f := range reflect.TypeFor[Config]().Fields() {
-		if f.IsExported() && f.Name != "Ignored" {
+		if f.IsExported() && f.Name != "Ignored" && f.Name != "SearchDirs" {
 			n++
 		}
 	}
@@ -599,4 +599,21 @@ func FuzzLoad(f *testing.F) {
 		}
 		c.Finish()
 	})
+}
+
+func TestStorageQuotaBytes(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+		bad  bool
+	}{
+		{"0", 0, false}, {"500", 500, false}, {"500B", 500, false}, {"1KB", 1024, false},
+		{"10MB", 10 << 20, false}, {"2GB", 2 << 30, false}, {"1TB", 1 << 40, false},
+		{"1.5GB", 0, true}, {"-1", 0, true}, {"10 GB", 0, true}, {"10gb", 0, true}, {"99999999999TB", 0, true},
+	} {
+		got, err := StorageQuotaBytes(c.in)
+		if (err != nil) != c.bad || got != c.want {
+			t.Errorf("StorageQuotaBytes(%q) = %d, %v; want %d (error: %v)", c.in, got, err, c.want, c.bad)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"regexp"
 	"strconv"
@@ -101,4 +102,23 @@ func hostAddress(s string) error {
 		}
 	}
 	return fmt.Errorf("invalid value %q: must be an IP address or a host name", s)
+}
+
+// StorageQuotaBytes converts a user_storage_quota value ("0", "500",
+// "10GB", ...; units are binary multiples, as in Glance) to bytes.
+func StorageQuotaBytes(v string) (int64, error) {
+	m := storageQuotaRE.FindStringSubmatch(v)
+	if m == nil {
+		return 0, fmt.Errorf("user_storage_quota %q: want a number with an optional B, KB, MB, GB or TB suffix", v)
+	}
+	digits := strings.TrimSuffix(v, m[1])
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("user_storage_quota %q: %v", v, err)
+	}
+	shift := map[string]uint{"": 0, "B": 0, "KB": 10, "MB": 20, "GB": 30, "TB": 40}[m[1]]
+	if n > math.MaxInt64>>shift {
+		return 0, fmt.Errorf("user_storage_quota %q is too large", v)
+	}
+	return n << shift, nil
 }

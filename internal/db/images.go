@@ -100,11 +100,22 @@ func nullInt(n *int64) any {
 
 // Create inserts a new image with its properties and tags.
 func (r *Images) Create(ctx context.Context, img *image.Image) error {
+	return r.create(ctx, img, nil)
+}
+
+// create is Create with, if not nil, a check run first in the same
+// transaction.
+func (r *Images) create(ctx context.Context, img *image.Image, before func(tx conn) error) error {
 	const op errs.Op = "db.Images.Create"
 	dup := errs.E(op, errs.Conflict, fmt.Sprintf("Image ID %s already exists!", img.ID))
 	d := r.db.d
 	var done func()
 	err := r.db.inTx(ctx, op, func(tx conn) error {
+		if before != nil {
+			if err := before(tx); err != nil {
+				return err
+			}
+		}
 		var n int
 		if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM images WHERE id = ?", img.ID).Scan(&n); err != nil {
 			return err
@@ -173,10 +184,20 @@ func (r *Images) Modify(ctx context.Context, id string, fn func(old *image.Image
 }
 
 func (r *Images) modify(ctx context.Context, op errs.Op, id string, fn func(old *image.Image) (*image.Image, error)) (*image.Image, error) {
+	return r.modifyWith(ctx, op, id, func(conn) (func(*image.Image) (*image.Image, error), error) { return fn, nil })
+}
+
+// modifyWith is modify where prepare, run first in the transaction (and
+// again on a retry), supplies fn.
+func (r *Images) modifyWith(ctx context.Context, op errs.Op, id string, prepare func(tx conn) (func(*image.Image) (*image.Image, error), error)) (*image.Image, error) {
 	d := r.db.d
 	var done func()
 	var img *image.Image
 	err := r.db.inTx(ctx, op, func(tx conn) error {
+		fn, err := prepare(tx)
+		if err != nil {
+			return err
+		}
 		old, err := scanImage(tx.queryRow(ctx, "SELECT "+imageCols+" FROM images WHERE id = ? AND "+d.notDeleted("deleted")+d.forUpdate(), id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", id))

@@ -29,6 +29,7 @@ import (
 // Repo is what the service needs from the database.
 type Repo interface {
 	MemberRepo
+	UsageRepo
 	Create(ctx context.Context, img *Image) error
 	Get(ctx context.Context, id string) (*Image, error)
 	Update(ctx context.Context, img *Image, from Status) error
@@ -59,6 +60,10 @@ type Options struct {
 	PropertyQuota    int // negative: unlimited
 	TagQuota         int
 	MemberQuota      int
+	// StorageQuota is user_storage_quota in bytes; 0 is unlimited.
+	StorageQuota int64
+	// Limits are the unified limits; nil when use_keystone_limits is off.
+	Limits *Limits
 	// SecureRBAC drops Glance's hard-coded ownership checks that stand in
 	// for the legacy policy defaults ([DEFAULT] enforce_secure_rbac).
 	SecureRBAC bool
@@ -316,7 +321,12 @@ func (s *Service) Create(ctx context.Context, attrs map[string]any) (*Image, err
 	if err := s.checkQuotas(img, nil); err != nil {
 		return nil, errs.E(op, err)
 	}
-	if err := s.repo.Create(ctx, img); err != nil {
+	if l := s.opts.Limits; l != nil && l.ImageCountTotal >= 0 {
+		err := s.repo.CreateCounted(ctx, img, func(u Usage) error { return s.checkCount(op, img, u) })
+		if err != nil {
+			return nil, err
+		}
+	} else if err := s.repo.Create(ctx, img); err != nil {
 		return nil, err
 	}
 	return s.readable(ctx, img), nil
@@ -760,7 +770,19 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size in
 	saving := img.Clone()
 	saving.Status = Saving
 	saving.UpdatedAt = s.now().UTC()
-	if err := s.save(ctx, saving, Queued); err != nil {
+	var others Usage // the owner's usage by its other images, when counted
+	if s.counting() {
+		err = s.saveCounted(ctx, saving, Queued, func(o Usage) error {
+			if err := s.checkStored(op, img, o, size); err != nil {
+				return err
+			}
+			others = o
+			return s.checkUploading(op, img, o)
+		})
+	} else {
+		err = s.save(ctx, saving, Queued)
+	}
+	if err != nil {
 		return err
 	}
 
@@ -773,8 +795,13 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size in
 		return errs.E(op, errs.Internal, err)
 	}
 	r := &capReader{r: body, n: limit, announced: size, cap: s.opts.ImageSizeCap}
+	var src io.Reader = r
+	if limit := s.storageLimit(); limit >= 0 {
+		remaining := limit - others.StoredBytes
+		src = &quotaReader{r: r, remaining: remaining, fail: func() error { return s.checkStored(op, img, others, remaining+1) }}
+	}
 	insp := imageformat.New()
-	pipe := newHashPipe(r, md, mh, insp)
+	pipe := newHashPipe(src, md, mh, insp)
 	loc, written, err := s.stores.Default.Add(ctx, id, pipe, size)
 	pipe.Close() // the sums and the inspection are complete once the pipe is closed
 	if err == nil && size >= 0 && written != size {
@@ -808,8 +835,18 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size in
 	}
 	done.Locations = append(done.Locations, Location{URL: loc, Metadata: map[string]any{}, Status: "active"})
 	done.UpdatedAt = s.now().UTC()
-	if err := s.save(context.WithoutCancel(ctx), done, Saving); err != nil {
+	if s.counting() {
+		// Decided under the owner's quota lock: uploads racing each other
+		// cannot together take the project past its quota.
+		err = s.saveCounted(context.WithoutCancel(ctx), done, Saving, func(o Usage) error { return s.checkStored(op, img, o, written) })
+	} else {
+		err = s.save(context.WithoutCancel(ctx), done, Saving)
+	}
+	if err != nil {
 		s.deleteData(ctx, id, loc)
+		if errs.Is(errs.TooLarge, err) {
+			return s.failUpload(ctx, saving, err)
+		}
 		if errs.Is(errs.NotFound, err) || errs.Is(errs.Conflict, err) {
 			return errs.E(op, errs.Gone, "Image was deleted or changed while its data was being uploaded", err)
 		}

@@ -1,0 +1,169 @@
+package image
+
+import (
+	"context"
+
+	"glint/internal/errs"
+)
+
+// Usage is what a project's images count against its quotas, counted as
+// Glance counts it.
+type Usage struct {
+	StoredBytes int64 // Σ size × live locations of live images
+	StagedBytes int64 // Σ size of images being staged, imported or copied
+	Images      int64 // live images
+	Uploading   int64 // images being uploaded, imported or copied
+}
+
+// Limits are the unified limits ([DEFAULT] use_keystone_limits); a
+// negative value is unlimited. Sizes are in MiB, as Glance has them.
+type Limits struct {
+	ImageSizeTotal      int64
+	ImageStageTotal     int64
+	ImageCountTotal     int64
+	ImageCountUploading int64
+}
+
+const mib = 1 << 20
+
+// UsageRepo is what quotas need from the database. The counted variants
+// decide under a per-owner lock, so concurrent requests of one project,
+// on any node, cannot together overshoot a quota.
+type UsageRepo interface {
+	Usage(ctx context.Context, owner string) (Usage, error)
+	ModifyCounted(ctx context.Context, id, owner string, fn func(old *Image, others Usage) (*Image, error)) (*Image, error)
+	CreateCounted(ctx context.Context, img *Image, check func(Usage) error) error
+}
+
+func ownerKey(img *Image) string {
+	if img.Owner == nil {
+		return ""
+	}
+	return *img.Owner
+}
+
+// overLimit is the error oslo.limit raises, as Glance passes it on.
+func overLimit(op errs.Op, project, resource string, limit, usage, delta int64) error {
+	return errs.Errorf(op, errs.TooLarge, "The request returned a 413 Request Entity Too Large. This generally means that rate "+
+		"limiting or a quota threshold was breached.\n\nThe response body:\nProject %s is over a limit for "+
+		"[Resource %s is over limit of %d due to current usage %d and delta %d]", project, resource, limit, usage, delta)
+}
+
+// storageFull is Glance's user_storage_quota refusal.
+func storageFull(op errs.Op, size any, remaining int64) error {
+	return errs.Errorf(op, errs.TooLarge, "Image exceeds the storage quota: The size of the data %v will exceed the limit. %d bytes remaining.", size, remaining)
+}
+
+// storageLimit returns the bytes the owner may store in all, or -1.
+func (s *Service) storageLimit() int64 {
+	switch {
+	case s.opts.Limits != nil:
+		if s.opts.Limits.ImageSizeTotal < 0 {
+			return -1
+		}
+		return s.opts.Limits.ImageSizeTotal * mib
+	case s.opts.StorageQuota > 0:
+		return s.opts.StorageQuota
+	}
+	return -1
+}
+
+// checkStored refuses data of size bytes (-1: not yet known) that would
+// take the owner's stored bytes over its quota.
+func (s *Service) checkStored(op errs.Op, img *Image, others Usage, size int64) error {
+	limit := s.storageLimit()
+	if limit < 0 {
+		return nil
+	}
+	remaining := limit - others.StoredBytes
+	if size < 0 && remaining > 0 || size >= 0 && size <= remaining {
+		return nil
+	}
+	if s.opts.Limits != nil {
+		delta := max(size, 0) / mib
+		return overLimit(op, ownerKey(img), "image_size_total", s.opts.Limits.ImageSizeTotal, others.StoredBytes/mib, delta)
+	}
+	var sz any = size
+	if size < 0 {
+		sz = "None"
+	}
+	return storageFull(op, sz, remaining)
+}
+
+// checkCount refuses a new image past image_count_total.
+func (s *Service) checkCount(op errs.Op, img *Image, u Usage) error {
+	if l := s.opts.Limits; l != nil && l.ImageCountTotal >= 0 && u.Images+1 > l.ImageCountTotal {
+		return overLimit(op, ownerKey(img), "image_count_total", l.ImageCountTotal, u.Images, 1)
+	}
+	return nil
+}
+
+// checkUploading refuses one more upload past image_count_uploading.
+func (s *Service) checkUploading(op errs.Op, img *Image, others Usage) error {
+	if l := s.opts.Limits; l != nil && l.ImageCountUploading >= 0 && others.Uploading+1 > l.ImageCountUploading {
+		return overLimit(op, ownerKey(img), "image_count_uploading", l.ImageCountUploading, others.Uploading+1, 0)
+	}
+	return nil
+}
+
+// counting reports whether uploads are counted against any quota.
+func (s *Service) counting() bool {
+	return s.storageLimit() >= 0 || s.opts.Limits != nil && s.opts.Limits.ImageCountUploading >= 0
+}
+
+// saveCounted is save with check deciding under the owner's quota lock.
+func (s *Service) saveCounted(ctx context.Context, img *Image, from Status, check func(others Usage) error) error {
+	_, err := s.repo.ModifyCounted(ctx, img.ID, ownerKey(img), func(old *Image, others Usage) (*Image, error) {
+		if old.Status != from {
+			return nil, errs.Errorf("image.save", errs.Conflict, "Image status transition from %s to %s is not allowed", old.Status, img.Status)
+		}
+		if err := check(others); err != nil {
+			return nil, err
+		}
+		return img, nil
+	})
+	return err
+}
+
+// UsageEntry is one quota's usage and limit, as /v2/info/usage shows it.
+type UsageEntry struct {
+	Limit, Usage int64
+}
+
+// Usage reports the caller's project's usage against the unified limits;
+// empty when they are not in use, as in Glance.
+func (s *Service) Usage(ctx context.Context, project string) (map[string]UsageEntry, error) {
+	const op errs.Op = "image.Usage"
+	out := map[string]UsageEntry{}
+	l := s.opts.Limits
+	if l == nil {
+		return out, nil
+	}
+	u, err := s.repo.Usage(ctx, project)
+	if err != nil {
+		return nil, errs.E(op, err)
+	}
+	out["image_size_total"] = UsageEntry{l.ImageSizeTotal, u.StoredBytes / mib}
+	out["image_stage_total"] = UsageEntry{l.ImageStageTotal, u.StagedBytes / mib}
+	out["image_count_total"] = UsageEntry{l.ImageCountTotal, u.Images}
+	out["image_count_uploading"] = UsageEntry{l.ImageCountUploading, u.Uploading}
+	return out, nil
+}
+
+// quotaReader stops an upload once it passes the owner's remaining quota,
+// so an oversized upload of unknown length fails early instead of after
+// all of it is written.
+type quotaReader struct {
+	r         interface{ Read([]byte) (int, error) }
+	remaining int64
+	fail      func() error
+}
+
+func (q *quotaReader) Read(p []byte) (int, error) {
+	n, err := q.r.Read(p)
+	q.remaining -= int64(n)
+	if q.remaining < 0 {
+		return n, q.fail()
+	}
+	return n, err
+}
