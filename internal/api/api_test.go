@@ -38,7 +38,7 @@ type env struct {
 
 type opts struct {
 	sizeCap int64
-	dbURL   string // database connection URL; empty: SQLite in a temporary directory
+	dbURL   string               // database connection URL; empty: SQLite in a temporary directory
 	svc     func(*image.Options) // adjusts the service's options
 	authn   auth.Authenticator   // nil: noauth
 }
