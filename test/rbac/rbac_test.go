@@ -77,7 +77,9 @@ type target struct {
 	secure bool
 }
 
-func newGlint(t *testing.T, secure bool) *target {
+func newGlint(t *testing.T, secure bool) *target { return newGlintWith(t, secure, nil) }
+
+func newGlintWith(t *testing.T, secure bool, adjust func(*image.Options)) *target {
 	dir := t.TempDir()
 	ctx := context.Background()
 	database, err := db.Open(ctx, "sqlite:///"+filepath.Join(dir, "glint.db"))
@@ -97,10 +99,14 @@ func newGlint(t *testing.T, secure bool) *target {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := image.NewService(database.Images(), store.NewSet(fs), policy.Authorizer{Enforcer: e}, image.Options{
+	o := image.Options{
 		ImageSizeCap: 1 << 30, HashingAlgorithm: "sha512", PropertyQuota: 128, TagQuota: 128, MemberQuota: 128,
 		SecureRBAC: secure, DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats,
-	}, log)
+	}
+	if adjust != nil {
+		adjust(&o)
+	}
+	svc := image.NewService(database.Images(), store.NewSet(fs), policy.Authorizer{Enforcer: e}, o, log)
 	h, err := api.New(svc, api.Config{LimitParamDefault: 25, APILimitMax: 1000, Authenticator: headerAuth{},
 		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats},
 		func(r *http.Request) error { return nil }, log)
