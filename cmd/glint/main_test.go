@@ -88,3 +88,73 @@ func TestServeEmbeddedDefault(t *testing.T) {
 		t.Fatalf("shutdown: %v", err)
 	}
 }
+
+// The policy file, the property protection file and the quota options
+// from the configuration reach the running server.
+func TestServeAuthorizationConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("policy.yaml", "get_images: '!'\n")
+	write("protect.conf", "[^x_]\ncreate = !\nread = @\nupdate = @\ndelete = @\n[.*]\ncreate = @\nread = @\nupdate = @\ndelete = @\n")
+	write("glance-api.conf", "[DEFAULT]\nproperty_protection_file = protect.conf\nuse_keystone_limits = true\n"+
+		"[glint_limits]\nimage_count_total = 1\n[glint]\ndata_dir = "+filepath.Join(dir, "data")+"\n")
+	c := &common{files: listFlag{filepath.Join(dir, "glance-api.conf")}}
+	cfg, err := c.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.BindPort = 0 // any free port
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serveWith(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, ready) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	do := func(method, path, body string) int {
+		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for _, c := range []struct {
+		method, path, body string
+		want               int
+	}{
+		{"GET", "/v2/images", "", 403},                 // policy.yaml
+		{"POST", "/v2/images", `{"x_a": "1"}`, 403},    // protections
+		{"POST", "/v2/images", `{"name": "one"}`, 201}, //
+		{"POST", "/v2/images", `{"name": "two"}`, 413}, // image_count_total
+		{"GET", "/v2/info/usage", "", 200},
+	} {
+		if got := do(c.method, c.path, c.body); got != c.want {
+			t.Errorf("%s %s %s: %d, want %d", c.method, c.path, c.body, got, c.want)
+		}
+	}
+	cancel()
+	<-done
+}
+
+func TestRefuseMixedRBAC(t *testing.T) {
+	cfg := config.Default()
+	cfg.EnforceSecureRBAC = true
+	if _, err := newAuthorization(cfg); err == nil || !strings.Contains(err.Error(), "enforce_new_defaults") {
+		t.Errorf("enforce_secure_rbac without enforce_new_defaults: %v", err)
+	}
+	cfg = config.Default()
+	cfg.PropertyProtectionFile = "/nonexistent/protect.conf"
+	if _, err := newAuthorization(cfg); err == nil {
+		t.Error("a missing property protection file must stop the start")
+	}
+}
