@@ -42,6 +42,7 @@ Commands:
   db sync      create or upgrade the database schema (glance-manage db sync)
   db version   print the schema version (glance-manage db version)
   db check     exit 3 if migrations are pending (glance-manage db check)
+  policy       print the default or effective policy rules, or check policy files
   version      print Glint's version
   help         print this help, or "glint help <command>"
 
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, rest, stdout, stderr)
 	case "db":
 		return dbCmd(ctx, rest, stdout, stderr)
+	case "policy":
+		return policyCmd(ctx, rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "glint: unknown command %q\n\n%s", cmd, usage)
 	return 2

@@ -158,3 +158,27 @@ func TestRefuseMixedRBAC(t *testing.T) {
 		t.Error("a missing property protection file must stop the start")
 	}
 }
+
+func TestPolicyCommand(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "glance-api.conf")
+	os.WriteFile(conf, []byte("[DEFAULT]\n"), 0o644)
+	runCmd := func(args ...string) (int, string, string) {
+		var out, errOut strings.Builder
+		code := run(context.Background(), args, &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	if code, out, _ := runCmd("policy", "sample"); code != 0 || !strings.Contains(out, `#"get_image": "role:admin or (role:reader and`) {
+		t.Errorf("policy sample: %d %.200q", code, out)
+	}
+	if code, out, _ := runCmd("policy", "check", "--config-file", conf); code != 0 || !strings.Contains(out, "policy OK") {
+		t.Errorf("policy check, no policy file: %d %q", code, out)
+	}
+	os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte("get_imagez: '!'\nget_images: '!'\n"), 0o644)
+	if code, out, _ := runCmd("policy", "check", "--config-file", conf); code != 1 || !strings.Contains(out, "get_imagez") {
+		t.Errorf("policy check, misspelt rule: %d %q", code, out)
+	}
+	if code, out, _ := runCmd("policy", "effective", "--config-file", conf); code != 0 || !strings.Contains(out, `"get_images": "!"`) {
+		t.Errorf("policy effective: %d %q", code, out)
+	}
+}

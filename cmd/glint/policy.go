@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"glint/internal/policy"
+)
+
+const policyHelp = "glint policy sample|effective|check: the policy rules (oslo.policy's tools).\n\n" +
+	"  sample     print the default rules as a commented policy.yaml (oslopolicy-sample-generator)\n" +
+	"  effective  print the rules in effect: defaults merged with the policy files (oslopolicy-policy-generator)\n" +
+	"  check      report policy-file rules that are unknown, malformed or cyclic; exit 1 if any (oslopolicy-validator)"
+
+func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(stderr, policyHelp)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	sub := args[0]
+	if sub != "sample" && sub != "effective" && sub != "check" {
+		fmt.Fprintf(stderr, "glint policy: unknown command %q\n\n%s\n", sub, policyHelp)
+		return 2
+	}
+	fs, c := newFlagSet("policy "+sub, policyHelp, stderr)
+	if err := fs.Parse(args[1:]); err != nil {
+		return flagExit(err)
+	}
+	if sub == "sample" {
+		if err := policy.RenderSample(stdout, policy.GlanceDefaults(), false); err != nil {
+			fmt.Fprintln(stderr, "glint:", err)
+			return 1
+		}
+		return 0
+	}
+	cfg, err := c.load()
+	if err != nil {
+		fmt.Fprintln(stderr, "glint:", err)
+		return 1
+	}
+	a, err := newAuthorization(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "glint:", err)
+		return 1
+	}
+	if sub == "effective" {
+		if err := a.enforcer.RenderEffective(stdout); err != nil {
+			fmt.Fprintln(stderr, "glint:", err)
+			return 1
+		}
+		return 0
+	}
+	var problems []policy.Problem
+	for _, p := range a.enforcer.Check() {
+		if p.Msg == "policy file not found" {
+			// Not an error: oslo.policy then runs on the defaults.
+			fmt.Fprintf(stdout, "%s: not found; the defaults are in effect\n", p.Rule)
+			continue
+		}
+		problems = append(problems, p)
+		fmt.Fprintln(stdout, p)
+	}
+	if len(problems) > 0 {
+		return 1
+	}
+	fmt.Fprintf(stdout, "policy OK (%d files)\n", len(a.enforcer.Sources()))
+	return 0
+}
