@@ -43,6 +43,7 @@ Commands:
   db version   print the schema version (glance-manage db version)
   db check     exit 3 if migrations are pending (glance-manage db check)
   policy       print the default or effective policy rules, or check policy files
+  scrub        remove the data of delayed deletes and of uploads whose node died (glance-scrubber)
   version      print Glint's version
   help         print this help, or "glint help <command>"
 
@@ -79,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return dbCmd(ctx, rest, stdout, stderr)
 	case "policy":
 		return policyCmd(ctx, rest, stdout, stderr)
+	case "scrub":
+		return scrubCmd(ctx, rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "glint: unknown command %q\n\n%s", cmd, usage)
 	return 2
@@ -222,9 +225,6 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 	if cfg.DefaultStore != "file" && cfg.DefaultStore != "filesystem" {
 		return fmt.Errorf("glance_store.default_store = %s: only the filesystem store (file) is available in this version of Glint", cfg.DefaultStore)
 	}
-	if cfg.DelayedDelete {
-		log.Warn("DEFAULT.delayed_delete is set, but Glint deletes image data at once in this version")
-	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -261,6 +261,8 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 		Limits:           authz.limits,
 		SecureRBAC:       cfg.EnforceSecureRBAC,
 		Protections:      authz.protections,
+		DelayedDelete:    cfg.DelayedDelete,
+		UploadHeartbeat:  time.Duration(cfg.UploadStaleAfter) * time.Second / 4,
 		DiskFormats:      cfg.DiskFormats,
 		ContainerFormats: cfg.ContainerFormats,
 	}, log)

@@ -34,6 +34,8 @@ type env struct {
 	url    string
 	images string // filesystem store dir
 	srv    *httptest.Server
+	svc    *image.Service
+	db     *db.DB
 }
 
 type opts struct {
@@ -96,7 +98,7 @@ func newEnv(t *testing.T, o opts) *env {
 	srv.Config.MaxHeaderBytes = 16384
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, images: fs.Dir, srv: srv}
+	return &env{t: t, url: srv.URL, images: fs.Dir, srv: srv, svc: svc, db: database}
 }
 
 // noRedirect shows redirects to the test instead of following them.

@@ -37,6 +37,9 @@ type Config struct {
 	NodeStagingURI        string   // node_staging_uri, default "" (meaning file://<DataDir>/staging, see Finish)
 	MaxRequestIDLength    int      // max_request_id_length, default 64
 	DelayedDelete         bool     // delayed_delete, default false
+	ScrubTime             int      // scrub_time, default 0 (seconds)
+	WakeupTime            int      // wakeup_time, default 300 (seconds)
+	UploadStaleAfter      int      // [glint] upload_stale_after, default 600 (seconds)
 	Debug                 bool     // debug, default false
 	LogFile               string   // log_file, default ""
 

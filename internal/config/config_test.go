@@ -66,6 +66,8 @@ func TestDefault(t *testing.T) {
 		PolicyFile:                   "policy.yaml",
 		PolicyDirs:                   []string{"policy.d"},
 		PolicyDefaultRule:            "default",
+		WakeupTime:                   300,
+		UploadStaleAfter:             600,
 	}
 	want.derived = c.derived // internal bookkeeping, checked in TestFinish
 	if !reflect.DeepEqual(c, want) {

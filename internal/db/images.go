@@ -235,7 +235,16 @@ func (r *Images) modifyWith(ctx context.Context, op errs.Op, id string, prepare 
 // Delete soft-deletes an image and its children, as Glance does, and
 // returns the image as it was so the caller can remove its data.
 func (r *Images) Delete(ctx context.Context, id string) (*image.Image, error) {
-	const op errs.Op = "db.Images.Delete"
+	return r.delete(ctx, "db.Images.Delete", id, image.Deleted)
+}
+
+// DeletePending is Delete under delayed_delete: the image becomes
+// pending_delete and its locations too, for the scrubber to remove later.
+func (r *Images) DeletePending(ctx context.Context, id string) (*image.Image, error) {
+	return r.delete(ctx, "db.Images.DeletePending", id, image.PendingDelete)
+}
+
+func (r *Images) delete(ctx context.Context, op errs.Op, id string, status image.Status) (*image.Image, error) {
 	d := r.db.d
 	var img *image.Image
 	err := r.db.inTx(ctx, op, func(tx conn) error {
@@ -251,7 +260,7 @@ func (r *Images) Delete(ctx context.Context, id string) (*image.Image, error) {
 			return err
 		}
 		now := d.ts(time.Now())
-		if _, err := tx.exec(ctx, "UPDATE images SET deleted=true, deleted_at=?, updated_at=?, status='deleted' WHERE id=?", now, now, img.ID); err != nil {
+		if _, err := tx.exec(ctx, "UPDATE images SET deleted=true, deleted_at=?, updated_at=?, status=? WHERE id=?", now, now, string(status), img.ID); err != nil {
 			return err
 		}
 		for _, t := range []string{"image_properties", "image_tags", "image_members"} {
@@ -259,7 +268,8 @@ func (r *Images) Delete(ctx context.Context, id string) (*image.Image, error) {
 				return err
 			}
 		}
-		_, err = tx.exec(ctx, "UPDATE image_locations SET deleted=true, deleted_at=?, updated_at=?, status='deleted' WHERE image_id=? AND "+d.notDeleted("deleted"), now, now, img.ID)
+		_, err = tx.exec(ctx, "UPDATE image_locations SET deleted=true, deleted_at=?, updated_at=?, status=? WHERE image_id=? AND "+d.notDeleted("deleted"),
+			now, now, string(status), img.ID)
 		return err
 	})
 	return img, err

@@ -30,6 +30,7 @@ import (
 type Repo interface {
 	MemberRepo
 	UsageRepo
+	ScrubRepo
 	Create(ctx context.Context, img *Image) error
 	Get(ctx context.Context, id string) (*Image, error)
 	Update(ctx context.Context, img *Image, from Status) error
@@ -64,6 +65,11 @@ type Options struct {
 	StorageQuota int64
 	// Limits are the unified limits; nil when use_keystone_limits is off.
 	Limits *Limits
+	// DelayedDelete leaves a deleted image's data for the scrubber.
+	DelayedDelete bool
+	// UploadHeartbeat is how often an upload in progress marks its image
+	// alive, so that the scrubber can tell a dead node's upload; 0: never.
+	UploadHeartbeat time.Duration
 	// SecureRBAC drops Glance's hard-coded ownership checks that stand in
 	// for the legacy policy defaults ([DEFAULT] enforce_secure_rbac).
 	SecureRBAC bool
@@ -721,6 +727,11 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	if img.Protected {
 		return errs.Errorf(op, errs.Forbidden, "Image %s is protected and cannot be deleted.", id)
 	}
+	if s.opts.DelayedDelete && len(img.ActiveLocations()) > 0 {
+		// The data stays until the scrubber's scrub_time has passed.
+		_, err := s.repo.DeletePending(ctx, id)
+		return err
+	}
 	deleted, err := s.repo.Delete(ctx, id)
 	if err != nil {
 		return err
@@ -785,6 +796,7 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size in
 	if err != nil {
 		return err
 	}
+	defer s.heartbeat(ctx, id)()
 
 	md, err := NewHash("md5")
 	if err != nil {

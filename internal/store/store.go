@@ -30,6 +30,13 @@ type Driver interface {
 	Delete(ctx context.Context, loc string) error
 }
 
+// PartialRemover is a driver that can remove what an Add interrupted by a
+// crash left behind for an image (a process killed mid-write cannot clean
+// up after itself).
+type PartialRemover interface {
+	RemovePartial(ctx context.Context, imageID string) error
+}
+
 // Set holds the stores of a node and picks one by location scheme.
 type Set struct {
 	Default  Driver

@@ -1,0 +1,243 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"glint/internal/db/dbtest"
+)
+
+// node is a glint serve process the test controls (signals included).
+type node struct {
+	URL    string
+	conf   string
+	cmd    *exec.Cmd
+	exited chan error
+	log    string
+}
+
+// startNode runs glint serve with conf (a glance-api.conf body to which
+// the port is added) and waits until it answers.
+func startNode(t *testing.T, dir, conf string) *node {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	n := &node{URL: fmt.Sprintf("http://127.0.0.1:%d", port), conf: filepath.Join(dir, "glance-api.conf"),
+		log: filepath.Join(dir, "glint.log"), exited: make(chan error, 1)}
+	text := fmt.Sprintf("[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = %d\n%s", port, conf)
+	if err := os.WriteFile(n.conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logFile, err := os.Create(n.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.cmd = exec.Command(glintBin, "serve", "--config-file", n.conf)
+	n.cmd.Stdout, n.cmd.Stderr = logFile, logFile
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { n.exited <- n.cmd.Wait(); logFile.Close() }()
+	t.Cleanup(func() {
+		n.cmd.Process.Kill()
+		if t.Failed() {
+			b, _ := os.ReadFile(n.log)
+			t.Logf("log of %s:\n%s", n.URL, headTail(string(b), 40, 100))
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := http.Get(n.URL + "/healthcheck")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return n
+			}
+		}
+		select {
+		case err := <-n.exited:
+			b, _ := os.ReadFile(n.log)
+			t.Fatalf("glint exited (%v):\n%s", err, b)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("glint did not answer within 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func call(t *testing.T, method, url string, body io.Reader) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, body)
+	if body != nil && method == "PUT" {
+		req.Header.Set("Content-Type", "application/octet-stream")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	b, _ := io.ReadAll(res.Body)
+	json.Unmarshal(b, &m)
+	return res.StatusCode, m
+}
+
+// slowBody yields n chunks of 64 KiB, one every tick, until closed.
+type slowBody struct {
+	n    int
+	tick time.Duration
+	stop chan struct{}
+	sent int64
+}
+
+func (s *slowBody) Read(p []byte) (int, error) {
+	if s.n == 0 {
+		return 0, io.EOF
+	}
+	select {
+	case <-time.After(s.tick):
+	case <-s.stop:
+		return 0, io.ErrUnexpectedEOF
+	}
+	s.n--
+	m := min(len(p), 64<<10)
+	clear(p[:m])
+	s.sent += int64(m)
+	return m, nil
+}
+
+func partials(t *testing.T, dir string) []string {
+	m, _ := filepath.Glob(filepath.Join(dir, ".*.part-*"))
+	return m
+}
+
+// TestNodeKilledMidUpload: two nodes on one PostgreSQL database and one
+// store; the node taking an upload is killed with SIGKILL. The other node
+// reports the image as saving, glint scrub leaves it alone while it is
+// alive and, once it has gone silent, removes the partial data and returns
+// the image to queued, after which it takes a new upload.
+func TestNodeKilledMidUpload(t *testing.T) {
+	pg := dbtest.New(t, "postgres")
+	dir := t.TempDir()
+	images := filepath.Join(dir, "images")
+	conf := fmt.Sprintf("[database]\nconnection = %s\n[glance_store]\nfilesystem_store_datadir = %s\n[glint]\nupload_stale_after = 2\n", pg.URL, images)
+	a := startNode(t, filepath.Join(dir, "a"), conf)
+	b := startNode(t, filepath.Join(dir, "b"), conf)
+
+	st, img := call(t, "POST", a.URL+"/v2/images", strings.NewReader(`{"disk_format": "raw", "container_format": "bare"}`))
+	if st != 201 {
+		t.Fatalf("create: %d", st)
+	}
+	id := img["id"].(string)
+	body := &slowBody{n: 1000, tick: 20 * time.Millisecond, stop: make(chan struct{})}
+	go func() {
+		req, _ := http.NewRequest("PUT", a.URL+"/v2/images/"+id+"/file", body)
+		req.Header.Set("Content-Type", "application/octet-stream")
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
+	defer close(body.stop)
+
+	scrub := func() string {
+		out, err := exec.Command(glintBin, "scrub", "--config-file", a.conf).CombinedOutput()
+		if err != nil {
+			t.Fatalf("glint scrub: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	// Alive: the upload's heartbeat keeps the scrubber away.
+	time.Sleep(3 * time.Second)
+	if _, m := call(t, "GET", b.URL+"/v2/images/"+id, nil); m["status"] != "saving" {
+		t.Fatalf("status on the other node during the upload: %v", m["status"])
+	}
+	if out := scrub(); !strings.Contains(out, "0 abandoned uploads") {
+		t.Fatalf("scrub during a live upload: %s", out)
+	}
+	if len(partials(t, images)) != 1 {
+		t.Fatalf("partial files during the upload: %v", partials(t, images))
+	}
+
+	a.cmd.Process.Signal(syscall.SIGKILL)
+	<-a.exited
+	if _, m := call(t, "GET", b.URL+"/v2/images/"+id, nil); m["status"] != "saving" {
+		t.Fatalf("status right after the kill: %v", m["status"])
+	}
+	time.Sleep(3 * time.Second) // past upload_stale_after
+	if out := scrub(); !strings.Contains(out, "1 abandoned uploads returned to queued") {
+		t.Fatalf("scrub after the kill: %s", out)
+	}
+	if _, m := call(t, "GET", b.URL+"/v2/images/"+id, nil); m["status"] != "queued" {
+		t.Fatalf("status after scrub: %v", m["status"])
+	}
+	if p := partials(t, images); len(p) != 0 {
+		t.Errorf("partial data left: %v", p)
+	}
+	if st, _ := call(t, "PUT", b.URL+"/v2/images/"+id+"/file", strings.NewReader("a whole image")); st != 204 {
+		t.Fatalf("upload on the other node: %d", st)
+	}
+	if _, m := call(t, "GET", b.URL+"/v2/images/"+id, nil); m["status"] != "active" || m["size"] != float64(13) {
+		t.Errorf("image after the new upload: %v", m)
+	}
+}
+
+// TestSIGTERMDrains: a node told to stop finishes the upload in flight,
+// refuses new connections, and exits 0.
+func TestSIGTERMDrains(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, dir, "[glint]\ndata_dir = "+filepath.Join(dir, "data")+"\n")
+	_, img := call(t, "POST", n.URL+"/v2/images", strings.NewReader(`{"disk_format": "raw", "container_format": "bare"}`))
+	id := img["id"].(string)
+	body := &slowBody{n: 40, tick: 50 * time.Millisecond, stop: make(chan struct{})} // about 2 s
+	done := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(context.Background(), "PUT", n.URL+"/v2/images/"+id+"/file", body)
+		req.Header.Set("Content-Type", "application/octet-stream")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- -1
+			return
+		}
+		res.Body.Close()
+		done <- res.StatusCode
+	}()
+	time.Sleep(500 * time.Millisecond)
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
+	if _, err := http.Get(n.URL + "/versions"); err == nil {
+		t.Error("a draining node still accepts new connections")
+	}
+	if st := <-done; st != 204 {
+		t.Fatalf("upload in flight during SIGTERM: %d", st)
+	}
+	select {
+	case err := <-n.exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("node did not exit after draining")
+	}
+	// The data landed: a new node on the same data folder serves it.
+	m := startNode(t, filepath.Join(dir, "again"), "[glint]\ndata_dir = "+filepath.Join(dir, "data")+"\n")
+	if _, img := call(t, "GET", m.URL+"/v2/images/"+id, nil); img["status"] != "active" || img["size"] != float64(body.sent) {
+		t.Errorf("image after the drained upload: %v", img)
+	}
+}
