@@ -93,4 +93,3 @@ func scrubWith(ctx context.Context, cfg *config.Config, log *slog.Logger, daemon
 		}
 	}
 }
-
