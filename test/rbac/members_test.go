@@ -2,18 +2,15 @@ package rbac_test
 
 import (
 	"encoding/json"
-	"os"
-	"strings"
+		"strings"
 	"testing"
 )
 
 // TestMembers walks the sharing workflow and its refusals; like the
 // matrix, it runs against Glance too (RBAC_GLANCE_URL).
-func TestMembers(t *testing.T) {
-	tg := &target{t: t, url: os.Getenv("RBAC_GLANCE_URL"), secure: os.Getenv("RBAC_SECURE") == "1"}
-	if tg.url == "" {
-		tg = newGlint(t, false)
-	}
+func TestMembers(t *testing.T) { runMembers(t, newGlint(t, false)) }
+
+func runMembers(t *testing.T, tg *target) {
 	ids := tg.fixtures("members")
 	shared, private := ids["shared-beta"], ids["private"]
 	m := "/v2/images/" + shared + "/members"
@@ -54,7 +51,7 @@ func TestMembers(t *testing.T) {
 		{betaMem, "GET", m + "/" + betaMem.project, nil, 200, "", false},
 	}
 	for _, s := range steps {
-		if s.glintOnly && os.Getenv("RBAC_GLANCE_URL") != "" {
+		if s.glintOnly && tg.glance {
 			continue
 		}
 		st, b := tg.do(s.who, s.method, s.path, s.body)

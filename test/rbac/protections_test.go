@@ -2,7 +2,6 @@ package rbac_test
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 
@@ -11,22 +10,17 @@ import (
 )
 
 // TestPropertyProtections runs against Glint with
-// testdata/property-protections-roles.conf, or against a Glance started
-// with that file (RBAC_GLANCE_URL plus RBAC_PROTECTIONS=1).
+// testdata/property-protections-roles.conf (and, in TestGlanceAgrees,
+// against a Glance started with that file).
 func TestPropertyProtections(t *testing.T) {
-	var tg *target
-	if u := os.Getenv("RBAC_GLANCE_URL"); u != "" {
-		if os.Getenv("RBAC_PROTECTIONS") == "" {
-			t.Skip("the Glance at RBAC_GLANCE_URL runs without property protections")
-		}
-		tg = &target{t: t, url: u}
-	} else {
-		rules, err := protection.Load("testdata/property-protections-roles.conf", "roles", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tg = newGlintWith(t, false, func(o *image.Options) { o.Protections = rules })
+	rules, err := protection.Load("testdata/property-protections-roles.conf", "roles", nil)
+	if err != nil {
+		t.Fatal(err)
 	}
+	runProtections(t, newGlintWith(t, false, func(o *image.Options) { o.Protections = rules }))
+}
+
+func runProtections(t *testing.T, tg *target) {
 	patch := func(op, path string, v any) []map[string]any {
 		p := map[string]any{"op": op, "path": path}
 		if op != "remove" {
@@ -92,7 +86,7 @@ func TestPropertyProtections(t *testing.T) {
 	// A member's own changes keep what it cannot see. A deliberate
 	// difference: Glance 25.1 drops the property it hid from the member
 	// when the member's change is saved.
-	if v := props(admin, id)["x_secret"]; v != "hidden" && os.Getenv("RBAC_GLANCE_URL") == "" {
+	if v := props(admin, id)["x_secret"]; v != "hidden" && !tg.glance {
 		t.Errorf("x_secret after the member's changes = %v", v)
 	}
 	if v := props(alphaMem, id)["x_owner_a"]; v != "3" {
