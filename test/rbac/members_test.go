@@ -2,7 +2,7 @@ package rbac_test
 
 import (
 	"encoding/json"
-		"strings"
+	"strings"
 	"testing"
 )
 
