@@ -42,6 +42,7 @@ type opts struct {
 	sizeCap int64
 	dbURL   string               // database connection URL; empty: SQLite in a temporary directory
 	svc     func(*image.Options) // adjusts the service's options
+	store   string               // filesystem store directory; empty: a temporary one
 	authn   auth.Authenticator   // nil: noauth
 }
 
@@ -69,7 +70,10 @@ func newEnv(t *testing.T, o opts) *env {
 	if _, err := database.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	fs, err := filesystem.New(filepath.Join(dir, "images"), 0)
+	if o.store == "" {
+		o.store = filepath.Join(dir, "images")
+	}
+	fs, err := filesystem.New(o.store, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -177,3 +177,47 @@ func TestMemberQuota(t *testing.T) {
 		}
 	}
 }
+
+// TestQuotaAcrossNodes: two nodes (each its own connection pool, as two
+// processes have) on one database and one store share a project's quota.
+func TestQuotaAcrossNodes(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		if strings.HasPrefix(dbURL, "sqlite") {
+			t.Skip("several nodes need a database server")
+		}
+		const n, each = 16, 64 << 10
+		shared := t.TempDir()
+		quota := func(o *image.Options) { o.StorageQuota = 5 * each }
+		a := newEnv(t, opts{dbURL: dbURL, store: shared, svc: quota})
+		b := newEnv(t, opts{dbURL: dbURL, store: shared, svc: quota})
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = a.create(`{"disk_format": "raw", "container_format": "bare"}`)
+		}
+		var wg sync.WaitGroup
+		codes := make([]int, n)
+		for i, id := range ids {
+			node := a
+			if i%2 == 1 {
+				node = b
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes[i] = node.do("PUT", "/v2/images/"+id+"/file", chunked{bytes.NewReader(make([]byte, each))}, "Content-Type", "application/octet-stream").status
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for _, c := range codes {
+			if c == 204 {
+				ok++
+			} else if c != 413 {
+				t.Errorf("status %d", c)
+			}
+		}
+		if ok != 5 || len(a.storeFiles()) != 5 {
+			t.Errorf("%d uploads landed and %d files stored across two nodes, want 5 (codes %v)", ok, len(a.storeFiles()), codes)
+		}
+	})
+}
