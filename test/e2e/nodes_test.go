@@ -241,3 +241,38 @@ func TestSIGTERMDrains(t *testing.T) {
 		t.Errorf("image after the drained upload: %v", img)
 	}
 }
+
+// TestTwoNodes: an image created and uploaded on one node is listed,
+// changed and downloaded on the other (one PostgreSQL, one store).
+func TestTwoNodes(t *testing.T) {
+	pg := dbtest.New(t, "postgres")
+	dir := t.TempDir()
+	conf := fmt.Sprintf("[database]\nconnection = %s\n[glance_store]\nfilesystem_store_datadir = %s\n", pg.URL, filepath.Join(dir, "images"))
+	a := startNode(t, filepath.Join(dir, "a"), conf)
+	b := startNode(t, filepath.Join(dir, "b"), conf)
+	_, img := call(t, "POST", a.URL+"/v2/images", strings.NewReader(`{"name": "n1", "disk_format": "raw", "container_format": "bare"}`))
+	id := img["id"].(string)
+	if st, _ := call(t, "PUT", a.URL+"/v2/images/"+id+"/file", strings.NewReader("uploaded on a")); st != 204 {
+		t.Fatalf("upload on a: %d", st)
+	}
+	if st, l := call(t, "GET", b.URL+"/v2/images?name=n1", nil); st != 200 || len(l["images"].([]any)) != 1 {
+		t.Fatalf("list on b: %d %v", st, l)
+	}
+	res, err := http.Get(b.URL + "/v2/images/" + id + "/file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(data) != "uploaded on a" {
+		t.Fatalf("download on b: %q", data)
+	}
+	req, _ := http.NewRequest("PATCH", b.URL+"/v2/images/"+id, strings.NewReader(`[{"op": "add", "path": "/where", "value": "b"}]`))
+	req.Header.Set("Content-Type", "application/openstack-images-v2.1-json-patch")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("PATCH on b: %v %v", res, err)
+	}
+	if _, img := call(t, "GET", a.URL+"/v2/images/"+id, nil); img["where"] != "b" {
+		t.Fatalf("a sees %v", img)
+	}
+}
