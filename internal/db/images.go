@@ -381,6 +381,26 @@ func loadChildren(ctx context.Context, c conn, imgs []*image.Image) error {
 	return closeRows(rows)
 }
 
+// scanAll returns a function that scans every row of a query's result
+// with scan, written around the query: scanAll(scanImage)(c.query(...)).
+func scanAll[T any](scan func(rowScanner) (T, error)) func(*sql.Rows, error) ([]T, error) {
+	return func(rows *sql.Rows, err error) ([]T, error) {
+		if err != nil {
+			return nil, err
+		}
+		var out []T
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, closeRows(rows)
+	}
+}
+
 func closeRows(rows *sql.Rows) error {
 	err := rows.Err()
 	if cerr := rows.Close(); err == nil {

@@ -144,20 +144,8 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 		" ORDER BY " + strings.Join(order, ", ") + " LIMIT ?"
 	args = append(args, q.Limit)
 
-	rows, err := c.queryPlanned(ctx, query, args...)
+	imgs, err := scanAll(scanImage)(c.queryPlanned(ctx, query, args...))
 	if err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
-	}
-	var imgs []*image.Image
-	for rows.Next() {
-		img, err := scanImage(rows)
-		if err != nil {
-			rows.Close()
-			return nil, errs.E(op, errs.Unavailable, err)
-		}
-		imgs = append(imgs, img)
-	}
-	if err := closeRows(rows); err != nil {
 		return nil, errs.E(op, errs.Unavailable, err)
 	}
 	if err := loadChildren(ctx, c, imgs); err != nil {

@@ -30,21 +30,9 @@ func scanMember(r rowScanner) (*image.Member, error) {
 func (r *Images) Members(ctx context.Context, imageID string) ([]*image.Member, error) {
 	const op errs.Op = "db.Images.Members"
 	c := r.db.reader()
-	rows, err := c.query(ctx, "SELECT "+memberCols+" FROM image_members WHERE image_id = ? AND "+c.d.notDeleted("deleted")+
-		" ORDER BY created_at, id", imageID)
+	out, err := scanAll(scanMember)(c.query(ctx, "SELECT "+memberCols+" FROM image_members WHERE image_id = ? AND "+c.d.notDeleted("deleted")+
+		" ORDER BY created_at, id", imageID))
 	if err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
-	}
-	var out []*image.Member
-	for rows.Next() {
-		m, err := scanMember(rows)
-		if err != nil {
-			rows.Close()
-			return nil, errs.E(op, errs.Unavailable, err)
-		}
-		out = append(out, m)
-	}
-	if err := closeRows(rows); err != nil {
 		return nil, errs.E(op, errs.Unavailable, err)
 	}
 	return out, nil

@@ -16,39 +16,19 @@ import (
 func (r *Images) ScrubQueue(ctx context.Context, before time.Time, limit int) ([]*image.Image, error) {
 	const op errs.Op = "db.Images.ScrubQueue"
 	c := r.db.reader()
-	rows, err := c.query(ctx, "SELECT "+imageCols+" FROM images WHERE status = 'pending_delete' AND deleted_at <= ? ORDER BY deleted_at, id LIMIT ?",
-		c.d.tsCmp(before), limit)
+	imgs, err := scanAll(scanImage)(c.query(ctx, "SELECT "+imageCols+" FROM images WHERE status = 'pending_delete' AND deleted_at <= ? ORDER BY deleted_at, id LIMIT ?",
+		c.d.tsCmp(before), limit))
 	if err != nil {
 		return nil, errs.E(op, errs.Unavailable, err)
 	}
-	var imgs []*image.Image
-	byID := map[string]*image.Image{}
-	for rows.Next() {
-		img, err := scanImage(rows)
-		if err != nil {
-			rows.Close()
-			return nil, errs.E(op, errs.Unavailable, err)
-		}
-		imgs = append(imgs, img)
-		byID[img.ID] = img
-	}
-	if err := closeRows(rows); err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
+	scanLoc := func(r rowScanner) (image.Location, error) {
+		var l image.Location
+		err := r.Scan(&l.ID, &l.URL, &l.Status)
+		return l, err
 	}
 	for _, img := range imgs {
-		lrows, err := c.query(ctx, "SELECT id, value, status FROM image_locations WHERE image_id = ? AND status = 'pending_delete' ORDER BY id", img.ID)
+		img.Locations, err = scanAll(scanLoc)(c.query(ctx, "SELECT id, value, status FROM image_locations WHERE image_id = ? AND status = 'pending_delete' ORDER BY id", img.ID))
 		if err != nil {
-			return nil, errs.E(op, errs.Unavailable, err)
-		}
-		for lrows.Next() {
-			var l image.Location
-			if err := lrows.Scan(&l.ID, &l.URL, &l.Status); err != nil {
-				lrows.Close()
-				return nil, errs.E(op, errs.Unavailable, err)
-			}
-			img.Locations = append(img.Locations, l)
-		}
-		if err := closeRows(lrows); err != nil {
 			return nil, errs.E(op, errs.Unavailable, err)
 		}
 	}
@@ -118,21 +98,9 @@ func (r *Images) Restore(ctx context.Context, id string) error {
 func (r *Images) StaleUploads(ctx context.Context, before time.Time) ([]*image.Image, error) {
 	const op errs.Op = "db.Images.StaleUploads"
 	c := r.db.reader()
-	rows, err := c.query(ctx, "SELECT "+imageCols+" FROM images WHERE status = 'saving' AND "+c.d.notDeleted("deleted")+" AND updated_at < ? ORDER BY updated_at LIMIT 1000",
-		c.d.tsCmp(before))
+	imgs, err := scanAll(scanImage)(c.query(ctx, "SELECT "+imageCols+" FROM images WHERE status = 'saving' AND "+c.d.notDeleted("deleted")+
+		" AND updated_at < ? ORDER BY updated_at LIMIT 1000", c.d.tsCmp(before)))
 	if err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
-	}
-	var imgs []*image.Image
-	for rows.Next() {
-		img, err := scanImage(rows)
-		if err != nil {
-			rows.Close()
-			return nil, errs.E(op, errs.Unavailable, err)
-		}
-		imgs = append(imgs, img)
-	}
-	if err := closeRows(rows); err != nil {
 		return nil, errs.E(op, errs.Unavailable, err)
 	}
 	return imgs, nil
