@@ -790,7 +790,7 @@ func (s *Service) ForDownload(ctx context.Context, id string) (*Image, error) {
 // are role:admin only, which need the admin role even in noauth mode.
 type DefaultAuthorizer struct{}
 
-var adminOnly = map[string]bool{"publicize_image": true, "copy_image": true, "delete_image_location": true}
+var adminOnly = map[string]bool{"publicize_image": true, "copy_image": true, "delete_image_location": true, "tasks_api_access": true}
 
 // Authorize implements Authorizer.
 func (DefaultAuthorizer) Authorize(ctx context.Context, action string, _ *Image) error {
