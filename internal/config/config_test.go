@@ -57,6 +57,21 @@ func TestDefault(t *testing.T) {
 		FilesystemStoreDatadir: filepath.Join("glint-data", "images"),
 		DiskFormats:            []string{"ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"},
 		ContainerFormats:       []string{"ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"},
+		TaskTimeToLive:         48,
+		TaskPoolThreads:        16,
+		AllowedSchemes:         []string{"http", "https"},
+		DisallowedSchemes:      []string{},
+		AllowedHosts:           []string{},
+		DisallowedHosts:        []string{},
+		AllowedPorts:           []string{"80", "443"},
+		DisallowedPorts:        []string{},
+		ImageImportPlugins:     []string{},
+		ConversionFormat:       "raw",
+		InjectIgnoreUserRoles:  []string{"admin"},
+		InjectProperties:       []string{},
+		QemuImgMemory:          2147483648,
+		QemuImgCPU:             30,
+		ConversionTimeout:      3600,
 	}
 	want.derived = c.derived // internal bookkeeping, checked in TestFinish
 	if !reflect.DeepEqual(c, want) {

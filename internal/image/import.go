@@ -487,6 +487,17 @@ func (im *Importer) run(j *job) {
 		return
 	}
 	t.Status = TaskProcessing
+	if j.task.Type == TaskTypeImport {
+		if err := im.runLegacy(ctx, j); err != nil {
+			log.Warn("legacy import task failed", "err", err)
+			msg := errs.Message(err)
+			if msg == "" {
+				msg = err.Error()
+			}
+			im.finishTask(context.Background(), t, TaskFailure, nil, msg)
+		}
+		return
+	}
 	err := im.runImport(ctx, j, log)
 	if err != nil {
 		if im.ctx.Err() != nil {

@@ -180,3 +180,9 @@ func (im *Importer) finishTask(ctx context.Context, t *Task, status TaskStatus, 
 	t.Status, t.Result, t.Message, t.UpdatedAt, t.ExpiresAt = status, result, msg, now, &exp
 	return im.tasks.SaveTask(context.WithoutCancel(ctx), t, from)
 }
+
+// AuthorizeTasksAPI applies tasks_api_access, the gate of every legacy
+// tasks API call.
+func (im *Importer) AuthorizeTasksAPI(ctx context.Context) error {
+	return im.s.authz.Authorize(ctx, "tasks_api_access", nil)
+}
