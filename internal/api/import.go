@@ -98,7 +98,9 @@ func (s *Server) importImage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	// An empty body as WebOb sends it: a JSON content type would make
+	// glanceclient try to decode it.
+	w.Header().Set("Content-Type", "text/html; charset=UTF-8")
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusAccepted)
 }
