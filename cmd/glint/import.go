@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,12 @@ func newImporter(cfg *config.Config, svc *image.Service, database *db.DB, log *s
 	stageHost := cfg.WorkerSelfReferenceURL
 	if stageHost == "" {
 		stageHost = cfg.PublicEndpoint
+	}
+	if stageHost == "" && cfg.BindHost != "0.0.0.0" && cfg.BindHost != "::" && cfg.BindHost != "" {
+		// Glance records no stage host then, and a glance-direct import
+		// through another node fails; a node bound to one address can
+		// be reached at it.
+		stageHost = "http://" + net.JoinHostPort(cfg.BindHost, strconv.Itoa(cfg.BindPort))
 	}
 	return image.NewImporter(svc, database.Tasks(), image.ImportOptions{
 		Methods:        cfg.EnabledImportMethods,

@@ -1,14 +1,17 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -94,6 +97,12 @@ func (s *Server) importImage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errs.E(op, errs.Invalid, "All_stores parameter can't be used with x-image-meta-store header or stores parameter"))
 		return
 	}
+	if req.Method == image.MethodGlanceDirect && r.Header.Get(proxiedHeader) == "" {
+		if host := im.StagedElsewhere(r.Context(), r.PathValue("id")); host != "" {
+			s.proxyImport(w, r, host, body)
+			return
+		}
+	}
 	if err := im.Import(r.Context(), r.PathValue("id"), req); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -103,6 +112,55 @@ func (s *Server) importImage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=UTF-8")
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// proxiedHeader marks an import request one node forwards to another, so
+// that it is never forwarded again.
+const proxiedHeader = "X-Glint-Proxied-Import"
+
+var proxyClient = &http.Client{Timeout: 60 * time.Second}
+
+// proxyImport forwards a glance-direct import to the node that holds the
+// staged data (os_glance_stage_host), with the caller's headers (and so
+// its token), and relays the answer, as Glance does: 504 when that node
+// does not answer, 502 when the exchange fails otherwise.
+func (s *Server) proxyImport(w http.ResponseWriter, r *http.Request, host string, body []byte) {
+	target := strings.TrimSuffix(host, "/") + "/v2/images/" + url.PathEscape(r.PathValue("id")) + "/import"
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		writeErrorBody(w, r, http.StatusBadGateway, "Stage host is unavailable")
+		return
+	}
+	for k, v := range r.Header {
+		switch http.CanonicalHeaderKey(k) {
+		case "Connection", "Content-Length", "Transfer-Encoding", "Keep-Alive", "Te", "Trailer", "Upgrade", "Proxy-Authorization":
+		default:
+			req.Header[k] = v
+		}
+	}
+	req.Header.Set(proxiedHeader, "1")
+	s.log.InfoContext(r.Context(), "forwarding import to the node holding the staged data", "request_id", requestID(r),
+		"image_id", r.PathValue("id"), "stage_host", host)
+	resp, err := proxyClient.Do(req)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.ECONNREFUSED) {
+			writeErrorBody(w, r, http.StatusGatewayTimeout, "Stage host is unavailable")
+			return
+		}
+		writeErrorBody(w, r, http.StatusBadGateway, "Stage host is unavailable")
+		return
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxJSONBody))
+	for _, k := range []string{"Content-Type"} {
+		if v := resp.Header.Get(k); v != "" {
+			w.Header().Set(k, v)
+		}
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(resp.StatusCode)
+	w.Write(b)
 }
 
 // dbTime is how Glance's GET /v2/images/{id}/tasks renders timestamps:

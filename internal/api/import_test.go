@@ -44,6 +44,9 @@ type importOpts struct {
 	node    string
 	noStart bool
 	dir     string
+	// stageHost records this node's URL on staged images (for a
+	// two-node test).
+	stageHost bool
 }
 
 // roleAuth is a test Authenticator: the X-Roles header lists the roles;
@@ -100,9 +103,15 @@ func newImportEnv(t *testing.T, o importOpts) *importEnv {
 		o.methods = []string{"glance-direct", "web-download", "copy-image"}
 	}
 	staging := filepath.Join(dir, "staging")
+	var h http.Handler
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	stageHost := ""
+	if o.stageHost {
+		stageHost = "http://" + srv.Listener.Addr().String()
+	}
 	im, err := image.NewImporter(svc, database.Tasks(), image.ImportOptions{
 		Methods: o.methods, StagingDir: staging, Workers: 2, TaskTimeToLive: 48 * time.Hour,
-		Filter: filter, Plugins: o.plugins, Plugin: o.plugin, Node: o.node,
+		Filter: filter, Plugins: o.plugins, Plugin: o.plugin, Node: o.node, StageHost: stageHost,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -113,14 +122,14 @@ func newImportEnv(t *testing.T, o importOpts) *importEnv {
 		}
 	}
 	t.Cleanup(im.Close)
-	h, err := api.New(svc, api.Config{LimitParamDefault: 25, APILimitMax: 1000,
+	h, err = api.New(svc, api.Config{LimitParamDefault: 25, APILimitMax: 1000,
 		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats,
 		EnabledImportMethods: o.methods, Importer: im, Authenticator: roleAuth{}},
 		func(r *http.Request) error { return database.Ping(r.Context()) }, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &importEnv{env: &env{t: t, url: srv.URL, images: fs.Dir, srv: srv}, im: im, db: database, staging: staging, svc: svc}
 }
@@ -597,5 +606,39 @@ func TestImportMethodsDisabled(t *testing.T) {
 	r := e.do("GET", "/v2/info/import", nil)
 	if !strings.Contains(string(r.body), `"value":["web-download"]`) {
 		t.Errorf("info/import: %s", r.body)
+	}
+}
+
+// Two nodes share a database but not a staging area: an image staged on
+// one is imported through the other, which forwards the request to the
+// node holding the data (os_glance_stage_host).
+func TestImportTwoNodes(t *testing.T) { eachDB(t, testImportTwoNodes) }
+
+func testImportTwoNodes(t *testing.T, dbURL string) {
+	a := newImportEnv(t, importOpts{dbURL: dbURL, stageHost: true, node: "a"})
+	b := newImportEnv(t, importOpts{dbURL: dbURL, stageHost: true, node: "b"})
+	data := bytes.Repeat([]byte("two nodes "), 10000)
+	id := a.create(rawBare)
+	wantStatus(t, "stage on a", a.stage(id, data), 204, "")
+	if img := b.show(id); img["os_glance_stage_host"] != nil {
+		t.Errorf("os_glance_stage_host is shown: %v", img)
+	}
+	wantStatus(t, "import through b", b.importReq(id, `{"method":{"name":"glance-direct"}}`), 202, "")
+	a.im.Wait()
+	img := b.show(id)
+	if img["status"] != "active" || img["size"] != float64(len(data)) {
+		t.Fatalf("after import through b: %v", img)
+	}
+	if f := a.stagingFiles(); len(f) != 0 {
+		t.Errorf("a's staging area holds %v", f)
+	}
+
+	// The stage host is down: 504, and the image stays staged.
+	id = a.create(rawBare)
+	wantStatus(t, "stage on a", a.stage(id, data), 204, "")
+	a.srv.Close()
+	wantStatus(t, "import through b with a down", b.importReq(id, `{"method":{"name":"glance-direct"}}`), 504, "Stage host is unavailable")
+	if img := b.show(id); img["status"] != "uploading" {
+		t.Errorf("after a failed forward: %v", img["status"])
 	}
 }

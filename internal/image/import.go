@@ -31,6 +31,7 @@ const (
 	lockExpiry           = 60 * time.Minute // Glance's stale import lock age (doubled while pending)
 	progressEvery        = 10 * time.Second
 	defaultDownloadLimit = 24 * time.Hour
+	staleStaging         = time.Hour
 )
 
 // ImportOptions are the import settings, taken from configuration at start.
@@ -116,6 +117,7 @@ func (im *Importer) Start(ctx context.Context) error {
 				if _, err := im.tasks.ExpireTasks(im.ctx, im.s.now().UTC()); err != nil && im.ctx.Err() == nil {
 					im.s.log.Warn("could not expire tasks", "err", err)
 				}
+				im.sweepStaging(im.ctx, staleStaging)
 			}
 		}
 	}()
@@ -723,5 +725,55 @@ func (im *Importer) failImport(ctx context.Context, t *Task, method string, caus
 	}
 	if method != MethodCopyImage {
 		im.Unstage(ctx, id)
+	}
+}
+
+// StagedElsewhere returns the URL of the node holding an image's staged
+// data when that is another node and this one has no copy (Glance's
+// os_glance_stage_host rule); "" otherwise.
+func (im *Importer) StagedElsewhere(ctx context.Context, id string) string {
+	img, err := im.s.Get(ctx, id)
+	if err != nil || img.Status != Uploading {
+		return ""
+	}
+	host := img.Properties[PropStageHost]
+	if host == "" || strings.TrimSuffix(host, "/") == strings.TrimSuffix(im.opts.StageHost, "/") {
+		return ""
+	}
+	if _, err := os.Stat(im.stagingPath(id)); err == nil {
+		return ""
+	}
+	return host
+}
+
+// sweepStaging removes staged data whose image is gone or no longer
+// waiting for an import: left behind when an image staged here was
+// deleted through another node, or by a crash. Files younger than grace
+// are left alone (a stage may be in flight).
+func (im *Importer) sweepStaging(ctx context.Context, grace time.Duration) {
+	ents, err := os.ReadDir(im.opts.StagingDir)
+	if err != nil {
+		return
+	}
+	for _, d := range ents {
+		name := d.Name()
+		id := strings.TrimSuffix(strings.TrimSuffix(name, ".tmp"), ".work")
+		if _, err := uuid.Parse(id); err != nil {
+			continue
+		}
+		info, err := d.Info()
+		if err != nil || time.Since(info.ModTime()) < grace {
+			continue
+		}
+		img, err := im.s.repo.Get(ctx, id)
+		switch {
+		case errs.Is(errs.NotFound, err):
+		case err != nil:
+			continue
+		case img.Status == Uploading || img.Status == Importing:
+			continue
+		}
+		im.s.log.InfoContext(ctx, "removing stale staged data", "image_id", id, "file", name)
+		os.Remove(filepath.Join(im.opts.StagingDir, name))
 	}
 }

@@ -113,3 +113,31 @@ func TestImportCLIs(t *testing.T) {
 		t.Errorf("openstack --import did not go through glance-direct: %d %s", code, b)
 	}
 }
+
+// Two glint serve processes share a database but not a staging area: the
+// glance CLI stages on one and imports through the other, which forwards
+// the import to the first (its URL is in os_glance_stage_host).
+func TestImportTwoProcesses(t *testing.T) {
+	requireCLI(t)
+	shared := filepath.Join(t.TempDir(), "shared.db")
+	conf := "[database]\nconnection = sqlite:///" + shared + "\n"
+	a := startServer(t, conf)
+	b := startServer(t, conf)
+	data := bytes.Repeat([]byte("two processes "), 50000)
+	sum := md5.Sum(data)
+	file := filepath.Join(a.tmp, "data.raw")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := a.createImage(t, map[string]any{"name": "two", "disk_format": "raw", "container_format": "bare"})
+	must(t, a.glanceStdin(t, file, "image-stage", id))
+	a.waitStatus(t, id, "uploading")
+	must(t, b.glanceStdin(t, "", "image-import", id, "--import-method", "glance-direct"))
+	img := b.waitStatus(t, id, "active")
+	if img["checksum"] != hex.EncodeToString(sum[:]) {
+		t.Errorf("checksum %v", img["checksum"])
+	}
+	if !strings.Contains(b.log(), "forwarding import") {
+		t.Errorf("b did not forward the import; its log:\n%s", b.log())
+	}
+}
