@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -640,5 +641,42 @@ func testImportTwoNodes(t *testing.T, dbURL string) {
 	wantStatus(t, "import through b with a down", b.importReq(id, `{"method":{"name":"glance-direct"}}`), 504, "Stage host is unavailable")
 	if img := b.show(id); img["status"] != "uploading" {
 		t.Errorf("after a failed forward: %v", img["status"])
+	}
+}
+
+// Hostile images are refused on the web-download path too: the task
+// fails with the inspector's reason and nothing is stored; gzip data is
+// unpacked by image_decompression before it is inspected.
+func TestWebDownloadInspection(t *testing.T) {
+	backing := qemuImage(t, "-f", "qcow2", "-o", "size=64M,backing_file=/etc/hostname,backing_fmt=raw")
+	good := qemuImage(t, "-f", "qcow2", "-o", "size=8M")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(good)
+	zw.Close()
+	files := map[string][]byte{"/backing": backing, "/good.gz": gz.Bytes()}
+	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(files[r.URL.Path]) }))
+	defer src.Close()
+	u, _ := url.Parse(src.URL)
+	port, _ := strconv.Atoi(u.Port())
+	e := newImportEnv(t, importOpts{filter: &urlfilter.Options{AllowedPorts: []int{port}, AllowPrivate: true},
+		plugins: []string{"image_decompression"}})
+
+	id := e.create(`{"name":"h","disk_format":"qcow2","container_format":"bare"}`)
+	wantStatus(t, "web-download", e.importReq(id, `{"method":{"name":"web-download","uri":"`+src.URL+`/backing"}}`), 202, "")
+	e.im.Wait()
+	tk := e.tasks(id)[0]
+	if img := e.show(id); img["status"] != "queued" || tk["status"] != "failure" || !strings.Contains(tk["message"].(string), "backing_file") {
+		t.Errorf("hostile web-download: image %v, task %v", img["status"], tk)
+	}
+	if f := e.storeFiles(); len(f) != 0 {
+		t.Errorf("store holds %v", f)
+	}
+
+	id = e.create(`{"name":"g","disk_format":"qcow2","container_format":"bare"}`)
+	wantStatus(t, "web-download of gzip", e.importReq(id, `{"method":{"name":"web-download","uri":"`+src.URL+`/good.gz"}}`), 202, "")
+	e.im.Wait()
+	if img := e.show(id); img["status"] != "active" || img["size"] != float64(len(good)) || img["virtual_size"] != float64(8<<20) {
+		t.Errorf("decompressed import: %v", img)
 	}
 }

@@ -43,14 +43,14 @@ func (im *Importer) runLegacy(ctx context.Context, j *job) error {
 	in := j.task.Input
 	from, _ := in["import_from"].(string)
 	if from == "" {
-		return fmt.Errorf("Input does not contain 'import_from' field")
+		return errs.E(errs.Op("image.runLegacy"), errs.Invalid, "Input does not contain 'import_from' field")
 	}
 	if f, _ := in["import_from_format"].(string); f == "" {
-		return fmt.Errorf("Input does not contain 'import_from_format' field")
+		return errs.E(errs.Op("image.runLegacy"), errs.Invalid, "Input does not contain 'import_from_format' field")
 	}
 	props, ok := in["image_properties"].(map[string]any)
 	if !ok {
-		return fmt.Errorf("Input does not contain 'image_properties' field")
+		return errs.E(errs.Op("image.runLegacy"), errs.Invalid, "Input does not contain 'image_properties' field")
 	}
 	if err := im.opts.Filter.Check(from); err != nil {
 		return err
