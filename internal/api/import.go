@@ -93,10 +93,8 @@ func (s *Server) importImage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if h := r.Header.Get("X-Image-Meta-Store"); h != "" && req.AllStores {
-		s.writeError(w, r, errs.E(op, errs.Invalid, "All_stores parameter can't be used with x-image-meta-store header or stores parameter"))
-		return
-	}
+	// With one store Glance ignores stores, all_stores and the
+	// X-Image-Meta-Store header (it reads them only with enabled_backends).
 	if req.Method == image.MethodGlanceDirect && r.Header.Get(proxiedHeader) == "" {
 		if host := im.StagedElsewhere(r.Context(), r.PathValue("id")); host != "" {
 			s.proxyImport(w, r, host, body)

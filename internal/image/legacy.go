@@ -34,8 +34,10 @@ func (im *Importer) CreateLegacyTask(ctx context.Context, typ string, input map[
 	if err := im.tasks.CreateTask(ctx, t); err != nil {
 		return nil, errs.E(op, err)
 	}
+	// The worker owns t from now on; the caller gets the task as created.
+	created := *t
 	im.enqueue(&job{task: t, req: &ImportRequest{Method: "legacy-import", Raw: map[string]any{}}, caller: a})
-	return t, nil
+	return &created, nil
 }
 
 // runLegacy is the legacy import task: create the image, download its data.

@@ -48,7 +48,11 @@ const op errs.Op = "urlfilter.Check"
 // port-checked.
 func (o Options) Check(raw string) error {
 	refuse := func() error {
-		return errs.Errorf(op, errs.Invalid, "URI for web-download does not pass filtering: %s", raw)
+		shown := raw
+		if shown == "" {
+			shown = "None" // Glance prints the missing URI as Python's None
+		}
+		return errs.Errorf(op, errs.Invalid, "URI for web-download does not pass filtering: %s", shown)
 	}
 	if raw == "" {
 		return refuse()
