@@ -680,3 +680,66 @@ func TestWebDownloadInspection(t *testing.T) {
 		t.Errorf("decompressed import: %v", img)
 	}
 }
+
+// Every hostile image is refused on every import path: stage (415),
+// web-download and legacy import tasks (the task fails, nothing stored),
+// and a safe qcow2 staged before its disk_format was set to raw.
+func TestHostileImagesOnEveryImportPath(t *testing.T) {
+	flatVMDK := []byte("# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\n\n" +
+		"RW 2048 FLAT \"/etc/passwd\" 0\n")
+	hostile := map[string]struct {
+		disk string
+		data []byte
+	}{
+		"qcow2 backing file":   {"qcow2", qemuImage(t, "-f", "qcow2", "-o", "size=64M,backing_file=/etc/hostname,backing_fmt=raw")},
+		"qcow2 data file":      {"qcow2", qemuImage(t, "-f", "qcow2", "-o", "size=64M,data_file=external.raw")},
+		"vmdk flat descriptor": {"vmdk", flatVMDK},
+		"qcow2 declared raw":   {"raw", qemuImage(t, "-f", "qcow2", "-o", "size=64M")},
+		"vmdk declared raw":    {"raw", qemuImage(t, "-f", "vmdk", "-o", "size=64M")},
+	}
+	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, _ := url.PathUnescape(strings.TrimPrefix(r.URL.Path, "/"))
+		w.Write(hostile[name].data)
+	}))
+	defer src.Close()
+	u, _ := url.Parse(src.URL)
+	port, _ := strconv.Atoi(u.Port())
+	e := newImportEnv(t, importOpts{filter: &urlfilter.Options{AllowedPorts: []int{port}, AllowPrivate: true},
+		plugins: []string{"image_conversion"}, plugin: image.PluginOptions{ConversionFormat: "qcow2"}})
+	admin := []string{"X-Roles", "admin"}
+	for name, h := range hostile {
+		t.Run(name, func(t *testing.T) {
+			attrs := `{"name":"h","disk_format":"` + h.disk + `","container_format":"bare"}`
+			id := e.create(attrs)
+			if r := e.stage(id, h.data); r.status != 415 {
+				t.Errorf("stage: %d %s", r.status, r.body)
+			}
+			id = e.create(attrs)
+			wantStatus(t, "web-download", e.importReq(id, `{"method":{"name":"web-download","uri":"`+src.URL+"/"+url.PathEscape(name)+`"}}`), 202, "")
+			e.im.Wait()
+			if img, tk := e.show(id), e.tasks(id)[0]; img["status"] != "queued" || tk["status"] != "failure" {
+				t.Errorf("web-download: image %v, task %v", img["status"], tk)
+			}
+			body := fmt.Sprintf(`{"type":"import","input":{"import_from":"%s/%s","import_from_format":"%s","image_properties":%s}}`,
+				src.URL, url.PathEscape(name), h.disk, attrs)
+			r := e.do("POST", "/v2/tasks", strings.NewReader(body), admin...)
+			wantStatus(t, "legacy task", r, 201, "")
+			e.im.Wait()
+			if tk := e.do("GET", "/v2/tasks/"+r.json(t)["id"].(string), nil, admin...).json(t); tk["status"] != "failure" {
+				t.Errorf("legacy task: %v", tk)
+			}
+			if f := e.storeFiles(); len(f) != 0 {
+				t.Errorf("store holds %v", f)
+			}
+		})
+	}
+	// Staged while its format was unknown, then declared raw: disk_format
+	// cannot change on an uploading image (403, as in Glance), so staged
+	// data is always judged against the format it is imported as.
+	id := e.create(`{"name":"late","container_format":"bare"}`)
+	wantStatus(t, "stage", e.stage(id, hostile["qcow2 declared raw"].data), 204, "")
+	if r := e.do("PATCH", "/v2/images/"+id, strings.NewReader(`[{"op":"add","path":"/disk_format","value":"raw"}]`),
+		"Content-Type", "application/openstack-images-v2.1-json-patch"); r.status != 403 {
+		t.Fatalf("patch of an uploading image's disk_format: %d %s", r.status, r.body)
+	}
+}
