@@ -574,10 +574,13 @@ func redact(raw string) string {
 
 // progress records how far a task got, as Glance's "Copied N MiB"; the
 // save also keeps the task's updated_at fresh, so its lock is not broken.
+// It saves a copy: the reader calling it may still run on the pipe's
+// goroutine while the worker finishes the task after a failure.
 func (im *Importer) progress(ctx context.Context, t *Task, n int64) {
-	t.Message = fmt.Sprintf("Copied %d MiB", n>>20)
-	t.UpdatedAt = im.s.now().UTC()
-	if err := im.tasks.SaveTask(ctx, t, TaskProcessing); err != nil {
+	c := *t
+	c.Message = fmt.Sprintf("Copied %d MiB", n>>20)
+	c.UpdatedAt = im.s.now().UTC()
+	if err := im.tasks.SaveTask(ctx, &c, TaskProcessing); err != nil {
 		im.s.log.WarnContext(ctx, "could not record import progress", "task_id", t.ID, "err", err)
 	}
 }
@@ -645,7 +648,9 @@ func (im *Importer) importToStore(ctx context.Context, j *job, staged string) er
 		return errs.E(op, errs.Internal, err)
 	}
 	insp := imageformat.New()
-	pr := &progressReader{r: f, every: progressEvery, report: func(n int64) { im.progress(ctx, j.task, n) }}
+	// The pipe reads on its own goroutine: report progress on a snapshot.
+	snap := *j.task
+	pr := &progressReader{r: f, every: progressEvery, report: func(n int64) { im.progress(ctx, &snap, n) }}
 	pipe := newHashPipe(pr, md, mh, insp)
 	loc, written, err := s.stores.Default.Add(ctx, id, pipe, st.Size())
 	pipe.Close()
