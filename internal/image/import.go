@@ -329,7 +329,9 @@ func (im *Importer) Import(ctx context.Context, id string, req *ImportRequest) e
 		return errs.E(op, errs.Conflict, "Only images with status active can be targeted for copying")
 	case img.Status != Queued && (method == MethodWebDownload || method == MethodGlanceDownload):
 		return errs.Errorf(op, errs.Conflict, "Image needs to be in 'queued' state to use '%s' method", method)
-	case img.Status != Uploading && method == MethodGlanceDirect:
+	case method == MethodGlanceDirect && (img.Status != Uploading || img.Size == nil):
+		// Glint: an image whose staging is still streaming (uploading, no
+		// size yet) is not staged either.
 		return errs.E(op, errs.Conflict, "Image needs to be staged before 'glance-direct' method can be used")
 	case img.ContainerFormat == nil || *img.ContainerFormat == "":
 		return errs.E(op, errs.Conflict, "'container_format' needs to be set before import")
