@@ -244,9 +244,12 @@ func (im *Importer) convert(ctx context.Context, j *job, staged string) error {
 	if err := imageformat.Check(insp.Result(), src); err != nil {
 		return errs.E(op, errs.Invalid, "Image conversion refused: "+errs.Message(err), err)
 	}
-	qfmt := src
-	if src == "vhd" {
+	qfmt := src // qemu-img's name for the format
+	switch src {
+	case "vhd":
 		qfmt = "vpc"
+	case "iso":
+		qfmt = "raw" // qemu reads an ISO as raw data, as Glance's probe finds it
 	}
 	raw, err := im.qemuImg(ctx, true, "info", "-f", qfmt, "--output=json", staged)
 	if err != nil {
