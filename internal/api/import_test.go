@@ -441,6 +441,20 @@ func TestImportConversion(t *testing.T) {
 		t.Fatalf("after conversion: %v", img)
 	}
 
+	for _, f := range []string{"vmdk", "vhdx", "vdi", "vpc"} {
+		disk := map[string]string{"vpc": "vhd"}[f]
+		if disk == "" {
+			disk = f
+		}
+		id := e.create(`{"name":"c","disk_format":"` + disk + `","container_format":"bare"}`)
+		wantStatus(t, "stage "+f, e.stage(id, qemuImage(t, "-f", f, "-o", "size=8M")), 204, "")
+		wantStatus(t, "import "+f, e.importReq(id, `{"method":{"name":"glance-direct"}}`), 202, "")
+		e.im.Wait()
+		if img := e.show(id); img["status"] != "active" || img["disk_format"] != "raw" || img["size"].(float64) < 8<<20 {
+			t.Errorf("%s converted: %v (task %v)", f, img, e.tasks(id)[0]["message"])
+		}
+	}
+
 	// A VMDK that names a host file (CVE-2022-47951) never reaches qemu-img.
 	desc := "# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\n\n" +
 		"RW 2048 FLAT \"/etc/passwd\" 0\n"
