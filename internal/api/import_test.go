@@ -595,7 +595,22 @@ func TestImportRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// And a stage cut short: a partial file, the image uploading without a size.
+	cut := first.create(rawBare)
+	if _, err := first.db.Images().Modify(ctx, cut, func(img *image.Image) (*image.Image, error) {
+		img.Status = image.Uploading
+		return img, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(first.staging, cut+".tmp"), []byte("part"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+
 	second := newImportEnv(t, importOpts{dir: dir, node: "node-a"})
+	if img := second.show(cut); img["status"] != "queued" {
+		t.Errorf("interrupted stage: %v", img["status"])
+	}
 	img := second.show(id)
 	if img["status"] != "queued" || img["os_glance_import_task"] != nil {
 		t.Errorf("after restart: %v", img)

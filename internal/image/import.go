@@ -132,6 +132,7 @@ func (im *Importer) Close() {
 }
 
 func (im *Importer) recover(ctx context.Context) error {
+	im.recoverStaging(ctx)
 	for _, st := range []TaskStatus{TaskPending, TaskProcessing} {
 		ts, err := im.tasks.TasksInStatus(ctx, TaskTypeImageImport, st)
 		if err != nil {
@@ -782,5 +783,37 @@ func (im *Importer) sweepStaging(ctx context.Context, grace time.Duration) {
 		}
 		im.s.log.InfoContext(ctx, "removing stale staged data", "image_id", id, "file", name)
 		os.Remove(filepath.Join(im.opts.StagingDir, name))
+	}
+}
+
+// recoverStaging cleans up stages this node was writing when it stopped:
+// their partial files are removed and their images, still uploading
+// without a size, are queued again (Glance leaves them uploading).
+func (im *Importer) recoverStaging(ctx context.Context) {
+	ents, err := os.ReadDir(im.opts.StagingDir)
+	if err != nil {
+		return
+	}
+	for _, d := range ents {
+		id, ok := strings.CutSuffix(d.Name(), ".tmp")
+		if !ok {
+			continue
+		}
+		os.Remove(filepath.Join(im.opts.StagingDir, d.Name()))
+		if _, err := uuid.Parse(id); err != nil {
+			continue
+		}
+		_, err := im.s.repo.Modify(ctx, id, func(cur *Image) (*Image, error) {
+			if cur.Status != Uploading || cur.Size != nil {
+				return nil, errs.E(errs.Conflict, "not an interrupted stage")
+			}
+			n := cur.Clone()
+			n.Status = Queued
+			n.UpdatedAt = im.s.now().UTC()
+			return n, nil
+		})
+		if err == nil {
+			im.s.log.WarnContext(ctx, "staging interrupted by a stop of this node; image queued again", "image_id", id)
+		}
 	}
 }
