@@ -266,6 +266,14 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 		DiskFormats:      cfg.DiskFormats,
 		ContainerFormats: cfg.ContainerFormats,
 	}, log)
+	importer, err := newImporter(cfg, svc, database, log)
+	if err != nil {
+		return err
+	}
+	if err := importer.Start(ctx); err != nil {
+		return err
+	}
+	defer importer.Close()
 	health := func(r *http.Request) error {
 		if err := database.Ping(r.Context()); err != nil {
 			return fmt.Errorf("database: %w", err)
@@ -283,7 +291,8 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 		APILimitMax:           cfg.APILimitMax,
 		DiskFormats:           cfg.DiskFormats,
 		ContainerFormats:      cfg.ContainerFormats,
-		EnabledImportMethods:  nil, // import arrives with its own issue; advertise none until then
+		EnabledImportMethods:  cfg.EnabledImportMethods,
+		Importer:              importer,
 		CustomSchema:          customSchema,
 	}, health, log)
 	if err != nil {

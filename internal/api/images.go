@@ -112,6 +112,9 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if s.cfg.Importer != nil {
+		s.cfg.Importer.Unstage(r.Context(), r.PathValue("id"))
+	}
 	noContent(w)
 }
 

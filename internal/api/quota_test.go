@@ -221,3 +221,23 @@ func TestQuotaAcrossNodes(t *testing.T) {
 		}
 	})
 }
+
+func TestStageLimits(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		e := newImportEnv(t, importOpts{dbURL: dbURL, svc: func(o *image.Options) {
+			o.Limits = &image.Limits{ImageSizeTotal: -1, ImageStageTotal: 1, ImageCountTotal: -1, ImageCountUploading: -1}
+		}})
+		a := e.create(`{"disk_format": "raw", "container_format": "bare"}`)
+		b := e.create(`{"disk_format": "raw", "container_format": "bare"}`)
+		if r := e.do("PUT", "/v2/images/"+a+"/stage", bytes.NewReader(make([]byte, 600<<10)), "Content-Type", "application/octet-stream"); r.status != 204 {
+			t.Fatalf("first stage: %d %s", r.status, r.body)
+		}
+		r := e.do("PUT", "/v2/images/"+b+"/stage", chunked{bytes.NewReader(make([]byte, 600<<10))}, "Content-Type", "application/octet-stream")
+		if r.status != 413 || !strings.Contains(string(r.body), "image_stage_total") {
+			t.Fatalf("second stage over image_stage_total: %d %s", r.status, r.body)
+		}
+		if st := e.show(b)["status"]; st != "queued" {
+			t.Errorf("refused stage left the image %v", st)
+		}
+	})
+}

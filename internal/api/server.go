@@ -36,6 +36,8 @@ type Config struct {
 	CustomSchema []byte
 	// Authenticator builds each request's identity; nil means noauth.
 	Authenticator auth.Authenticator
+	// Importer runs interoperable imports and tasks; nil disables them.
+	Importer *image.Importer
 }
 
 // Server serves the Image API.
@@ -113,6 +115,7 @@ func (s *Server) routes() {
 	}
 	s.route("/v2/info/import", methods{"GET": s.infoImport}, "GET")
 	s.route("/v2/info/usage", methods{"GET": s.infoUsage}, "GET")
+	s.importRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH":

@@ -81,6 +81,25 @@ type Config struct {
 	// are looked for (the configuration's directories); set by the caller.
 	SearchDirs []string
 
+	// Import (see docs/import.md)
+	WorkerSelfReferenceURL string   // [DEFAULT] worker_self_reference_url, default ""
+	TaskTimeToLive         int      // [task] task_time_to_live, hours, default 48
+	TaskPoolThreads        int      // [wsgi] task_pool_threads, default 16: imports running at once
+	AllowedSchemes         []string // [import_filtering_opts] allowed_schemes, default [http, https]
+	DisallowedSchemes      []string // [import_filtering_opts] disallowed_schemes, default []
+	AllowedHosts           []string // [import_filtering_opts] allowed_hosts, default []
+	DisallowedHosts        []string // [import_filtering_opts] disallowed_hosts, default []
+	AllowedPorts           []string // [import_filtering_opts] allowed_ports, default [80, 443]
+	DisallowedPorts        []string // [import_filtering_opts] disallowed_ports, default []
+	ImportAllowPrivate     bool     // [glint] import_allow_private_networks, default false
+	ImageImportPlugins     []string // [image_import_opts] image_import_plugins, default []
+	ConversionFormat       string   // [image_conversion] output_format, default raw
+	InjectIgnoreUserRoles  []string // [inject_metadata_properties] ignore_user_roles, default [admin]
+	InjectProperties       []string // [inject_metadata_properties] inject, "key:value" items, default []
+	QemuImgMemory          int64    // [glint] qemu_img_address_space, bytes, default 2 GiB
+	QemuImgCPU             int      // [glint] qemu_img_cpu_time, seconds, default 30
+	ConversionTimeout      int      // [glint] image_conversion_timeout, seconds, default 3600
+
 	// Ignored lists "section.option" names present in the files that Glint
 	// does not know, sorted, each once.
 	Ignored []string

@@ -68,6 +68,21 @@ func TestDefault(t *testing.T) {
 		PolicyDefaultRule:            "default",
 		WakeupTime:                   300,
 		UploadStaleAfter:             600,
+		TaskTimeToLive:               48,
+		TaskPoolThreads:              16,
+		AllowedSchemes:               []string{"http", "https"},
+		DisallowedSchemes:            []string{},
+		AllowedHosts:                 []string{},
+		DisallowedHosts:              []string{},
+		AllowedPorts:                 []string{"80", "443"},
+		DisallowedPorts:              []string{},
+		ImageImportPlugins:           []string{},
+		ConversionFormat:             "raw",
+		InjectIgnoreUserRoles:        []string{"admin"},
+		InjectProperties:             []string{},
+		QemuImgMemory:                2147483648,
+		QemuImgCPU:                   30,
+		ConversionTimeout:            3600,
 	}
 	want.derived = c.derived // internal bookkeeping, checked in TestFinish
 	if !reflect.DeepEqual(c, want) {

@@ -196,6 +196,75 @@ var options = []optDef{
 		[]string{"ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"},
 		"Allowed container_format values (also read from [DEFAULT], as Glance does).",
 		func(c *Config) *[]string { return &c.ContainerFormats }, nil)),
+
+	// Interoperable import (docs/import.md).
+	stringOpt(defaultSection, "worker_self_reference_url", "",
+		"URL of this node, recorded in os_glance_stage_host when an image is staged; empty means public_endpoint.",
+		func(c *Config) *string { return &c.WorkerSelfReferenceURL }, nil),
+	intOpt("task", "task_time_to_live", 48, 0, math.MaxInt32,
+		"Hours a finished task is kept before it expires (0 or more).",
+		func(c *Config) *int { return &c.TaskTimeToLive }),
+	intOpt("wsgi", "task_pool_threads", 16, 1, 1024,
+		"Number of imports a node runs at once (1-1024); further imports wait in the queue.",
+		func(c *Config) *int { return &c.TaskPoolThreads }),
+	listOpt("import_filtering_opts", "allowed_schemes", []string{"http", "https"},
+		"URI schemes web-download may fetch from; when set, disallowed_schemes is ignored.",
+		func(c *Config) *[]string { return &c.AllowedSchemes }, nil),
+	listOpt("import_filtering_opts", "disallowed_schemes", nil,
+		"URI schemes web-download may not fetch from (used only when allowed_schemes is empty).",
+		func(c *Config) *[]string { return &c.DisallowedSchemes }, nil),
+	listOpt("import_filtering_opts", "allowed_hosts", nil,
+		"Host names or IP addresses web-download may fetch from; when set, disallowed_hosts is ignored.",
+		func(c *Config) *[]string { return &c.AllowedHosts }, nil),
+	listOpt("import_filtering_opts", "disallowed_hosts", nil,
+		"Host names or IP addresses web-download may not fetch from (used only when allowed_hosts is empty).",
+		func(c *Config) *[]string { return &c.DisallowedHosts }, nil),
+	listOpt("import_filtering_opts", "allowed_ports", []string{"80", "443"},
+		"Ports a web-download URI may name explicitly; when set, disallowed_ports is ignored.",
+		func(c *Config) *[]string { return &c.AllowedPorts }, portNumber),
+	listOpt("import_filtering_opts", "disallowed_ports", nil,
+		"Ports a web-download URI may not name (used only when allowed_ports is empty).",
+		func(c *Config) *[]string { return &c.DisallowedPorts }, portNumber),
+	boolOpt("glint", "import_allow_private_networks", false,
+		"Let web-download reach loopback, private, link-local and other non-public addresses (Glance does; Glint refuses them by default).",
+		func(c *Config) *bool { return &c.ImportAllowPrivate }),
+	listOpt("image_import_opts", "image_import_plugins", nil,
+		"Import plugins run on glance-direct and web-download imports, in order: no_op, inject_image_metadata, image_conversion, image_decompression.",
+		func(c *Config) *[]string { return &c.ImageImportPlugins },
+		oneOf("no_op", "inject_image_metadata", "image_conversion", "image_decompression")),
+	stringOpt("image_conversion", "output_format", "raw",
+		"Disk format the image_conversion plugin converts imported images to: raw, qcow2 or vmdk.",
+		func(c *Config) *string { return &c.ConversionFormat }, oneOf("raw", "qcow2", "vmdk")),
+	listOpt("inject_metadata_properties", "ignore_user_roles", []string{"admin"},
+		"Callers with any of these roles get no properties from the inject_image_metadata plugin.",
+		func(c *Config) *[]string { return &c.InjectIgnoreUserRoles }, nil),
+	listOpt("inject_metadata_properties", "inject", nil,
+		"Properties the inject_image_metadata plugin sets on imported images, as key:value items.",
+		func(c *Config) *[]string { return &c.InjectProperties }, keyValue),
+	intOpt("glint", "qemu_img_address_space", 2147483648, 0, math.MaxInt64,
+		"Address space limit of each qemu-img process, in bytes (0: none); applied with prlimit.",
+		func(c *Config) *int64 { return &c.QemuImgMemory }),
+	intOpt("glint", "qemu_img_cpu_time", 30, 0, math.MaxInt32,
+		"CPU time limit of qemu-img info, in seconds (0: none).",
+		func(c *Config) *int { return &c.QemuImgCPU }),
+	intOpt("glint", "image_conversion_timeout", 3600, 0, math.MaxInt32,
+		"Wall-time limit of one qemu-img convert, in seconds (0: none).",
+		func(c *Config) *int { return &c.ConversionTimeout }),
+}
+
+func portNumber(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("invalid value %q: must be a port number (0-65535)", s)
+	}
+	return nil
+}
+
+func keyValue(s string) error {
+	if k, _, ok := strings.Cut(s, ":"); !ok || k == "" {
+		return fmt.Errorf("invalid value %q: must be key:value", s)
+	}
+	return nil
 }
 
 var storageQuotaRE = regexp.MustCompile(`^\d+(B|KB|MB|GB|TB)?$`)

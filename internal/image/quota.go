@@ -90,6 +90,28 @@ func (s *Service) checkStored(op errs.Op, img *Image, others Usage, size int64) 
 	return storageFull(op, sz, remaining)
 }
 
+// stageLimit returns the bytes the owner may have staged in all, or -1.
+func (s *Service) stageLimit() int64 {
+	if l := s.opts.Limits; l != nil && l.ImageStageTotal >= 0 {
+		return l.ImageStageTotal * mib
+	}
+	return -1
+}
+
+// checkStagedBytes refuses staging size bytes (-1: not yet known) past
+// image_stage_total.
+func (s *Service) checkStagedBytes(op errs.Op, img *Image, others Usage, size int64) error {
+	limit := s.stageLimit()
+	if limit < 0 {
+		return nil
+	}
+	remaining := limit - others.StagedBytes
+	if size < 0 && remaining > 0 || size >= 0 && size <= remaining {
+		return nil
+	}
+	return overLimit(op, ownerKey(img), "image_stage_total", s.opts.Limits.ImageStageTotal, others.StagedBytes/mib, max(size, 0)/mib)
+}
+
 // checkCount refuses a new image past image_count_total.
 func (s *Service) checkCount(op errs.Op, img *Image, u Usage) error {
 	if l := s.opts.Limits; l != nil && l.ImageCountTotal >= 0 && u.Images+1 > l.ImageCountTotal {
@@ -109,6 +131,11 @@ func (s *Service) checkUploading(op errs.Op, img *Image, others Usage) error {
 // counting reports whether uploads are counted against any quota.
 func (s *Service) counting() bool {
 	return s.storageLimit() >= 0 || s.opts.Limits != nil && s.opts.Limits.ImageCountUploading >= 0
+}
+
+// stagingCounted reports whether staging is counted against any quota.
+func (s *Service) stagingCounted() bool {
+	return s.stageLimit() >= 0 || s.opts.Limits != nil && s.opts.Limits.ImageCountUploading >= 0
 }
 
 // saveCounted is save with check deciding under the owner's quota lock.

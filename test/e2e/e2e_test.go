@@ -128,12 +128,13 @@ type server struct {
 
 // startServer runs glint serve on a free port with its own data directory
 // and stops it (SIGTERM, wait) when t ends; its log is printed if t failed.
-func startServer(t *testing.T) *server {
+// extraConf is appended to its glance-api.conf.
+func startServer(t *testing.T, extraConf ...string) *server {
 	t.Helper()
 	dir := t.TempDir()
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		s, err := tryStart(t, dir, attempt)
+		s, err := tryStart(t, dir, attempt, extraConf)
 		if err == nil {
 			return s
 		}
@@ -153,7 +154,7 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func tryStart(t *testing.T, dir string, attempt int) (*server, error) {
+func tryStart(t *testing.T, dir string, attempt int, extraConf []string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -164,7 +165,7 @@ func tryStart(t *testing.T, dir string, attempt int) (*server, error) {
 		return nil, err
 	}
 	conf := filepath.Join(base, "glance-api.conf")
-	confText := fmt.Sprintf("[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = %d\ndebug = true\n", port)
+	confText := fmt.Sprintf("[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = %d\ndebug = true\n", port) + strings.Join(extraConf, "\n")
 	if err := os.WriteFile(conf, []byte(confText), 0o644); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"glint/internal/config"
+	"glint/internal/db"
+	"glint/internal/image"
+	"glint/internal/urlfilter"
+)
+
+// newImporter builds the interoperable import machinery from configuration.
+func newImporter(cfg *config.Config, svc *image.Service, database *db.DB, log *slog.Logger) (*image.Importer, error) {
+	ports := func(list []string) []int {
+		var out []int
+		for _, p := range list {
+			if n, err := strconv.Atoi(p); err == nil {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	inject := map[string]string{}
+	for _, kv := range cfg.InjectProperties {
+		k, v, _ := strings.Cut(kv, ":")
+		inject[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	stageHost := cfg.WorkerSelfReferenceURL
+	if stageHost == "" {
+		stageHost = cfg.PublicEndpoint
+	}
+	if stageHost == "" && cfg.BindHost != "0.0.0.0" && cfg.BindHost != "::" && cfg.BindHost != "" {
+		// Glance records no stage host then, and a glance-direct import
+		// through another node fails; a node bound to one address can
+		// be reached at it.
+		stageHost = "http://" + net.JoinHostPort(cfg.BindHost, strconv.Itoa(cfg.BindPort))
+	}
+	return image.NewImporter(svc, database.Tasks(), image.ImportOptions{
+		Methods:        cfg.EnabledImportMethods,
+		StagingDir:     strings.TrimPrefix(cfg.NodeStagingURI, "file://"),
+		Workers:        cfg.TaskPoolThreads,
+		TaskTimeToLive: time.Duration(cfg.TaskTimeToLive) * time.Hour,
+		StageHost:      stageHost,
+		Filter: urlfilter.Options{
+			AllowedSchemes: cfg.AllowedSchemes, DisallowedSchemes: cfg.DisallowedSchemes,
+			AllowedHosts: cfg.AllowedHosts, DisallowedHosts: cfg.DisallowedHosts,
+			AllowedPorts: ports(cfg.AllowedPorts), DisallowedPorts: ports(cfg.DisallowedPorts),
+			AllowPrivate: cfg.ImportAllowPrivate,
+		},
+		Plugins: cfg.ImageImportPlugins,
+		Plugin: image.PluginOptions{
+			ConversionFormat:  cfg.ConversionFormat,
+			InjectProperties:  inject,
+			InjectIgnoreRoles: cfg.InjectIgnoreUserRoles,
+			QemuMemory:        cfg.QemuImgMemory,
+			QemuCPU:           cfg.QemuImgCPU,
+			ConvertTimeout:    time.Duration(cfg.ConversionTimeout) * time.Second,
+		},
+	})
+}

@@ -1,0 +1,446 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"glint/internal/errs"
+	"glint/internal/image"
+)
+
+// importRoutes adds the interoperable import and tasks routes; without an
+// Importer they answer as Glance does with every import method disabled.
+func (s *Server) importRoutes() {
+	s.route("/v2/images/{id}/stage", methods{"PUT": s.stage})
+	s.route("/v2/images/{id}/import", methods{"POST": s.importImage})
+	s.route("/v2/images/{id}/tasks", methods{"GET": s.imageTasks}, "GET")
+	s.route("/v2/tasks", methods{"GET": s.listTasks, "POST": s.createTask}, "GET")
+	s.route("/v2/tasks/{task_id}", methods{"GET": s.showTask, "DELETE": s.deleteTask}, "GET", "DELETE")
+	for _, name := range []string{"task", "tasks"} {
+		s.route("/v2/schemas/"+name, methods{"GET": s.taskSchema(name)}, "GET")
+	}
+}
+
+func (s *Server) importer(w http.ResponseWriter, r *http.Request) *image.Importer {
+	if s.cfg.Importer == nil {
+		writeErrorBody(w, r, http.StatusNotFound, "The resource could not be found.")
+	}
+	return s.cfg.Importer
+}
+
+func (s *Server) stage(w http.ResponseWriter, r *http.Request) {
+	const op errs.Op = "api.stage"
+	im := s.importer(w, r)
+	if im == nil {
+		return
+	}
+	ct := r.Header.Get("Content-Type")
+	if mt, _, _ := mime.ParseMediaType(ct); mt != "application/octet-stream" {
+		s.writeError(w, r, errs.Errorf(op, errs.UnsupportedMedia, "The request media type %s is not supported by this server.", ct))
+		return
+	}
+	size := r.ContentLength
+	if h := r.Header.Get("X-Openstack-Image-Size"); h != "" {
+		n, err := strconv.ParseInt(h, 10, 64)
+		if err != nil || n < 0 {
+			s.writeError(w, r, errs.Errorf(op, errs.Invalid, "x-openstack-image-size must be a non-negative integer, not %q", h))
+			return
+		}
+		size = n
+	}
+	if err := im.Stage(r.Context(), r.PathValue("id"), r.Body, size); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	noContent(w)
+}
+
+func (s *Server) importImage(w http.ResponseWriter, r *http.Request) {
+	const op errs.Op = "api.importImage"
+	im := s.importer(w, r)
+	if im == nil {
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxJSONBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.writeError(w, r, errs.E(op, errs.TooLarge, "Request body is too large."))
+			return
+		}
+		s.writeError(w, r, errs.E(op, errs.Invalid, "Could not read the request body.", err))
+		return
+	}
+	if strings.TrimSpace(string(body)) == "" {
+		s.writeError(w, r, errs.E(op, errs.Invalid, "Body expected in request."))
+		return
+	}
+	req, err := image.ParseImportRequest(body, im.Methods())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// With one store Glance ignores stores, all_stores and the
+	// X-Image-Meta-Store header (it reads them only with enabled_backends).
+	if req.Method == image.MethodGlanceDirect && r.Header.Get(proxiedHeader) == "" {
+		if host := im.StagedElsewhere(r.Context(), r.PathValue("id")); host != "" {
+			s.proxyImport(w, r, host, body)
+			return
+		}
+	}
+	if err := im.Import(r.Context(), r.PathValue("id"), req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// An empty body as WebOb sends it: a JSON content type would make
+	// glanceclient try to decode it.
+	w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// proxiedHeader marks an import request one node forwards to another, so
+// that it is never forwarded again.
+const proxiedHeader = "X-Glint-Proxied-Import"
+
+var proxyClient = &http.Client{Timeout: 60 * time.Second}
+
+// proxyImport forwards a glance-direct import to the node that holds the
+// staged data (os_glance_stage_host), with the caller's headers (and so
+// its token), and relays the answer, as Glance does: 504 when that node
+// does not answer, 502 when the exchange fails otherwise.
+func (s *Server) proxyImport(w http.ResponseWriter, r *http.Request, host string, body []byte) {
+	target := strings.TrimSuffix(host, "/") + "/v2/images/" + url.PathEscape(r.PathValue("id")) + "/import"
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		writeErrorBody(w, r, http.StatusBadGateway, "Stage host is unavailable")
+		return
+	}
+	for k, v := range r.Header {
+		switch http.CanonicalHeaderKey(k) {
+		case "Connection", "Content-Length", "Transfer-Encoding", "Keep-Alive", "Te", "Trailer", "Upgrade", "Proxy-Authorization":
+		default:
+			req.Header[k] = v
+		}
+	}
+	req.Header.Set(proxiedHeader, "1")
+	s.log.InfoContext(r.Context(), "forwarding import to the node holding the staged data", "request_id", requestID(r),
+		"image_id", r.PathValue("id"), "stage_host", host)
+	resp, err := proxyClient.Do(req)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.ECONNREFUSED) {
+			writeErrorBody(w, r, http.StatusGatewayTimeout, "Stage host is unavailable")
+			return
+		}
+		writeErrorBody(w, r, http.StatusBadGateway, "Stage host is unavailable")
+		return
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxJSONBody))
+	for _, k := range []string{"Content-Type"} {
+		if v := resp.Header.Get(k); v != "" {
+			w.Header().Set(k, v)
+		}
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(resp.StatusCode)
+	w.Write(b)
+}
+
+// dbTime is how Glance's GET /v2/images/{id}/tasks renders timestamps:
+// the raw rows through Python's JSON encoder.
+const dbTimeLayout = "2006-01-02T15:04:05.000000"
+
+func optTime(t *time.Time, layout string) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC().Format(layout)
+}
+
+func (s *Server) imageTasks(w http.ResponseWriter, r *http.Request) {
+	im := s.importer(w, r)
+	if im == nil {
+		return
+	}
+	tasks, err := im.ImageTasks(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]map[string]any, 0, len(tasks))
+	for _, t := range tasks {
+		out = append(out, map[string]any{
+			"id": t.ID, "type": t.Type, "status": string(t.Status), "owner": t.Owner,
+			"expires_at": optTime(t.ExpiresAt, dbTimeLayout), "created_at": t.CreatedAt.UTC().Format(dbTimeLayout),
+			"updated_at": t.UpdatedAt.UTC().Format(dbTimeLayout), "deleted_at": optTime(t.DeletedAt, dbTimeLayout),
+			"deleted": t.Deleted, "image_id": t.ImageID, "request_id": t.RequestID, "user_id": t.UserID,
+			"input": publicInput(t.Input), "result": t.Result, "message": t.Message,
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tasks": out})
+}
+
+// publicInput hides Glint's own bookkeeping (the node that runs the task)
+// from the task input shown to users.
+func publicInput(in map[string]any) map[string]any {
+	if in == nil {
+		return nil
+	}
+	out := make(map[string]any, len(in))
+	for k, v := range in {
+		if !strings.HasPrefix(k, "glint_") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func taskView(t *image.Task, full bool) map[string]any {
+	v := map[string]any{
+		"id": t.ID, "type": t.Type, "status": string(t.Status), "owner": t.Owner,
+		"created_at": t.CreatedAt.UTC().Format(timeLayout), "updated_at": t.UpdatedAt.UTC().Format(timeLayout),
+		"self": "/v2/tasks/" + t.ID, "schema": "/v2/schemas/task",
+	}
+	if t.ExpiresAt != nil {
+		v["expires_at"] = t.ExpiresAt.UTC().Format(timeLayout)
+	}
+	if !full {
+		return v
+	}
+	v["input"], v["result"], v["message"] = publicInput(t.Input), t.Result, t.Message
+	if t.ImageID != nil {
+		v["image_id"] = *t.ImageID
+	}
+	if t.RequestID != nil {
+		v["request_id"] = *t.RequestID
+	}
+	if t.UserID != nil {
+		v["user_id"] = *t.UserID
+	}
+	return v
+}
+
+func (s *Server) showTask(w http.ResponseWriter, r *http.Request) {
+	im := s.importer(w, r)
+	if im == nil {
+		return
+	}
+	t, err := im.GetTask(r.Context(), r.PathValue("task_id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, taskView(t, true))
+}
+
+func (s *Server) deleteTask(w http.ResponseWriter, r *http.Request) {
+	im := s.importer(w, r)
+	if im == nil {
+		return
+	}
+	if err := im.AuthorizeTasksAPI(r.Context()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// Glance answers with a plain-text 405 whose body is only the explanation.
+	w.Header().Set("Allow", "GET")
+	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+	w.WriteHeader(http.StatusMethodNotAllowed)
+	io.WriteString(w, "This operation is currently not permitted on Glance Tasks. They are auto deleted after reaching the time based on their expires_at property.")
+}
+
+var taskStatuses = []string{"pending", "processing", "success", "failure"}
+
+func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
+	const op errs.Op = "api.listTasks"
+	im := s.importer(w, r)
+	if im == nil {
+		return
+	}
+	if err := im.AuthorizeTasksAPI(r.Context()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	qv := r.URL.Query()
+	q := image.TaskQuery{SortKey: "created_at", SortDir: "desc", Limit: s.cfg.LimitParamDefault}
+	if v := qv.Get("sort_dir"); qv.Has("sort_dir") {
+		if v != "asc" && v != "desc" {
+			s.writeError(w, r, errs.Errorf(op, errs.Invalid, "Invalid sort direction: %s", v))
+			return
+		}
+		q.SortDir = v
+	}
+	if qv.Has("sort_key") {
+		q.SortKey = qv.Get("sort_key")
+	}
+	if v := qv.Get("status"); v != "" {
+		if !contains(taskStatuses, v) {
+			s.writeError(w, r, errs.Errorf(op, errs.Invalid, "Invalid status value: %s", v))
+			return
+		}
+		q.Status = v
+	}
+	if v := qv.Get("type"); v != "" {
+		if v != "import" {
+			s.writeError(w, r, errs.Errorf(op, errs.Invalid, "Invalid type value: %s", v))
+			return
+		}
+		q.Type = v
+	}
+	if qv.Has("marker") {
+		m := qv.Get("marker")
+		if _, err := uuid.Parse(m); err != nil || len(m) != 36 && len(m) != 32 {
+			s.writeError(w, r, errs.E(op, errs.Invalid, "Invalid marker format"))
+			return
+		}
+		q.Marker = m
+	}
+	if qv.Has("limit") {
+		n, err := strconv.Atoi(qv.Get("limit"))
+		if err != nil {
+			s.writeError(w, r, errs.E(op, errs.Invalid, "limit param must be an integer"))
+			return
+		}
+		if n < 0 {
+			s.writeError(w, r, errs.E(op, errs.Invalid, "limit param must be positive"))
+			return
+		}
+		q.Limit = n
+	}
+	if q.Limit > s.cfg.APILimitMax {
+		q.Limit = s.cfg.APILimitMax
+	}
+	tasks, err := im.ListTasks(r.Context(), q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list := make([]map[string]any, 0, len(tasks))
+	for _, t := range tasks {
+		list = append(list, taskView(t, false))
+	}
+	params := url.Values{}
+	for k, v := range qv {
+		if k != "marker" {
+			params[k] = v
+		}
+	}
+	body := map[string]any{"tasks": list, "first": "/v2/tasks", "schema": "/v2/schemas/tasks"}
+	if enc := params.Encode(); enc != "" {
+		body["first"] = "/v2/tasks?" + enc
+	}
+	if len(tasks) > 0 && len(tasks) == q.Limit {
+		params.Set("marker", tasks[len(tasks)-1].ID)
+		body["next"] = "/v2/tasks?" + params.Encode()
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
+	const op errs.Op = "api.createTask"
+	im := s.importer(w, r)
+	if im == nil {
+		return
+	}
+	if err := im.AuthorizeTasksAPI(r.Context()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := readJSON(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for _, k := range []string{"type", "input"} {
+		if _, ok := body[k]; !ok {
+			s.writeError(w, r, errs.Errorf(op, errs.Invalid, "Task '%s' is required", k))
+			return
+		}
+	}
+	if err := s.taskSchemaValidate(body); err != nil {
+		s.writeError(w, r, errs.E(op, errs.Invalid, err.Error()))
+		return
+	}
+	typ, _ := body["type"].(string)
+	input, _ := body["input"].(map[string]any)
+	t, err := im.CreateLegacyTask(r.Context(), typ, input)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v2/tasks/"+t.ID)
+	writeJSON(w, http.StatusCreated, taskView(t, true))
+}
+
+func (s *Server) taskSchemaValidate(body map[string]any) error {
+	raw, err := schemaFiles.ReadFile("schemas/task.json")
+	if err != nil {
+		return err
+	}
+	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(string(raw)))
+	if err != nil {
+		return err
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("task.json", doc); err != nil {
+		return err
+	}
+	sch, err := c.Compile("task.json")
+	if err != nil {
+		return err
+	}
+	// Round-trip so numbers are in the form the validator expects.
+	b, _ := json.Marshal(body)
+	v, err := jsonschema.UnmarshalJSON(strings.NewReader(string(b)))
+	if err != nil {
+		return err
+	}
+	if err := sch.Validate(v); err != nil {
+		var ve *jsonschema.ValidationError
+		if errors.As(err, &ve) {
+			return errors.New(ve.Error())
+		}
+		return err
+	}
+	return nil
+}
+
+func (s *Server) taskSchema(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b, err := schemaFiles.ReadFile("schemas/" + name + ".json")
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	}
+}

@@ -1,0 +1,843 @@
+package image
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"glint/internal/auth"
+	"glint/internal/errs"
+	"glint/internal/imageformat"
+	"glint/internal/urlfilter"
+)
+
+// Image properties Glance keeps during an import.
+const (
+	PropImportTask       = "os_glance_import_task"
+	PropImportingStores  = "os_glance_importing_to_stores"
+	PropFailedImport     = "os_glance_failed_import"
+	PropStageHost        = "os_glance_stage_host"
+	lockExpiry           = 60 * time.Minute // Glance's stale import lock age (doubled while pending)
+	progressEvery        = 10 * time.Second
+	defaultDownloadLimit = 24 * time.Hour
+	staleStaging         = time.Hour
+)
+
+// ImportOptions are the import settings, taken from configuration at start.
+type ImportOptions struct {
+	Methods        []string      // enabled_import_methods
+	StagingDir     string        // node_staging_uri's directory
+	Workers        int           // imports running at once on this node
+	TaskTimeToLive time.Duration // [task] task_time_to_live
+	Filter         urlfilter.Options
+	// StageHost is recorded in os_glance_stage_host after staging
+	// (worker_self_reference_url or public_endpoint).
+	StageHost string
+	// Node names this node in its tasks' input, so that after a crash it
+	// knows which unfinished tasks were its own.
+	Node    string
+	Plugins []string // [image_import_opts] image_import_plugins
+	Plugin  PluginOptions
+	// DownloadTimeout bounds a whole web-download.
+	DownloadTimeout time.Duration
+}
+
+// Importer runs interoperable imports (stage, import, tasks) on top of a
+// Service, with a bounded pool of background workers.
+type Importer struct {
+	s     *Service
+	tasks TaskRepo
+	opts  ImportOptions
+	sem   chan struct{}
+
+	mu      sync.Mutex
+	running map[string]bool // task ids queued or running on this node
+	wg      sync.WaitGroup
+	ctx     context.Context // cancelled on Close
+	cancel  context.CancelFunc
+}
+
+// NewImporter wires an Importer; Start must be called before imports run.
+func NewImporter(s *Service, tasks TaskRepo, o ImportOptions) (*Importer, error) {
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.TaskTimeToLive <= 0 {
+		o.TaskTimeToLive = 48 * time.Hour
+	}
+	if o.DownloadTimeout <= 0 {
+		o.DownloadTimeout = defaultDownloadLimit
+	}
+	if o.StagingDir == "" {
+		return nil, errors.New("import: no staging directory")
+	}
+	if err := os.MkdirAll(o.StagingDir, 0o750); err != nil {
+		return nil, fmt.Errorf("import: staging directory: %w", err)
+	}
+	if o.Node == "" {
+		h, _ := os.Hostname()
+		o.Node = h + ":" + o.StagingDir
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Importer{s: s, tasks: tasks, opts: o, sem: make(chan struct{}, o.Workers),
+		running: map[string]bool{}, ctx: ctx, cancel: cancel}, nil
+}
+
+// Methods returns the enabled import methods.
+func (im *Importer) Methods() []string { return im.opts.Methods }
+
+// Start fails the tasks this node left unfinished when it last stopped
+// (Glance leaves them, and their images locked, until the lock expires an
+// hour later) and starts the expiry loop.
+func (im *Importer) Start(ctx context.Context) error {
+	if err := im.recover(ctx); err != nil {
+		return err
+	}
+	im.wg.Add(1)
+	go func() {
+		defer im.wg.Done()
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-im.ctx.Done():
+				return
+			case <-t.C:
+				if _, err := im.tasks.ExpireTasks(im.ctx, im.s.now().UTC()); err != nil && im.ctx.Err() == nil {
+					im.s.log.Warn("could not expire tasks", "err", err)
+				}
+				im.sweepStaging(im.ctx, staleStaging)
+			}
+		}
+	}()
+	return nil
+}
+
+// Close stops the workers, failing the imports they were running, and
+// waits for them.
+func (im *Importer) Close() {
+	im.cancel()
+	im.wg.Wait()
+}
+
+func (im *Importer) recover(ctx context.Context) error {
+	im.recoverStaging(ctx)
+	for _, st := range []TaskStatus{TaskPending, TaskProcessing} {
+		ts, err := im.tasks.TasksInStatus(ctx, TaskTypeImageImport, st)
+		if err != nil {
+			return fmt.Errorf("import recovery: %w", err)
+		}
+		for _, t := range ts {
+			if node, _ := t.Input["glint_node"].(string); node != im.opts.Node {
+				continue
+			}
+			im.s.log.Warn("failing an import left unfinished by a previous run of this node", "task_id", t.ID, "image_id", deref(t.ImageID))
+			method := ""
+			if req, ok := t.Input["import_req"].(map[string]any); ok {
+				if m, ok := req["method"].(map[string]any); ok {
+					method, _ = m["name"].(string)
+				}
+			}
+			im.failImport(ctx, t, method, errs.E(errs.Unavailable, "Import was interrupted: the Glint node running it stopped"))
+		}
+	}
+	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// stagingPath is where an image's staged data lives on this node.
+func (im *Importer) stagingPath(id string) string {
+	return filepath.Join(im.opts.StagingDir, id)
+}
+
+// Unstage removes an image's staged data, if any (image delete).
+func (im *Importer) Unstage(ctx context.Context, id string) {
+	for _, p := range []string{im.stagingPath(id), im.stagingPath(id) + ".tmp", im.stagingPath(id) + ".work"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			im.s.log.WarnContext(ctx, "could not remove staged data", "image_id", id, "path", p, "err", err)
+		}
+	}
+}
+
+// Stage streams data to the staging area: queued → uploading (PUT
+// /v2/images/{id}/stage). The data is inspected as it arrives: an unsafe
+// image (qcow2 with a backing or data file, VMDK with extents, two formats
+// at once…) or one whose content contradicts a disk_format already set is
+// refused with 415 and nothing is kept, the image back to queued.
+func (im *Importer) Stage(ctx context.Context, id string, body io.Reader, size int64) error {
+	const op errs.Op = "image.Stage"
+	if !slices.Contains(im.opts.Methods, MethodGlanceDirect) {
+		return errs.E(op, errs.NotFound, "The resource could not be found.")
+	}
+	s := im.s
+	img, err := s.getOwned(ctx, id, "modify_image")
+	if err != nil {
+		return errs.E(op, err)
+	}
+	if img.Status != Queued {
+		return errs.Errorf(op, errs.Conflict, "Image status transition from %s to uploading is not allowed", img.Status)
+	}
+	limit := s.opts.ImageSizeCap
+	if size > limit {
+		return errs.Errorf(op, errs.TooLarge, "The incoming image is too large: %d bytes, and the limit is %d.", size, limit)
+	}
+	if size >= 0 && size < limit {
+		limit = size
+	}
+	up := img.Clone()
+	up.Status = Uploading
+	up.UpdatedAt = s.now().UTC()
+	var others Usage // the owner's usage by its other images, when counted
+	if s.stagingCounted() {
+		err = s.saveCounted(ctx, up, Queued, func(o Usage) error {
+			if err := s.checkStagedBytes(op, img, o, size); err != nil {
+				return err
+			}
+			others = o
+			return s.checkUploading(op, img, o)
+		})
+	} else {
+		err = s.save(ctx, up, Queued)
+	}
+	if err != nil {
+		return errs.E(op, err)
+	}
+	fail := func(cause error) error {
+		im.Unstage(ctx, id)
+		if _, err := s.repo.Modify(context.WithoutCancel(ctx), id, func(cur *Image) (*Image, error) {
+			if cur.Status != Uploading {
+				return nil, errs.Errorf(op, errs.Conflict, "image is %s", cur.Status)
+			}
+			back := cur.Clone()
+			back.Status, back.Size, back.VirtualSize = Queued, nil, nil
+			back.UpdatedAt = s.now().UTC()
+			return back, nil
+		}); err != nil && !errs.Is(errs.NotFound, err) {
+			s.log.ErrorContext(ctx, "could not return image to queued after a failed stage", "image_id", id, "err", err)
+		}
+		if errs.KindOf(cause) == errs.Other {
+			return errs.E(op, errs.Unavailable, "Error writing to the staging area.", cause)
+		}
+		return errs.E(op, cause)
+	}
+	dst := im.stagingPath(id)
+	if _, err := os.Stat(dst); err == nil {
+		// Left behind by a crash between writing and recording; the image
+		// is queued, so it is stale.
+		os.Remove(dst)
+	}
+	insp := imageformat.New()
+	var r io.Reader = &capReader{r: body, n: limit, announced: size, cap: s.opts.ImageSizeCap}
+	if sl := s.stageLimit(); sl >= 0 {
+		remaining := sl - others.StagedBytes
+		r = &quotaReader{r: r, remaining: remaining, fail: func() error { return s.checkStagedBytes(op, img, others, remaining+1) }}
+	}
+	written, err := writeFile(dst, io.TeeReader(r, insp))
+	if err == nil && size >= 0 && written != size {
+		err = errs.Errorf(op, errs.Invalid, "Image size mismatch: %d bytes announced, %d received", size, written)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if cerr := checkStaged(insp.Result(), img); cerr != nil {
+		return fail(errs.E(op, errs.UnsupportedMedia, errs.Message(cerr), cerr))
+	}
+	// Decided under the owner's quota lock when staging is counted, so that
+	// stages racing each other cannot together pass image_stage_total.
+	_, err = s.repo.ModifyCounted(context.WithoutCancel(ctx), id, ownerKey(img), func(cur *Image, o Usage) (*Image, error) {
+		if cur.Status != Uploading {
+			return nil, errs.Errorf(op, errs.Conflict, "Image status transition from %s to uploading is not allowed", cur.Status)
+		}
+		if err := s.checkStagedBytes(op, img, o, written); err != nil {
+			return nil, err
+		}
+		done := cur.Clone()
+		done.Size = &written
+		if im.opts.StageHost != "" {
+			done.Properties[PropStageHost] = im.opts.StageHost
+		}
+		done.UpdatedAt = s.now().UTC()
+		return done, nil
+	})
+	if errs.Is(errs.TooLarge, err) {
+		return fail(err)
+	}
+	if err != nil {
+		im.Unstage(ctx, id)
+		if errs.Is(errs.NotFound, err) {
+			return errs.E(op, errs.Gone, "Image was deleted while its data was being staged", err)
+		}
+		return errs.E(op, err)
+	}
+	return nil
+}
+
+// checkStaged inspects staged data: always for safety, and against the
+// declared disk_format when one is set on a bare image.
+func checkStaged(r imageformat.Result, img *Image) error {
+	if img.ContainerFormat != nil && *img.ContainerFormat != "bare" {
+		return nil
+	}
+	df := r.Format
+	if df == "" {
+		df = "raw"
+	}
+	if img.DiskFormat != nil {
+		df = *img.DiskFormat
+	}
+	return imageformat.Check(r, df)
+}
+
+// writeFile writes r to path through a temporary file, so that a reader
+// of path never sees partial data; on error nothing is left.
+func writeFile(path string, r io.Reader) (int64, error) {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(f, r)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return n, err
+	}
+	return n, nil
+}
+
+// job is an import waiting for or holding a worker.
+type job struct {
+	task   *Task
+	req    *ImportRequest
+	caller *auth.Context
+}
+
+// Import validates an import request and queues its task (POST
+// /v2/images/{id}/import); the work happens in the background.
+func (im *Importer) Import(ctx context.Context, id string, req *ImportRequest) error {
+	const op errs.Op = "image.Import"
+	s := im.s
+	img, err := s.get(ctx, id)
+	if err != nil {
+		return errs.E(op, err)
+	}
+	method := req.Method
+	switch {
+	case img.Status == Active && method != MethodCopyImage:
+		return errs.E(op, errs.Conflict, "Image with status active cannot be target for import")
+	case img.Status != Active && method == MethodCopyImage:
+		return errs.E(op, errs.Conflict, "Only images with status active can be targeted for copying")
+	case img.Status != Queued && (method == MethodWebDownload || method == MethodGlanceDownload):
+		return errs.Errorf(op, errs.Conflict, "Image needs to be in 'queued' state to use '%s' method", method)
+	case method == MethodGlanceDirect && (img.Status != Uploading || img.Size == nil):
+		// Glint: an image whose staging is still streaming (uploading, no
+		// size yet) is not staged either.
+		return errs.E(op, errs.Conflict, "Image needs to be staged before 'glance-direct' method can be used")
+	case img.ContainerFormat == nil || *img.ContainerFormat == "":
+		return errs.E(op, errs.Conflict, "'container_format' needs to be set before import")
+	case img.DiskFormat == nil || *img.DiskFormat == "":
+		return errs.E(op, errs.Conflict, "'disk_format' needs to be set before import")
+	}
+	if method == MethodGlanceDownload {
+		return errs.E(op, errs.Invalid, "The glance-download import method needs Keystone and is not available in this version of Glint")
+	}
+	if method == MethodCopyImage {
+		if err := s.authorize(ctx, "copy_image", img); err != nil {
+			return errs.E(op, err)
+		}
+	} else if err := s.authorizeOwner(ctx, "modify_image", img); err != nil {
+		return errs.E(op, err)
+	}
+	var stolen *Task
+	if holder, ok := img.Properties[PropImportTask]; ok {
+		if stolen, err = im.enforceLock(ctx, img, holder); err != nil {
+			return errs.E(op, err)
+		}
+	}
+	if method == MethodCopyImage {
+		// One store: the image is already in it. Glance answers an
+		// explicit copy to a store holding the image with 400, and
+		// all_stores with nothing left to copy with a 202 no-op.
+		if req.AllStores {
+			return nil
+		}
+		return errs.Errorf(op, errs.Invalid, "Image is already present at store '%s'", s.stores.Default.Scheme())
+	}
+	if !req.AllStoresMustSucceed {
+		return errs.Errorf(op, errs.Invalid, "All_stores_must_succeed can only be set with enabled_backends %s", noneIfEmpty(req.URI))
+	}
+	if method == MethodWebDownload {
+		if err := im.opts.Filter.Check(req.URI); err != nil {
+			return errs.E(op, err)
+		}
+	}
+
+	a := auth.From(ctx)
+	now := s.now().UTC()
+	t := &Task{
+		ID: uuid.NewString(), Type: TaskTypeImageImport, Status: TaskPending, Owner: taskOwner(ctx),
+		CreatedAt: now, UpdatedAt: now, ImageID: &id, RequestID: optRef(a.RequestID), UserID: optRef(a.UserID),
+		Input: map[string]any{"image_id": id, "import_req": req.Raw, "backend": []any{nil}, "glint_node": im.opts.Node},
+	}
+	if err := im.tasks.CreateTask(ctx, t); err != nil {
+		return errs.E(op, err)
+	}
+	// Take the lock and mark the image importing in one step, so that a
+	// client polling the image never sees the task running on a queued image.
+	_, err = s.repo.Modify(ctx, id, func(cur *Image) (*Image, error) {
+		if h, ok := cur.Properties[PropImportTask]; ok && (stolen == nil || h != stolen.ID) {
+			return nil, errs.Errorf(op, errs.Conflict, "New operation on image '%s' is not permitted as prior operation is still in progress", id)
+		}
+		if cur.Status != img.Status {
+			return nil, errs.Errorf(op, errs.Conflict, "Image status transition from %s to importing is not allowed", cur.Status)
+		}
+		n := cur.Clone()
+		n.Properties[PropImportTask] = t.ID
+		n.Status = Importing
+		n.Properties[PropImportingStores] = ""
+		n.Properties[PropFailedImport] = ""
+		delete(n.Properties, PropStageHost)
+		n.UpdatedAt = s.now().UTC()
+		return n, nil
+	})
+	if err != nil {
+		im.finishTask(ctx, t, TaskFailure, nil, errs.Message(err))
+		return errs.E(op, err)
+	}
+	im.enqueue(&job{task: t, req: req, caller: a})
+	return nil
+}
+
+func noneIfEmpty(s string) string {
+	if s == "" {
+		return "None"
+	}
+	return s
+}
+
+// enforceLock is Glance's import lock rule: a lock held by a live task is
+// a 409; one whose task is gone, or finished or silent for an hour (two
+// while pending), is broken and that task failed.
+func (im *Importer) enforceLock(ctx context.Context, img *Image, holder string) (*Task, error) {
+	const op errs.Op = "image.Import"
+	t, err := im.tasks.GetTask(ctx, holder)
+	if err != nil && !errs.Is(errs.NotFound, err) {
+		return nil, err
+	}
+	if t != nil {
+		expiry := lockExpiry
+		if t.Status == TaskPending {
+			expiry *= 2
+		}
+		if im.s.now().Sub(t.UpdatedAt) < expiry {
+			return nil, errs.E(op, errs.Conflict, "Image has active task")
+		}
+		if t.Status == TaskPending || t.Status == TaskProcessing {
+			im.finishTask(ctx, t, TaskFailure, nil, "Expired lock preempted")
+		}
+	}
+	im.s.log.WarnContext(ctx, "breaking a stale import lock", "image_id", img.ID, "task_id", holder)
+	if t == nil {
+		t = &Task{ID: holder}
+	}
+	return t, nil
+}
+
+func (im *Importer) enqueue(j *job) {
+	im.mu.Lock()
+	im.running[j.task.ID] = true
+	im.mu.Unlock()
+	im.wg.Add(1)
+	go func() {
+		defer im.wg.Done()
+		defer func() {
+			im.mu.Lock()
+			delete(im.running, j.task.ID)
+			im.mu.Unlock()
+		}()
+		select {
+		case im.sem <- struct{}{}:
+		case <-im.ctx.Done():
+			im.failImport(context.Background(), j.task, j.req.Method, errs.E(errs.Unavailable, "Import was interrupted: the Glint node shut down"))
+			return
+		}
+		defer func() { <-im.sem }()
+		im.run(j)
+	}()
+}
+
+// Wait blocks until no import is queued or running on this node (tests).
+func (im *Importer) Wait() {
+	for {
+		im.mu.Lock()
+		n := len(im.running)
+		im.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// run executes one import task on a worker.
+func (im *Importer) run(j *job) {
+	t := j.task
+	ctx := auth.With(im.ctx, j.caller)
+	log := im.s.log.With("task_id", t.ID, "image_id", deref(t.ImageID), "method", j.req.Method)
+	now := im.s.now().UTC()
+	t.Status, t.UpdatedAt = TaskProcessing, now
+	if err := im.tasks.SaveTask(ctx, t, TaskPending); err != nil {
+		log.Error("could not start import task", "err", err)
+		return
+	}
+	t.Status = TaskProcessing
+	if j.task.Type == TaskTypeImport {
+		if err := im.runLegacy(ctx, j); err != nil {
+			log.Warn("legacy import task failed", "err", err)
+			msg := errs.Message(err)
+			if msg == "" {
+				msg = err.Error()
+			}
+			im.finishTask(context.Background(), t, TaskFailure, nil, msg)
+		}
+		return
+	}
+	err := im.runImport(ctx, j, log)
+	if err != nil {
+		if im.ctx.Err() != nil {
+			err = errs.E(errs.Unavailable, "Import was interrupted: the Glint node shut down", err)
+		}
+		log.Warn("import failed", "err", err)
+		im.failImport(context.Background(), t, j.req.Method, err)
+		return
+	}
+	log.Info("import done")
+}
+
+func (im *Importer) runImport(ctx context.Context, j *job, log interface {
+	Info(string, ...any)
+}) error {
+	id := deref(j.task.ImageID)
+	staged := im.stagingPath(id)
+	switch j.req.Method {
+	case MethodWebDownload:
+		if err := im.download(ctx, j, staged); err != nil {
+			return err
+		}
+	case MethodGlanceDirect:
+		if _, err := os.Stat(staged); err != nil {
+			return errs.E(errs.NotFound, "Staged image data not found on this node", err)
+		}
+	default:
+		return errs.Errorf("image.runImport", errs.Invalid, "import method %s is not supported", j.req.Method)
+	}
+	if err := im.runPlugins(ctx, j, staged); err != nil {
+		return err
+	}
+	if err := im.importToStore(ctx, j, staged); err != nil {
+		return err
+	}
+	im.Unstage(ctx, id)
+	return nil
+}
+
+// download fetches a web-download URI into the staging area, through the
+// import filter (checked again on every redirect and every connection).
+func (im *Importer) download(ctx context.Context, j *job, dst string) error {
+	const op errs.Op = "image.webDownload"
+	ctx, cancel := context.WithTimeout(ctx, im.opts.DownloadTimeout)
+	defer cancel()
+	resp, err := im.opts.Filter.Get(ctx, im.opts.Filter.Client(0), j.req.URI)
+	if err != nil {
+		return errs.E(op, errs.Invalid, fmt.Sprintf("web-download of %s failed: %v", redact(j.req.URI), err), err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return errs.Errorf(op, errs.Invalid, "web-download of %s failed: HTTP %s", redact(j.req.URI), resp.Status)
+	}
+	capN := im.s.opts.ImageSizeCap
+	if resp.ContentLength > capN {
+		return errs.Errorf(op, errs.TooLarge, "The incoming image is too large: %d bytes, and the limit is %d.", resp.ContentLength, capN)
+	}
+	r := &capReader{r: resp.Body, n: capN, announced: -1, cap: capN}
+	pr := &progressReader{r: r, every: progressEvery, report: func(n int64) { im.progress(ctx, j.task, n) }}
+	_, err = writeFile(dst, pr)
+	return err
+}
+
+func redact(raw string) string {
+	if i := strings.Index(raw, "@"); i >= 0 {
+		if j := strings.Index(raw, "://"); j >= 0 && j < i {
+			return raw[:j+3] + "***" + raw[i:]
+		}
+	}
+	return raw
+}
+
+// progress records how far a task got, as Glance's "Copied N MiB"; the
+// save also keeps the task's updated_at fresh, so its lock is not broken.
+// It saves a copy: the reader calling it may still run on the pipe's
+// goroutine while the worker finishes the task after a failure.
+func (im *Importer) progress(ctx context.Context, t *Task, n int64) {
+	c := *t
+	c.Message = fmt.Sprintf("Copied %d MiB", n>>20)
+	c.UpdatedAt = im.s.now().UTC()
+	if err := im.tasks.SaveTask(ctx, &c, TaskProcessing); err != nil {
+		im.s.log.WarnContext(ctx, "could not record import progress", "task_id", t.ID, "err", err)
+	}
+}
+
+type progressReader struct {
+	r      io.Reader
+	n      int64
+	last   time.Time
+	every  time.Duration
+	report func(int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if now := time.Now(); now.Sub(p.last) >= p.every {
+		if !p.last.IsZero() {
+			p.report(p.n)
+		}
+		p.last = now
+	}
+	return n, err
+}
+
+// modifyLocked changes the image as long as this task still holds its lock.
+func (im *Importer) modifyLocked(ctx context.Context, t *Task, fn func(*Image) error) (*Image, error) {
+	return im.s.repo.Modify(context.WithoutCancel(ctx), deref(t.ImageID), func(cur *Image) (*Image, error) {
+		if cur.Properties[PropImportTask] != t.ID {
+			return nil, errs.Errorf("image.modifyLocked", errs.Conflict, "Image %s is no longer locked by import task %s", cur.ID, t.ID)
+		}
+		n := cur.Clone()
+		if err := fn(n); err != nil {
+			return nil, err
+		}
+		n.UpdatedAt = im.s.now().UTC()
+		return n, nil
+	})
+}
+
+// importToStore copies the staged data into the store, hashing and
+// inspecting it as an upload is, and makes the image active.
+func (im *Importer) importToStore(ctx context.Context, j *job, staged string) error {
+	const op errs.Op = "image.importToStore"
+	s := im.s
+	id := deref(j.task.ImageID)
+	img, err := s.repo.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(staged)
+	if err != nil {
+		return errs.E(op, errs.NotFound, "Staged image data not found", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Size() > s.opts.ImageSizeCap {
+		return errs.Errorf(op, errs.TooLarge, "The incoming image is too large: %d bytes, and the limit is %d.", st.Size(), s.opts.ImageSizeCap)
+	}
+	md, _ := NewHash("md5")
+	mh, err := NewHash(s.opts.HashingAlgorithm)
+	if err != nil {
+		return errs.E(op, errs.Internal, err)
+	}
+	insp := imageformat.New()
+	// The pipe reads on its own goroutine: report progress on a snapshot.
+	snap := *j.task
+	pr := &progressReader{r: f, every: progressEvery, report: func(n int64) { im.progress(ctx, &snap, n) }}
+	pipe := newHashPipe(pr, md, mh, insp)
+	loc, written, err := s.stores.Default.Add(ctx, id, pipe, st.Size())
+	pipe.Close()
+	if err != nil {
+		return errs.E(op, err)
+	}
+	format := insp.Result()
+	inspected := img.ContainerFormat != nil && *img.ContainerFormat == "bare" && img.DiskFormat != nil
+	if inspected {
+		if cerr := imageformat.Check(format, *img.DiskFormat); cerr != nil {
+			s.deleteData(ctx, id, loc)
+			return errs.E(op, errs.UnsupportedMedia, errs.Message(cerr), cerr)
+		}
+	}
+	sum, hv, algo := hex.EncodeToString(md.Sum(nil)), hex.EncodeToString(mh.Sum(nil)), s.opts.HashingAlgorithm
+	m, _ := j.req.Raw["method"].(map[string]any)
+	if want, ok := m["os_hash_value"].(string); ok && want != "" && !strings.EqualFold(want, hv) {
+		s.deleteData(ctx, id, loc)
+		return errs.Errorf(op, errs.Invalid, "os_hash_value %s does not match the downloaded data's %s %s", want, algo, hv)
+	}
+	_, err = im.modifyLocked(ctx, j.task, func(n *Image) error {
+		if n.Status != Importing {
+			return errs.Errorf(op, errs.Conflict, "Image status transition from %s to active is not allowed", n.Status)
+		}
+		n.Status = Active
+		n.Size = &written
+		n.Checksum, n.OSHashAlgo, n.OSHashValue = &sum, &algo, &hv
+		if vs := format.VirtualSizeFor(deref(n.DiskFormat)); inspected && vs > 0 {
+			n.VirtualSize = &vs
+		}
+		n.Locations = append(n.Locations, Location{URL: loc, Metadata: map[string]any{}, Status: "active"})
+		n.Properties[PropImportingStores] = ""
+		n.Properties[PropFailedImport] = ""
+		delete(n.Properties, PropImportTask)
+		return nil
+	})
+	if err != nil {
+		s.deleteData(ctx, id, loc)
+		return err
+	}
+	if err := im.finishTask(ctx, j.task, TaskSuccess, map[string]any{"image_id": id}, ""); err != nil {
+		s.log.ErrorContext(ctx, "import done but its task could not be marked successful", "task_id", j.task.ID, "err", err)
+	}
+	return nil
+}
+
+// failImport fails a task and releases its image: back to queued (unless
+// copy-image), progress properties cleared, lock dropped, staged data
+// removed.
+func (im *Importer) failImport(ctx context.Context, t *Task, method string, cause error) {
+	msg := errs.Message(cause)
+	if msg == "" {
+		msg = cause.Error()
+	}
+	if t.Status == TaskPending || t.Status == TaskProcessing {
+		if err := im.finishTask(ctx, t, TaskFailure, nil, msg); err != nil {
+			im.s.log.WarnContext(ctx, "could not fail import task", "task_id", t.ID, "err", err)
+		}
+	}
+	id := deref(t.ImageID)
+	if id == "" {
+		return
+	}
+	_, err := im.modifyLocked(ctx, t, func(n *Image) error {
+		if method != MethodCopyImage && (n.Status == Importing || n.Status == Uploading) {
+			n.Status = Queued
+			n.Size, n.VirtualSize = nil, nil
+		}
+		n.Properties[PropImportingStores] = ""
+		n.Properties[PropFailedImport] = ""
+		delete(n.Properties, PropImportTask)
+		delete(n.Properties, PropStageHost)
+		return nil
+	})
+	if err != nil && !errs.Is(errs.NotFound, err) {
+		im.s.log.WarnContext(ctx, "could not release image after failed import", "image_id", id, "task_id", t.ID, "err", err)
+	}
+	if method != MethodCopyImage {
+		im.Unstage(ctx, id)
+	}
+}
+
+// StagedElsewhere returns the URL of the node holding an image's staged
+// data when that is another node and this one has no copy (Glance's
+// os_glance_stage_host rule); "" otherwise.
+func (im *Importer) StagedElsewhere(ctx context.Context, id string) string {
+	img, err := im.s.get(ctx, id)
+	if err != nil || img.Status != Uploading {
+		return ""
+	}
+	host := img.Properties[PropStageHost]
+	if host == "" || strings.TrimSuffix(host, "/") == strings.TrimSuffix(im.opts.StageHost, "/") {
+		return ""
+	}
+	if _, err := os.Stat(im.stagingPath(id)); err == nil {
+		return ""
+	}
+	return host
+}
+
+// sweepStaging removes staged data whose image is gone or no longer
+// waiting for an import: left behind when an image staged here was
+// deleted through another node, or by a crash. Files younger than grace
+// are left alone (a stage may be in flight).
+func (im *Importer) sweepStaging(ctx context.Context, grace time.Duration) {
+	ents, err := os.ReadDir(im.opts.StagingDir)
+	if err != nil {
+		return
+	}
+	for _, d := range ents {
+		name := d.Name()
+		id := strings.TrimSuffix(strings.TrimSuffix(name, ".tmp"), ".work")
+		if _, err := uuid.Parse(id); err != nil {
+			continue
+		}
+		info, err := d.Info()
+		if err != nil || time.Since(info.ModTime()) < grace {
+			continue
+		}
+		img, err := im.s.repo.Get(ctx, id)
+		switch {
+		case errs.Is(errs.NotFound, err):
+		case err != nil:
+			continue
+		case img.Status == Uploading || img.Status == Importing:
+			continue
+		}
+		im.s.log.InfoContext(ctx, "removing stale staged data", "image_id", id, "file", name)
+		os.Remove(filepath.Join(im.opts.StagingDir, name))
+	}
+}
+
+// recoverStaging cleans up stages this node was writing when it stopped:
+// their partial files are removed and their images, still uploading
+// without a size, are queued again (Glance leaves them uploading).
+func (im *Importer) recoverStaging(ctx context.Context) {
+	ents, err := os.ReadDir(im.opts.StagingDir)
+	if err != nil {
+		return
+	}
+	for _, d := range ents {
+		id, ok := strings.CutSuffix(d.Name(), ".tmp")
+		if !ok {
+			continue
+		}
+		os.Remove(filepath.Join(im.opts.StagingDir, d.Name()))
+		if _, err := uuid.Parse(id); err != nil {
+			continue
+		}
+		_, err := im.s.repo.Modify(ctx, id, func(cur *Image) (*Image, error) {
+			if cur.Status != Uploading || cur.Size != nil {
+				return nil, errs.E(errs.Conflict, "not an interrupted stage")
+			}
+			n := cur.Clone()
+			n.Status = Queued
+			n.UpdatedAt = im.s.now().UTC()
+			return n, nil
+		})
+		if err == nil {
+			im.s.log.WarnContext(ctx, "staging interrupted by a stop of this node; image queued again", "image_id", id)
+		}
+	}
+}

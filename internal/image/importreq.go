@@ -1,0 +1,93 @@
+package image
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"glint/internal/errs"
+)
+
+// Import method names.
+const (
+	MethodGlanceDirect   = "glance-direct"
+	MethodWebDownload    = "web-download"
+	MethodCopyImage      = "copy-image"
+	MethodGlanceDownload = "glance-download"
+)
+
+// ImportRequest is the body of POST /v2/images/{id}/import.
+type ImportRequest struct {
+	Method               string
+	URI                  string // web-download
+	Stores               []string
+	AllStores            bool
+	AllStoresMustSucceed bool
+	// Raw is the body as sent, kept in the task's input (import_req) as
+	// Glance keeps it.
+	Raw map[string]any
+}
+
+// ParseImportRequest decodes and checks an import body the way Glance's
+// request deserializer does, with the same messages; enabled is
+// enabled_import_methods. It never panics on any input (fuzzed).
+func ParseImportRequest(body []byte, enabled []string) (*ImportRequest, error) {
+	const op errs.Op = "image.ParseImportRequest"
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return nil, errs.E(op, errs.Invalid, "Malformed JSON in request body.")
+	}
+	raw, ok := v.(map[string]any)
+	if !ok {
+		return nil, errs.E(op, errs.Invalid, "Unexpected body type. Expected list/dict.")
+	}
+	mv, ok := raw["method"]
+	if !ok {
+		return nil, errs.E(op, errs.Invalid, "Import request requires a 'method' field.")
+	}
+	method, ok := mv.(map[string]any)
+	if !ok {
+		// Glance fails with a 500 here (it indexes a non-dict); a 400 says why.
+		return nil, errs.E(op, errs.Invalid, "Import request 'method' must be an object.")
+	}
+	nv, ok := method["name"]
+	if !ok {
+		return nil, errs.E(op, errs.Invalid, "Import request requires a 'name' field.")
+	}
+	name, _ := nv.(string)
+	if !slices.Contains(enabled, name) {
+		return nil, errs.Errorf(op, errs.Invalid, "Unknown import method name '%s'.", fmt.Sprint(nv))
+	}
+	req := &ImportRequest{Method: name, AllStoresMustSucceed: true, Raw: raw}
+	if b, ok := raw["all_stores_must_succeed"]; ok {
+		v, isBool := b.(bool)
+		if !isBool {
+			return nil, errs.E(op, errs.Invalid, "'all_stores_must_succeed' must be boolean value only")
+		}
+		req.AllStoresMustSucceed = v
+	}
+	if b, ok := raw["all_stores"]; ok {
+		v, isBool := b.(bool)
+		if !isBool {
+			return nil, errs.E(op, errs.Invalid, "'all_stores' must be boolean value only")
+		}
+		req.AllStores = v
+	}
+	if s, ok := raw["stores"]; ok && s != nil {
+		list, ok := s.([]any)
+		if !ok {
+			return nil, errs.E(op, errs.Invalid, "'stores' must be a list of store identifiers")
+		}
+		for _, x := range list {
+			id, ok := x.(string)
+			if !ok {
+				return nil, errs.E(op, errs.Invalid, "'stores' must be a list of store identifiers")
+			}
+			req.Stores = append(req.Stores, id)
+		}
+	}
+	if u, ok := method["uri"]; ok {
+		req.URI, _ = u.(string)
+	}
+	return req, nil
+}

@@ -1,0 +1,85 @@
+package urlfilter
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestCheck(t *testing.T) {
+	def := Defaults()
+	open := Options{AllowPrivate: true}
+	for _, c := range []struct {
+		o    Options
+		uri  string
+		pass bool
+	}{
+		{def, "http://example.com/img", true},
+		{def, "https://example.com:443/img", true},
+		{def, "HTTP://EXAMPLE.com/img", true},
+		{def, "http://example.com:8080/img", false},
+		{def, "ftp://example.com/img", false},
+		{def, "file:///etc/passwd", false},
+		{def, "", false},
+		{def, "http:///img", false},
+		{def, "http://127.0.0.1/img", false},
+		{def, "http://[::1]/img", false},
+		{def, "http://10.1.2.3/img", false},
+		{def, "http://172.16.0.1/img", false},
+		{def, "http://192.168.1.1/img", false},
+		{def, "http://169.254.169.254/latest", false},
+		{def, "http://100.64.0.1/", false},
+		{def, "http://0.0.0.0/", false},
+		{def, "http://[fe80::1]/", false},
+		{def, "http://[fd00::1]/", false},
+		{def, "http://[::ffff:10.0.0.1]/", false},
+		{def, "http://[64:ff9b::a00:1]/", false},
+		{def, "http://8.8.8.8/", true},
+		{def, "http://[2001:4860:4860::8888]/", true},
+		{open, "http://127.0.0.1:9999/img", true},
+		{open, "gopher://127.0.0.1/", true},
+		{Options{AllowedHosts: []string{"a.example"}, DisallowedHosts: []string{"a.example"}}, "http://a.example/", true},
+		{Options{DisallowedHosts: []string{"b.example"}}, "http://b.example/", false},
+		{Options{DisallowedPorts: []int{8080}}, "http://c.example:8080/", false},
+		{Options{DisallowedPorts: []int{8080}}, "http://c.example:8081/", true},
+		{Options{DisallowedSchemes: []string{"http"}}, "http://c.example/", false},
+	} {
+		err := c.o.Check(c.uri)
+		if (err == nil) != c.pass {
+			t.Errorf("%+v Check(%q) = %v, want pass=%v", c.o, c.uri, err, c.pass)
+		}
+		if err != nil && !strings.Contains(err.Error(), "does not pass filtering") {
+			t.Errorf("message: %v", err)
+		}
+	}
+}
+
+func TestCheckAddr(t *testing.T) {
+	for _, a := range []string{"127.0.0.2", "::1", "10.0.0.1", "224.0.0.1", "ff02::1", "::", "240.0.0.1", "198.18.0.1"} {
+		if Defaults().CheckAddr(netip.MustParseAddr(a)) == nil {
+			t.Errorf("%s accepted", a)
+		}
+	}
+	for _, a := range []string{"93.184.216.34", "2606:2800:220:1::1"} {
+		if err := Defaults().CheckAddr(netip.MustParseAddr(a)); err != nil {
+			t.Errorf("%s refused: %v", a, err)
+		}
+	}
+}
+
+// FuzzCheck: web-download URIs are user input. Check must not panic, and
+// with the defaults it never lets a literal non-public address through.
+func FuzzCheck(f *testing.F) {
+	for _, s := range []string{"http://example.com/x", "http://127.0.0.1/", "http://[::ffff:7f00:1]/", "https://a:443/", "http://%31%32%37.0.0.1/", "http://0x7f.1/"} {
+		f.Add(s)
+	}
+	def := Defaults()
+	f.Fuzz(func(t *testing.T, s string) {
+		if def.Check(s) != nil {
+			return
+		}
+		if !strings.HasPrefix(strings.ToLower(s), "http") {
+			t.Fatalf("%q passed with a non-http scheme", s)
+		}
+	})
+}
