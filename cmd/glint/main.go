@@ -25,6 +25,8 @@ import (
 	"glint/internal/config"
 	"glint/internal/db"
 	"glint/internal/image"
+	"glint/internal/metadef"
+	"glint/internal/policy"
 	"glint/internal/store"
 	"glint/internal/store/filesystem"
 )
@@ -42,6 +44,8 @@ Commands:
   db sync      create or upgrade the database schema (glance-manage db sync)
   db version   print the schema version (glance-manage db version)
   db check     exit 3 if migrations are pending (glance-manage db check)
+  metadefs     load, export or unload the metadata definitions catalog
+               (glance-manage db load_metadefs / export_metadefs / unload_metadefs)
   version      print Glint's version
   help         print this help, or "glint help <command>"
 
@@ -76,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, rest, stdout, stderr)
 	case "db":
 		return dbCmd(ctx, rest, stdout, stderr)
+	case "metadefs":
+		return metadefsCmd(ctx, rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "glint: unknown command %q\n\n%s", cmd, usage)
 	return 2
@@ -245,6 +251,11 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 		DiskFormats:      cfg.DiskFormats,
 		ContainerFormats: cfg.ContainerFormats,
 	}, log)
+	enforcer, err := policy.NewGlance(policy.Options{})
+	if err != nil {
+		return err
+	}
+	metadefs := metadef.NewService(database.Metadefs(), policy.Authorizer{Enforcer: enforcer})
 	health := func(r *http.Request) error {
 		if err := database.Ping(r.Context()); err != nil {
 			return fmt.Errorf("database: %w", err)
@@ -264,6 +275,7 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 		ContainerFormats:      cfg.ContainerFormats,
 		EnabledImportMethods:  nil, // import arrives with its own issue; advertise none until then
 		CustomSchema:          customSchema,
+		Metadefs:              metadefs,
 	}, health, log)
 	if err != nil {
 		return err

@@ -33,6 +33,15 @@ func nullText(s string) any {
 	return s
 }
 
+// nullTS stores a zero time as NULL: glance-manage leaves updated_at
+// unset on what it loads, and the API then leaves it out.
+func nullTS(d dialect, t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return d.ts(t)
+}
+
 func scanNamespace(r rowScanner) (int64, *metadef.Namespace, error) {
 	var id int64
 	var ns metadef.Namespace
@@ -44,9 +53,6 @@ func scanNamespace(r rowScanner) (int64, *metadef.Namespace, error) {
 	}
 	ns.DisplayName, ns.Description, ns.Visibility, ns.Protected = display.String, desc.String, vis.String, prot.Bool
 	ns.CreatedAt, ns.UpdatedAt = created.Time, updated.Time
-	if !updated.Valid {
-		ns.UpdatedAt = ns.CreatedAt
-	}
 	return id, &ns, nil
 }
 
@@ -178,7 +184,7 @@ func (m *Metadefs) CreateNamespace(ctx context.Context, ns *metadef.Namespace, c
 			return nsDuplicate(op, ns.Namespace)
 		}
 		id, err := tx.insertID(ctx, "INSERT INTO metadef_namespaces (namespace, display_name, description, visibility, protected, owner, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)",
-			ns.Namespace, nullText(ns.DisplayName), nullText(ns.Description), ns.Visibility, ns.Protected, ns.Owner, d.ts(ns.CreatedAt), d.ts(ns.UpdatedAt))
+			ns.Namespace, nullText(ns.DisplayName), nullText(ns.Description), ns.Visibility, ns.Protected, ns.Owner, d.ts(ns.CreatedAt), nullTS(d, ns.UpdatedAt))
 		if isDuplicate(err) {
 			return nsDuplicate(op, ns.Namespace)
 		}
@@ -212,7 +218,7 @@ func (m *Metadefs) UpdateNamespace(ctx context.Context, name string, ns *metadef
 			return err
 		}
 		_, err = tx.exec(ctx, "UPDATE metadef_namespaces SET namespace = ?, display_name = ?, description = ?, visibility = ?, protected = ?, owner = ?, updated_at = ? WHERE id = ?",
-			ns.Namespace, nullText(ns.DisplayName), nullText(ns.Description), ns.Visibility, ns.Protected, ns.Owner, d.ts(ns.UpdatedAt), id)
+			ns.Namespace, nullText(ns.DisplayName), nullText(ns.Description), ns.Visibility, ns.Protected, ns.Owner, nullTS(d, ns.UpdatedAt), id)
 		if isDuplicate(err) {
 			return nsDuplicate(op, ns.Namespace)
 		}
@@ -278,7 +284,7 @@ func kindOr(err error) errs.Kind {
 
 func listAssociations(ctx context.Context, c conn, nsID int64) ([]metadef.Association, error) {
 	rows, err := c.query(ctx, "SELECT r.name, a.prefix, a.properties_target, a.created_at, a.updated_at FROM metadef_namespace_resource_types a "+
-		"JOIN metadef_resource_types r ON r.id = a.resource_type_id WHERE a.namespace_id = ? ORDER BY r.name", nsID)
+		"JOIN metadef_resource_types r ON r.id = a.resource_type_id WHERE a.namespace_id = ? ORDER BY a.created_at, r.id", nsID)
 	if err != nil {
 		return nil, err
 	}
@@ -292,9 +298,6 @@ func listAssociations(ctx context.Context, c conn, nsID int64) ([]metadef.Associ
 			return nil, err
 		}
 		a.Prefix, a.PropertiesTarget, a.CreatedAt, a.UpdatedAt = prefix.String, target.String, created.Time, updated.Time
-		if !updated.Valid {
-			a.UpdatedAt = a.CreatedAt
-		}
 		out = append(out, a)
 	}
 	return out, closeRows(rows)
@@ -370,9 +373,6 @@ func scanItem(r rowScanner, k metadef.Kind) (metadef.Item, error) {
 		return it, err
 	}
 	it.CreatedAt, it.UpdatedAt = created.Time, updated.Time
-	if !updated.Valid {
-		it.UpdatedAt = it.CreatedAt
-	}
 	it.Description = desc.String
 	if req.Valid && req.String != "" {
 		if err := json.Unmarshal([]byte(req.String), &it.Required); err != nil {
@@ -467,7 +467,7 @@ func insertItems(ctx context.Context, tx conn, op errs.Op, k metadef.Kind, nsID 
 		if n > 0 {
 			return itemDuplicate(op, k, ns, it.Name)
 		}
-		args := append([]any{nsID, it.Name, tx.d.ts(it.CreatedAt), tx.d.ts(it.UpdatedAt)}, itemArgs(k, it)...)
+		args := append([]any{nsID, it.Name, tx.d.ts(it.CreatedAt), nullTS(tx.d, it.UpdatedAt)}, itemArgs(k, it)...)
 		c := "namespace_id, name, created_at, updated_at"
 		if cols != "" {
 			c += ", " + cols
@@ -532,7 +532,7 @@ func (m *Metadefs) UpdateItem(ctx context.Context, k metadef.Kind, ns, name stri
 				return itemDuplicate(op, k, ns, it.Name)
 			}
 		}
-		args := append([]any{it.Name, tx.d.ts(it.UpdatedAt)}, itemArgs(k, it)...)
+		args := append([]any{it.Name, nullTS(tx.d, it.UpdatedAt)}, itemArgs(k, it)...)
 		args = append(args, id, name)
 		_, err = tx.exec(ctx, "UPDATE "+table+" SET "+set+" WHERE namespace_id = ? AND name = ?", args...)
 		if isDuplicate(err) {
@@ -579,7 +579,7 @@ func (m *Metadefs) DeleteItems(ctx context.Context, k metadef.Kind, ns string) e
 // ListResourceTypes lists every resource type by name.
 func (m *Metadefs) ListResourceTypes(ctx context.Context) ([]metadef.ResourceType, error) {
 	const op errs.Op = "db.Metadefs.ListResourceTypes"
-	rows, err := m.db.reader().query(ctx, "SELECT name, protected, created_at, updated_at FROM metadef_resource_types ORDER BY name")
+	rows, err := m.db.reader().query(ctx, "SELECT name, protected, created_at, updated_at FROM metadef_resource_types ORDER BY id")
 	if err != nil {
 		return nil, errs.E(op, errs.Unavailable, err)
 	}
@@ -592,9 +592,6 @@ func (m *Metadefs) ListResourceTypes(ctx context.Context) ([]metadef.ResourceTyp
 			return nil, errs.E(op, errs.Unavailable, err)
 		}
 		rt.CreatedAt, rt.UpdatedAt = created.Time, updated.Time
-		if !updated.Valid {
-			rt.UpdatedAt = rt.CreatedAt
-		}
 		out = append(out, rt)
 	}
 	if err := closeRows(rows); err != nil {
@@ -608,12 +605,12 @@ func insertAssociation(ctx context.Context, tx conn, op errs.Op, nsID int64, ns 
 	err := tx.queryRow(ctx, "SELECT id FROM metadef_resource_types WHERE name = ?", a.Name).Scan(&rtID)
 	if errors.Is(err, sql.ErrNoRows) {
 		rtID, err = tx.insertID(ctx, "INSERT INTO metadef_resource_types (name, protected, created_at, updated_at) VALUES (?,?,?,?)",
-			a.Name, false, tx.d.ts(a.CreatedAt), tx.d.ts(a.UpdatedAt))
+			a.Name, false, tx.d.ts(a.CreatedAt), nullTS(tx.d, a.UpdatedAt))
 	}
 	if err != nil {
 		return err
 	}
-	dup := errs.E(op, errs.Conflict, fmt.Sprintf("The metadata definition resource-type association of resource-type=%s to namespace=%s, already exists.", a.Name, ns))
+	dup := errs.E(op, errs.Conflict, fmt.Sprintf("The metadata definition resource-type association of resource-type=%s to namespace=%s already exists.", a.Name, ns))
 	var n int
 	if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM metadef_namespace_resource_types WHERE namespace_id = ? AND resource_type_id = ?", nsID, rtID).Scan(&n); err != nil {
 		return err
@@ -622,7 +619,7 @@ func insertAssociation(ctx context.Context, tx conn, op errs.Op, nsID int64, ns 
 		return dup
 	}
 	_, err = tx.exec(ctx, "INSERT INTO metadef_namespace_resource_types (resource_type_id, namespace_id, properties_target, prefix, created_at, updated_at) VALUES (?,?,?,?,?,?)",
-		rtID, nsID, nullText(a.PropertiesTarget), nullText(a.Prefix), tx.d.ts(a.CreatedAt), tx.d.ts(a.UpdatedAt))
+		rtID, nsID, nullText(a.PropertiesTarget), nullText(a.Prefix), tx.d.ts(a.CreatedAt), nullTS(tx.d, a.UpdatedAt))
 	if isDuplicate(err) {
 		return dup
 	}
@@ -653,7 +650,7 @@ func (m *Metadefs) DeleteAssociation(ctx context.Context, ns, rt string) error {
 		var rtID int64
 		err = tx.queryRow(ctx, "SELECT id FROM metadef_resource_types WHERE name = ?", rt).Scan(&rtID)
 		if errors.Is(err, sql.ErrNoRows) {
-			return errs.E(op, errs.NotFound, fmt.Sprintf("Failed to find resource type %s", rt))
+			return errs.E(op, errs.NotFound, fmt.Sprintf("Failed to find resource type %s to delete", rt))
 		}
 		if err != nil {
 			return err
@@ -663,7 +660,7 @@ func (m *Metadefs) DeleteAssociation(ctx context.Context, ns, rt string) error {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return errs.E(op, errs.NotFound, fmt.Sprintf("The metadata definition resource-type association of resource-type=%s to namespace=%s, was not found.", rt, ns))
+			return errs.E(op, errs.NotFound, fmt.Sprintf("Failed to find resource type %s to delete", rt))
 		}
 		return nil
 	})

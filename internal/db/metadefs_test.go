@@ -117,7 +117,7 @@ func TestMetadefsRepo(t *testing.T) {
 			t.Fatal(err)
 		}
 		rts, err := r.ListResourceTypes(ctx)
-		if err != nil || len(rts) != 2 || rts[0].Name != "OS::Glance::Image" {
+		if err != nil || len(rts) != 2 || rts[0].Name != "OS::Glance::Image" || rts[1].Name != "OS::Nova::Flavor" {
 			t.Fatalf("resource types = %+v, %v", rts, err)
 		}
 		if err := r.DeleteAssociation(ctx, "OS::Test", "OS::Nova::Flavor"); err != nil {

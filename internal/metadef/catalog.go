@@ -106,7 +106,7 @@ func schemaOf(props map[string]json.RawMessage) json.RawMessage {
 // Split turns a file into a namespace and its contents, stamped with now.
 func (f *File) Split(now time.Time) (*Namespace, *Contents) {
 	ns := &Namespace{Namespace: f.Namespace, DisplayName: f.DisplayName, Description: f.Description,
-		Visibility: f.Visibility, Owner: f.Owner, CreatedAt: now, UpdatedAt: now}
+		Visibility: f.Visibility, Owner: f.Owner, CreatedAt: now}
 	if ns.Visibility == "" {
 		ns.Visibility = "private"
 	}
@@ -118,7 +118,7 @@ func (f *File) Split(now time.Time) (*Namespace, *Contents) {
 	}
 	c := &Contents{}
 	for _, a := range f.ResourceTypeAssociations {
-		c.Associations = append(c.Associations, Association{Name: a.Name, Prefix: a.Prefix, PropertiesTarget: a.PropertiesTarget, CreatedAt: now, UpdatedAt: now})
+		c.Associations = append(c.Associations, Association{Name: a.Name, Prefix: a.Prefix, PropertiesTarget: a.PropertiesTarget, CreatedAt: now})
 	}
 	names := make([]string, 0, len(f.Properties))
 	for n := range f.Properties {
@@ -126,14 +126,14 @@ func (f *File) Split(now time.Time) (*Namespace, *Contents) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		c.Properties = append(c.Properties, Item{Name: n, Schema: compact(f.Properties[n]), CreatedAt: now, UpdatedAt: now})
+		c.Properties = append(c.Properties, Item{Name: n, Schema: compact(f.Properties[n]), CreatedAt: now})
 	}
 	for _, o := range f.Objects {
 		c.Objects = append(c.Objects, Item{Name: o.Name, Description: o.Description, Required: o.Required,
-			Schema: schemaOf(o.Properties), CreatedAt: now, UpdatedAt: now})
+			Schema: schemaOf(o.Properties), CreatedAt: now})
 	}
 	for _, t := range f.Tags {
-		c.Tags = append(c.Tags, Item{Name: t.Name, CreatedAt: now, UpdatedAt: now})
+		c.Tags = append(c.Tags, Item{Name: t.Name, CreatedAt: now})
 	}
 	return ns, c
 }

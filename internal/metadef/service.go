@@ -131,6 +131,22 @@ func (s *Service) CreateNamespace(ctx context.Context, ns *Namespace, c *Content
 	if err := s.authz.Authorize(ctx, "add_metadef_namespace", t); err != nil {
 		return err
 	}
+	const op errs.Op = "metadef.CreateNamespace"
+	for _, l := range []struct {
+		what  string
+		items []Item
+	}{{"object", c.Objects}, {"property", c.Properties}, {"tag", c.Tags}} {
+		for _, it := range l.items {
+			if err := checkName(op, l.what, it.Name); err != nil {
+				return err
+			}
+		}
+	}
+	for _, a := range c.Associations {
+		if err := checkName(op, "resource type", a.Name); err != nil {
+			return err
+		}
+	}
 	for action, n := range map[string]int{"add_metadef_object": len(c.Objects), "add_metadef_property": len(c.Properties),
 		"add_metadef_tags": len(c.Tags), "add_metadef_resource_type_association": len(c.Associations)} {
 		if n == 0 {
@@ -142,7 +158,7 @@ func (s *Service) CreateNamespace(ctx context.Context, ns *Namespace, c *Content
 	}
 	if ns.Owner == "" {
 		// Glance's column is NOT NULL; Glance itself fails with a 500.
-		return errs.E(errs.Op("metadef.CreateNamespace"), errs.Invalid, "A namespace needs an owner: give one, or authenticate with a project.")
+		return errs.E(op, errs.Invalid, "A namespace needs an owner: give one, or authenticate with a project.")
 	}
 	now := s.now()
 	ns.CreatedAt, ns.UpdatedAt = now, now
@@ -169,11 +185,16 @@ func (s *Service) UpdateNamespace(ctx context.Context, name string, upd *Namespa
 	if err != nil {
 		return nil, err
 	}
+	// A PUT replaces every field, with Glance's defaults for those left
+	// out; the owner defaults to the caller's project.
+	if upd.Owner == "" {
+		upd.Owner = auth.From(ctx).ProjectID
+	}
 	if upd.Owner == "" {
 		upd.Owner = ns.Owner
 	}
 	if upd.Visibility == "" {
-		upd.Visibility = ns.Visibility
+		upd.Visibility = "private"
 	}
 	upd.CreatedAt, upd.UpdatedAt = ns.CreatedAt, s.now()
 	if err := s.repo.UpdateNamespace(ctx, name, upd); err != nil {
@@ -219,8 +240,19 @@ func (s *Service) GetItem(ctx context.Context, k Kind, ns, name string) (Item, e
 	return s.repo.GetItem(ctx, k, ns, name)
 }
 
+// checkName refuses names the database columns cannot hold.
+func checkName(op errs.Op, what, name string) error {
+	if name == "" || len(name) > 80 {
+		return errs.E(op, errs.Invalid, fmt.Sprintf("Invalid %s name: it must have 1 to 80 characters.", what))
+	}
+	return nil
+}
+
 // CreateItem adds one object, property or tag.
 func (s *Service) CreateItem(ctx context.Context, k Kind, ns string, it Item) (Item, error) {
+	if err := checkName("metadef.CreateItem", k.String(), it.Name); err != nil {
+		return Item{}, err
+	}
 	if _, err := s.namespace(ctx, "metadef.CreateItem", ns, itemActions[k][2]); err != nil {
 		return Item{}, err
 	}
@@ -236,19 +268,16 @@ func (s *Service) CreateItem(ctx context.Context, k Kind, ns string, it Item) (I
 // tag the namespace had.
 func (s *Service) CreateTags(ctx context.Context, ns string, names []string, appendTags bool) ([]Item, error) {
 	const op errs.Op = "metadef.CreateTags"
-	n, err := s.namespace(ctx, op, ns, "add_metadef_tags")
-	if err != nil {
+	if _, err := s.namespace(ctx, op, ns, "add_metadef_tags"); err != nil {
 		return nil, err
-	}
-	if !appendTags {
-		if err := s.authz.Authorize(ctx, "delete_metadef_tags", target(n)); err != nil {
-			return nil, err
-		}
 	}
 	now := s.now()
 	seen := map[string]bool{}
 	items := make([]Item, 0, len(names))
 	for _, name := range names {
+		if err := checkName(op, "tag", name); err != nil {
+			return nil, err
+		}
 		key := foldTag(name)
 		if seen[key] {
 			return nil, errs.E(op, errs.Conflict, fmt.Sprintf("Duplicate tag name %s in request.", name))
@@ -264,6 +293,9 @@ func (s *Service) CreateTags(ctx context.Context, ns string, names []string, app
 
 // UpdateItem replaces an object, property or tag (its name may change).
 func (s *Service) UpdateItem(ctx context.Context, k Kind, ns, name string, it Item) (Item, error) {
+	if err := checkName("metadef.UpdateItem", k.String(), it.Name); err != nil {
+		return Item{}, err
+	}
 	if _, err := s.namespace(ctx, "metadef.UpdateItem", ns, itemActions[k][3]); err != nil {
 		return Item{}, err
 	}
@@ -336,6 +368,9 @@ func (s *Service) ListAssociations(ctx context.Context, ns string) ([]Associatio
 
 // CreateAssociation applies a namespace to a resource type.
 func (s *Service) CreateAssociation(ctx context.Context, ns string, a Association) (Association, error) {
+	if err := checkName("metadef.CreateAssociation", "resource type", a.Name); err != nil {
+		return Association{}, err
+	}
 	if _, err := s.namespace(ctx, "metadef.CreateAssociation", ns, "add_metadef_resource_type_association"); err != nil {
 		return Association{}, err
 	}
