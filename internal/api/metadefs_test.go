@@ -112,6 +112,7 @@ func testMetadefsAPI(t *testing.T, dbURL string) {
 		// Bad bodies.
 		{"POST", "/v2/metadefs/namespaces", `{"namespace":"x","visibility":"shared"}`, asAdmin, 400, "does not match schema 'namespace'"},
 		{"POST", "/v2/metadefs/namespaces", `{"display_name":"x"}`, asAdmin, 400, "does not match schema 'namespace'"},
+		{"POST", "/v2/metadefs/namespaces", `{"namespace":""}`, asAdmin, 400, "Invalid namespace name"},
 		{"POST", "/v2/metadefs/namespaces", `{"namespace":"x","bogus":1}`, asAdmin, 400, "does not match schema"},
 		{"POST", "/v2/metadefs/namespaces", `{"namespace":"` + strings.Repeat("n", 81) + `"}`, asAdmin, 400, "does not match schema"},
 		{"POST", "/v2/metadefs/namespaces", `{"namespace":"x","properties":{"p":{"type":"string"}}}`, asAdmin, 400, "does not match schema"},
@@ -214,8 +215,8 @@ func testMetadefsAPI(t *testing.T, dbURL string) {
 		{"POST", ns + "/tags", `{"tags":[{"name":"d"},{"name":"D"}]}`, asAdmin, 409, "Duplicate tag name D in request."},
 		{"POST", ns + "/tags", `{"tags":[{"nam":"d"}]}`, asAdmin, 400, "does not match schema 'tags'"},
 		{"POST", ns + "/tags", `{"tags":"d"}`, asAdmin, 400, "does not match schema 'tags'"},
-		{"POST", ns + "/tags", `{"tags":[{"name":"`+strings.Repeat("x", 81)+`"}]}`, asAdmin, 400, "Invalid tag name"},
-		{"POST", ns + "/objects", `{"name":"`+strings.Repeat("x", 81)+`"}`, asAdmin, 400, "does not match schema"},
+		{"POST", ns + "/tags", `{"tags":[{"name":"` + strings.Repeat("x", 81) + `"}]}`, asAdmin, 400, "Invalid tag name"},
+		{"POST", ns + "/objects", `{"name":"` + strings.Repeat("x", 81) + `"}`, asAdmin, 400, "does not match schema"},
 		{"PUT", ns + "/tags/a1", `{"name":"b1"}`, asAdmin, 200, `"name":"b1"`},
 		{"PUT", ns + "/tags/b1", `{"name":"a2"}`, asAdmin, 409, ""},
 		{"PUT", ns + "/tags/b1", `{"name":1}`, asAdmin, 400, "does not match schema 'tag'"},

@@ -132,6 +132,10 @@ func (s *Service) CreateNamespace(ctx context.Context, ns *Namespace, c *Content
 		return err
 	}
 	const op errs.Op = "metadef.CreateNamespace"
+	// Glance takes an empty name, which no URL can then address.
+	if err := checkName(op, "namespace", ns.Namespace); err != nil {
+		return err
+	}
 	for _, l := range []struct {
 		what  string
 		items []Item
@@ -187,6 +191,9 @@ func (s *Service) UpdateNamespace(ctx context.Context, name string, upd *Namespa
 	}
 	// A PUT replaces every field, with Glance's defaults for those left
 	// out; the owner defaults to the caller's project.
+	if err := checkName(op, "namespace", upd.Namespace); err != nil {
+		return nil, err
+	}
 	if upd.Owner == "" {
 		upd.Owner = auth.From(ctx).ProjectID
 	}
