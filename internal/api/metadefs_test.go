@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -42,6 +43,12 @@ func (headerAuth) Authenticate(ctx context.Context, r *http.Request) (*auth.Cont
 func (headerAuth) Challenge() string { return "" }
 
 func newMetadefEnv(t *testing.T, dbURL string) *env {
+	t.Helper()
+	e, _ := newMetadefEnvDB(t, dbURL)
+	return e
+}
+
+func newMetadefEnvDB(t *testing.T, dbURL string) (*env, *db.DB) {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -79,7 +86,7 @@ func newMetadefEnv(t *testing.T, dbURL string) *env {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, srv: srv}
+	return &env{t: t, url: srv.URL, srv: srv}, database
 }
 
 var (
@@ -284,4 +291,99 @@ func TestMetadefSchemas(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+// TestCatalogThroughAPI loads Glance's shipped catalog and lists it back
+// through the API: every namespace, object, property, tag and association
+// as its file has it, field by field.
+func TestCatalogThroughAPI(t *testing.T) { eachDB(t, testCatalogThroughAPI) }
+
+func testCatalogThroughAPI(t *testing.T, dbURL string) {
+	dir := os.Getenv("GLINT_METADEFS_DIR")
+	if dir == "" {
+		dir = "/etc/glance/metadefs"
+	}
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(paths) == 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no catalog in %s: install glance-common", dir)
+		}
+		t.Skipf("no catalog in %s (install glance-common or set GLINT_METADEFS_DIR)", dir)
+	}
+	e, database := newMetadefEnvDB(t, dbURL)
+	if _, err := metadef.LoadDir(context.Background(), database.Metadefs(), dir, metadef.Skip); err != nil {
+		t.Fatal(err)
+	}
+	list := e.do("GET", "/v2/metadefs/namespaces?limit=1000", nil).json(t)["namespaces"].([]any)
+	if len(list) != len(paths) {
+		t.Fatalf("%d namespaces listed, want %d", len(list), len(paths))
+	}
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want map[string]any
+		if err := json.Unmarshal(raw, &want); err != nil {
+			t.Fatal(err)
+		}
+		// glance-manage stores what a file leaves out as NULL, which
+		// Glance shows as private and unprotected.
+		if _, ok := want["visibility"]; !ok {
+			want["visibility"] = "private"
+		}
+		if _, ok := want["protected"]; !ok {
+			want["protected"] = false
+		}
+		name := want["namespace"].(string)
+		got := e.do("GET", "/v2/metadefs/namespaces/"+name, nil).json(t)
+		for _, k := range []string{"namespace", "display_name", "description", "visibility", "protected"} {
+			if !reflect.DeepEqual(got[k], want[k]) {
+				t.Errorf("%s: %s = %v, want %v", name, k, got[k], want[k])
+			}
+		}
+		if got["owner"] != "admin" {
+			t.Errorf("%s: owner %v", name, got["owner"])
+		}
+		if !reflect.DeepEqual(got["properties"], want["properties"]) {
+			t.Errorf("%s: properties differ:\n got %v\nwant %v", name, got["properties"], want["properties"])
+		}
+		props := e.do("GET", "/v2/metadefs/namespaces/"+name+"/properties", nil).json(t)["properties"]
+		if wp, _ := want["properties"].(map[string]any); len(wp) > 0 || len(props.(map[string]any)) > 0 {
+			if !reflect.DeepEqual(props, want["properties"]) {
+				t.Errorf("%s: property list differs", name)
+			}
+		}
+		byName := func(l any, keys ...string) map[string]map[string]any {
+			out := map[string]map[string]any{}
+			for _, v := range asSlice(l) {
+				m := v.(map[string]any)
+				kept := map[string]any{}
+				for _, k := range keys {
+					if x, ok := m[k]; ok {
+						kept[k] = x
+					}
+				}
+				out[m["name"].(string)] = kept
+			}
+			return out
+		}
+		objs := e.do("GET", "/v2/metadefs/namespaces/"+name+"/objects?limit=1000", nil).json(t)["objects"]
+		if g, w := byName(objs, "name", "description", "required", "properties"), byName(want["objects"], "name", "description", "required", "properties"); !reflect.DeepEqual(g, w) {
+			t.Errorf("%s: objects differ:\n got %v\nwant %v", name, g, w)
+		}
+		tags := e.do("GET", "/v2/metadefs/namespaces/"+name+"/tags?limit=1000", nil).json(t)["tags"]
+		if g, w := byName(tags, "name"), byName(want["tags"], "name"); !reflect.DeepEqual(g, w) {
+			t.Errorf("%s: tags differ:\n got %v\nwant %v", name, g, w)
+		}
+		as := e.do("GET", "/v2/metadefs/namespaces/"+name+"/resource_types", nil).json(t)["resource_type_associations"]
+		if g, w := byName(as, "name", "prefix", "properties_target"), byName(want["resource_type_associations"], "name", "prefix", "properties_target"); !reflect.DeepEqual(g, w) {
+			t.Errorf("%s: associations differ:\n got %v\nwant %v", name, g, w)
+		}
+	}
+}
+
+func asSlice(v any) []any {
+	l, _ := v.([]any)
+	return l
 }
