@@ -540,10 +540,10 @@ func (s *Server) deleteAssociation(w http.ResponseWriter, r *http.Request) {
 }
 
 // itemQuery reads the paging parameters of an object or tag listing.
-func itemQuery(q url.Values) (metadef.TagQuery, error) {
+func itemQuery(q url.Values, k metadef.Kind) (metadef.TagQuery, error) {
 	const op errs.Op = "api.itemQuery"
 	tq := metadef.TagQuery{Marker: q.Get("marker"), SortKey: "created_at", SortDesc: true}
-	if v := q.Get("sort_key"); v != "" {
+	if v := q.Get("sort_key"); v != "" && k == metadef.Tags {
 		tq.SortKey = v
 		if !slices.Contains([]string{"name", "created_at", "updated_at"}, v) {
 			return tq, errs.Errorf(op, errs.Invalid, "Invalid sort key: %s. It must be one of the following: name, created_at, updated_at.", v)
@@ -561,8 +561,11 @@ func itemQuery(q url.Values) (metadef.TagQuery, error) {
 		if err != nil {
 			return tq, errs.E(op, errs.Invalid, "limit param must be an integer")
 		}
-		if n <= 0 {
+		switch {
+		case n < 0 || (n == 0 && k == metadef.Objects):
 			return tq, errs.E(op, errs.Invalid, "limit param must be positive")
+		case n == 0:
+			// Glance's tag listing takes 0 as no limit.
 		}
 		tq.Limit = n
 	}
@@ -575,10 +578,15 @@ func (s *Server) listItems(k metadef.Kind) http.HandlerFunc {
 		q := metadef.TagQuery{SortKey: "name"}
 		if k != metadef.Properties {
 			var err error
-			if q, err = itemQuery(r.URL.Query()); err != nil {
+			if q, err = itemQuery(r.URL.Query(), k); err != nil {
 				s.writeError(w, r, err)
 				return
 			}
+		}
+		if k == metadef.Objects {
+			// Glance checks an object listing's parameters, then
+			// lists every object in the order stored.
+			q = metadef.TagQuery{}
 		}
 		items, err := s.metadefs.ListItems(r.Context(), k, ns, q)
 		if err != nil {

@@ -171,7 +171,7 @@ func testMetadefsAPI(t *testing.T, dbURL string) {
 		// Objects.
 		{"GET", ns + "/objects", "", nil, 200, `"schema":"v2/schemas/metadefs/objects"`},
 		{"GET", ns + "/objects/obj", "", nil, 200, `"self":"/v2/metadefs/namespaces/OS::Test/objects/obj"`},
-		{"GET", ns + "/objects/nope", "", nil, 404, "The metadata definition object with name=nope was not found in namespace=OS::Test."},
+		{"GET", ns + "/objects/nope", "", nil, 404, "Could not find metadata object nope"},
 		{"POST", ns + "/objects", `{"name":"obj2","properties":{"b":{"title":"B","type":"boolean"}}}`, asAdmin, 201, `"b":{`},
 		{"POST", ns + "/objects", `{"name":"obj2"}`, asAdmin, 409, "A metadata definition object with name=obj2 already exists in namespace=OS::Test."},
 		{"POST", ns + "/objects", `{"name":"obj3","properties":{"b":{"type":"boolean"}}}`, asAdmin, 400, "does not match schema 'object'"},
@@ -192,7 +192,7 @@ func testMetadefsAPI(t *testing.T, dbURL string) {
 		{"GET", ns + "/properties", "", nil, 200, `"properties":{"speed":{`},
 		{"GET", ns + "/properties/speed", "", nil, 200, `"name":"speed"`},
 		{"GET", ns + "/properties/t:speed?resource_type=OS::Nova::Flavor", "", nil, 200, `"name":"t:speed"`},
-		{"GET", ns + "/properties/nope", "", nil, 404, "The metadata definition property with name=nope was not found in namespace=OS::Test."},
+		{"GET", ns + "/properties/nope", "", nil, 404, "Could not find property nope"},
 		{"POST", ns + "/properties", `{"name":"size","title":"Size","type":"string","pattern":"^[0-9]+$","maxLength":5}`, asAdmin, 201, `"pattern":"^[0-9]+$"`},
 		{"POST", ns + "/properties", `{"name":"size","title":"Size","type":"string"}`, asAdmin, 409, "A metadata definition property with name=size already exists"},
 		{"POST", ns + "/properties", `{"name":"x","title":"X"}`, asAdmin, 400, "does not match schema 'property'"},
@@ -210,7 +210,7 @@ func testMetadefsAPI(t *testing.T, dbURL string) {
 		// Tags.
 		{"GET", ns + "/tags?sort_key=name&sort_dir=asc", "", nil, 200, `"tags":[{"created_at"`},
 		{"GET", ns + "/tags/t1", "", nil, 200, `"name":"t1"`},
-		{"GET", ns + "/tags/nope", "", nil, 404, "The metadata definition tag with name=nope was not found in namespace=OS::Test."},
+		{"GET", ns + "/tags/nope", "", nil, 404, "Could not find metadata tag nope"},
 		{"POST", ns + "/tags/t3", "", asAdmin, 201, `"name":"t3"`},
 		{"POST", ns + "/tags/T3", "", asAdmin, 409, "(Please note that metadata tag names are case insensitive)."},
 		{"POST", ns + "/tags/" + strings.Repeat("t", 81), "", asAdmin, 400, "does not match schema 'tag'"},

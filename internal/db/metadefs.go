@@ -386,7 +386,8 @@ func scanItem(r rowScanner, k metadef.Kind) (metadef.Item, error) {
 }
 
 func itemNotFound(op errs.Op, k metadef.Kind, ns, name string) error {
-	return errs.E(op, errs.NotFound, fmt.Sprintf("The metadata definition %s with name=%s was not found in namespace=%s.", k, name, ns))
+	what := map[metadef.Kind]string{metadef.Objects: "metadata object", metadef.Properties: "property", metadef.Tags: "metadata tag"}[k]
+	return errs.E(op, errs.NotFound, fmt.Sprintf("Could not find %s %s", what, name))
 }
 
 func itemDuplicate(op errs.Op, k metadef.Kind, ns, name string) error {
@@ -416,6 +417,8 @@ func (m *Metadefs) ListItems(ctx context.Context, k metadef.Kind, ns string, q m
 			r = a.CreatedAt.Compare(b.CreatedAt)
 		case "updated_at":
 			r = a.UpdatedAt.Compare(b.UpdatedAt)
+		case "":
+			r = 0 // as stored
 		default:
 			r = strings.Compare(a.Name, b.Name)
 		}

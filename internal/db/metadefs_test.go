@@ -78,11 +78,11 @@ func TestMetadefsRepo(t *testing.T) {
 		if err := r.CreateItems(ctx, metadef.Tags, "OS::Test", tags, true); err != nil {
 			t.Fatal(err)
 		}
-		l, err := r.ListItems(ctx, metadef.Tags, "OS::Test", metadef.TagQuery{Marker: "a", Limit: 1})
+		l, err := r.ListItems(ctx, metadef.Tags, "OS::Test", metadef.TagQuery{SortKey: "name", Marker: "a", Limit: 1})
 		if err != nil || len(l) != 1 || l[0].Name != "b" {
 			t.Fatalf("tags page = %+v, %v", l, err)
 		}
-		l, _ = r.ListItems(ctx, metadef.Tags, "OS::Test", metadef.TagQuery{SortDesc: true})
+		l, _ = r.ListItems(ctx, metadef.Tags, "OS::Test", metadef.TagQuery{SortKey: "name", SortDesc: true})
 		if names(l) != "c,b,a" {
 			t.Fatalf("tags desc = %s", names(l))
 		}

@@ -49,8 +49,17 @@ func visible(ctx context.Context, ns *Namespace) bool {
 	return a.IsAdmin || ns.Visibility == "public" || (a.ProjectID != "" && ns.Owner == a.ProjectID)
 }
 
-func notFound(op errs.Op, name string) error {
-	return errs.E(op, errs.NotFound, fmt.Sprintf("Metadata definition namespace=%s was not found.", name))
+// missing is the 404 for a namespace that does not exist, or that the
+// caller cannot see, worded as Glance's route for action words it.
+func missing(op errs.Op, action, name string, exists bool) error {
+	switch {
+	case action == "get_metadef_namespace" && exists:
+		return errs.E(op, errs.NotFound) // Glance's bare 404
+	case action == "get_metadef_namespace" || (!exists && strings.HasSuffix(action, "_metadef_object")) ||
+		(!exists && action == "get_metadef_objects"):
+		return errs.E(op, errs.NotFound, fmt.Sprintf("Metadata definition namespace=%s was not found.", name))
+	}
+	return errs.E(op, errs.NotFound, fmt.Sprintf("Namespace %s not found", name))
 }
 
 // namespace loads a namespace the caller can see and may perform action
@@ -58,11 +67,14 @@ func notFound(op errs.Op, name string) error {
 // did not exist.
 func (s *Service) namespace(ctx context.Context, op errs.Op, name, action string) (*Namespace, error) {
 	ns, err := s.repo.GetNamespace(ctx, name)
+	if errs.KindOf(err) == errs.NotFound {
+		return nil, missing(op, action, name, false)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if !visible(ctx, ns) {
-		return nil, notFound(op, name)
+		return nil, missing(op, action, name, true)
 	}
 	t := target(ns)
 	if err := s.authz.Authorize(ctx, action, t); err != nil {
@@ -70,7 +82,7 @@ func (s *Service) namespace(ctx context.Context, op errs.Op, name, action string
 			return nil, err
 		}
 		if action == "get_metadef_namespace" || s.authz.Authorize(ctx, "get_metadef_namespace", t) != nil {
-			return nil, notFound(op, name)
+			return nil, missing(op, action, name, true)
 		}
 		return nil, err
 	}
