@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -319,4 +320,66 @@ func sameJSON(a, b json.RawMessage) bool {
 		return false
 	}
 	return reflect.DeepEqual(x, y)
+}
+
+// TestCatalogLoadModes: an existing namespace is skipped, merged into
+// (what is missing is added), merged with the file winning, or replaced.
+func TestCatalogLoadModes(t *testing.T) {
+	eachDB(t, func(t *testing.T, c dbtest.Conn) {
+		ctx := context.Background()
+		r := openDB(t, c).Metadefs()
+		dir := t.TempDir()
+		write := func(s string) {
+			if err := os.WriteFile(filepath.Join(dir, "ns.json"), []byte(s), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		prop := func(name string) string {
+			it, err := r.GetItem(ctx, metadef.Properties, "NS", name)
+			if err != nil {
+				return ""
+			}
+			return string(it.Schema)
+		}
+		write(`{"namespace":"NS","display_name":"One","properties":{"a":{"title":"A","type":"string"}},"tags":[{"name":"t1"}]}`)
+		if _, err := metadef.LoadDir(ctx, r, dir, metadef.Skip); err != nil {
+			t.Fatal(err)
+		}
+		write(`{"namespace":"NS","display_name":"Two","properties":{"a":{"title":"A2","type":"string"},"b":{"title":"B","type":"integer"}},"tags":[{"name":"t2"}]}`)
+		res, err := metadef.LoadDir(ctx, r, dir, metadef.Skip)
+		if err != nil || len(res.Skipped) != 1 || prop("b") != "" {
+			t.Fatalf("skip: %+v %v, b=%s", res, err, prop("b"))
+		}
+		if _, err := metadef.LoadDir(ctx, r, dir, metadef.Merge); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(prop("a"), `"A"`) || prop("b") == "" {
+			t.Fatalf("merge: a=%s b=%s", prop("a"), prop("b"))
+		}
+		if ns, _ := r.GetNamespace(ctx, "NS"); ns.DisplayName != "One" {
+			t.Fatalf("merge changed the namespace: %+v", ns)
+		}
+		if tags, _ := r.ListItems(ctx, metadef.Tags, "NS", metadef.TagQuery{SortKey: "name"}); names(tags) != "t1,t2" {
+			t.Fatalf("merge: tags %s", names(tags))
+		}
+		if _, err := metadef.LoadDir(ctx, r, dir, metadef.PreferNew); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(prop("a"), `"A2"`) {
+			t.Fatalf("prefer-new: a=%s", prop("a"))
+		}
+		if ns, _ := r.GetNamespace(ctx, "NS"); ns.DisplayName != "Two" {
+			t.Fatalf("prefer-new kept the namespace: %+v", ns)
+		}
+		if _, err := metadef.LoadDir(ctx, r, dir, metadef.Overwrite); err != nil {
+			t.Fatal(err)
+		}
+		if tags, _ := r.ListItems(ctx, metadef.Tags, "NS", metadef.TagQuery{SortKey: "name"}); names(tags) != "t2" {
+			t.Fatalf("overwrite: tags %s", names(tags))
+		}
+		write(`{"namespace":"NS","objects":[{"description":"no name"}]}`)
+		if _, err := metadef.LoadDir(ctx, r, dir, metadef.Merge); err == nil {
+			t.Fatal("a file with a nameless object loaded")
+		}
+	})
 }

@@ -32,14 +32,14 @@ func NewService(repo Repo, authz Authorizer) *Service {
 // Repo is the service's repository, for the catalog loader.
 func (s *Service) Repo() Repo { return s.repo }
 
+// target is what Glance's policy rules see of a namespace.
 func target(ns *Namespace) map[string]any {
-	return map[string]any{
-		"namespace":  ns.Namespace,
-		"project_id": ns.Owner,
-		"owner":      ns.Owner,
-		"visibility": ns.Visibility,
-		"protected":  ns.Protected,
-	}
+	return map[string]any{"project_id": ns.Owner, "visibility": ns.Visibility}
+}
+
+// callerTarget is the target of a check that concerns no namespace yet.
+func callerTarget(ctx context.Context) map[string]any {
+	return map[string]any{"project_id": auth.From(ctx).ProjectID}
 }
 
 // visible reports whether the caller may see ns at all: admins see
@@ -82,7 +82,7 @@ func (s *Service) namespace(ctx context.Context, op errs.Op, name, action string
 			return nil, err
 		}
 		if action == "get_metadef_namespace" || s.authz.Authorize(ctx, "get_metadef_namespace", t) != nil {
-			return nil, missing(op, action, name, true)
+			return nil, errs.E(op, errs.NotFound) // Glance's bare 404
 		}
 		return nil, err
 	}
@@ -92,7 +92,11 @@ func (s *Service) namespace(ctx context.Context, op errs.Op, name, action string
 // ListNamespaces lists the namespaces the caller may see.
 func (s *Service) ListNamespaces(ctx context.Context, q NamespaceQuery) ([]*Namespace, error) {
 	a := auth.From(ctx)
-	if err := s.authz.Authorize(ctx, "get_metadef_namespaces", map[string]any{"project_id": a.ProjectID}); err != nil {
+	if err := s.authz.Authorize(ctx, "get_metadef_namespaces", callerTarget(ctx)); err != nil {
+		return nil, err
+	}
+	// The listing carries each namespace's associations.
+	if err := s.authz.Authorize(ctx, "list_metadef_resource_types", callerTarget(ctx)); err != nil {
 		return nil, err
 	}
 	q.AllVisible, q.Owner = a.IsAdmin, a.ProjectID
@@ -122,6 +126,11 @@ func (s *Service) GetNamespace(ctx context.Context, name string) (*Namespace, *C
 	if err != nil {
 		return nil, nil, err
 	}
+	for _, action := range []string{"list_metadef_resource_types", "get_metadef_objects", "get_metadef_properties", "get_metadef_tags"} {
+		if err := s.authz.Authorize(ctx, action, target(ns)); err != nil {
+			return nil, nil, err
+		}
+	}
 	c, err := s.repo.Contents(ctx, name)
 	if err != nil {
 		return nil, nil, err
@@ -139,7 +148,7 @@ func (s *Service) CreateNamespace(ctx context.Context, ns *Namespace, c *Content
 	if ns.Visibility == "" {
 		ns.Visibility = "private"
 	}
-	t := target(ns)
+	t := callerTarget(ctx)
 	if err := s.authz.Authorize(ctx, "add_metadef_namespace", t); err != nil {
 		return err
 	}
@@ -164,7 +173,7 @@ func (s *Service) CreateNamespace(ctx context.Context, ns *Namespace, c *Content
 		}
 	}
 	for action, n := range map[string]int{"add_metadef_object": len(c.Objects), "add_metadef_property": len(c.Properties),
-		"add_metadef_tags": len(c.Tags), "add_metadef_resource_type_association": len(c.Associations)} {
+		"add_metadef_tag": len(c.Tags), "add_metadef_resource_type_association": len(c.Associations)} {
 		if n == 0 {
 			continue
 		}
@@ -367,7 +376,7 @@ func (s *Service) DeleteItems(ctx context.Context, k Kind, ns string) error {
 
 // ListResourceTypes lists every resource type.
 func (s *Service) ListResourceTypes(ctx context.Context) ([]ResourceType, error) {
-	if err := s.authz.Authorize(ctx, "list_metadef_resource_types", map[string]any{}); err != nil {
+	if err := s.authz.Authorize(ctx, "list_metadef_resource_types", callerTarget(ctx)); err != nil {
 		return nil, err
 	}
 	return s.repo.ListResourceTypes(ctx)
