@@ -158,7 +158,7 @@ func namespaceJSON(ns *metadef.Namespace, c *metadef.Contents, prefixFor string)
 	if len(c.Properties) > 0 {
 		props := map[string]any{}
 		for _, p := range c.Properties {
-			props[prefix+p.Name] = p.Schema
+			props[prefix+p.Name] = shownProperty(p.Schema)
 		}
 		m["properties"] = props
 	}
@@ -202,18 +202,17 @@ func objectJSON(ns string, o metadef.Item, prefix string) map[string]any {
 	if o.Description != "" {
 		m["description"] = o.Description
 	}
-	if len(o.Required) > 0 {
-		req := make([]string, len(o.Required))
-		for i, r := range o.Required {
-			req[i] = prefix + r
-		}
-		m["required"] = req
+	// Glance always shows an object's required list, empty or not.
+	req := make([]string, len(o.Required))
+	for i, r := range o.Required {
+		req[i] = prefix + r
 	}
+	m["required"] = req
 	var props map[string]json.RawMessage
 	if len(o.Schema) > 0 && json.Unmarshal(o.Schema, &props) == nil && len(props) > 0 {
-		out := make(map[string]json.RawMessage, len(props))
+		out := make(map[string]any, len(props))
 		for k, v := range props {
-			out[prefix+k] = v
+			out[prefix+k] = shownProperty(v)
 		}
 		m["properties"] = out
 	}
@@ -221,10 +220,65 @@ func objectJSON(ns string, o metadef.Item, prefix string) map[string]any {
 }
 
 func propertyJSON(p metadef.Item, name string) map[string]any {
-	m := map[string]any{}
-	_ = json.Unmarshal(p.Schema, &m)
+	m := shownProperty(p.Schema)
 	m["name"] = name
 	return m
+}
+
+// propertyKeys are the keys of a property definition Glance's API shows;
+// it leaves out any other a catalog file may carry.
+var propertyKeys = map[string]bool{"type": true, "title": true, "description": true, "operators": true,
+	"default": true, "readonly": true, "minimum": true, "maximum": true, "enum": true, "pattern": true,
+	"minLength": true, "maxLength": true, "confidential": true, "items": true, "uniqueItems": true,
+	"minItems": true, "maxItems": true, "additionalItems": true}
+
+// shownProperty is a stored property definition as Glance's API renders
+// it: known keys only, items with their type and enum, and the default
+// as a string (Glance's property type holds it as bytes: 8 becomes "8").
+func shownProperty(raw json.RawMessage) map[string]any {
+	var def map[string]any
+	_ = json.Unmarshal(raw, &def)
+	out := make(map[string]any, len(def))
+	for k, v := range def {
+		if !propertyKeys[k] || v == nil {
+			continue
+		}
+		switch k {
+		case "default":
+			v = pythonStr(v)
+		case "items":
+			if it, ok := v.(map[string]any); ok {
+				items := map[string]any{}
+				for _, ik := range []string{"type", "enum"} {
+					if x, ok := it[ik]; ok && x != nil {
+						items[ik] = x
+					}
+				}
+				v = items
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// pythonStr is how Python's str() prints a JSON scalar.
+func pythonStr(v any) any {
+	switch v := v.(type) {
+	case string:
+		return v
+	case bool:
+		if v {
+			return "True"
+		}
+		return "False"
+	case float64:
+		if v == float64(int64(v)) && v < 1e15 && v > -1e15 {
+			return strconv.FormatInt(int64(v), 10)
+		}
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return v
 }
 
 func tagJSON(t metadef.Item) map[string]any {
@@ -603,7 +657,7 @@ func (s *Server) listItems(k metadef.Kind) http.HandlerFunc {
 		case metadef.Properties:
 			out := map[string]any{}
 			for _, p := range items {
-				out[p.Name] = p.Schema
+				out[p.Name] = shownProperty(p.Schema)
 			}
 			writeJSON(w, http.StatusOK, map[string]any{"properties": out})
 		default:

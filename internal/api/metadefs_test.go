@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -335,6 +336,16 @@ func testCatalogThroughAPI(t *testing.T, dbURL string) {
 		if _, ok := want["protected"]; !ok {
 			want["protected"] = false
 		}
+		// Glance's API shows a default as a string and always an
+		// object's required list.
+		shown(want["properties"])
+		for _, o := range asSlice(want["objects"]) {
+			o := o.(map[string]any)
+			shown(o["properties"])
+			if _, ok := o["required"]; !ok {
+				o["required"] = []any{}
+			}
+		}
 		name := want["namespace"].(string)
 		got := e.do("GET", "/v2/metadefs/namespaces/"+name, nil).json(t)
 		for _, k := range []string{"namespace", "display_name", "description", "visibility", "protected"} {
@@ -386,4 +397,19 @@ func testCatalogThroughAPI(t *testing.T, dbURL string) {
 func asSlice(v any) []any {
 	l, _ := v.([]any)
 	return l
+}
+
+// shown turns the defaults of a catalog file's property definitions into
+// the strings Glance's API shows.
+func shown(props any) {
+	m, _ := props.(map[string]any)
+	for _, def := range m {
+		d := def.(map[string]any)
+		switch v := d["default"].(type) {
+		case float64:
+			d["default"] = strconv.FormatFloat(v, 'f', -1, 64)
+		case bool:
+			d["default"] = map[bool]string{true: "True", false: "False"}[v]
+		}
+	}
 }
