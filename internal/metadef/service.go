@@ -29,9 +29,6 @@ func NewService(repo Repo, authz Authorizer) *Service {
 	return &Service{repo: repo, authz: authz, now: func() time.Time { return time.Now().UTC() }}
 }
 
-// Repo is the service's repository, for the catalog loader.
-func (s *Service) Repo() Repo { return s.repo }
-
 // target is what Glance's policy rules see of a namespace.
 func target(ns *Namespace) map[string]any {
 	return map[string]any{"project_id": ns.Owner, "visibility": ns.Visibility}
