@@ -808,9 +808,11 @@ func (s *Server) createTags(w http.ResponseWriter, r *http.Request) {
 		t, _ := v.(map[string]any)
 		names = append(names, str(t, "name"))
 	}
-	appendTags, _ := strconv.ParseBool(strings.TrimSpace(r.Header.Get("X-Openstack-Append")))
-	if v := strings.ToLower(strings.TrimSpace(r.Header.Get("X-Openstack-Append"))); v == "y" || v == "yes" || v == "on" {
-		appendTags = true // oslo's bool_from_string
+	// oslo's bool_from_string, as Glance reads the header.
+	appendTags := false
+	switch strings.ToLower(strings.TrimSpace(r.Header.Get("X-Openstack-Append"))) {
+	case "1", "t", "true", "on", "y", "yes":
+		appendTags = true
 	}
 	items, err := s.metadefs.CreateTags(r.Context(), r.PathValue("ns"), names, appendTags)
 	if err != nil {

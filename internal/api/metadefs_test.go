@@ -217,7 +217,7 @@ func testMetadefsAPI(t *testing.T, dbURL string) {
 		{"POST", ns + "/tags/" + strings.Repeat("t", 81), "", asAdmin, 400, "does not match schema 'tag'"},
 		{"POST", ns + "/tags", `{"tags":[{"name":"a1"},{"name":"a2"}]}`, asAdmin, 201, `{"tags":[{"name":"a1"},{"name":"a2"}]}`},
 		{"GET", ns + "/tags?sort_key=name&sort_dir=asc", "", nil, 200, `"name":"a2"`},
-		{"POST", ns + "/tags", `{"tags":[{"name":"a3"}]}`, append([]string{"X-Openstack-Append", "True"}, asAdmin...), 201, `"a3"`},
+		{"POST", ns + "/tags", `{"tags":[{"name":"a3"}]}`, append([]string{"X-Openstack-Append", "Yes"}, asAdmin...), 201, `"a3"`},
 		{"GET", ns + "/tags?sort_key=name&sort_dir=asc&limit=1&marker=a1", "", nil, 200, `"name":"a2"`},
 		{"POST", ns + "/tags", `{"tags":[{"name":"a1"}]}`, append([]string{"X-Openstack-Append", "true"}, asAdmin...), 409, "already exists"},
 		{"POST", ns + "/tags", `{"tags":[{"name":"d"},{"name":"D"}]}`, asAdmin, 409, "Duplicate tag name D in request."},
