@@ -25,6 +25,7 @@ import (
 	"glint/internal/config"
 	"glint/internal/db"
 	"glint/internal/image"
+	"glint/internal/metadef"
 	"glint/internal/store"
 	"glint/internal/store/filesystem"
 )
@@ -44,6 +45,8 @@ Commands:
   db check     exit 3 if migrations are pending (glance-manage db check)
   policy       print the default or effective policy rules, or check policy files
   scrub        remove the data of delayed deletes and of uploads whose node died (glance-scrubber)
+  metadefs     load, export or unload the metadata definitions catalog
+               (glance-manage db load_metadefs / export_metadefs / unload_metadefs)
   version      print Glint's version
   help         print this help, or "glint help <command>"
 
@@ -82,6 +85,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return policyCmd(ctx, rest, stdout, stderr)
 	case "scrub":
 		return scrubCmd(ctx, rest, stdout, stderr)
+	case "metadefs":
+		return metadefsCmd(ctx, rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "glint: unknown command %q\n\n%s", cmd, usage)
 	return 2
@@ -274,6 +279,7 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 		return err
 	}
 	defer importer.Close()
+	metadefs := metadef.NewService(database.Metadefs(), authz.images)
 	health := func(r *http.Request) error {
 		if err := database.Ping(r.Context()); err != nil {
 			return fmt.Errorf("database: %w", err)
@@ -294,6 +300,7 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 		EnabledImportMethods:  cfg.EnabledImportMethods,
 		Importer:              importer,
 		CustomSchema:          customSchema,
+		Metadefs:              metadefs,
 	}, health, log)
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"glint/internal/auth"
 	"glint/internal/errs"
 	"glint/internal/image"
+	"glint/internal/metadef"
 )
 
 // Config is what the API layer needs to know from configuration.
@@ -38,6 +39,9 @@ type Config struct {
 	Authenticator auth.Authenticator
 	// Importer runs interoperable imports and tasks; nil disables them.
 	Importer *image.Importer
+	// Metadefs serves the metadata definitions catalog; nil leaves
+	// /v2/metadefs unrouted.
+	Metadefs *metadef.Service
 }
 
 // Server serves the Image API.
@@ -49,6 +53,9 @@ type Server struct {
 	health  func(r *http.Request) error
 	authn   auth.Authenticator
 	mux     *http.ServeMux
+
+	metadefs       *metadef.Service
+	metadefSchemas metadefSchemas
 }
 
 // New builds the API handler. health is called by /healthcheck.
@@ -61,6 +68,12 @@ func New(svc *image.Service, cfg Config, health func(*http.Request) error, log *
 		authn: cfg.Authenticator, mux: http.NewServeMux()}
 	if s.authn == nil {
 		s.authn = auth.NoAuthenticator{}
+	}
+	if cfg.Metadefs != nil {
+		s.metadefs = cfg.Metadefs
+		if s.metadefSchemas, err = loadMetadefSchemas(sch.docs); err != nil {
+			return nil, fmt.Errorf("loading schemas: %w", err)
+		}
 	}
 	s.routes()
 	return s, nil
@@ -116,6 +129,7 @@ func (s *Server) routes() {
 	s.route("/v2/info/import", methods{"GET": s.infoImport}, "GET")
 	s.route("/v2/info/usage", methods{"GET": s.infoUsage}, "GET")
 	s.importRoutes()
+	s.metadefRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH":

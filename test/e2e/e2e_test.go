@@ -124,6 +124,8 @@ type server struct {
 	URL     string // http://127.0.0.1:PORT
 	logPath string
 	tmp     string // scratch space for CLI homes and files
+	conf    string // its glance-api.conf
+	dataDir string // its --data-dir
 }
 
 // startServer runs glint serve on a free port with its own data directory
@@ -183,7 +185,8 @@ func tryStart(t *testing.T, dir string, attempt int, extraConf []string) (*serve
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait(); logFile.Close() }()
 
-	s := &server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), logPath: logPath, tmp: filepath.Join(base, "scratch")}
+	s := &server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), logPath: logPath, tmp: filepath.Join(base, "scratch"),
+		conf: conf, dataDir: dataDir}
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
