@@ -48,6 +48,22 @@ type Config struct {
 	DefaultStore            string   // default_store, default "file"
 	FilesystemStoreDatadir  string   // filesystem_store_datadir, default "" (meaning <DataDir>/images, see Finish)
 	FilesystemStoreFilePerm int      // filesystem_store_file_perm, default 0 (written in octal digits as in Glance, "640"; held as the mode bits, 0o640; 0 means leave umask)
+	FilesystemStoreDatadirs []string // filesystem_store_datadirs, default [] ("path:priority" items; overrides filesystem_store_datadir)
+	FilesystemThinProvision bool     // filesystem_thin_provisioning, default false (skip writing runs of zeros)
+	FilesystemStoreChunk    int      // filesystem_store_chunk_size, default 65536
+	S3StoreHost             string   // s3_store_host
+	S3StoreAccessKey        string   // s3_store_access_key
+	S3StoreSecretKey        string   // s3_store_secret_key
+	S3StoreBucket           string   // s3_store_bucket
+	S3StoreCreateBucket     bool     // s3_store_create_bucket_on_put, default false
+	S3StoreBucketURLFormat  string   // s3_store_bucket_url_format, default auto
+	S3StoreRegion           string   // s3_store_region_name, default ""
+	S3StoreLargeObjectSize  int      // s3_store_large_object_size (MB), default 100
+	S3StoreLargeObjectChunk int      // s3_store_large_object_chunk_size (MB), default 10
+	S3StoreThreadPools      int      // s3_store_thread_pools, default 10
+	HTTPSCACertificatesFile string   // https_ca_certificates_file
+	HTTPSInsecure           bool     // https_insecure, default false (Glance: true)
+	HTTPStoreAllowPrivate   bool     // http_store_allow_private_targets, default false (Glint's own)
 
 	// [paste_deploy]
 	Flavor string // flavor, default "" (no-auth pipeline); "", keystone, caching, cachemanagement, keystone+caching, keystone+cachemanagement

@@ -132,6 +132,54 @@ var options = []optDef{
 	permOpt("glance_store", "filesystem_store_file_perm",
 		"Permissions of image files, written in octal digits as for chmod (e.g. 640); 0 or negative leaves them to the umask.",
 		func(c *Config) *int { return &c.FilesystemStoreFilePerm }),
+	listOpt("glance_store", "filesystem_store_datadirs", nil,
+		"Several directories of the file store, each path:priority; new images go to the highest priority directory with room. Overrides filesystem_store_datadir.",
+		func(c *Config) *[]string { return &c.FilesystemStoreDatadirs }, dataDirItem),
+	boolOpt("glance_store", "filesystem_thin_provisioning", false,
+		"Write images sparsely: runs of zeros take no disk space.",
+		func(c *Config) *bool { return &c.FilesystemThinProvision }),
+	intOpt("glance_store", "filesystem_store_chunk_size", 65536, 4096, 64<<20,
+		"Granularity in bytes of zero detection for thin provisioning (4096-67108864).",
+		func(c *Config) *int { return &c.FilesystemStoreChunk }),
+	stringOpt("glance_store", "s3_store_host", "",
+		"S3 server: a URL (http:// or https://) or host[:port], which means https.",
+		func(c *Config) *string { return &c.S3StoreHost }, nil),
+	stringOpt("glance_store", "s3_store_access_key", "",
+		"S3 access key.",
+		func(c *Config) *string { return &c.S3StoreAccessKey }, nil),
+	stringOpt("glance_store", "s3_store_secret_key", "",
+		"S3 secret key.",
+		func(c *Config) *string { return &c.S3StoreSecretKey }, nil),
+	stringOpt("glance_store", "s3_store_bucket", "",
+		"S3 bucket images are stored in.",
+		func(c *Config) *string { return &c.S3StoreBucket }, nil),
+	boolOpt("glance_store", "s3_store_create_bucket_on_put", false,
+		"Create the S3 bucket if it does not exist.",
+		func(c *Config) *bool { return &c.S3StoreCreateBucket }),
+	stringOpt("glance_store", "s3_store_bucket_url_format", "auto",
+		"S3 addressing: path, virtual or auto (path for IP addresses and dotless hosts).",
+		func(c *Config) *string { return &c.S3StoreBucketURLFormat }, oneOf("auto", "path", "virtual")),
+	stringOpt("glance_store", "s3_store_region_name", "",
+		"S3 region for request signing; empty means us-east-1.",
+		func(c *Config) *string { return &c.S3StoreRegion }, nil),
+	intOpt("glance_store", "s3_store_large_object_size", 100, 1, math.MaxInt32,
+		"Images of this many MB or more (or of unknown size) are sent as S3 multipart uploads.",
+		func(c *Config) *int { return &c.S3StoreLargeObjectSize }),
+	intOpt("glance_store", "s3_store_large_object_chunk_size", 10, 5, math.MaxInt32,
+		"Part size in MB of S3 multipart uploads (>= 5).",
+		func(c *Config) *int { return &c.S3StoreLargeObjectChunk }),
+	intOpt("glance_store", "s3_store_thread_pools", 10, 1, 1000,
+		"Parts of an S3 multipart upload sent at once (1-1000).",
+		func(c *Config) *int { return &c.S3StoreThreadPools }),
+	stringOpt("glance_store", "https_ca_certificates_file", "",
+		"CA bundle for https locations read by the HTTP store.",
+		func(c *Config) *string { return &c.HTTPSCACertificatesFile }, nil),
+	boolOpt("glance_store", "https_insecure", false,
+		"Skip certificate verification for https locations (Glance defaults to true; Glint verifies).",
+		func(c *Config) *bool { return &c.HTTPSInsecure }),
+	boolOpt("glance_store", "http_store_allow_private_targets", false,
+		"Let the HTTP store read from loopback, private and link-local addresses (Glint's own option).",
+		func(c *Config) *bool { return &c.HTTPStoreAllowPrivate }),
 
 	stringOpt("paste_deploy", "flavor", "",
 		"Pipeline flavor: empty (no authentication), keystone, caching, cachemanagement, keystone+caching or keystone+cachemanagement.",
@@ -276,6 +324,20 @@ func deprecatedAs(old string, o optDef) optDef {
 }
 
 // Validators.
+
+// dataDirItem checks a filesystem_store_datadirs item: path[:priority].
+func dataDirItem(s string) error {
+	path, prio, ok := strings.Cut(s, ":")
+	if strings.TrimSpace(path) == "" {
+		return fmt.Errorf("%q: empty directory", s)
+	}
+	if ok {
+		if _, err := strconv.Atoi(strings.TrimSpace(prio)); err != nil {
+			return fmt.Errorf("%q: the priority after ':' must be an integer", s)
+		}
+	}
+	return nil
+}
 
 func nonEmpty(s string) error {
 	if s == "" {
