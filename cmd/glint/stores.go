@@ -3,17 +3,21 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"log/slog"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
+	"gopkg.in/ini.v1"
+
 	"glint/internal/config"
 	"glint/internal/store"
 	"glint/internal/store/filesystem"
 	"glint/internal/store/httpstore"
 	s3store "glint/internal/store/s3"
+	"glint/internal/store/swift"
 )
 
 // storeType maps a glance_store scheme, as written in stores and
@@ -103,6 +107,8 @@ func openStore(cfg *config.Config, typ string) (store.Driver, error) {
 			ChunkSize:       int64(cfg.S3StoreLargeObjectChunk) << 20,
 			Workers:         cfg.S3StoreThreadPools,
 		})
+	case "swift":
+		return openSwift(cfg)
 	case "rbd", "cinder", "vsphere":
 		return nil, fmt.Errorf("glance_store.stores: the %s store is not available in this version of Glint", typ)
 	}
@@ -130,4 +136,44 @@ func (h *storeHealth) check(ctx context.Context) error {
 	defer cancel()
 	h.err, h.last = h.set.Check(ctx), time.Now()
 	return h.err
+}
+
+// openSwift reads the store's credentials from the swift_store_config_file
+// reference, or from Glance's older swift_store_user/key/auth_address.
+func openSwift(cfg *config.Config) (store.Driver, error) {
+	o := swift.Options{
+		Reference:       cfg.DefaultSwiftReference,
+		Region:          cfg.SwiftStoreRegion,
+		Endpoint:        cfg.SwiftStoreEndpoint,
+		Container:       cfg.SwiftStoreContainer,
+		ContainersSeed:  cfg.SwiftStoreContainerSeed,
+		CreateContainer: cfg.SwiftStoreCreateOnPut,
+		LargeObjectSize: int64(cfg.SwiftStoreLargeObjSize) << 20,
+		ChunkSize:       int64(cfg.SwiftStoreLargeObjChunk) << 20,
+		MultiTenant:     cfg.SwiftStoreMultiTenant,
+	}
+	version := cfg.SwiftStoreAuthVersion
+	o.AuthAddress, o.User, o.Key = cfg.SwiftStoreAuthAddress, cfg.SwiftStoreUser, cfg.SwiftStoreKey
+	if cfg.SwiftStoreConfigFile != "" {
+		f, err := ini.Load(cfg.SwiftStoreConfigFile)
+		if err != nil {
+			return nil, fmt.Errorf("glance_store.swift_store_config_file: %w", err)
+		}
+		sec, err := f.GetSection(cfg.DefaultSwiftReference)
+		if err != nil {
+			return nil, fmt.Errorf("glance_store.swift_store_config_file %s has no [%s] section (default_swift_reference)", cfg.SwiftStoreConfigFile, cfg.DefaultSwiftReference)
+		}
+		o.AuthAddress = sec.Key("auth_address").String()
+		o.User = sec.Key("user").String()
+		o.Key = sec.Key("key").String()
+		o.UserDomain = sec.Key("user_domain_name").MustString("Default")
+		o.ProjDomain = sec.Key("project_domain_name").MustString("Default")
+		version = sec.Key("auth_version").MustString("3")
+	}
+	v, err := strconv.Atoi(strings.TrimPrefix(version, "v"))
+	if err != nil || v < 1 || v > 3 {
+		return nil, fmt.Errorf("swift auth_version %q: want 1, 2 or 3", version)
+	}
+	o.AuthVersion = v
+	return swift.New(o)
 }

@@ -64,6 +64,20 @@ type Config struct {
 	HTTPSCACertificatesFile string   // https_ca_certificates_file
 	HTTPSInsecure           bool     // https_insecure, default false (Glance: true)
 	HTTPStoreAllowPrivate   bool     // http_store_allow_private_targets, default false (Glint's own)
+	SwiftStoreConfigFile    string   // swift_store_config_file
+	DefaultSwiftReference   string   // default_swift_reference, default ref1
+	SwiftStoreAuthAddress   string   // swift_store_auth_address (deprecated in Glance)
+	SwiftStoreUser          string   // swift_store_user (deprecated in Glance)
+	SwiftStoreKey           string   // swift_store_key (deprecated in Glance)
+	SwiftStoreAuthVersion   string   // swift_store_auth_version, default 2 (deprecated in Glance)
+	SwiftStoreRegion        string   // swift_store_region
+	SwiftStoreEndpoint      string   // swift_store_endpoint
+	SwiftStoreContainer     string   // swift_store_container, default glance
+	SwiftStoreLargeObjSize  int      // swift_store_large_object_size (MB), default 5120
+	SwiftStoreLargeObjChunk int      // swift_store_large_object_chunk_size (MB), default 200
+	SwiftStoreCreateOnPut   bool     // swift_store_create_container_on_put, default false
+	SwiftStoreMultiTenant   bool     // swift_store_multi_tenant, default false
+	SwiftStoreContainerSeed int      // swift_store_multiple_containers_seed, default 0
 
 	// [paste_deploy]
 	Flavor string // flavor, default "" (no-auth pipeline); "", keystone, caching, cachemanagement, keystone+caching, keystone+cachemanagement

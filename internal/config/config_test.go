@@ -61,6 +61,11 @@ func TestDefault(t *testing.T) {
 		S3StoreLargeObjectSize:  100,
 		S3StoreLargeObjectChunk: 10,
 		S3StoreThreadPools:      10,
+		DefaultSwiftReference:   "ref1",
+		SwiftStoreAuthVersion:   "2",
+		SwiftStoreContainer:     "glance",
+		SwiftStoreLargeObjSize:  5120,
+		SwiftStoreLargeObjChunk: 200,
 		DiskFormats:             []string{"ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"},
 		ContainerFormats:        []string{"ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"},
 	}
