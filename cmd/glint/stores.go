@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
