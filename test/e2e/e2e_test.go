@@ -130,10 +130,17 @@ type server struct {
 // and stops it (SIGTERM, wait) when t ends; its log is printed if t failed.
 func startServer(t *testing.T) *server {
 	t.Helper()
+	return startServerConf(t, "")
+}
+
+// startServerConf is startServer with extra configuration appended to
+// glance-api.conf (after [DEFAULT]'s bind options).
+func startServerConf(t *testing.T, extra string) *server {
+	t.Helper()
 	dir := t.TempDir()
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		s, err := tryStart(t, dir, attempt)
+		s, err := tryStart(t, dir, attempt, extra)
 		if err == nil {
 			return s
 		}
@@ -153,7 +160,7 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func tryStart(t *testing.T, dir string, attempt int) (*server, error) {
+func tryStart(t *testing.T, dir string, attempt int, extra string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -164,7 +171,7 @@ func tryStart(t *testing.T, dir string, attempt int) (*server, error) {
 		return nil, err
 	}
 	conf := filepath.Join(base, "glance-api.conf")
-	confText := fmt.Sprintf("[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = %d\ndebug = true\n", port)
+	confText := fmt.Sprintf("[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = %d\ndebug = true\n", port) + extra
 	if err := os.WriteFile(conf, []byte(confText), 0o644); err != nil {
 		return nil, err
 	}

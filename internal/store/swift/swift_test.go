@@ -11,7 +11,7 @@ import (
 
 	"glint/internal/errs"
 	"glint/internal/store"
-	"glint/internal/store/internal/testserver"
+	"glint/internal/store/storetest/testserver"
 	"glint/internal/store/storetest"
 	"glint/internal/store/swift"
 )
