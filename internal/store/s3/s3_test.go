@@ -11,9 +11,9 @@ import (
 
 	"glint/internal/errs"
 	"glint/internal/store"
-	"glint/internal/store/storetest/testserver"
 	s3store "glint/internal/store/s3"
 	"glint/internal/store/storetest"
+	"glint/internal/store/storetest/testserver"
 )
 
 func newDriver(t *testing.T, srv *testserver.S3, bucket, secret string) *s3store.Driver {

@@ -11,8 +11,8 @@ import (
 
 	"glint/internal/errs"
 	"glint/internal/store"
-	"glint/internal/store/storetest/testserver"
 	"glint/internal/store/storetest"
+	"glint/internal/store/storetest/testserver"
 	"glint/internal/store/swift"
 )
 
