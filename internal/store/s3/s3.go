@@ -73,11 +73,11 @@ func New(o Options) (*Driver, error) {
 	if _, err := url.Parse(endpoint); err != nil {
 		return nil, errs.E(op, errs.Invalid, "bad s3_store_host", err)
 	}
-	if d.opts.ChunkSize < minPart {
-		d.opts.ChunkSize = max(d.opts.ChunkSize, 10<<20)
-		if d.opts.ChunkSize < minPart {
-			d.opts.ChunkSize = minPart
-		}
+	switch {
+	case d.opts.ChunkSize <= 0:
+		d.opts.ChunkSize = 10 << 20 // glance_store's default
+	case d.opts.ChunkSize < minPart:
+		d.opts.ChunkSize = minPart
 	}
 	if d.opts.LargeObjectSize <= 0 {
 		d.opts.LargeObjectSize = 100 << 20
@@ -174,7 +174,7 @@ func classify(op errs.Op, what string, err error) error {
 			return errs.E(op, errs.Conflict, "Image already exists in the S3 store", err)
 		}
 	}
-	return errs.E(op, errs.Unavailable, fmt.Sprintf("%s: S3 server %s unavailable", what, "error or"), err)
+	return errs.E(op, errs.Unavailable, what+": the S3 server failed or is unreachable", err)
 }
 
 // Check makes sure the bucket is there (creating it if allowed) and that
