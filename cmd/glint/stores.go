@@ -41,8 +41,26 @@ func storeType(scheme string) string {
 // one, so that a broken store stops the start with a clear message.
 func openStores(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.Set, error) {
 	var stores []*store.Store
+	def := storeType(cfg.DefaultStore)
 	seen := map[string]bool{}
+	if cfg.Backends != nil {
+		// Glance's multi-store: named stores, each configured in its own section.
+		for _, item := range cfg.EnabledBackends {
+			name, typ, _ := strings.Cut(item, ":")
+			name, typ = strings.TrimSpace(name), storeType(typ)
+			bc := cfg.Backends[name]
+			d, err := openStore(bc, typ)
+			if err != nil {
+				return nil, fmt.Errorf("store %s: %w", name, err)
+			}
+			stores = append(stores, &store.Store{Name: name, Type: typ, Description: bc.StoreDescription, Driver: d})
+		}
+		def, seen = cfg.DefaultBackend, nil
+	}
 	for _, s := range cfg.Stores {
+		if seen == nil {
+			break
+		}
 		typ := storeType(s)
 		if seen[typ] {
 			continue
@@ -54,8 +72,7 @@ func openStores(ctx context.Context, cfg *config.Config, log *slog.Logger) (*sto
 		}
 		stores = append(stores, &store.Store{Name: typ, Type: typ, Driver: d})
 	}
-	def := storeType(cfg.DefaultStore)
-	if !seen[def] {
+	if seen != nil && !seen[def] {
 		return nil, fmt.Errorf("glance_store.default_store = %s is not one of the enabled stores (glance_store.stores = %s)", cfg.DefaultStore, strings.Join(cfg.Stores, ", "))
 	}
 	set, err := store.NewNamedSet(def, stores...)
@@ -109,7 +126,7 @@ func openStore(cfg *config.Config, typ string) (store.Driver, error) {
 		})
 	case "swift":
 		return openSwift(cfg)
-	case "rbd", "cinder", "vsphere":
+	case "rbd", "cinder", "vsphere", "vmware":
 		return nil, fmt.Errorf("glance_store.stores: the %s store is not available in this version of Glint", typ)
 	}
 	return nil, fmt.Errorf("glance_store.stores: unknown store %q", typ)

@@ -62,3 +62,35 @@ func TestStoreHealth(t *testing.T) {
 		t.Fatalf("removed store directory: %v", err)
 	}
 }
+
+// enabled_backends gives named stores, each from its own section.
+func TestOpenStoresMulti(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "glance-api.conf")
+	os.WriteFile(conf, []byte("[DEFAULT]\nenabled_backends = fast:file, slow:file, web:http\n[glance_store]\ndefault_backend = slow\n"+
+		"[fast]\nfilesystem_store_datadir = "+filepath.Join(dir, "fast")+"\nstore_description = Fast\n"+
+		"[slow]\nfilesystem_store_datadir = "+filepath.Join(dir, "slow")+"\n"), 0o644)
+	cfg, err := config.Load([]string{conf}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := openStores(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(set.Names(), ","); got != "fast,slow,web" || set.DefaultName() != "slow" {
+		t.Fatalf("stores %s, default %s", got, set.DefaultName())
+	}
+	fast, _ := set.Named("fast")
+	if fast.Description != "Fast" {
+		t.Errorf("description %q", fast.Description)
+	}
+	// A location is served by the store whose directory holds it.
+	loc, _, err := fast.Driver.Add(context.Background(), "img", strings.NewReader("x"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := set.NameFor(loc); n != "fast" {
+		t.Errorf("NameFor(%s) = %q", loc, n)
+	}
+}

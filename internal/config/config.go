@@ -78,6 +78,15 @@ type Config struct {
 	SwiftStoreCreateOnPut   bool     // swift_store_create_container_on_put, default false
 	SwiftStoreMultiTenant   bool     // swift_store_multi_tenant, default false
 	SwiftStoreContainerSeed int      // swift_store_multiple_containers_seed, default 0
+	DefaultBackend          string   // default_backend (multi-store), default ""
+	StoreDescription        string   // store_description, in a backend's own section
+
+	// EnabledBackends is [DEFAULT] enabled_backends: "name:type" items.
+	EnabledBackends []string
+	// Backends holds, per enabled backend name, this configuration with
+	// the [glance_store] options read from the backend's own section, as
+	// glance_store's multi-store does; nil without enabled_backends.
+	Backends map[string]*Config
 
 	// [paste_deploy]
 	Flavor string // flavor, default "" (no-auth pipeline); "", keystone, caching, cachemanagement, keystone+caching, keystone+cachemanagement

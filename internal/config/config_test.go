@@ -62,6 +62,7 @@ func TestDefault(t *testing.T) {
 		S3StoreLargeObjectChunk: 10,
 		S3StoreThreadPools:      10,
 		DefaultSwiftReference:   "ref1",
+		EnabledBackends:         []string{},
 		SwiftStoreAuthVersion:   "2",
 		SwiftStoreContainer:     "glance",
 		SwiftStoreLargeObjSize:  5120,
@@ -525,10 +526,10 @@ func TestOptionsTable(t *testing.T) {
 			t.Errorf("%s has unknown type %q", id, o.Type)
 		}
 	}
-	// Every Config field but Ignored is backed by exactly one option.
+	// Every Config field but Ignored and Backends is backed by exactly one option.
 	n := 0
 	for f := range reflect.TypeFor[Config]().Fields() {
-		if f.IsExported() && f.Name != "Ignored" {
+		if f.IsExported() && f.Name != "Ignored" && f.Name != "Backends" {
 			n++
 		}
 	}
@@ -602,4 +603,48 @@ func FuzzLoad(f *testing.F) {
 		}
 		c.Finish()
 	})
+}
+
+// enabled_backends: each store reads [glance_store] options from its own
+// section, and those keys are not reported as unknown.
+func TestEnabledBackends(t *testing.T) {
+	dir := t.TempDir()
+	write := func(text string) string {
+		p := filepath.Join(dir, "b.conf")
+		os.WriteFile(p, []byte(text), 0o644)
+		return p
+	}
+	c, err := Load([]string{write(`[DEFAULT]
+enabled_backends = fast:file, cheap:s3
+[glance_store]
+default_backend = fast
+[fast]
+filesystem_store_datadir = /srv/fast
+store_description = Fast disks
+[cheap]
+s3_store_host = http://127.0.0.1:1
+s3_store_bucket = b
+`)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Backends) != 2 || c.Backends["fast"].FilesystemStoreDatadir != "/srv/fast" ||
+		c.Backends["fast"].StoreDescription != "Fast disks" || c.Backends["cheap"].S3StoreBucket != "b" ||
+		c.Backends["cheap"].FilesystemStoreDatadir == "/srv/fast" {
+		t.Errorf("backends: %+v", c.Backends)
+	}
+	if len(c.Ignored) != 0 {
+		t.Errorf("ignored: %v", c.Ignored)
+	}
+	for _, bad := range []struct{ text, want string }{
+		{"[DEFAULT]\nenabled_backends = fast:file\n", "default_backend"},
+		{"[DEFAULT]\nenabled_backends = fast:file\n[glance_store]\ndefault_backend = slow\n", "not one of enabled_backends"},
+		{"[DEFAULT]\nenabled_backends = fast\n", "name:type"},
+		{"[DEFAULT]\nenabled_backends = fast:ftp\n", "must be one of"},
+		{"[DEFAULT]\nenabled_backends = fast:file\n[glance_store]\ndefault_backend = fast\n[fast]\nfilesystem_store_file_perm = 999\n", "fast.filesystem_store_file_perm"},
+	} {
+		if _, err := Load([]string{write(bad.text)}, nil); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: %v, want %q", bad.text, err, bad.want)
+		}
+	}
 }

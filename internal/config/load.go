@@ -82,6 +82,7 @@ func Load(files, dirs []string) (*Config, error) {
 			c.derived[o.slot].userSet = *o.str(c) != ""
 		}
 	}
+	errs = append(errs, loadBackends(c, r)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -242,6 +243,9 @@ type resolver struct {
 	memo   map[[2]string]result // expanded raw values by {section, key}
 	typed  map[string]result    // formatted typed values of known options by id
 	active map[[2]string]bool   // expansions in progress, to detect loops
+	// backends are the sections of enabled_backends, whose keys are
+	// [glance_store] options.
+	backends map[string]bool
 }
 
 type result struct {
@@ -451,6 +455,9 @@ func (r *resolver) ignored() []string {
 	for _, f := range r.files {
 		for sec, keys := range f.sections {
 			for key, rv := range keys {
+				if r.backends[sec] && r.known["glance_store."+key] != nil {
+					continue
+				}
 				if r.known[sec+"."+key] == nil {
 					out = append(out, sec+"."+rv.key)
 				}
@@ -459,4 +466,51 @@ func (r *resolver) ignored() []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// loadBackends builds the per-backend configurations of enabled_backends:
+// each backend's section holds [glance_store] options for that store only.
+func loadBackends(c *Config, r *resolver) []error {
+	if len(c.EnabledBackends) == 0 {
+		return nil
+	}
+	var errs []error
+	c.Backends = map[string]*Config{}
+	r.backends = map[string]bool{}
+	for _, item := range c.EnabledBackends {
+		name, _, _ := strings.Cut(item, ":")
+		name = strings.TrimSpace(name)
+		sec := normSection(name)
+		if c.Backends[name] != nil {
+			errs = append(errs, fmt.Errorf("DEFAULT.enabled_backends: %s is listed twice", name))
+			continue
+		}
+		bc := *c
+		bc.Backends, bc.EnabledBackends = nil, nil
+		r.backends[sec] = true
+		for i := range options {
+			o := &options[i]
+			if o.section != "glance_store" {
+				continue
+			}
+			rv, ok := r.raw(sec, o.name)
+			if !ok {
+				continue
+			}
+			v, err := r.expand(sec, rv.key, rv.value)
+			if err == nil {
+				err = o.apply(&bc, v)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %s.%s: %w", rv.file, sec, rv.key, err))
+			}
+		}
+		c.Backends[name] = &bc
+	}
+	if c.DefaultBackend == "" {
+		errs = append(errs, errors.New("glance_store.default_backend must name one of enabled_backends"))
+	} else if c.Backends[c.DefaultBackend] == nil {
+		errs = append(errs, fmt.Errorf("glance_store.default_backend = %s is not one of enabled_backends", c.DefaultBackend))
+	}
+	return errs
 }

@@ -115,6 +115,10 @@ var options = []optDef{
 		"File to log to; empty means standard error.",
 		func(c *Config) *string { return &c.LogFile }, nil),
 
+	listOpt(defaultSection, "enabled_backends", nil,
+		"Glance's multi-store: named stores as name:type items (type file, http, s3 or swift), each configured in a section of its name.",
+		func(c *Config) *[]string { return &c.EnabledBackends }, backendItem),
+
 	derived(slotDatabase, deriveDatabase, stringOpt("database", "connection", "",
 		"SQLAlchemy-style database URL; empty means sqlite:///<data_dir>/glint.db.",
 		func(c *Config) *string { return &c.DatabaseConnection }, nil)),
@@ -180,6 +184,12 @@ var options = []optDef{
 	boolOpt("glance_store", "http_store_allow_private_targets", false,
 		"Let the HTTP store read from loopback, private and link-local addresses (Glint's own option).",
 		func(c *Config) *bool { return &c.HTTPStoreAllowPrivate }),
+	stringOpt("glance_store", "default_backend", "",
+		"With enabled_backends: the name of the store uploads go to.",
+		func(c *Config) *string { return &c.DefaultBackend }, nil),
+	stringOpt("glance_store", "store_description", "",
+		"With enabled_backends, in a backend's section: the description /v2/info/stores shows.",
+		func(c *Config) *string { return &c.StoreDescription }, nil),
 	stringOpt("glance_store", "swift_store_config_file", "",
 		"File of Swift credentials, one [reference] section each (user, key, auth_address, auth_version, user_domain_name, project_domain_name).",
 		func(c *Config) *string { return &c.SwiftStoreConfigFile }, nil),
@@ -366,6 +376,19 @@ func deprecatedAs(old string, o optDef) optDef {
 }
 
 // Validators.
+
+// backendItem checks an enabled_backends item: name:type.
+func backendItem(s string) error {
+	name, typ, ok := strings.Cut(s, ":")
+	name, typ = strings.TrimSpace(name), strings.TrimSpace(typ)
+	if !ok || name == "" || typ == "" {
+		return fmt.Errorf("%q: want name:type", s)
+	}
+	if strings.HasPrefix(name, "os_glance_") {
+		return fmt.Errorf("%q: names starting with os_glance_ are reserved", s)
+	}
+	return oneOf("file", "http", "s3", "swift", "rbd", "cinder", "vmware")(typ)
+}
 
 // dataDirItem checks a filesystem_store_datadirs item: path[:priority].
 func dataDirItem(s string) error {
