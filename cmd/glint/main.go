@@ -259,6 +259,8 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 		ContainerFormats:      cfg.ContainerFormats,
 		EnabledImportMethods:  nil, // import arrives with its own issue; advertise none until then
 		CustomSchema:          customSchema,
+		Stores:                stores,
+		MultiStore:            len(cfg.EnabledBackends) > 0,
 	}, health, log)
 	if err != nil {
 		return err

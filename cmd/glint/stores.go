@@ -53,7 +53,8 @@ func openStores(ctx context.Context, cfg *config.Config, log *slog.Logger) (*sto
 			if err != nil {
 				return nil, fmt.Errorf("store %s: %w", name, err)
 			}
-			stores = append(stores, &store.Store{Name: name, Type: typ, Description: bc.StoreDescription, Driver: d})
+			stores = append(stores, &store.Store{Name: name, Type: typ, Description: bc.StoreDescription, Driver: d,
+				Properties: storeProperties(bc, typ, d)})
 		}
 		def, seen = cfg.DefaultBackend, nil
 	}
@@ -193,4 +194,24 @@ func openSwift(cfg *config.Config) (store.Driver, error) {
 	}
 	o.AuthVersion = v
 	return swift.New(o)
+}
+
+// storeProperties are what /v2/info/stores/detail shows per store type,
+// as Glance does.
+func storeProperties(cfg *config.Config, typ string, d store.Driver) map[string]any {
+	switch typ {
+	case "file":
+		dir := cfg.FilesystemStoreDatadir
+		if fd, ok := d.(*filesystem.Driver); ok {
+			dir = fd.Dir
+		}
+		return map[string]any{"data_dir": dir, "chunk_size": cfg.FilesystemStoreChunk, "thin_provisioning": cfg.FilesystemThinProvision}
+	case "swift":
+		return map[string]any{"container": cfg.SwiftStoreContainer,
+			"large_object_size": cfg.SwiftStoreLargeObjSize, "large_object_chunk_size": cfg.SwiftStoreLargeObjChunk}
+	case "s3":
+		return map[string]any{"s3_store_large_object_size": cfg.S3StoreLargeObjectSize,
+			"s3_store_large_object_chunk_size": cfg.S3StoreLargeObjectChunk, "s3_store_thread_pools": cfg.S3StoreThreadPools}
+	}
+	return map[string]any{}
 }

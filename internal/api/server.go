@@ -19,6 +19,7 @@ import (
 	"glint/internal/auth"
 	"glint/internal/errs"
 	"glint/internal/image"
+	"glint/internal/store"
 )
 
 // Config is what the API layer needs to know from configuration.
@@ -36,6 +37,10 @@ type Config struct {
 	CustomSchema []byte
 	// Authenticator builds each request's identity; nil means noauth.
 	Authenticator auth.Authenticator
+	// Stores are the node's stores; MultiStore (enabled_backends) turns on
+	// /v2/info/stores, X-Image-Meta-Store and the images' stores field.
+	Stores     *store.Set
+	MultiStore bool
 }
 
 // Server serves the Image API.
@@ -110,6 +115,8 @@ func (s *Server) routes() {
 		s.route("/v2/schemas/"+name, methods{"GET": s.getSchema(name)}, "GET")
 	}
 	s.route("/v2/info/import", methods{"GET": s.infoImport}, "GET")
+	s.route("/v2/info/stores", methods{"GET": s.infoStores}, "GET")
+	s.route("/v2/info/stores/detail", methods{"GET": s.infoStoresDetail}, "GET")
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH":

@@ -649,7 +649,7 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size in
 	r := &capReader{r: body, n: limit, announced: size, cap: s.opts.ImageSizeCap}
 	insp := imageformat.New()
 	pipe := newHashPipe(r, md, mh, insp)
-	loc, written, err := s.stores.Default.Add(ctx, id, pipe, size)
+	loc, written, err := s.stores.Target(ctx).Add(ctx, id, pipe, size)
 	pipe.Close() // the sums and the inspection are complete once the pipe is closed
 	if err == nil && size >= 0 && written != size {
 		err = errs.Errorf(op, errs.Invalid, "Image size mismatch: %d bytes announced, %d received", size, written)

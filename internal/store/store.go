@@ -103,6 +103,29 @@ type Store struct {
 	Type        string // glance_store type: file, s3, swift, http
 	Description string
 	Driver      Driver
+	// Properties are what GET /v2/info/stores/detail shows of the
+	// store's configuration (Glance's per-type property lists).
+	Properties map[string]any
+}
+
+type targetKey struct{}
+
+// WithTarget returns ctx asking that uploads made with it go to the
+// store called name (the X-Image-Meta-Store header); the caller has
+// checked the name with Named.
+func WithTarget(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, targetKey{}, name)
+}
+
+// Target is the driver uploads made with ctx go to: the one WithTarget
+// named, or the default.
+func (s *Set) Target(ctx context.Context) Driver {
+	if name, ok := ctx.Value(targetKey{}).(string); ok {
+		if st, ok := s.byName[name]; ok {
+			return st.Driver
+		}
+	}
+	return s.Default
 }
 
 // Set holds the stores of a node: Default receives uploads, and a location

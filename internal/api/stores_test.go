@@ -1,0 +1,116 @@
+package api_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"glint/internal/api"
+	"glint/internal/db"
+	"glint/internal/image"
+	"glint/internal/store"
+	"glint/internal/store/filesystem"
+	"glint/internal/store/httpstore"
+)
+
+// newMultiEnv serves two filesystem stores and the HTTP store under
+// enabled_backends-style names, "slow" being the default.
+func newMultiEnv(t *testing.T) (*env, map[string]string) {
+	dir := t.TempDir()
+	database, err := db.Open(context.Background(), "sqlite:///"+filepath.Join(dir, "glint.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { database.Close() })
+	if _, err := database.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dirs := map[string]string{"fast": filepath.Join(dir, "fast"), "slow": filepath.Join(dir, "slow")}
+	fast, _ := filesystem.New(dirs["fast"], 0)
+	slow, _ := filesystem.New(dirs["slow"], 0)
+	web, _ := httpstore.New(httpstore.Options{})
+	set, err := store.NewNamedSet("slow",
+		&store.Store{Name: "fast", Type: "file", Description: "Fast disks", Driver: fast, Properties: map[string]any{"data_dir": dirs["fast"]}},
+		&store.Store{Name: "slow", Type: "file", Driver: slow},
+		&store.Store{Name: "web", Type: "http", Driver: web})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := image.NewService(database.Images(), set, nil, image.Options{
+		ImageSizeCap: 1 << 40, HashingAlgorithm: "sha512", PropertyQuota: 128, TagQuota: 128,
+		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats,
+	}, log)
+	h, err := api.New(svc, api.Config{LimitParamDefault: 25, APILimitMax: 1000,
+		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats,
+		Stores: set, MultiStore: true}, func(*http.Request) error { return nil }, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &env{t: t, url: srv.URL, srv: srv}, dirs
+}
+
+func TestInfoStores(t *testing.T) {
+	e, _ := newMultiEnv(t)
+	r := e.do("GET", "/v2/info/stores", nil)
+	if r.status != 200 {
+		t.Fatalf("GET /v2/info/stores: %d %s", r.status, r.body)
+	}
+	want := `{"stores":[{"description":"Fast disks","id":"fast"},{"default":"true","id":"slow"},{"id":"web","read-only":"true"}]}`
+	if got := strings.TrimSpace(string(r.body)); got != want {
+		t.Errorf("stores:\n got %s\nwant %s", got, want)
+	}
+	r = e.do("GET", "/v2/info/stores/detail", nil)
+	if r.status != 200 || !strings.Contains(string(r.body), `"type":"file"`) || !strings.Contains(string(r.body), `"data_dir"`) {
+		t.Errorf("detail: %d %s", r.status, r.body)
+	}
+	// Without enabled_backends the API is Glance's 404.
+	plain := newEnv(t, opts{})
+	if r := plain.do("GET", "/v2/info/stores", nil); r.status != 404 || !strings.Contains(string(r.body), "Multi backend is not supported") {
+		t.Errorf("single store: %d %s", r.status, r.body)
+	}
+}
+
+func TestUploadToChosenStore(t *testing.T) {
+	e, dirs := newMultiEnv(t)
+	for _, c := range []struct{ header, wantStore string }{{"", "slow"}, {"fast", "fast"}} {
+		r := e.do("POST", "/v2/images", strings.NewReader(`{"disk_format":"raw","container_format":"bare"}`), "Content-Type", "application/json")
+		id, _ := r.json(t)["id"].(string)
+		hdr := []string{"Content-Type", "application/octet-stream"}
+		if c.header != "" {
+			hdr = append(hdr, "X-Image-Meta-Store", c.header)
+		}
+		if r := e.do("PUT", "/v2/images/"+id+"/file", strings.NewReader("data"), hdr...); r.status != 204 {
+			t.Fatalf("upload to %q: %d %s", c.header, r.status, r.body)
+		}
+		img := e.do("GET", "/v2/images/"+id, nil).json(t)
+		if img["stores"] != c.wantStore {
+			t.Errorf("stores = %v, want %s", img["stores"], c.wantStore)
+		}
+		if _, err := os.Stat(filepath.Join(dirs[c.wantStore], id)); err != nil {
+			t.Errorf("data not in the %s store: %v", c.wantStore, err)
+		}
+		if got := e.do("GET", "/v2/images/"+id+"/file", nil); string(got.body) != "data" {
+			t.Errorf("download: %q", got.body)
+		}
+	}
+	r := e.do("POST", "/v2/images", strings.NewReader(`{"disk_format":"raw","container_format":"bare"}`), "Content-Type", "application/json")
+	id, _ := r.json(t)["id"].(string)
+	for _, bad := range []string{"nosuch", "web"} {
+		r := e.do("PUT", "/v2/images/"+id+"/file", strings.NewReader("data"), "Content-Type", "application/octet-stream", "X-Image-Meta-Store", bad)
+		if r.status != 400 {
+			t.Errorf("upload to %s: %d %s", bad, r.status, r.body)
+		}
+	}
+	if st := e.do("GET", "/v2/images/"+id, nil).json(t)["status"]; st != "queued" {
+		t.Errorf("after refused uploads the image is %v", st)
+	}
+}
