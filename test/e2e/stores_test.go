@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,4 +61,62 @@ func TestStoresWithOpenstackCLI(t *testing.T) {
 			}
 		})
 	}
+}
+
+// enabled_backends: the openstack CLI uploads to the default store and
+// downloads from each store; an upload names its store with
+// X-Image-Meta-Store (the openstack CLI here, 6.0, has no --store).
+func TestMultiStore(t *testing.T) {
+	requireCLI(t)
+	if testing.Short() {
+		t.Skip("-short: starts an S3 server")
+	}
+	srv := testserver.StartS3(t)
+	fast := filepath.Join(t.TempDir(), "fast")
+	s := startServerConf(t, fmt.Sprintf("enabled_backends = fast:file, obj:s3, web:http\n[glance_store]\ndefault_backend = obj\n"+
+		"[fast]\nfilesystem_store_datadir = %s\nstore_description = Local disks\n"+
+		"[obj]\ns3_store_host = %s\ns3_store_access_key = %s\ns3_store_secret_key = %s\ns3_store_bucket = glance\n"+
+		"s3_store_create_bucket_on_put = true\n", fast, srv.Endpoint, srv.AccessKey, srv.Secret))
+
+	status, body := s.do(t, "GET", "/v2/info/stores", nil)
+	if want := `{"stores":[{"description":"Local disks","id":"fast"},{"default":"true","id":"obj"},{"id":"web","read-only":"true"}]}`; status != 200 || strings.TrimSpace(string(body)) != want {
+		t.Errorf("GET /v2/info/stores: %d %s", status, body)
+	}
+
+	p := writePayload(t, s.tmp, 3<<20+1)
+	id := openstackClient.create(t, s, "in-obj", p.path)
+	img := s.waitStatus(t, id, "active")
+	if img["stores"] != "obj" {
+		t.Errorf("stores of an image uploaded to the default store: %v", img["stores"])
+	}
+	out := filepath.Join(s.tmp, "obj.bin")
+	openstackClient.download(t, s, id, out)
+	checkDownload(t, out, p, img)
+
+	status, body = s.do(t, "POST", "/v2/images", map[string]any{"name": "in-fast", "disk_format": "raw", "container_format": "bare"})
+	if status != 201 {
+		t.Fatalf("create: %d %s", status, body)
+	}
+	id2 := jsonOut[map[string]any](t, cliResult{stdout: string(body)})["id"].(string)
+	req, _ := http.NewRequest("PUT", s.URL+"/v2/images/"+id2+"/file", bytes.NewReader(p.data))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("X-Image-Meta-Store", "fast")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 {
+		t.Fatalf("upload to fast: %d", resp.StatusCode)
+	}
+	img2 := s.waitStatus(t, id2, "active")
+	if img2["stores"] != "fast" {
+		t.Errorf("stores of an image uploaded to fast: %v", img2["stores"])
+	}
+	if _, err := os.Stat(filepath.Join(fast, id2)); err != nil {
+		t.Errorf("image data not in the fast store's directory: %v", err)
+	}
+	out2 := filepath.Join(s.tmp, "fast.bin")
+	openstackClient.download(t, s, id2, out2)
+	checkDownload(t, out2, p, img2)
 }
