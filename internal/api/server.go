@@ -158,17 +158,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	seg, rest, slash := strings.Cut(strings.TrimPrefix(path, "/"), "/")
 	switch {
-	case allowedVersion(seg) && !slash:
+	case s.allowedVersion(seg) && !slash:
 		// Glance redirects a bare version root to /v2/ (which is a 404).
 		http.Redirect(rec, r, s.absURL(r, "/v2/"), http.StatusFound)
 		return
-	case allowedVersion(seg):
+	case s.allowedVersion(seg):
 		if seg != "v2" {
 			// /v2.N/… is /v2/…: versions only advertise features.
 			r.URL.Path = "/v2/" + rest
 			r.URL.RawPath = ""
 		}
-	case acceptsVersion(r.Header.Get("Accept")):
+	case s.acceptsVersion(r.Header.Get("Accept")):
 		// Media-type versioning: the path carries no version.
 		r.URL.Path = "/v2" + path
 		r.URL.RawPath = ""
@@ -194,10 +194,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // acceptsVersion reports whether Accept names an API version this node
 // serves, as application/vnd.openstack.images-v2.N.
-func acceptsVersion(accept string) bool {
+func (s *Server) acceptsVersion(accept string) bool {
 	for _, part := range strings.Split(accept, ",") {
 		mt, _, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if v, ok := strings.CutPrefix(strings.TrimSpace(mt), "application/vnd.openstack.images-"); ok && allowedVersion(v) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(mt), "application/vnd.openstack.images-"); ok && s.allowedVersion(v) {
 			return true
 		}
 	}

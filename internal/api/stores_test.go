@@ -114,3 +114,20 @@ func TestUploadToChosenStore(t *testing.T) {
 		t.Errorf("after refused uploads the image is %v", st)
 	}
 }
+
+// With enabled_backends the versions document lists the multi-store
+// versions, as Glance 25.1 does.
+func TestMultiStoreVersions(t *testing.T) {
+	e, _ := newMultiEnv(t)
+	r := e.do("GET", "/versions", nil)
+	var ids []string
+	for _, v := range r.json(t)["versions"].([]any) {
+		ids = append(ids, v.(map[string]any)["id"].(string))
+	}
+	if got := strings.Join(ids, ","); got != "v2.15,v2.13,v2.12,v2.11,v2.10,v2.9,v2.8,v2.7,v2.6,v2.5,v2.4,v2.3,v2.2,v2.1,v2.0" {
+		t.Errorf("versions %s", got)
+	}
+	if r := e.do("GET", "/v2.13/info/stores", nil); r.status != 200 {
+		t.Errorf("/v2.13/info/stores: %d", r.status)
+	}
+}
