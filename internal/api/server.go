@@ -117,6 +117,7 @@ func (s *Server) routes() {
 	s.route("/v2/info/import", methods{"GET": s.infoImport}, "GET")
 	s.route("/v2/info/stores", methods{"GET": s.infoStores}, "GET")
 	s.route("/v2/info/stores/detail", methods{"GET": s.infoStoresDetail}, "GET")
+	s.route("/v2/stores/{store}/{id}", methods{"DELETE": s.deleteFromStore}, "DELETE")
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH":

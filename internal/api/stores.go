@@ -90,3 +90,16 @@ func (s *Server) storeNames(img *image.Image) string {
 	}
 	return strings.Join(names, ",")
 }
+
+// deleteFromStore is DELETE /v2/stores/{store_id}/{image_id}.
+func (s *Server) deleteFromStore(w http.ResponseWriter, r *http.Request) {
+	if !s.multiStore() {
+		writeErrorBody(w, r, http.StatusNotFound, "The resource could not be found.")
+		return
+	}
+	if err := s.images.DeleteFromStore(r.Context(), r.PathValue("store"), r.PathValue("id")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	noContent(w)
+}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"glint/internal/api"
+	"glint/internal/auth"
 	"glint/internal/db"
 	"glint/internal/image"
 	"glint/internal/store"
@@ -22,6 +23,11 @@ import (
 // newMultiEnv serves two filesystem stores and the HTTP store under
 // enabled_backends-style names, "slow" being the default.
 func newMultiEnv(t *testing.T) (*env, map[string]string) {
+	e, dirs, _ := newMultiEnvRepo(t)
+	return e, dirs
+}
+
+func newMultiEnvRepo(t *testing.T) (*env, map[string]string, image.Repo) {
 	dir := t.TempDir()
 	database, err := db.Open(context.Background(), "sqlite:///"+filepath.Join(dir, "glint.db"))
 	if err != nil {
@@ -49,13 +55,13 @@ func newMultiEnv(t *testing.T) (*env, map[string]string) {
 	}, log)
 	h, err := api.New(svc, api.Config{LimitParamDefault: 25, APILimitMax: 1000,
 		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats,
-		Stores: set, MultiStore: true}, func(*http.Request) error { return nil }, log)
+		Stores: set, MultiStore: true, Authenticator: adminAuth{}}, func(*http.Request) error { return nil }, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, srv: srv}, dirs
+	return &env{t: t, url: srv.URL, srv: srv}, dirs, database.Images()
 }
 
 func TestInfoStores(t *testing.T) {
@@ -131,3 +137,65 @@ func TestMultiStoreVersions(t *testing.T) {
 		t.Errorf("/v2.13/info/stores: %d", r.status)
 	}
 }
+
+// DELETE /v2/stores/{store}/{image} removes one copy, with Glance's rules.
+func TestDeleteFromStore(t *testing.T) {
+	e, dirs, repo := newMultiEnvRepo(t)
+	r := e.do("POST", "/v2/images", strings.NewReader(`{"disk_format":"raw","container_format":"bare"}`), "Content-Type", "application/json")
+	id, _ := r.json(t)["id"].(string)
+	if r := e.do("DELETE", "/v2/stores/slow/"+id, nil); r.status != 409 {
+		t.Errorf("queued image: %d %s", r.status, r.body)
+	}
+	if r := e.do("PUT", "/v2/images/"+id+"/file", strings.NewReader("data"), "Content-Type", "application/octet-stream"); r.status != 204 {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	for _, c := range []struct {
+		path   string
+		status int
+	}{
+		{"/v2/stores/nosuch/" + id, 409},
+		{"/v2/stores/slow/00000000-0000-0000-0000-000000000000", 404},
+		{"/v2/stores/slow/" + id, 403}, // the only copy
+	} {
+		if r := e.do("DELETE", c.path, nil); r.status != c.status {
+			t.Errorf("DELETE %s: %d %s, want %d", c.path, r.status, r.body, c.status)
+		}
+	}
+	// A second copy in fast, as copy-image would make.
+	os.WriteFile(filepath.Join(dirs["fast"], id), []byte("data"), 0o600)
+	img, err := repo.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img.Locations = append(img.Locations, image.Location{URL: "file://" + filepath.Join(dirs["fast"], id), Metadata: map[string]any{"store": "fast"}})
+	if err := repo.Update(context.Background(), img, image.Active); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.do("GET", "/v2/images/"+id, nil).json(t)["stores"]; got != "slow,fast" {
+		t.Errorf("stores with two copies: %v", got)
+	}
+	if r := e.do("DELETE", "/v2/stores/slow/"+id, nil); r.status != 204 {
+		t.Fatalf("DELETE from slow: %d %s", r.status, r.body)
+	}
+	if _, err := os.Stat(filepath.Join(dirs["slow"], id)); err == nil {
+		t.Error("the slow copy's data is still there")
+	}
+	if got := e.do("GET", "/v2/images/"+id, nil).json(t)["stores"]; got != "fast" {
+		t.Errorf("stores after removing slow: %v", got)
+	}
+	if got := e.do("GET", "/v2/images/"+id+"/file", nil); string(got.body) != "data" {
+		t.Errorf("download from the remaining copy: %q", got.body)
+	}
+	if r := e.do("DELETE", "/v2/stores/slow/"+id, nil); r.status != 403 {
+		t.Errorf("DELETE of the last copy: %d", r.status)
+	}
+}
+
+// adminAuth makes every caller an admin with the admin role, which
+// delete_image_location needs even without Keystone.
+type adminAuth struct{}
+
+func (adminAuth) Authenticate(context.Context, *http.Request) (*auth.Context, error) {
+	return &auth.Context{IsAdmin: true, Roles: []string{"admin"}}, nil
+}
+func (adminAuth) Challenge() string { return "" }
