@@ -604,7 +604,7 @@ func (s *Service) deleteData(ctx context.Context, id, loc string) {
 		err = d.Delete(ctx, loc)
 	}
 	if err != nil && !errs.Is(errs.NotFound, err) {
-		s.log.ErrorContext(ctx, "could not delete image data; it is orphaned", "image_id", id, "location", loc, "err", err)
+		s.log.ErrorContext(ctx, "could not delete image data; it is orphaned", "image_id", id, "location", store.Redact(loc), "err", err)
 	}
 }
 
@@ -760,7 +760,7 @@ func (s *Service) Open(ctx context.Context, img *Image, offset int64) (io.ReadCl
 		if err == nil {
 			return rc, nil
 		}
-		s.log.WarnContext(ctx, "image location failed", "image_id", img.ID, "location", l.URL, "err", err)
+		s.log.WarnContext(ctx, "image location failed", "image_id", img.ID, "location", store.Redact(l.URL), "err", err)
 		last = err
 	}
 	if errs.Is(errs.NotFound, last) {

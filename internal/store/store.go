@@ -283,3 +283,18 @@ func (s *Set) Names() []string {
 	sort.Strings(n)
 	return n
 }
+
+// Redact hides the credentials that some location URIs carry (Glance's S3
+// locations hold the access and secret keys), for logs and messages.
+func Redact(loc string) string {
+	scheme, rest, ok := strings.Cut(loc, "://")
+	if !ok {
+		return loc
+	}
+	// Split at the last '@': secret keys may contain '/'.
+	i := strings.LastIndexByte(rest, '@')
+	if i < 0 || !strings.Contains(rest[:i], ":") {
+		return loc
+	}
+	return scheme + "://***@" + rest[i+1:]
+}

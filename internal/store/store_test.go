@@ -59,3 +59,17 @@ func TestSet(t *testing.T) {
 		t.Errorf("capabilities %s", got)
 	}
 }
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"s3+http://AK:S%2FK@h:9000/b/id": "s3+http://***@h:9000/b/id",
+		"s3://AK:S/K@h/b/id":             "s3://***@h/b/id",
+		"file:///srv/images/id":          "file:///srv/images/id",
+		"https://example.com/a@b":        "https://example.com/a@b",
+		"swift+config://ref1/glance/id":  "swift+config://ref1/glance/id",
+	} {
+		if got := store.Redact(in); got != want {
+			t.Errorf("Redact(%s) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -270,7 +270,7 @@ func (d *Driver) Add(ctx context.Context, imageID string, r io.Reader, size int6
 	if ok, err := d.exists(ctx, key); err != nil {
 		return "", 0, classify(op, what, err)
 	} else if ok {
-		return "", 0, errs.Errorf(op, errs.Conflict, "S3 already has an image at location %s", d.location(key))
+		return "", 0, errs.Errorf(op, errs.Conflict, "S3 already has an image at location %s", store.Redact(d.location(key)))
 	}
 	var n int64
 	var err error
