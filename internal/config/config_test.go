@@ -648,3 +648,20 @@ s3_store_bucket = b
 		}
 	}
 }
+
+// filesystem_store_datadirs is a MultiStrOpt in Glance: repeated lines add
+// directories; any other repeated key keeps its last value.
+func TestRepeatedKeys(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "r.conf")
+	os.WriteFile(p, []byte("[DEFAULT]\nbind_port = 1000\nbind_port = 2000\n[glance_store]\nfilesystem_store_datadirs = /a:100\nfilesystem_store_datadirs = /b:200, /c\n"), 0o644)
+	c, err := Load([]string{p}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BindPort != 2000 {
+		t.Errorf("bind_port %d, want the last value", c.BindPort)
+	}
+	if got := strings.Join(c.FilesystemStoreDatadirs, " "); got != "/a:100 /b:200 /c" {
+		t.Errorf("filesystem_store_datadirs %q", got)
+	}
+}

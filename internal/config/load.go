@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -163,13 +164,49 @@ func readFile(path string) (*parsedFile, error) {
 			m[normKey(k.Name())] = rawValue{key: k.Name(), value: joinContinuation(k.Value()), file: path}
 		}
 	}
+	if err := addMultiStr(pf, data); err != nil {
+		return nil, fmt.Errorf("config file %s: %s", path, strings.TrimSpace(err.Error()))
+	}
 	return pf, nil
+}
+
+// multiStr are the options Glance declares MultiStrOpt: repeating the key
+// adds a value instead of replacing it. Glint reads them as lists.
+var multiStr = []string{"filesystem_store_datadirs"}
+
+// addMultiStr joins every assignment of a multiStr key. It parses again
+// with ini.v1's shadows, which would change other keys (first value wins,
+// empty values dropped), so only these keys are taken from that parse.
+func addMultiStr(pf *parsedFile, data []byte) error {
+	found := false
+	for _, name := range multiStr {
+		found = found || bytes.Contains(data, []byte(name))
+	}
+	if !found {
+		return nil
+	}
+	f, err := parseINIWith(data, true)
+	if err != nil {
+		return err
+	}
+	for _, sec := range f.Sections() {
+		for _, k := range sec.Keys() {
+			if !slices.Contains(multiStr, normKey(k.Name())) {
+				continue
+			}
+			pf.sections[normSection(sec.Name())][normKey(k.Name())] = rawValue{key: k.Name(),
+				value: joinContinuation(strings.Join(k.ValueWithShadows(), ",")), file: pf.path}
+		}
+	}
+	return nil
 }
 
 // parseINI runs ini.v1 configured like oslo.config's parser: no inline
 // comments (a " # ..." after a value is part of the value), no backslash
 // continuation, python-style indented continuation lines.
-func parseINI(data []byte) (f *ini.File, err error) {
+func parseINI(data []byte) (f *ini.File, err error) { return parseINIWith(data, false) }
+
+func parseINIWith(data []byte, shadows bool) (f *ini.File, err error) {
 	// ini.v1 is third-party code fed with operator input; turn a panic
 	// into an error rather than crash the server at startup.
 	defer func() {
@@ -178,6 +215,7 @@ func parseINI(data []byte) (f *ini.File, err error) {
 		}
 	}()
 	return ini.LoadSources(ini.LoadOptions{
+		AllowShadows:               shadows,
 		IgnoreInlineComment:        true,
 		IgnoreContinuation:         true,
 		AllowPythonMultilineValues: true,
