@@ -26,8 +26,6 @@ import (
 	"glint/internal/db"
 	"glint/internal/image"
 	"glint/internal/metadef"
-	"glint/internal/store"
-	"glint/internal/store/filesystem"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -227,9 +225,6 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 	if cfg.Flavor != "" {
 		log.Warn("paste_deploy.flavor is set, but Glint serves only the no-auth pipeline for now", "flavor", cfg.Flavor)
 	}
-	if cfg.DefaultStore != "file" && cfg.DefaultStore != "filesystem" {
-		return fmt.Errorf("glance_store.default_store = %s: only the filesystem store (file) is available in this version of Glint", cfg.DefaultStore)
-	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -246,11 +241,11 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 		log.Info("database schema migrated", "applied", applied)
 	}
 
-	fsStore, err := filesystem.New(cfg.FilesystemStoreDatadir, os.FileMode(cfg.FilesystemStoreFilePerm))
+	stores, err := openStores(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	stores := store.NewSet(fsStore)
+	storesHealth := &storeHealth{set: stores, interval: 10 * time.Second}
 
 	authz, err := newAuthorization(cfg)
 	if err != nil {
@@ -284,8 +279,8 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 		if err := database.Ping(r.Context()); err != nil {
 			return fmt.Errorf("database: %w", err)
 		}
-		if _, err := os.Stat(fsStore.Dir); err != nil {
-			return fmt.Errorf("filesystem store: %w", err)
+		if err := storesHealth.check(r.Context()); err != nil {
+			return err
 		}
 		return nil
 	}
@@ -301,6 +296,8 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 		Importer:              importer,
 		CustomSchema:          customSchema,
 		Metadefs:              metadefs,
+		Stores:                stores,
+		MultiStore:            len(cfg.EnabledBackends) > 0,
 	}, health, log)
 	if err != nil {
 		return err
@@ -319,7 +316,7 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("glint serving the Image API", "address", "http://"+ln.Addr().String(), "database", db.Redact(cfg.DatabaseConnection),
-		"filesystem_store_datadir", fsStore.Dir, "version", version)
+		"stores", stores.Names(), "default_store", stores.DefaultName(), "version", version)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

@@ -13,8 +13,6 @@ import (
 	"glint/internal/config"
 	"glint/internal/db"
 	"glint/internal/image"
-	"glint/internal/store"
-	"glint/internal/store/filesystem"
 )
 
 const scrubHelp = "glint scrub [--daemon] [--restore IMAGE_ID]: Glance's glance-scrubber.\n\n" +
@@ -60,11 +58,11 @@ func scrubWith(ctx context.Context, cfg *config.Config, log *slog.Logger, daemon
 		return err
 	}
 	defer database.Close()
-	fsStore, err := filesystem.New(cfg.FilesystemStoreDatadir, os.FileMode(cfg.FilesystemStoreFilePerm))
+	stores, err := openStores(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	svc := image.NewService(database.Images(), store.NewSet(fsStore), nil, image.Options{}, log)
+	svc := image.NewService(database.Images(), stores, nil, image.Options{}, log)
 	if restore != "" {
 		if err := svc.Restore(ctx, restore); err != nil {
 			return err

@@ -84,6 +84,11 @@ func (s *Server) appendImage(b []byte, img *image.Image) []byte {
 	if s.cfg.ShowImageDirectURL && len(locs) > 0 {
 		str("direct_url", locs[0].URL)
 	}
+	if s.multiStore() {
+		if names := s.storeNames(img); names != "" {
+			str("stores", names)
+		}
+	}
 	if s.cfg.ShowMultipleLocations {
 		b = append(b, `"locations":[`...)
 		for i, l := range locs {

@@ -20,6 +20,7 @@ import (
 	"glint/internal/errs"
 	"glint/internal/image"
 	"glint/internal/metadef"
+	"glint/internal/store"
 )
 
 // Config is what the API layer needs to know from configuration.
@@ -42,6 +43,10 @@ type Config struct {
 	// Metadefs serves the metadata definitions catalog; nil leaves
 	// /v2/metadefs unrouted.
 	Metadefs *metadef.Service
+	// Stores are the node's stores; MultiStore (enabled_backends) turns on
+	// /v2/info/stores, X-Image-Meta-Store and the images' stores field.
+	Stores     *store.Set
+	MultiStore bool
 }
 
 // Server serves the Image API.
@@ -130,6 +135,9 @@ func (s *Server) routes() {
 	s.route("/v2/info/usage", methods{"GET": s.infoUsage}, "GET")
 	s.importRoutes()
 	s.metadefRoutes()
+	s.route("/v2/info/stores", methods{"GET": s.infoStores}, "GET")
+	s.route("/v2/info/stores/detail", methods{"GET": s.infoStoresDetail}, "GET")
+	s.route("/v2/stores/{store}/{id}", methods{"DELETE": s.deleteFromStore}, "DELETE")
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH":
@@ -171,17 +179,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	seg, rest, slash := strings.Cut(strings.TrimPrefix(path, "/"), "/")
 	switch {
-	case allowedVersion(seg) && !slash:
+	case s.allowedVersion(seg) && !slash:
 		// Glance redirects a bare version root to /v2/ (which is a 404).
 		http.Redirect(rec, r, s.absURL(r, "/v2/"), http.StatusFound)
 		return
-	case allowedVersion(seg):
+	case s.allowedVersion(seg):
 		if seg != "v2" {
 			// /v2.N/… is /v2/…: versions only advertise features.
 			r.URL.Path = "/v2/" + rest
 			r.URL.RawPath = ""
 		}
-	case acceptsVersion(r.Header.Get("Accept")):
+	case s.acceptsVersion(r.Header.Get("Accept")):
 		// Media-type versioning: the path carries no version.
 		r.URL.Path = "/v2" + path
 		r.URL.RawPath = ""
@@ -207,10 +215,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // acceptsVersion reports whether Accept names an API version this node
 // serves, as application/vnd.openstack.images-v2.N.
-func acceptsVersion(accept string) bool {
+func (s *Server) acceptsVersion(accept string) bool {
 	for _, part := range strings.Split(accept, ",") {
 		mt, _, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if v, ok := strings.CutPrefix(strings.TrimSpace(mt), "application/vnd.openstack.images-"); ok && allowedVersion(v) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(mt), "application/vnd.openstack.images-"); ok && s.allowedVersion(v) {
 			return true
 		}
 	}

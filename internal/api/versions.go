@@ -4,20 +4,43 @@ import (
 	"net/http"
 )
 
-// Glance 25.1 with the cache and multi-store off advertises these; the
-// later issues that add those features add their versions.
+// Glance 25.1 with the cache and multi-store off advertises these; with
+// enabled_backends, multiStoreVersions stand in for v2.9. The cache's
+// versions come with the cache.
 var apiVersions = []struct{ id, status string }{
 	{"v2.15", "CURRENT"}, {"v2.9", "SUPPORTED"}, {"v2.7", "SUPPORTED"}, {"v2.6", "SUPPORTED"},
 	{"v2.5", "SUPPORTED"}, {"v2.4", "SUPPORTED"}, {"v2.3", "SUPPORTED"}, {"v2.2", "SUPPORTED"},
 	{"v2.1", "SUPPORTED"}, {"v2.0", "SUPPORTED"},
 }
 
+// multiStoreVersions replace v2.9 when enabled_backends is set, as in Glance.
+var multiStoreVersions = []struct{ id, status string }{
+	{"v2.13", "SUPPORTED"}, {"v2.12", "SUPPORTED"}, {"v2.11", "SUPPORTED"}, {"v2.10", "SUPPORTED"},
+	{"v2.9", "SUPPORTED"}, {"v2.8", "SUPPORTED"},
+}
+
+// versionList is what this node advertises.
+func (s *Server) versionList() []struct{ id, status string } {
+	if !s.multiStore() {
+		return apiVersions
+	}
+	var out []struct{ id, status string }
+	for _, v := range apiVersions {
+		if v.id == "v2.9" {
+			out = append(out, multiStoreVersions...)
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
 // allowedVersion reports whether a /v2.N path prefix is one this node serves.
-func allowedVersion(seg string) bool {
+func (s *Server) allowedVersion(seg string) bool {
 	if seg == "v2" {
 		return true
 	}
-	for _, v := range apiVersions {
+	for _, v := range s.versionList() {
 		if v.id == seg {
 			return true
 		}
@@ -27,8 +50,9 @@ func allowedVersion(seg string) bool {
 
 func (s *Server) versionsDoc(r *http.Request) map[string]any {
 	self := s.absURL(r, "/v2/")
-	list := make([]map[string]any, 0, len(apiVersions))
-	for _, v := range apiVersions {
+	vs := s.versionList()
+	list := make([]map[string]any, 0, len(vs))
+	for _, v := range vs {
 		list = append(list, map[string]any{
 			"id": v.id, "status": v.status,
 			"links": []map[string]string{{"rel": "self", "href": self}},

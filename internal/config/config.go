@@ -69,6 +69,45 @@ type Config struct {
 	DefaultStore            string   // default_store, default "file"
 	FilesystemStoreDatadir  string   // filesystem_store_datadir, default "" (meaning <DataDir>/images, see Finish)
 	FilesystemStoreFilePerm int      // filesystem_store_file_perm, default 0 (written in octal digits as in Glance, "640"; held as the mode bits, 0o640; 0 means leave umask)
+	FilesystemStoreDatadirs []string // filesystem_store_datadirs, default [] ("path:priority" items; overrides filesystem_store_datadir)
+	FilesystemThinProvision bool     // filesystem_thin_provisioning, default false (skip writing runs of zeros)
+	FilesystemStoreChunk    int      // filesystem_store_chunk_size, default 65536
+	S3StoreHost             string   // s3_store_host
+	S3StoreAccessKey        string   // s3_store_access_key
+	S3StoreSecretKey        string   // s3_store_secret_key
+	S3StoreBucket           string   // s3_store_bucket
+	S3StoreCreateBucket     bool     // s3_store_create_bucket_on_put, default false
+	S3StoreBucketURLFormat  string   // s3_store_bucket_url_format, default auto
+	S3StoreRegion           string   // s3_store_region_name, default ""
+	S3StoreLargeObjectSize  int      // s3_store_large_object_size (MB), default 100
+	S3StoreLargeObjectChunk int      // s3_store_large_object_chunk_size (MB), default 10
+	S3StoreThreadPools      int      // s3_store_thread_pools, default 10
+	HTTPSCACertificatesFile string   // https_ca_certificates_file
+	HTTPSInsecure           bool     // https_insecure, default false (Glance: true)
+	HTTPStoreAllowPrivate   bool     // http_store_allow_private_targets, default false (Glint's own)
+	SwiftStoreConfigFile    string   // swift_store_config_file
+	DefaultSwiftReference   string   // default_swift_reference, default ref1
+	SwiftStoreAuthAddress   string   // swift_store_auth_address (deprecated in Glance)
+	SwiftStoreUser          string   // swift_store_user (deprecated in Glance)
+	SwiftStoreKey           string   // swift_store_key (deprecated in Glance)
+	SwiftStoreAuthVersion   string   // swift_store_auth_version, default 2 (deprecated in Glance)
+	SwiftStoreRegion        string   // swift_store_region
+	SwiftStoreEndpoint      string   // swift_store_endpoint
+	SwiftStoreContainer     string   // swift_store_container, default glance
+	SwiftStoreLargeObjSize  int      // swift_store_large_object_size (MB), default 5120
+	SwiftStoreLargeObjChunk int      // swift_store_large_object_chunk_size (MB), default 200
+	SwiftStoreCreateOnPut   bool     // swift_store_create_container_on_put, default false
+	SwiftStoreMultiTenant   bool     // swift_store_multi_tenant, default false
+	SwiftStoreContainerSeed int      // swift_store_multiple_containers_seed, default 0
+	DefaultBackend          string   // default_backend (multi-store), default ""
+	StoreDescription        string   // store_description, in a backend's own section
+
+	// EnabledBackends is [DEFAULT] enabled_backends: "name:type" items.
+	EnabledBackends []string
+	// Backends holds, per enabled backend name, this configuration with
+	// the [glance_store] options read from the backend's own section, as
+	// glance_store's multi-store does; nil without enabled_backends.
+	Backends map[string]*Config
 
 	// [paste_deploy]
 	Flavor string // flavor, default "" (no-auth pipeline); "", keystone, caching, cachemanagement, keystone+caching, keystone+cachemanagement

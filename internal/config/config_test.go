@@ -34,29 +34,41 @@ func mustAbs(t *testing.T, p string) string {
 func TestDefault(t *testing.T) {
 	c := Default()
 	want := &Config{
-		DataDir:                "glint-data",
-		BindHost:               "127.0.0.1",
-		BindPort:               9292,
-		Workers:                0,
-		PublicEndpoint:         "",
-		ImageSizeCap:           1099511627776,
-		LimitParamDefault:      25,
-		APILimitMax:            1000,
-		HashingAlgorithm:       "sha512",
-		UserStorageQuota:       "0",
-		ImageMemberQuota:       128,
-		ImagePropertyQuota:     128,
-		ImageTagQuota:          128,
-		ImageLocationQuota:     10,
-		EnabledImportMethods:   []string{"glance-direct", "web-download", "copy-image"},
-		NodeStagingURI:         "file://" + filepath.ToSlash(mustAbs(t, "glint-data/staging")),
-		MaxRequestIDLength:     64,
-		DatabaseConnection:     "sqlite:///glint-data/glint.db",
-		Stores:                 []string{"file", "http"},
-		DefaultStore:           "file",
-		FilesystemStoreDatadir: filepath.Join("glint-data", "images"),
-		DiskFormats:            []string{"ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"},
-		ContainerFormats:       []string{"ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"},
+		DataDir:                 "glint-data",
+		BindHost:                "127.0.0.1",
+		BindPort:                9292,
+		Workers:                 0,
+		PublicEndpoint:          "",
+		ImageSizeCap:            1099511627776,
+		LimitParamDefault:       25,
+		APILimitMax:             1000,
+		HashingAlgorithm:        "sha512",
+		UserStorageQuota:        "0",
+		ImageMemberQuota:        128,
+		ImagePropertyQuota:      128,
+		ImageTagQuota:           128,
+		ImageLocationQuota:      10,
+		EnabledImportMethods:    []string{"glance-direct", "web-download", "copy-image"},
+		NodeStagingURI:          "file://" + filepath.ToSlash(mustAbs(t, "glint-data/staging")),
+		MaxRequestIDLength:      64,
+		DatabaseConnection:      "sqlite:///glint-data/glint.db",
+		Stores:                  []string{"file", "http"},
+		DefaultStore:            "file",
+		FilesystemStoreDatadir:  filepath.Join("glint-data", "images"),
+		FilesystemStoreDatadirs: []string{},
+		FilesystemStoreChunk:    65536,
+		S3StoreBucketURLFormat:  "auto",
+		S3StoreLargeObjectSize:  100,
+		S3StoreLargeObjectChunk: 10,
+		S3StoreThreadPools:      10,
+		DefaultSwiftReference:   "ref1",
+		EnabledBackends:         []string{},
+		SwiftStoreAuthVersion:   "2",
+		SwiftStoreContainer:     "glance",
+		SwiftStoreLargeObjSize:  5120,
+		SwiftStoreLargeObjChunk: 200,
+		DiskFormats:             []string{"ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"},
+		ContainerFormats:        []string{"ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"},
 
 		PropertyProtectionRuleFormat: "roles",
 		LimitImageSizeTotal:          -1,
@@ -539,10 +551,10 @@ func TestOptionsTable(t *testing.T) {
 			t.Errorf("%s has unknown type %q", id, o.Type)
 		}
 	}
-	// Every Config field but Ignored and SearchDirs is backed by exactly one option.
+	// Every Config field but Ignored, SearchDirs and Backends is backed by exactly one option.
 	n := 0
 	for f := range reflect.TypeFor[Config]().Fields() {
-		if f.IsExported() && f.Name != "Ignored" && f.Name != "SearchDirs" {
+		if f.IsExported() && f.Name != "Ignored" && f.Name != "SearchDirs" && f.Name != "Backends" {
 			n++
 		}
 	}
@@ -632,5 +644,66 @@ func TestStorageQuotaBytes(t *testing.T) {
 		if (err != nil) != c.bad || got != c.want {
 			t.Errorf("StorageQuotaBytes(%q) = %d, %v; want %d (error: %v)", c.in, got, err, c.want, c.bad)
 		}
+	}
+}
+
+// enabled_backends: each store reads [glance_store] options from its own
+// section, and those keys are not reported as unknown.
+func TestEnabledBackends(t *testing.T) {
+	dir := t.TempDir()
+	write := func(text string) string {
+		p := filepath.Join(dir, "b.conf")
+		os.WriteFile(p, []byte(text), 0o644)
+		return p
+	}
+	c, err := Load([]string{write(`[DEFAULT]
+enabled_backends = fast:file, cheap:s3
+[glance_store]
+default_backend = fast
+[fast]
+filesystem_store_datadir = /srv/fast
+store_description = Fast disks
+[cheap]
+s3_store_host = http://127.0.0.1:1
+s3_store_bucket = b
+`)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Backends) != 2 || c.Backends["fast"].FilesystemStoreDatadir != "/srv/fast" ||
+		c.Backends["fast"].StoreDescription != "Fast disks" || c.Backends["cheap"].S3StoreBucket != "b" ||
+		c.Backends["cheap"].FilesystemStoreDatadir == "/srv/fast" {
+		t.Errorf("backends: %+v", c.Backends)
+	}
+	if len(c.Ignored) != 0 {
+		t.Errorf("ignored: %v", c.Ignored)
+	}
+	for _, bad := range []struct{ text, want string }{
+		{"[DEFAULT]\nenabled_backends = fast:file\n", "default_backend"},
+		{"[DEFAULT]\nenabled_backends = fast:file\n[glance_store]\ndefault_backend = slow\n", "not one of enabled_backends"},
+		{"[DEFAULT]\nenabled_backends = fast\n", "name:type"},
+		{"[DEFAULT]\nenabled_backends = fast:ftp\n", "must be one of"},
+		{"[DEFAULT]\nenabled_backends = fast:file\n[glance_store]\ndefault_backend = fast\n[fast]\nfilesystem_store_file_perm = 999\n", "fast.filesystem_store_file_perm"},
+	} {
+		if _, err := Load([]string{write(bad.text)}, nil); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: %v, want %q", bad.text, err, bad.want)
+		}
+	}
+}
+
+// filesystem_store_datadirs is a MultiStrOpt in Glance: repeated lines add
+// directories; any other repeated key keeps its last value.
+func TestRepeatedKeys(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "r.conf")
+	os.WriteFile(p, []byte("[DEFAULT]\nbind_port = 1000\nbind_port = 2000\n[glance_store]\nfilesystem_store_datadirs = /a:100\nfilesystem_store_datadirs = /b:200, /c\n"), 0o644)
+	c, err := Load([]string{p}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BindPort != 2000 {
+		t.Errorf("bind_port %d, want the last value", c.BindPort)
+	}
+	if got := strings.Join(c.FilesystemStoreDatadirs, " "); got != "/a:100 /b:200 /c" {
+		t.Errorf("filesystem_store_datadirs %q", got)
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -82,6 +83,7 @@ func Load(files, dirs []string) (*Config, error) {
 			c.derived[o.slot].userSet = *o.str(c) != ""
 		}
 	}
+	errs = append(errs, loadBackends(c, r)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -162,13 +164,49 @@ func readFile(path string) (*parsedFile, error) {
 			m[normKey(k.Name())] = rawValue{key: k.Name(), value: joinContinuation(k.Value()), file: path}
 		}
 	}
+	if err := addMultiStr(pf, data); err != nil {
+		return nil, fmt.Errorf("config file %s: %s", path, strings.TrimSpace(err.Error()))
+	}
 	return pf, nil
+}
+
+// multiStr are the options Glance declares MultiStrOpt: repeating the key
+// adds a value instead of replacing it. Glint reads them as lists.
+var multiStr = []string{"filesystem_store_datadirs"}
+
+// addMultiStr joins every assignment of a multiStr key. It parses again
+// with ini.v1's shadows, which would change other keys (first value wins,
+// empty values dropped), so only these keys are taken from that parse.
+func addMultiStr(pf *parsedFile, data []byte) error {
+	found := false
+	for _, name := range multiStr {
+		found = found || bytes.Contains(data, []byte(name))
+	}
+	if !found {
+		return nil
+	}
+	f, err := parseINIWith(data, true)
+	if err != nil {
+		return err
+	}
+	for _, sec := range f.Sections() {
+		for _, k := range sec.Keys() {
+			if !slices.Contains(multiStr, normKey(k.Name())) {
+				continue
+			}
+			pf.sections[normSection(sec.Name())][normKey(k.Name())] = rawValue{key: k.Name(),
+				value: joinContinuation(strings.Join(k.ValueWithShadows(), ",")), file: pf.path}
+		}
+	}
+	return nil
 }
 
 // parseINI runs ini.v1 configured like oslo.config's parser: no inline
 // comments (a " # ..." after a value is part of the value), no backslash
 // continuation, python-style indented continuation lines.
-func parseINI(data []byte) (f *ini.File, err error) {
+func parseINI(data []byte) (f *ini.File, err error) { return parseINIWith(data, false) }
+
+func parseINIWith(data []byte, shadows bool) (f *ini.File, err error) {
 	// ini.v1 is third-party code fed with operator input; turn a panic
 	// into an error rather than crash the server at startup.
 	defer func() {
@@ -177,6 +215,7 @@ func parseINI(data []byte) (f *ini.File, err error) {
 		}
 	}()
 	return ini.LoadSources(ini.LoadOptions{
+		AllowShadows:               shadows,
 		IgnoreInlineComment:        true,
 		IgnoreContinuation:         true,
 		AllowPythonMultilineValues: true,
@@ -242,6 +281,9 @@ type resolver struct {
 	memo   map[[2]string]result // expanded raw values by {section, key}
 	typed  map[string]result    // formatted typed values of known options by id
 	active map[[2]string]bool   // expansions in progress, to detect loops
+	// backends are the sections of enabled_backends, whose keys are
+	// [glance_store] options.
+	backends map[string]bool
 }
 
 type result struct {
@@ -451,6 +493,9 @@ func (r *resolver) ignored() []string {
 	for _, f := range r.files {
 		for sec, keys := range f.sections {
 			for key, rv := range keys {
+				if r.backends[sec] && r.known["glance_store."+key] != nil {
+					continue
+				}
 				if r.known[sec+"."+key] == nil {
 					out = append(out, sec+"."+rv.key)
 				}
@@ -459,4 +504,51 @@ func (r *resolver) ignored() []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// loadBackends builds the per-backend configurations of enabled_backends:
+// each backend's section holds [glance_store] options for that store only.
+func loadBackends(c *Config, r *resolver) []error {
+	if len(c.EnabledBackends) == 0 {
+		return nil
+	}
+	var errs []error
+	c.Backends = map[string]*Config{}
+	r.backends = map[string]bool{}
+	for _, item := range c.EnabledBackends {
+		name, _, _ := strings.Cut(item, ":")
+		name = strings.TrimSpace(name)
+		sec := normSection(name)
+		if c.Backends[name] != nil {
+			errs = append(errs, fmt.Errorf("DEFAULT.enabled_backends: %s is listed twice", name))
+			continue
+		}
+		bc := *c
+		bc.Backends, bc.EnabledBackends = nil, nil
+		r.backends[sec] = true
+		for i := range options {
+			o := &options[i]
+			if o.section != "glance_store" {
+				continue
+			}
+			rv, ok := r.raw(sec, o.name)
+			if !ok {
+				continue
+			}
+			v, err := r.expand(sec, rv.key, rv.value)
+			if err == nil {
+				err = o.apply(&bc, v)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %s.%s: %w", rv.file, sec, rv.key, err))
+			}
+		}
+		c.Backends[name] = &bc
+	}
+	if c.DefaultBackend == "" {
+		errs = append(errs, errors.New("glance_store.default_backend must name one of enabled_backends"))
+	} else if c.Backends[c.DefaultBackend] == nil {
+		errs = append(errs, fmt.Errorf("glance_store.default_backend = %s is not one of enabled_backends", c.DefaultBackend))
+	}
+	return errs
 }

@@ -124,6 +124,10 @@ var options = []optDef{
 		"File to log to; empty means standard error.",
 		func(c *Config) *string { return &c.LogFile }, nil),
 
+	listOpt(defaultSection, "enabled_backends", nil,
+		"Glance's multi-store: named stores as name:type items (type file, http, s3 or swift), each configured in a section of its name.",
+		func(c *Config) *[]string { return &c.EnabledBackends }, backendItem),
+
 	derived(slotDatabase, deriveDatabase, stringOpt("database", "connection", "",
 		"SQLAlchemy-style database URL; empty means sqlite:///<data_dir>/glint.db.",
 		func(c *Config) *string { return &c.DatabaseConnection }, nil)),
@@ -182,6 +186,102 @@ var options = []optDef{
 	permOpt("glance_store", "filesystem_store_file_perm",
 		"Permissions of image files, written in octal digits as for chmod (e.g. 640); 0 or negative leaves them to the umask.",
 		func(c *Config) *int { return &c.FilesystemStoreFilePerm }),
+	listOpt("glance_store", "filesystem_store_datadirs", nil,
+		"Several directories of the file store, each path:priority; new images go to the highest priority directory with room. Overrides filesystem_store_datadir.",
+		func(c *Config) *[]string { return &c.FilesystemStoreDatadirs }, dataDirItem),
+	boolOpt("glance_store", "filesystem_thin_provisioning", false,
+		"Write images sparsely: runs of zeros take no disk space.",
+		func(c *Config) *bool { return &c.FilesystemThinProvision }),
+	intOpt("glance_store", "filesystem_store_chunk_size", 65536, 4096, 64<<20,
+		"Granularity in bytes of zero detection for thin provisioning (4096-67108864).",
+		func(c *Config) *int { return &c.FilesystemStoreChunk }),
+	stringOpt("glance_store", "s3_store_host", "",
+		"S3 server: a URL (http:// or https://) or host[:port], which means https.",
+		func(c *Config) *string { return &c.S3StoreHost }, nil),
+	stringOpt("glance_store", "s3_store_access_key", "",
+		"S3 access key.",
+		func(c *Config) *string { return &c.S3StoreAccessKey }, nil),
+	stringOpt("glance_store", "s3_store_secret_key", "",
+		"S3 secret key.",
+		func(c *Config) *string { return &c.S3StoreSecretKey }, nil),
+	stringOpt("glance_store", "s3_store_bucket", "",
+		"S3 bucket images are stored in.",
+		func(c *Config) *string { return &c.S3StoreBucket }, nil),
+	boolOpt("glance_store", "s3_store_create_bucket_on_put", false,
+		"Create the S3 bucket if it does not exist.",
+		func(c *Config) *bool { return &c.S3StoreCreateBucket }),
+	stringOpt("glance_store", "s3_store_bucket_url_format", "auto",
+		"S3 addressing: path, virtual or auto (path for IP addresses and dotless hosts).",
+		func(c *Config) *string { return &c.S3StoreBucketURLFormat }, oneOf("auto", "path", "virtual")),
+	stringOpt("glance_store", "s3_store_region_name", "",
+		"S3 region for request signing; empty means us-east-1.",
+		func(c *Config) *string { return &c.S3StoreRegion }, nil),
+	intOpt("glance_store", "s3_store_large_object_size", 100, 1, math.MaxInt32,
+		"Images of this many MB or more (or of unknown size) are sent as S3 multipart uploads.",
+		func(c *Config) *int { return &c.S3StoreLargeObjectSize }),
+	intOpt("glance_store", "s3_store_large_object_chunk_size", 10, 5, math.MaxInt32,
+		"Part size in MB of S3 multipart uploads (>= 5).",
+		func(c *Config) *int { return &c.S3StoreLargeObjectChunk }),
+	intOpt("glance_store", "s3_store_thread_pools", 10, 1, 1000,
+		"Parts of an S3 multipart upload sent at once (1-1000).",
+		func(c *Config) *int { return &c.S3StoreThreadPools }),
+	stringOpt("glance_store", "https_ca_certificates_file", "",
+		"CA bundle for https locations read by the HTTP store.",
+		func(c *Config) *string { return &c.HTTPSCACertificatesFile }, nil),
+	boolOpt("glance_store", "https_insecure", false,
+		"Skip certificate verification for https locations (Glance defaults to true; Glint verifies).",
+		func(c *Config) *bool { return &c.HTTPSInsecure }),
+	boolOpt("glance_store", "http_store_allow_private_targets", false,
+		"Let the HTTP store read from loopback, private and link-local addresses (Glint's own option).",
+		func(c *Config) *bool { return &c.HTTPStoreAllowPrivate }),
+	stringOpt("glance_store", "default_backend", "",
+		"With enabled_backends: the name of the store uploads go to.",
+		func(c *Config) *string { return &c.DefaultBackend }, nil),
+	stringOpt("glance_store", "store_description", "",
+		"With enabled_backends, in a backend's section: the description /v2/info/stores shows.",
+		func(c *Config) *string { return &c.StoreDescription }, nil),
+	stringOpt("glance_store", "swift_store_config_file", "",
+		"File of Swift credentials, one [reference] section each (user, key, auth_address, auth_version, user_domain_name, project_domain_name).",
+		func(c *Config) *string { return &c.SwiftStoreConfigFile }, nil),
+	stringOpt("glance_store", "default_swift_reference", "ref1",
+		"Section of swift_store_config_file whose credentials the Swift store uses.",
+		func(c *Config) *string { return &c.DefaultSwiftReference }, nil),
+	stringOpt("glance_store", "swift_store_auth_address", "",
+		"Swift auth URL, when there is no swift_store_config_file (deprecated in Glance).",
+		func(c *Config) *string { return &c.SwiftStoreAuthAddress }, nil),
+	stringOpt("glance_store", "swift_store_user", "",
+		"Swift user as project:user, when there is no swift_store_config_file (deprecated in Glance).",
+		func(c *Config) *string { return &c.SwiftStoreUser }, nil),
+	stringOpt("glance_store", "swift_store_key", "",
+		"Swift key, when there is no swift_store_config_file (deprecated in Glance).",
+		func(c *Config) *string { return &c.SwiftStoreKey }, nil),
+	stringOpt("glance_store", "swift_store_auth_version", "2",
+		"Swift auth version 1, 2 or 3, when there is no swift_store_config_file (deprecated in Glance).",
+		func(c *Config) *string { return &c.SwiftStoreAuthVersion }, oneOf("1", "2", "3")),
+	stringOpt("glance_store", "swift_store_region", "",
+		"Region of the Swift endpoint in the service catalog.",
+		func(c *Config) *string { return &c.SwiftStoreRegion }, nil),
+	stringOpt("glance_store", "swift_store_endpoint", "",
+		"Swift storage URL; in multi-tenant mode required, with %(tenant_id)s standing for the caller's project.",
+		func(c *Config) *string { return &c.SwiftStoreEndpoint }, nil),
+	stringOpt("glance_store", "swift_store_container", "glance",
+		"Swift container images are stored in (the prefix of per-image containers in multi-tenant mode).",
+		func(c *Config) *string { return &c.SwiftStoreContainer }, nil),
+	intOpt("glance_store", "swift_store_large_object_size", 5120, 1, math.MaxInt32,
+		"Images of this many MB or more, and of unknown size, are stored as segments and a manifest.",
+		func(c *Config) *int { return &c.SwiftStoreLargeObjSize }),
+	intOpt("glance_store", "swift_store_large_object_chunk_size", 200, 1, math.MaxInt32,
+		"Segment size in MB of large Swift objects.",
+		func(c *Config) *int { return &c.SwiftStoreLargeObjChunk }),
+	boolOpt("glance_store", "swift_store_create_container_on_put", false,
+		"Create the Swift container if it does not exist.",
+		func(c *Config) *bool { return &c.SwiftStoreCreateOnPut }),
+	boolOpt("glance_store", "swift_store_multi_tenant", false,
+		"Store each image in its owner's Swift account, in a container of its own, with the caller's token.",
+		func(c *Config) *bool { return &c.SwiftStoreMultiTenant }),
+	intOpt("glance_store", "swift_store_multiple_containers_seed", 0, 0, 32,
+		"Spread single-tenant images over containers named <container>_<first N characters of the image id> (0-32; 0 means one container).",
+		func(c *Config) *int { return &c.SwiftStoreContainerSeed }),
 
 	stringOpt("paste_deploy", "flavor", "",
 		"Pipeline flavor: empty (no authentication), keystone, caching, cachemanagement, keystone+caching or keystone+cachemanagement.",
@@ -395,6 +495,33 @@ func deprecatedAs(old string, o optDef) optDef {
 }
 
 // Validators.
+
+// backendItem checks an enabled_backends item: name:type.
+func backendItem(s string) error {
+	name, typ, ok := strings.Cut(s, ":")
+	name, typ = strings.TrimSpace(name), strings.TrimSpace(typ)
+	if !ok || name == "" || typ == "" {
+		return fmt.Errorf("%q: want name:type", s)
+	}
+	if strings.HasPrefix(name, "os_glance_") {
+		return fmt.Errorf("%q: names starting with os_glance_ are reserved", s)
+	}
+	return oneOf("file", "http", "s3", "swift", "rbd", "cinder", "vmware")(typ)
+}
+
+// dataDirItem checks a filesystem_store_datadirs item: path[:priority].
+func dataDirItem(s string) error {
+	path, prio, ok := strings.Cut(s, ":")
+	if strings.TrimSpace(path) == "" {
+		return fmt.Errorf("%q: empty directory", s)
+	}
+	if ok {
+		if _, err := strconv.Atoi(strings.TrimSpace(prio)); err != nil {
+			return fmt.Errorf("%q: the priority after ':' must be an integer", s)
+		}
+	}
+	return nil
+}
 
 func nonEmpty(s string) error {
 	if s == "" {

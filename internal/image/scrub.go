@@ -99,10 +99,12 @@ func (s *Service) scrubImage(ctx context.Context, img *Image) bool {
 func (s *Service) recoverUpload(ctx context.Context, img *Image, cutoff time.Time) bool {
 	// The partial data goes first: while the image is saving no other
 	// upload can start and write there.
-	if pr, ok := s.stores.Default.(store.PartialRemover); ok {
-		if err := pr.RemovePartial(ctx, img.ID); err != nil {
-			s.log.WarnContext(ctx, "could not remove a dead upload's partial data", "image_id", img.ID, "err", err)
-			return false
+	for _, st := range s.stores.Stores() {
+		if pr, ok := st.Driver.(store.PartialRemover); ok {
+			if err := pr.RemovePartial(ctx, img.ID); err != nil {
+				s.log.WarnContext(ctx, "could not remove a dead upload's partial data", "image_id", img.ID, "store", st.Name, "err", err)
+				return false
+			}
 		}
 	}
 	_, err := s.repo.Modify(ctx, img.ID, func(old *Image) (*Image, error) {

@@ -751,7 +751,7 @@ func (s *Service) deleteData(ctx context.Context, id, loc string) {
 		err = d.Delete(ctx, loc)
 	}
 	if err != nil && !errs.Is(errs.NotFound, err) {
-		s.log.ErrorContext(ctx, "could not delete image data; it is orphaned", "image_id", id, "location", loc, "err", err)
+		s.log.ErrorContext(ctx, "could not delete image data; it is orphaned", "image_id", id, "location", store.Redact(loc), "err", err)
 	}
 }
 
@@ -814,7 +814,7 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size in
 	}
 	insp := imageformat.New()
 	pipe := newHashPipe(src, md, mh, insp)
-	loc, written, err := s.stores.Default.Add(ctx, id, pipe, size)
+	loc, written, err := s.stores.Target(ctx).Add(ctx, id, pipe, size)
 	pipe.Close() // the sums and the inspection are complete once the pipe is closed
 	if err == nil && size >= 0 && written != size {
 		err = errs.Errorf(op, errs.Invalid, "Image size mismatch: %d bytes announced, %d received", size, written)
@@ -935,7 +935,7 @@ func (s *Service) Open(ctx context.Context, img *Image, offset int64) (io.ReadCl
 		if err == nil {
 			return rc, nil
 		}
-		s.log.WarnContext(ctx, "image location failed", "image_id", img.ID, "location", l.URL, "err", err)
+		s.log.WarnContext(ctx, "image location failed", "image_id", img.ID, "location", store.Redact(l.URL), "err", err)
 		last = err
 	}
 	if errs.Is(errs.NotFound, last) {

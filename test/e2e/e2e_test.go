@@ -133,10 +133,17 @@ type server struct {
 // extraConf is appended to its glance-api.conf.
 func startServer(t *testing.T, extraConf ...string) *server {
 	t.Helper()
+	return startServerConf(t, strings.Join(extraConf, "\n"))
+}
+
+// startServerConf is startServer with extra configuration appended to
+// glance-api.conf (after [DEFAULT]'s bind options).
+func startServerConf(t *testing.T, extra string) *server {
+	t.Helper()
 	dir := t.TempDir()
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		s, err := tryStart(t, dir, attempt, extraConf)
+		s, err := tryStart(t, dir, attempt, extra)
 		if err == nil {
 			return s
 		}
@@ -156,7 +163,7 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func tryStart(t *testing.T, dir string, attempt int, extraConf []string) (*server, error) {
+func tryStart(t *testing.T, dir string, attempt int, extra string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -167,7 +174,7 @@ func tryStart(t *testing.T, dir string, attempt int, extraConf []string) (*serve
 		return nil, err
 	}
 	conf := filepath.Join(base, "glance-api.conf")
-	confText := fmt.Sprintf("[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = %d\ndebug = true\n", port) + strings.Join(extraConf, "\n")
+	confText := fmt.Sprintf("[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = %d\ndebug = true\n", port) + extra
 	if err := os.WriteFile(conf, []byte(confText), 0o644); err != nil {
 		return nil, err
 	}

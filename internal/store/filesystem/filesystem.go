@@ -1,8 +1,12 @@
-// Package filesystem is the default store: image data as files in a
-// directory, at locations file:///<dir>/<image id> as Glance writes them.
+// Package filesystem is the default store: image data as files in one or
+// more directories, at locations file:///<dir>/<image id> as Glance writes
+// them. Several directories carry priorities as Glance's
+// filesystem_store_datadirs ("/path:priority"): new images go to the
+// highest priority directory with room, and any of them is read.
 package filesystem
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -13,69 +17,220 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"glint/internal/errs"
+	"glint/internal/store"
 )
 
-// Driver stores images as files under Dir.
-type Driver struct {
-	Dir      string
-	FilePerm os.FileMode // 0 leaves the umask's choice
+// DataDir is one directory of the store with its priority (higher first).
+type DataDir struct {
+	Path     string
+	Priority int
 }
 
-// New makes dir if needed and checks that it is writable, so that a broken
-// store is a clear message at start, not a failure at the first upload.
-func New(dir string, perm os.FileMode) (*Driver, error) {
-	const op errs.Op = "filesystem.New"
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, errs.E(op, errs.Invalid, err)
+// ParseDataDir reads Glance's "path[:priority]" syntax.
+func ParseDataDir(s string) (DataDir, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return DataDir{}, errors.New("empty directory")
 	}
-	if err := os.MkdirAll(abs, 0o750); err != nil {
-		return nil, errs.E(op, errs.Unavailable, fmt.Sprintf("cannot create filesystem store directory %s", abs), err)
+	if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		p, err := strconv.Atoi(strings.TrimSpace(s[i+1:]))
+		if err != nil {
+			return DataDir{}, fmt.Errorf("invalid priority %q in %q: want path:integer", s[i+1:], s)
+		}
+		return DataDir{Path: strings.TrimSpace(s[:i]), Priority: p}, nil
 	}
-	probe, err := os.CreateTemp(abs, ".glint-probe-*")
-	if err != nil {
-		return nil, errs.E(op, errs.Unavailable, fmt.Sprintf("filesystem store directory %s is not writable", abs), err)
-	}
-	probe.Close()
-	os.Remove(probe.Name())
-	return &Driver{Dir: abs, FilePerm: perm}, nil
+	return DataDir{Path: s}, nil
 }
+
+// Options tune the driver.
+type Options struct {
+	FilePerm os.FileMode // 0 leaves the umask's choice
+	// Sparse skips writing runs of zeros (glance_store's
+	// filesystem_thin_provisioning), so they take no disk.
+	Sparse bool
+	// ChunkSize is the granularity of zero detection; 0 means 64 KiB.
+	ChunkSize int
+}
+
+// Driver stores images as files under Dirs.
+type Driver struct {
+	// Dir is the first directory of the highest priority, where new
+	// images go when the store has one directory.
+	Dir  string
+	dirs []DataDir // sorted by priority, highest first
+	opts Options
+}
+
+// New opens a store on one directory, making it if needed.
+func New(dir string, perm os.FileMode) (*Driver, error) {
+	return NewDirs([]DataDir{{Path: dir}}, Options{FilePerm: perm})
+}
+
+// NewDirs opens a store on several directories. Each is made if needed
+// and checked writable, so that a broken store is a clear message at
+// start, not a failure at the first upload.
+func NewDirs(dirs []DataDir, opts Options) (*Driver, error) {
+	const op errs.Op = "filesystem.New"
+	if len(dirs) == 0 {
+		return nil, errs.E(op, errs.Invalid, "no filesystem store directory configured")
+	}
+	d := &Driver{opts: opts}
+	seen := map[string]bool{}
+	for _, dd := range dirs {
+		abs, err := filepath.Abs(dd.Path)
+		if err != nil {
+			return nil, errs.E(op, errs.Invalid, err)
+		}
+		if seen[abs] {
+			return nil, errs.Errorf(op, errs.Invalid, "filesystem store directory %s is listed twice", abs)
+		}
+		seen[abs] = true
+		if err := os.MkdirAll(abs, 0o750); err != nil {
+			return nil, errs.E(op, errs.Unavailable, fmt.Sprintf("cannot create filesystem store directory %s", abs), err)
+		}
+		d.dirs = append(d.dirs, DataDir{Path: abs, Priority: dd.Priority})
+	}
+	slices.SortStableFunc(d.dirs, func(a, b DataDir) int { return b.Priority - a.Priority })
+	d.Dir = d.dirs[0].Path
+	if d.opts.ChunkSize <= 0 {
+		d.opts.ChunkSize = 64 << 10
+	}
+	if err := d.Check(context.Background()); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Dirs returns the directories, highest priority first.
+func (d *Driver) Dirs() []DataDir { return slices.Clone(d.dirs) }
 
 // Scheme implements store.Driver.
 func (d *Driver) Scheme() string { return "file" }
 
-// Add writes to a temporary name, fsyncs, then renames into place, so a
-// failed or cancelled write never leaves a file under the image's name.
+// Capabilities implements store.Driver.
+func (d *Driver) Capabilities() store.Capabilities {
+	return store.RWAccess | store.ReadRandom | store.DriverReusable
+}
+
+// Check writes, syncs and removes a probe file in every directory.
+func (d *Driver) Check(ctx context.Context) error {
+	const op errs.Op = "filesystem.Check"
+	for _, dd := range d.dirs {
+		fi, err := os.Stat(dd.Path)
+		if err != nil {
+			return errs.E(op, errs.Unavailable, fmt.Sprintf("filesystem store directory %s is not accessible", dd.Path), err)
+		}
+		if !fi.IsDir() {
+			return errs.Errorf(op, errs.Unavailable, "filesystem store directory %s is not a directory", dd.Path)
+		}
+		probe, err := os.CreateTemp(dd.Path, ".glint-probe-*")
+		if err != nil {
+			return errs.E(op, errs.Unavailable, fmt.Sprintf("filesystem store directory %s is not writable", dd.Path), err)
+		}
+		_, err = probe.WriteString("probe")
+		if err == nil {
+			err = probe.Sync()
+		}
+		probe.Close()
+		os.Remove(probe.Name())
+		if err != nil {
+			return errs.E(op, errs.Unavailable, fmt.Sprintf("filesystem store directory %s is not writable", dd.Path), err)
+		}
+	}
+	return nil
+}
+
+// freeSpace is the space available to us in dir, or -1 if unknown.
+func freeSpace(dir string) int64 {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return -1
+	}
+	return int64(st.Bavail) * int64(st.Bsize)
+}
+
+// chooseDir picks, as Glance does, the directory with the most free space
+// among those of the highest priority that can hold size bytes.
+func (d *Driver) chooseDir(size int64) (string, error) {
+	const op errs.Op = "filesystem.Add"
+	if len(d.dirs) == 1 {
+		return d.dirs[0].Path, nil
+	}
+	for i := 0; i < len(d.dirs); {
+		j := i
+		best, bestFree := "", int64(-2)
+		for ; j < len(d.dirs) && d.dirs[j].Priority == d.dirs[i].Priority; j++ {
+			if f := freeSpace(d.dirs[j].Path); f > bestFree {
+				best, bestFree = d.dirs[j].Path, f
+			}
+		}
+		if bestFree < 0 || bestFree > max(size, 0) {
+			return best, nil
+		}
+		i = j
+	}
+	return "", errs.E(op, errs.TooLarge, "There is not enough disk space left on the image storage media")
+}
+
+func validID(id string) bool {
+	return id != "" && !strings.ContainsAny(id, "/\\\x00") && id != "." && id != ".." && !strings.HasPrefix(id, ".")
+}
+
+func (d *Driver) exists(id string) string {
+	for _, dd := range d.dirs {
+		p := filepath.Join(dd.Path, id)
+		if _, err := os.Lstat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// Add writes to a temporary name, fsyncs, then links it into place, so a
+// failed or cancelled write never leaves a file under the image's name and
+// of two concurrent writers of one id only one wins.
 func (d *Driver) Add(ctx context.Context, imageID string, r io.Reader, size int64) (string, int64, error) {
 	const op errs.Op = "filesystem.Add"
-	if imageID == "" || strings.ContainsAny(imageID, `/\`) || imageID == "." || imageID == ".." {
+	if !validID(imageID) {
 		return "", 0, errs.Errorf(op, errs.Invalid, "bad image id %q", imageID)
 	}
-	final := filepath.Join(d.Dir, imageID)
-	if _, err := os.Lstat(final); err == nil {
-		return "", 0, errs.Errorf(op, errs.Conflict, "Image file %s already exists!", final)
+	if p := d.exists(imageID); p != "" {
+		return "", 0, errs.Errorf(op, errs.Conflict, "Image file %s already exists!", p)
 	}
+	dir, err := d.chooseDir(size)
+	if err != nil {
+		return "", 0, err
+	}
+	final := filepath.Join(dir, imageID)
 	var rnd [8]byte
 	rand.Read(rnd[:])
-	tmp := filepath.Join(d.Dir, "."+imageID+".part-"+hex.EncodeToString(rnd[:]))
+	tmp := filepath.Join(dir, "."+imageID+".part-"+hex.EncodeToString(rnd[:]))
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
 		return "", 0, storageErr(op, err)
 	}
-	ok := false
 	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
+		f.Close()
+		os.Remove(tmp)
 	}()
+	var w io.Writer = f
+	var sw *sparseWriter
+	if d.opts.Sparse {
+		sw = &sparseWriter{f: f, chunk: d.opts.ChunkSize, zero: make([]byte, d.opts.ChunkSize)}
+		w = sw
+	}
 	// ctxReader's WriteTo, not f's ReadFrom, drives the copy: the source
 	// may hand over whole chunks.
-	n, err := ctxReader{ctx, r}.WriteTo(f)
+	n, err := ctxReader{ctx, r}.WriteTo(w)
+	if err == nil && sw != nil {
+		err = sw.finish()
+	}
 	if err != nil {
 		return "", n, storageErr(op, err)
 	}
@@ -85,20 +240,52 @@ func (d *Driver) Add(ctx context.Context, imageID string, r io.Reader, size int6
 	if err := f.Close(); err != nil {
 		return "", n, storageErr(op, err)
 	}
-	if d.FilePerm != 0 {
-		if err := os.Chmod(tmp, d.FilePerm); err != nil {
+	if d.opts.FilePerm != 0 {
+		if err := os.Chmod(tmp, d.opts.FilePerm); err != nil {
 			return "", n, storageErr(op, err)
 		}
 	}
-	if err := os.Rename(tmp, final); err != nil {
+	// Link fails if the name exists, unlike rename.
+	if err := os.Link(tmp, final); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return "", n, errs.Errorf(op, errs.Conflict, "Image file %s already exists!", final)
+		}
 		return "", n, storageErr(op, err)
 	}
-	ok = true
-	syncDir(d.Dir)
+	syncDir(dir)
 	return (&url.URL{Scheme: "file", Path: final}).String(), n, nil
 }
 
-// syncDir makes a rename durable; a failure here is not worth failing the upload for.
+// sparseWriter writes only the chunks that are not all zeros and extends
+// the file to its full length at the end, leaving holes for the rest.
+type sparseWriter struct {
+	f     *os.File
+	off   int64
+	chunk int
+	zero  []byte
+}
+
+func (s *sparseWriter) Write(p []byte) (int, error) {
+	total := len(p)
+	for len(p) > 0 {
+		// Align pieces to the chunk grid of the file, so holes line up
+		// with filesystem blocks whatever sizes the source writes in.
+		m := min(len(p), s.chunk-int(s.off%int64(s.chunk)))
+		if !bytes.Equal(p[:m], s.zero[:m]) {
+			if _, err := s.f.WriteAt(p[:m], s.off); err != nil {
+				return total - len(p), err
+			}
+		}
+		s.off += int64(m)
+		p = p[m:]
+	}
+	return total, nil
+}
+
+// finish sets the length, which a trailing run of zeros did not.
+func (s *sparseWriter) finish() error { return s.f.Truncate(s.off) }
+
+// syncDir makes a link durable; a failure here is not worth failing the upload for.
 func syncDir(dir string) {
 	if df, err := os.Open(dir); err == nil {
 		df.Sync()
@@ -122,8 +309,9 @@ func storageErr(op errs.Op, err error) error {
 	return errs.E(op, errs.Unavailable, err)
 }
 
-// path maps a location back to a file inside Dir; locations pointing
-// elsewhere are refused, so a crafted location cannot read /etc/passwd.
+// path maps a location back to a file inside one of the directories;
+// locations pointing elsewhere are refused, so a crafted location cannot
+// read /etc/passwd.
 func (d *Driver) path(loc string) (string, error) {
 	const op errs.Op = "filesystem.path"
 	u, err := url.Parse(loc)
@@ -131,10 +319,18 @@ func (d *Driver) path(loc string) (string, error) {
 		return "", errs.Errorf(op, errs.Invalid, "bad filesystem location %q", loc)
 	}
 	p := filepath.Clean(u.Path)
-	if filepath.Dir(p) != d.Dir {
-		return "", errs.Errorf(op, errs.NotFound, "location %q is outside the store directory", loc)
+	for _, dd := range d.dirs {
+		if filepath.Dir(p) == dd.Path && validID(filepath.Base(p)) {
+			return p, nil
+		}
 	}
-	return p, nil
+	return "", errs.Errorf(op, errs.NotFound, "location %q is outside the store directories", loc)
+}
+
+// Owns implements store.Owner.
+func (d *Driver) Owns(loc string) bool {
+	_, err := d.path(loc)
+	return err == nil
 }
 
 // Get returns the *os.File itself, positioned at offset.
@@ -211,7 +407,8 @@ func (c ctxReader) Read(p []byte) (int, error) {
 func (c ctxReader) WriteTo(w io.Writer) (int64, error) {
 	wt, ok := c.r.(io.WriterTo)
 	if !ok {
-		return io.Copy(w, struct{ io.Reader }{c})
+		// A 1 MiB buffer: fewer syscalls than io.Copy's 32 KiB.
+		return io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{c}, make([]byte, 1<<20))
 	}
 	return wt.WriteTo(ctxWriter{c.ctx, w})
 }

@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"glint/internal/errs"
+	"glint/internal/store"
 	"glint/internal/store/filesystem"
+	"glint/internal/store/storetest"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -116,5 +121,123 @@ func TestUnwritableDirIsAClearError(t *testing.T) {
 	os.Chmod(dir, 0o500)
 	if _, err := filesystem.New(dir, 0); err == nil || !strings.Contains(err.Error(), "not writable") {
 		t.Fatalf("New on a read-only dir: %v", err)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	for _, sparse := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sparse=%v", sparse), func(t *testing.T) {
+			big := int64(0)
+			if !sparse {
+				big = 256 << 20 // the 2 GiB stream runs once, sparse
+			}
+			storetest.Run(t, storetest.Harness{
+				New: func(t *testing.T) store.Driver {
+					a, b := t.TempDir(), t.TempDir()
+					d, err := filesystem.NewDirs([]filesystem.DataDir{{Path: a, Priority: 100}, {Path: b, Priority: 200}},
+						filesystem.Options{Sparse: sparse})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return d
+				},
+				Leftovers: func(t *testing.T, d store.Driver) []string {
+					var left []string
+					for _, dd := range d.(*filesystem.Driver).Dirs() {
+						ents, _ := os.ReadDir(dd.Path)
+						for _, e := range ents {
+							left = append(left, filepath.Join(dd.Path, e.Name()))
+						}
+					}
+					return left
+				},
+				BigSize: big,
+			})
+		})
+	}
+}
+
+// An image that is mostly zeros takes only its data's worth of disk.
+func TestSparse(t *testing.T) {
+	for _, sparse := range []bool{false, true} {
+		d, err := filesystem.NewDirs([]filesystem.DataDir{{Path: t.TempDir()}}, filesystem.Options{Sparse: sparse})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 64 MiB with 1 MiB of data in the middle and zeros at the end.
+		const size = 64 << 20
+		data := make([]byte, size)
+		copy(data[20<<20:], bytes.Repeat([]byte{0xAB}, 1<<20))
+		loc, _, err := d.Add(context.Background(), "sparse", bytes.NewReader(data), size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := strings.TrimPrefix(loc, "file://")
+		var st syscall.Stat_t
+		if err := syscall.Stat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		used := st.Blocks * 512
+		if fi, _ := os.Stat(p); fi.Size() != size {
+			t.Fatalf("sparse=%v: size %d, want %d", sparse, fi.Size(), size)
+		}
+		if sparse && used > 2<<20 {
+			t.Errorf("sparse: %d KiB on disk for 1 MiB of data", used>>10)
+		}
+		if !sparse && used < size {
+			// Some filesystems (tmpfs with compression, say) may still
+			// store less; only the sparse case is a requirement.
+			t.Logf("non-sparse: %d KiB on disk", used>>10)
+		}
+		got, _ := os.ReadFile(p)
+		if !bytes.Equal(got, data) {
+			t.Fatalf("sparse=%v: data differs", sparse)
+		}
+	}
+}
+
+func TestParseDataDir(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want filesystem.DataDir
+		bad  bool
+	}{
+		{"/a", filesystem.DataDir{Path: "/a"}, false},
+		{"/a:200", filesystem.DataDir{Path: "/a", Priority: 200}, false},
+		{" /a/b : 7 ", filesystem.DataDir{Path: "/a/b", Priority: 7}, false},
+		{"/a:x", filesystem.DataDir{}, true},
+		{"", filesystem.DataDir{}, true},
+	} {
+		got, err := filesystem.ParseDataDir(c.in)
+		if (err != nil) != c.bad || got != c.want {
+			t.Errorf("ParseDataDir(%q) = %+v, %v", c.in, got, err)
+		}
+	}
+}
+
+// New images go to the highest priority directory; all are read.
+func TestPriorities(t *testing.T) {
+	lo, hi := t.TempDir(), t.TempDir()
+	d, err := filesystem.NewDirs([]filesystem.DataDir{{Path: lo, Priority: 100}, {Path: hi, Priority: 200}}, filesystem.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, _, err := d.Add(context.Background(), "img", strings.NewReader("data"), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "file://" + filepath.Join(hi, "img"); loc != want {
+		t.Errorf("location %s, want %s", loc, want)
+	}
+	// An image already in the low priority directory is still served.
+	os.WriteFile(filepath.Join(lo, "old"), []byte("old"), 0o600)
+	rc, err := d.Get(context.Background(), "file://"+filepath.Join(lo, "old"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	// And an id present in any directory is a duplicate.
+	if _, _, err := d.Add(context.Background(), "old", strings.NewReader("x"), 1); !errs.Is(errs.Conflict, err) {
+		t.Errorf("Add of an id in the other directory: %v", err)
 	}
 }

@@ -1,0 +1,105 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"glint/internal/auth"
+	"glint/internal/errs"
+	"glint/internal/image"
+	"glint/internal/store"
+)
+
+// multiStore reports whether Glance's multi-store API is on: only with
+// enabled_backends, as in Glance.
+func (s *Server) multiStore() bool { return s.cfg.MultiStore && s.cfg.Stores != nil }
+
+func (s *Server) storeList(detail bool) []map[string]any {
+	var out []map[string]any
+	for _, st := range s.cfg.Stores.Stores() {
+		m := map[string]any{"id": st.Name}
+		if st.Description != "" {
+			m["description"] = st.Description
+		}
+		// Glance writes these flags as strings.
+		if st.Name == s.cfg.Stores.DefaultName() {
+			m["default"] = "true"
+		}
+		if !st.Driver.Capabilities().Has(store.WriteAccess) {
+			m["read-only"] = "true"
+		}
+		if detail {
+			m["type"] = st.Type
+			props := st.Properties
+			if props == nil {
+				props = map[string]any{}
+			}
+			m["properties"] = props
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func (s *Server) infoStores(w http.ResponseWriter, r *http.Request) {
+	if !s.multiStore() {
+		writeErrorBody(w, r, http.StatusNotFound, "Multi backend is not supported at this site.")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"stores": s.storeList(false)})
+}
+
+func (s *Server) infoStoresDetail(w http.ResponseWriter, r *http.Request) {
+	if !s.multiStore() {
+		writeErrorBody(w, r, http.StatusNotFound, "Multi backend is not supported at this site.")
+		return
+	}
+	// Glance's stores_info_detail policy defaults to admin only.
+	if !auth.From(r.Context()).IsAdmin {
+		s.writeError(w, r, errs.E(errs.Op("api.infoStoresDetail"), errs.Forbidden, "You are not authorized to complete stores_info_detail action."))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"stores": s.storeList(true)})
+}
+
+// uploadTarget reads X-Image-Meta-Store: the store an upload goes to.
+func (s *Server) uploadTarget(r *http.Request) (*http.Request, error) {
+	const op errs.Op = "api.upload"
+	name := strings.TrimSpace(r.Header.Get("X-Image-Meta-Store"))
+	if name == "" || !s.multiStore() {
+		return r, nil
+	}
+	st, err := s.cfg.Stores.Named(name)
+	if err != nil {
+		return nil, errs.E(op, errs.Invalid, err)
+	}
+	if !st.Driver.Capabilities().Has(store.WriteAccess) {
+		return nil, errs.Errorf(op, errs.Invalid, "Store %s is read-only", name)
+	}
+	return r.WithContext(store.WithTarget(r.Context(), name)), nil
+}
+
+// storeNames lists, comma-separated, the stores holding the image's data:
+// the image's "stores" field under multi-store.
+func (s *Server) storeNames(img *image.Image) string {
+	var names []string
+	for _, l := range img.ActiveLocations() {
+		if n := s.cfg.Stores.NameFor(l.URL); n != "" && !strings.Contains(","+strings.Join(names, ",")+",", ","+n+",") {
+			names = append(names, n)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+// deleteFromStore is DELETE /v2/stores/{store_id}/{image_id}.
+func (s *Server) deleteFromStore(w http.ResponseWriter, r *http.Request) {
+	if !s.multiStore() {
+		writeErrorBody(w, r, http.StatusNotFound, "The resource could not be found.")
+		return
+	}
+	if err := s.images.DeleteFromStore(r.Context(), r.PathValue("store"), r.PathValue("id")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	noContent(w)
+}
