@@ -206,8 +206,12 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 	for _, o := range cfg.Ignored {
 		log.Warn("ignoring unknown configuration option", "option", o)
 	}
-	if cfg.Flavor != "" {
-		log.Warn("paste_deploy.flavor is set, but Glint serves only the no-auth pipeline for now", "flavor", cfg.Flavor)
+	if cfg.Flavor == "caching" || cfg.Flavor == "cachemanagement" {
+		log.Warn("paste_deploy.flavor: the image cache is not available yet; serving the no-auth pipeline", "flavor", cfg.Flavor)
+	}
+	authn, err := authenticator(ctx, cfg, log)
+	if err != nil {
+		return err
 	}
 	if cfg.DefaultStore != "file" && cfg.DefaultStore != "filesystem" {
 		return fmt.Errorf("glance_store.default_store = %s: only the filesystem store (file) is available in this version of Glint", cfg.DefaultStore)
@@ -264,6 +268,7 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 		ContainerFormats:      cfg.ContainerFormats,
 		EnabledImportMethods:  nil, // import arrives with its own issue; advertise none until then
 		CustomSchema:          customSchema,
+		Authenticator:         authn,
 	}, health, log)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -134,4 +135,17 @@ func defaultExplanation(status int) string {
 		return "The body of your request was too large for this server."
 	}
 	return "The server has either erred or is incapable of performing the requested operation."
+}
+
+// unauthorizedBody is keystonemiddleware's answer to a missing or bad token
+// (JSON whatever the Accept header says), which Glance sends unchanged.
+const unauthorizedBody = `{"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}`
+
+func writeUnauthorized(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.Header().Set("Content-Length", fmt.Sprint(len(unauthorizedBody)))
+	w.WriteHeader(http.StatusUnauthorized)
+	if r.Method != http.MethodHead {
+		io.WriteString(w, unauthorizedBody)
+	}
 }

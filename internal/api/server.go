@@ -176,6 +176,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if c := s.authn.Challenge(); c != "" && errs.KindOf(err) == errs.Unauthorized {
 			rec.Header().Set("WWW-Authenticate", c)
+			writeUnauthorized(rec, r)
+			return
 		}
 		s.writeError(rec, r, err)
 		return

@@ -30,6 +30,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"glint/internal/keystone/keystonetest"
 )
 
 const (
@@ -65,7 +67,7 @@ func testMain(m *testing.M) int {
 		}
 	}
 	cliErr = checkCLIs()
-	return m.Run()
+	return keystonetest.Main(m) // m.Run, then stop the Keystone the tests started
 }
 
 // buildGlint builds ./cmd/glint of the module two directories up.
@@ -130,10 +132,17 @@ type server struct {
 // and stops it (SIGTERM, wait) when t ends; its log is printed if t failed.
 func startServer(t *testing.T) *server {
 	t.Helper()
+	return startServerConf(t, "")
+}
+
+// startServerConf is startServer with extraConf appended to the
+// configuration file (after its [DEFAULT] section).
+func startServerConf(t *testing.T, extraConf string) *server {
+	t.Helper()
 	dir := t.TempDir()
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		s, err := tryStart(t, dir, attempt)
+		s, err := tryStart(t, dir, attempt, extraConf)
 		if err == nil {
 			return s
 		}
@@ -153,7 +162,7 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func tryStart(t *testing.T, dir string, attempt int) (*server, error) {
+func tryStart(t *testing.T, dir string, attempt int, extraConf string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -164,7 +173,7 @@ func tryStart(t *testing.T, dir string, attempt int) (*server, error) {
 		return nil, err
 	}
 	conf := filepath.Join(base, "glance-api.conf")
-	confText := fmt.Sprintf("[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = %d\ndebug = true\n", port)
+	confText := fmt.Sprintf("[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = %d\ndebug = true\n", port) + extraConf
 	if err := os.WriteFile(conf, []byte(confText), 0o644); err != nil {
 		return nil, err
 	}
