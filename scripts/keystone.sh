@@ -16,7 +16,8 @@
 #                    image endpoints are left alone.
 #
 # Keystone runs from /usr/bin/keystone-wsgi-public under uwsgi with ONE
-# worker process (sqlite does not take concurrent writers well), fernet
+# worker process and one thread (with several threads on sqlite, a write
+# can fail with "database is locked"), fernet
 # tokens valid for one hour, and this content (created if missing):
 #
 #   domain   Default
@@ -35,10 +36,12 @@
 # service_token_roles.
 #
 # `start` prints PID=, URL= and ACCOUNTS= lines once Keystone answers.
-# ACCOUNTS names DIR/accounts.env (shell syntax: the names, passwords and
-# project ids above). The first bootstrap (db_sync + bootstrap, ~30 s) is
-# cached as a template under ${XDG_CACHE_HOME:-$HOME/.cache}/glint, keyed by
-# the Keystone version; later starts copy it.
+# ACCOUNTS names DIR/accounts.env (shell syntax: the passwords, user ids
+# and project ids above). The first start on a machine bootstraps a
+# database and creates that content (about a minute); the result is kept as
+# a template under ${XDG_CACHE_HOME:-$HOME/.cache}/glint, keyed by the
+# Keystone version, and later starts copy it (Keystone's own start-up,
+# several seconds, is what remains).
 set -euo pipefail
 
 die() { echo "keystone.sh: $*" >&2; exit 1; }
@@ -75,24 +78,6 @@ running_pid() {
   # make sure the PID is still a uwsgi we started for this DIR
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$DIR/uwsgi.ini" || return 1
   echo "$pid"
-}
-
-do_stop() {
-  local pid i
-  if ! pid=$(running_pid); then
-    rm -f "$PIDFILE"
-    return 0
-  fi
-  # uwsgi's master shuts its worker down on SIGINT (SIGTERM means reload)
-  kill -INT "$pid" 2>/dev/null || true
-  for i in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$PIDFILE"
 }
 
 install_pkgs() {
@@ -150,33 +135,40 @@ bootstrap() {
     --bootstrap-service-name keystone --bootstrap-region-id RegionOne \
     --bootstrap-public-url "$URL/v3/" --bootstrap-internal-url "$URL/v3/" \
     --bootstrap-admin-url "$URL/v3/" >>"$d/bootstrap.log" 2>&1 || { cat "$d/bootstrap.log" >&2; die "bootstrap failed"; }
+  # Write-ahead logging: Keystone's reads then never make a write fail
+  # with "database is locked" (its rollback journal did, now and then).
+  "$PY" -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode=WAL").fetchall()' "$d/keystone.db"
 }
 
-# ensure_content creates the projects, users, roles and endpoints listed at
-# the top through Keystone's API, and writes DIR/accounts.env.
+# ensure_content DIR URL MODE: through the Keystone at URL, with MODE
+# "all" create whatever is missing of the projects, users, roles and
+# endpoints listed at the top and write DIR/accounts.env; with MODE "image"
+# only point the image endpoints at $IMAGE_URL (when set).
 ensure_content() {
-  KS_URL=$URL KS_IMAGE_URL=$IMAGE_URL KS_OUT=$DIR/accounts.env "$PY" - <<'EOF'
+  KS_URL=$2 KS_MODE=$3 KS_IMAGE_URL=$IMAGE_URL KS_OUT=$1/accounts.env "$PY" - <<'EOF'
 import json, os, urllib.request, urllib.error
 
 url = os.environ["KS_URL"] + "/v3"
 image_url = os.environ["KS_IMAGE_URL"]
+mode = os.environ["KS_MODE"]
 
-def call(method, path, body=None, token=None, ok=(200, 201, 204)):
+def call(method, path, body=None, token=None):
     req = urllib.request.Request(url + path, method=method,
                                  data=None if body is None else json.dumps(body).encode())
     req.add_header("Content-Type", "application/json")
     if token:
         req.add_header("X-Auth-Token", token)
     try:
-        with urllib.request.urlopen(req, timeout=30) as r:
+        with urllib.request.urlopen(req, timeout=60) as r:
             data = r.read()
             return r, (json.loads(data) if data else None)
     except urllib.error.HTTPError as e:
-        if e.code in ok:
-            return e, None
         raise SystemExit(f"{method} {path}: {e.code} {e.read()[:500]!r}")
 
-r, _ = call("POST", "/auth/tokens", {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+if mode == "image" and not image_url:
+    raise SystemExit(0)
+
+r, _ = call("POST", "/auth/tokens?nocatalog", {"auth": {"identity": {"methods": ["password"], "password": {"user": {
     "name": "admin", "domain": {"id": "default"}, "password": "admin-pass"}}},
     "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}})
 tok = r.headers["X-Subject-Token"]
@@ -190,28 +182,30 @@ def find(kind, name, **extra):
     _, body = call("POST", f"/{kind}", {singular: {"name": name, **extra}}, token=tok)
     return body[singular]["id"]
 
-roles = {n: find("roles", n) for n in ("admin", "member", "reader", "service")}
-projects = {n: find("projects", n, domain_id="default") for n in ("admin", "service", "alpha", "beta")}
-users = {}
-for name, project, rs in (("glint", "service", ("service", "admin")),
-                          ("alpha-member", "alpha", ("member",)),
-                          ("alpha-reader", "alpha", ("reader",)),
-                          ("beta-member", "beta", ("member",))):
-    uid = find("users", name, domain_id="default", password=name + "-pass", default_project_id=projects[project])
-    users[name] = uid
-    for role in rs:
-        call("PUT", f"/projects/{projects[project]}/users/{uid}/roles/{roles[role]}", token=tok)
-users["admin"] = find("users", "admin")
+if mode == "all":
+    roles = {n: find("roles", n) for n in ("admin", "member", "reader", "service")}
+    projects = {n: find("projects", n, domain_id="default") for n in ("admin", "service", "alpha", "beta")}
+    users = {}
+    for name, project, rs in (("glint", "service", ("service", "admin")),
+                              ("alpha-member", "alpha", ("member",)),
+                              ("alpha-reader", "alpha", ("reader",)),
+                              ("beta-member", "beta", ("member",))):
+        uid = find("users", name, domain_id="default", password=name + "-pass", default_project_id=projects[project])
+        users[name] = uid
+        for role in rs:
+            call("PUT", f"/projects/{projects[project]}/users/{uid}/roles/{roles[role]}", token=tok)
+    users["admin"] = find("users", "admin")
+    with open(os.environ["KS_OUT"], "w") as f:
+        for name, uid in users.items():
+            key = name.upper().replace("-", "_")
+            f.write(f"{key}_USER_ID={uid}\n{key}_PASSWORD={name}-pass\n")
+        for name, pid in projects.items():
+            f.write(f"{name.upper()}_PROJECT_ID={pid}\n")
 
-# Keep the identity endpoint on this port (a template may come from another one).
-_, body = call("GET", "/endpoints", token=tok)
-_, svcs = call("GET", "/services", token=tok)
-by_type = {s["type"]: s["id"] for s in svcs["services"]}
-for ep in body["endpoints"]:
-    if ep["service_id"] == by_type.get("identity") and ep["url"] != url + "/":
-        call("PATCH", f"/endpoints/{ep['id']}", {"endpoint": {"url": url + "/"}}, token=tok)
 if image_url:
-    sid = by_type.get("image")
+    _, body = call("GET", "/endpoints", token=tok)
+    _, svcs = call("GET", "/services", token=tok)
+    sid = next((s["id"] for s in svcs["services"] if s["type"] == "image"), None)
     if sid is None:
         _, b = call("POST", "/services", {"service": {"type": "image", "name": "glint",
                                                       "description": "Glint Image service"}}, token=tok)
@@ -224,73 +218,115 @@ if image_url:
         else:
             call("POST", "/endpoints", {"endpoint": {"service_id": sid, "interface": iface,
                                                      "url": image_url, "region_id": "RegionOne"}}, token=tok)
-
-with open(os.environ["KS_OUT"], "w") as f:
-    f.write(f"KEYSTONE_URL={url}\n")
-    for name, uid in users.items():
-        key = name.upper().replace("-", "_")
-        f.write(f"{key}_USER_ID={uid}\n{key}_PASSWORD={name}-pass\n")
-    for name, pid in projects.items():
-        f.write(f"{name.upper()}_PROJECT_ID={pid}\n")
 EOF
+}
+
+# set_identity_url DIR: point the identity endpoints in DIR's database at
+# $URL (a copied template was bootstrapped on another port), before
+# Keystone runs on it.
+set_identity_url() {
+  "$PY" - "$1/keystone.db" "$URL/v3/" <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+with db:
+    db.execute("UPDATE endpoint SET url = ? WHERE service_id IN (SELECT id FROM service WHERE type = 'identity')",
+               (sys.argv[2],))
+db.close()
+EOF
+}
+
+# run_uwsgi DIR PORT: start Keystone on DIR's configuration and wait until
+# it answers.
+run_uwsgi() {
+  local d=$1 port=$2 i
+  cat >"$d/uwsgi.ini" <<EOF
+[uwsgi]
+plugins = python3
+http-socket = 127.0.0.1:$port
+wsgi-file = /usr/bin/keystone-wsgi-public
+master = true
+processes = 1
+lazy-apps = true
+need-app = true
+buffer-size = 65535
+env = OS_KEYSTONE_CONFIG_FILES=$d/keystone.conf
+pidfile = $d/uwsgi.pid
+EOF
+  rm -f "$d/uwsgi.pid"
+  setsid uwsgi --ini "$d/uwsgi.ini" --daemonize2 "$d/uwsgi.log" </dev/null >/dev/null 2>&1 \
+    || die "uwsgi did not start; see $d/uwsgi.log"
+  # Loading Keystone's app takes seconds (more on a busy machine); the
+  # socket accepts meanwhile, so wait for an answer, not a connection.
+  for i in $(seq 1 120); do
+    if curl -fsS -o /dev/null --max-time 30 "http://127.0.0.1:$port/v3" 2>/dev/null; then return 0; fi
+    sleep 0.5
+  done
+  tail -n 40 "$d/uwsgi.log" "$d/keystone.log" >&2 2>/dev/null || true
+  stop_uwsgi "$d"
+  die "Keystone did not answer on http://127.0.0.1:$port/v3"
+}
+
+# stop_uwsgi DIR: stop the uwsgi started on DIR, if it still runs.
+stop_uwsgi() {
+  local d=$1 pid i
+  [ -f "$d/uwsgi.pid" ] || return 0
+  pid=$(cat "$d/uwsgi.pid")
+  if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$d/uwsgi.ini"; then
+    kill -INT "$pid" 2>/dev/null || true # uwsgi's master stops its worker on SIGINT (SIGTERM reloads)
+    for i in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$d/uwsgi.pid"
+}
+
+# make_template TMPL: a bootstrapped database with all the content, made
+# once (under a lock) and copied by later starts.
+make_template() {
+  local t=$1
+  rm -rf "$t.tmp" && mkdir -p "$t.tmp"
+  bootstrap "$t.tmp"
+  run_uwsgi "$t.tmp" "$PORT"
+  if ! ensure_content "$t.tmp" "$URL" all; then
+    stop_uwsgi "$t.tmp"
+    die "creating the test accounts failed; see $t.tmp/keystone.log"
+  fi
+  stop_uwsgi "$t.tmp"
+  "$PY" -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()' "$t.tmp/keystone.db"
+  rm -f "$t.tmp/keystone.db-wal" "$t.tmp/keystone.db-shm" "$t.tmp/uwsgi.ini"
+  rm -rf "$t" && mv "$t.tmp" "$t"
 }
 
 do_start() {
   local pid
   if pid=$(running_pid); then
     echo "keystone.sh: already running in $DIR" >&2
-    ensure_content
+    ensure_content "$DIR" "$URL" image
     echo "PID=$pid"; echo "URL=$URL"; echo "ACCOUNTS=$DIR/accounts.env"
     return 0
   fi
-  install_pkgs
   local ver cache tmpl
-  ver=$(dpkg-query -W -f '${Version}' keystone 2>/dev/null || echo unknown)
   cache=${XDG_CACHE_HOME:-$HOME/.cache}/glint
-  tmpl=$cache/keystone-template-${ver//[^A-Za-z0-9.+-]/_}
+  mkdir -p "$cache"
+  # Test binaries start their Keystones in parallel: one installs at a time.
+  ( flock 9; install_pkgs ) 9>"$cache/keystone-install.lock"
+  ver=$(dpkg-query -W -f '${Version}' keystone 2>/dev/null || echo unknown)
+  tmpl=$cache/keystone-template-v2-${ver//[^A-Za-z0-9.+-]/_}
   if [ ! -f "$DIR/keystone.db" ]; then
-    mkdir -p "$cache"
     (
       flock 9
-      if [ ! -f "$tmpl/keystone.db" ]; then
-        rm -rf "$tmpl.tmp" && mkdir -p "$tmpl.tmp"
-        bootstrap "$tmpl.tmp"
-        rm -rf "$tmpl" && mv "$tmpl.tmp" "$tmpl"
-      fi
+      [ -f "$tmpl/accounts.env" ] || make_template "$tmpl"
     ) 9>"$cache/keystone-template.lock"
-    cp -a "$tmpl/keystone.db" "$tmpl/fernet-keys" "$tmpl/fernet-receipts" "$tmpl/credential-keys" "$DIR/"
+    cp -a "$tmpl/keystone.db" "$tmpl/fernet-keys" "$tmpl/fernet-receipts" "$tmpl/credential-keys" \
+      "$tmpl/accounts.env" "$DIR/"
   fi
   write_conf "$DIR"
-  cat >"$DIR/uwsgi.ini" <<EOF
-[uwsgi]
-plugins = python3
-http-socket = 127.0.0.1:$PORT
-wsgi-file = /usr/bin/keystone-wsgi-public
-master = true
-processes = 1
-threads = 4
-lazy-apps = true
-die-on-term = true
-need-app = true
-buffer-size = 65535
-env = OS_KEYSTONE_CONFIG_FILES=$CONF
-pidfile = $PIDFILE
-logto = $DIR/uwsgi.log
-EOF
-  rm -f "$PIDFILE"
-  setsid uwsgi --ini "$DIR/uwsgi.ini" --daemonize2 "$DIR/uwsgi.log" </dev/null >/dev/null 2>&1 \
-    || die "uwsgi did not start; see $DIR/uwsgi.log"
-  local i
-  for i in $(seq 1 300); do
-    if curl -fsS -o /dev/null --max-time 2 "$URL/v3"; then break; fi
-    sleep 0.1
-    if [ "$i" -eq 300 ]; then
-      tail -n 40 "$DIR/uwsgi.log" "$DIR/keystone.log" >&2 2>/dev/null || true
-      do_stop
-      die "Keystone did not answer on $URL/v3 within 30s"
-    fi
-  done
-  ensure_content
+  set_identity_url "$DIR"
+  run_uwsgi "$DIR" "$PORT"
+  [ -f "$DIR/accounts.env" ] || ensure_content "$DIR" "$URL" all
+  ensure_content "$DIR" "$URL" image
   echo "PID=$(cat "$PIDFILE")"
   echo "URL=$URL"
   echo "ACCOUNTS=$DIR/accounts.env"
@@ -298,7 +334,7 @@ EOF
 
 case $cmd in
   start) do_start ;;
-  stop) do_stop ;;
+  stop) stop_uwsgi "$DIR" ;;
   status)
     if pid=$(running_pid); then echo "running PID=$pid URL=$URL"; else echo "stopped"; exit 3; fi ;;
   *) die "unknown command: $cmd" ;;
