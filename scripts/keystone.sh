@@ -24,7 +24,8 @@
 #   projects admin, service, alpha, beta         (all in Default)
 #   roles    admin, member, reader, service
 #   users    (password)           role on project
-#            admin  (admin-pass)          admin on admin (and system admin)
+#            admin  (admin-pass)          admin on admin, on domain Default
+#                                         and on the system
 #            glint  (glint-pass)          service and admin on service
 #            alpha-member (alpha-member-pass)  member on alpha
 #            alpha-reader (alpha-reader-pass)  reader on alpha
@@ -195,6 +196,8 @@ if mode == "all":
         for role in rs:
             call("PUT", f"/projects/{projects[project]}/users/{uid}/roles/{roles[role]}", token=tok)
     users["admin"] = find("users", "admin")
+    # for domain-scoped tokens
+    call("PUT", f"/domains/default/users/{users['admin']}/roles/{roles['admin']}", token=tok)
     with open(os.environ["KS_OUT"], "w") as f:
         for name, uid in users.items():
             key = name.upper().replace("-", "_")
@@ -241,8 +244,11 @@ run_uwsgi() {
   local d=$1 port=$2 i
   cat >"$d/uwsgi.ini" <<EOF
 [uwsgi]
+# http11-socket keeps connections alive like a real front end; with plain
+# http-socket uwsgi closes each one after a response, and a client reusing
+# it gets "connection reset by peer".
 plugins = python3
-http-socket = 127.0.0.1:$port
+http11-socket = 127.0.0.1:$port
 wsgi-file = /usr/bin/keystone-wsgi-public
 master = true
 processes = 1
@@ -313,7 +319,7 @@ do_start() {
   # Test binaries start their Keystones in parallel: one installs at a time.
   ( flock 9; install_pkgs ) 9>"$cache/keystone-install.lock"
   ver=$(dpkg-query -W -f '${Version}' keystone 2>/dev/null || echo unknown)
-  tmpl=$cache/keystone-template-v2-${ver//[^A-Za-z0-9.+-]/_}
+  tmpl=$cache/keystone-template-v3-${ver//[^A-Za-z0-9.+-]/_}
   if [ ! -f "$DIR/keystone.db" ]; then
     (
       flock 9
