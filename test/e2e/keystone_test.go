@@ -84,8 +84,9 @@ func TestKeystoneCLI(t *testing.T) {
 	if got, want := alphaImg["owner"], ks.ProjectID("alpha"); got != want {
 		t.Errorf("owner of alpha-member's image = %v, want project alpha %s", got, want)
 	}
-	if alphaImg["status"] != "active" {
-		t.Errorf("status after upload = %v, want active", alphaImg["status"])
+	shown := jsonOut[map[string]any](t, must(t, s.asUser(t, ks, "alpha-member", "image", "show", fmt.Sprint(alphaImg["id"]), "-f", "json")))
+	if shown["status"] != "active" || shown["owner"] != ks.ProjectID("alpha") {
+		t.Errorf("alpha-member's image after upload: status %v owner %v, want active and alpha", shown["status"], shown["owner"])
 	}
 	betaImg := create("beta-member", "beta-private", "private", false)
 	if got, want := betaImg["owner"], ks.ProjectID("beta"); got != want {
