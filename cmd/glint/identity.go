@@ -49,6 +49,7 @@ func authenticator(ctx context.Context, cfg *config.Config, log *slog.Logger) (a
 		ProjectDomainID:           cfg.AuthtokenProjectDomainID,
 		CacheTime:                 time.Duration(cfg.AuthtokenTokenCacheTime) * time.Second,
 		CacheSize:                 cfg.KeystoneTokenCacheSize,
+		DelayAuthDecision:         cfg.AuthtokenDelayAuthDecision,
 		ServiceTokenRoles:         cfg.AuthtokenServiceTokenRoles,
 		ServiceTokenRolesRequired: cfg.AuthtokenServiceTokenRolesRequired,
 		Timeout:                   time.Duration(cfg.AuthtokenHTTPConnectTimeout) * time.Second,
@@ -67,7 +68,7 @@ func authenticator(ctx context.Context, cfg *config.Config, log *slog.Logger) (a
 	checkCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := a.Check(checkCtx); err != nil {
-		log.Warn("cannot authenticate Glint with Keystone yet; API requests will get 503 until it works",
+		log.Warn("cannot authenticate Glint with Keystone yet; API requests will fail (401, or 503 without delay_auth_decision) until it works",
 			"auth_url", cfg.AuthtokenAuthURL, "username", cfg.AuthtokenUsername, "err", err)
 	} else {
 		log.Info("authenticating requests with Keystone", "auth_url", cfg.AuthtokenAuthURL, "username", cfg.AuthtokenUsername)

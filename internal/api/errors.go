@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"glint/internal/auth"
 	"glint/internal/errs"
 )
 
@@ -123,6 +124,10 @@ func defaultExplanation(status int) string {
 	switch status {
 	case http.StatusNotFound:
 		return "The resource could not be found."
+	case http.StatusUnauthorized:
+		return "This server could not verify that you are authorized to access the document you requested. " +
+			"Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand " +
+			"how to supply the credentials required."
 	case http.StatusForbidden:
 		return "Access was denied to this resource."
 	case http.StatusConflict:
@@ -137,15 +142,12 @@ func defaultExplanation(status int) string {
 	return "The server has either erred or is incapable of performing the requested operation."
 }
 
-// unauthorizedBody is keystonemiddleware's answer to a missing or bad token
-// (JSON whatever the Accept header says), which Glance sends unchanged.
-const unauthorizedBody = `{"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}`
-
-func writeUnauthorized(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	w.Header().Set("Content-Length", fmt.Sprint(len(unauthorizedBody)))
-	w.WriteHeader(http.StatusUnauthorized)
+// writeAuthResponse writes an Authenticator's own answer.
+func writeAuthResponse(w http.ResponseWriter, r *http.Request, resp *auth.Response) {
+	w.Header().Set("Content-Type", resp.ContentType)
+	w.Header().Set("Content-Length", fmt.Sprint(len(resp.Body)))
+	w.WriteHeader(resp.Status)
 	if r.Method != http.MethodHead {
-		io.WriteString(w, unauthorizedBody)
+		io.WriteString(w, resp.Body)
 	}
 }

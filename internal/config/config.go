@@ -71,6 +71,7 @@ type Config struct {
 	AuthtokenHTTPRequestMaxRetries     int      // http_request_max_retries, default 3
 	AuthtokenCAFile                    string   // cafile
 	AuthtokenInsecure                  bool     // insecure, default false
+	AuthtokenDelayAuthDecision         bool     // delay_auth_decision, default true (Glance's paste pipeline sets it)
 	KeystoneTokenCacheSize             int      // [glint] keystone_token_cache_size, default 10000
 
 	// [image_format]

@@ -60,6 +60,7 @@ func TestDefault(t *testing.T) {
 		AuthtokenIncludeServiceCatalog: true,
 		AuthtokenServiceTokenRoles:     []string{"service"},
 		AuthtokenHTTPRequestMaxRetries: 3,
+		AuthtokenDelayAuthDecision:     true,
 		KeystoneTokenCacheSize:         10000,
 		DiskFormats:                    []string{"ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"},
 		ContainerFormats:               []string{"ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"},

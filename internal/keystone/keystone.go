@@ -45,6 +45,15 @@ type Options struct {
 	// CacheSize bounds the number of cached tokens; 0 means 10000.
 	CacheSize int
 
+	// DelayAuthDecision is keystonemiddleware's delay_auth_decision, which
+	// Glance's paste pipeline sets: the middleware only reports what it
+	// found and Glance's context middleware refuses requests without a
+	// confirmed user token, so an unusable token or an unreachable Keystone
+	// is Glance's plain 401, and a bad X-Service-Token is ignored. Without
+	// it, the middleware answers itself: its JSON 401, 503 when Keystone
+	// cannot be asked, and 401 for a bad service token.
+	DelayAuthDecision bool
+
 	// ServiceTokenRoles are the roles that make an X-Service-Token a
 	// service token; with ServiceTokenRolesRequired, one without them is
 	// rejected.
@@ -132,34 +141,65 @@ func (a *Authenticator) Challenge() string { return a.challenge }
 // Authenticate validates the request's X-Auth-Token (and X-Service-Token,
 // when present) and returns the caller's identity.
 func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request) (*auth.Context, error) {
-	const op = errs.Op("keystone.Authenticate")
 	userTok := strings.TrimSpace(r.Header.Get("X-Auth-Token"))
 	if userTok == "" {
 		userTok = strings.TrimSpace(r.Header.Get("X-Storage-Token")) // Swift's spelling, also honoured by keystonemiddleware
 	}
 	if svc := strings.TrimSpace(r.Header.Get("X-Service-Token")); svc != "" {
-		st, err := a.validate(ctx, svc)
-		if err != nil {
-			return nil, err
-		}
-		if !st.hasAnyRole(a.opt.ServiceTokenRoles) {
-			if a.opt.ServiceTokenRolesRequired {
-				a.log.InfoContext(ctx, "rejecting a service token without any of service_token_roles", "user", st.User.ID)
-				return nil, errs.E(op, errs.Unauthorized, "The request you have made requires authentication.")
+		if err := a.checkServiceToken(ctx, svc); err != nil {
+			if a.opt.DelayAuthDecision {
+				// keystonemiddleware marks it invalid and Glance looks only
+				// at the user token.
+				a.log.InfoContext(ctx, "ignoring an unusable X-Service-Token", "err", err)
+			} else {
+				return nil, a.reject(err)
 			}
-			a.log.WarnContext(ctx, "a valid token was sent as X-Service-Token but holds none of service_token_roles", "user", st.User.ID)
 		}
 	}
 	if userTok == "" {
-		return nil, errs.E(op, errs.Unauthorized, "The request you have made requires authentication.")
+		return nil, a.reject(errs.E(errs.Op("keystone.Authenticate"), errs.Unauthorized, "no X-Auth-Token"))
 	}
 	t, err := a.validate(ctx, userTok)
 	if err != nil {
-		return nil, err
+		return nil, a.reject(err)
 	}
 	c := t.context()
 	c.AuthToken = userTok
 	return c, nil
+}
+
+// checkServiceToken validates an X-Service-Token and its roles.
+func (a *Authenticator) checkServiceToken(ctx context.Context, tok string) error {
+	st, err := a.validate(ctx, tok)
+	if err != nil {
+		return err
+	}
+	if !st.hasAnyRole(a.opt.ServiceTokenRoles) {
+		if a.opt.ServiceTokenRolesRequired {
+			return errs.E(errs.Op("keystone.Authenticate"), errs.Unauthorized, "X-Service-Token holds none of service_token_roles")
+		}
+		a.log.WarnContext(ctx, "a valid token was sent as X-Service-Token but holds none of service_token_roles", "user", st.User.ID)
+	}
+	return nil
+}
+
+// keystoneUnauthorized is keystonemiddleware's own 401 body.
+const keystoneUnauthorized = `{"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}`
+
+// reject turns a validation failure into the API's answer: see
+// Options.DelayAuthDecision.
+func (a *Authenticator) reject(err error) error {
+	const op = errs.Op("keystone.Authenticate")
+	if a.opt.DelayAuthDecision {
+		// Glance's context middleware: WebOb's plain 401 (the API's
+		// default explanation), whatever went wrong.
+		return errs.E(op, errs.Unauthorized, errors.New(err.Error()))
+	}
+	if errs.KindOf(err) == errs.Unavailable {
+		return err
+	}
+	return errs.E(op, errs.Unauthorized, &auth.Response{Status: http.StatusUnauthorized,
+		ContentType: "application/json; charset=UTF-8", Body: keystoneUnauthorized})
 }
 
 // validate returns the token's data from the cache or from Keystone.
@@ -192,7 +232,7 @@ func (a *Authenticator) validate(ctx context.Context, tok string) (*token, error
 	}
 	t := v.(*token)
 	if !a.now().Before(t.expires) {
-		return nil, errs.E(errs.Op("keystone.validate"), errs.Unauthorized, "The request you have made requires authentication.")
+		return nil, errs.E(errs.Op("keystone.validate"), errs.Unauthorized, "token expired")
 	}
 	return t, nil
 }
@@ -218,12 +258,12 @@ func (a *Authenticator) fetch(ctx context.Context, tok string) (*token, error) {
 			t, err := parseToken(body)
 			if err != nil {
 				a.log.WarnContext(ctx, "invalid token contents", "err", err)
-				return nil, errs.E(op, errs.Unauthorized, "The request you have made requires authentication.", err)
+				return nil, errs.E(op, errs.Unauthorized, "invalid token contents", err)
 			}
 			return t, nil
 		case http.StatusNotFound:
 			a.log.InfoContext(ctx, "Keystone rejected a token", "status", resp.StatusCode)
-			return nil, errs.E(op, errs.Unauthorized, "The request you have made requires authentication.")
+			return nil, errs.E(op, errs.Unauthorized, "Keystone does not know the token (invalid, expired or revoked)")
 		case http.StatusUnauthorized:
 			if attempt == 0 {
 				a.log.InfoContext(ctx, "Keystone rejected Glint's service token; authenticating again")

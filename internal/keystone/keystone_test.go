@@ -2,6 +2,8 @@ package keystone
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"glint/internal/auth"
 	"glint/internal/errs"
 	"glint/internal/keystone/keystonetest"
 )
@@ -142,27 +145,42 @@ func TestIdentityFromToken(t *testing.T) {
 
 func TestRejected(t *testing.T) {
 	ks := keystonetest.Start(t)
-	a, _, _ := newAuth(t, ks, nil)
 	good := ks.Token(t, "alpha-member")
-	for _, tc := range []struct {
-		name    string
-		headers []string
-	}{
-		{"no token", nil},
-		{"empty token", []string{"X-Auth-Token", " "}},
-		{"garbage token", []string{"X-Auth-Token", "not-a-token"}},
-		{"fernet-looking token", []string{"X-Auth-Token", "gAAAAABnotreallyafernettoken0000000000000000000000000000000"}},
-		{"bad service token", []string{"X-Auth-Token", good, "X-Service-Token", "nope"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := a.Authenticate(context.Background(), request(tc.headers...))
-			if errs.KindOf(err) != errs.Unauthorized {
-				t.Fatalf("err = %v (kind %v), want unauthorized", err, errs.KindOf(err))
-			}
-		})
-	}
-	if got, want := a.Challenge(), `Keystone uri="`+ks.URL+`"`; got != want {
-		t.Errorf("Challenge() = %q, want %q", got, want)
+	for _, delay := range []bool{false, true} {
+		a, _, _ := newAuth(t, ks, func(o *Options) { o.DelayAuthDecision = delay })
+		for _, tc := range []struct {
+			name    string
+			headers []string
+			okDelay bool // accepted with delay_auth_decision (Glance ignores the service token)
+		}{
+			{"no token", nil, false},
+			{"empty token", []string{"X-Auth-Token", " "}, false},
+			{"garbage token", []string{"X-Auth-Token", "not-a-token"}, false},
+			{"fernet-looking token", []string{"X-Auth-Token", "gAAAAABnotreallyafernettoken0000000000000000000000000000000"}, false},
+			{"bad service token", []string{"X-Auth-Token", good, "X-Service-Token", "nope"}, true},
+		} {
+			t.Run(fmt.Sprintf("%s/delay=%v", tc.name, delay), func(t *testing.T) {
+				_, err := a.Authenticate(context.Background(), request(tc.headers...))
+				if delay && tc.okDelay {
+					if err != nil {
+						t.Fatalf("err = %v, want accepted", err)
+					}
+					return
+				}
+				if errs.KindOf(err) != errs.Unauthorized {
+					t.Fatalf("err = %v (kind %v), want unauthorized", err, errs.KindOf(err))
+				}
+				// Without delay the middleware's own JSON body; with it,
+				// Glance's error page.
+				var resp *auth.Response
+				if got := errors.As(err, &resp); got == delay {
+					t.Errorf("keystonemiddleware body: %v, want %v", got, !delay)
+				}
+			})
+		}
+		if got, want := a.Challenge(), `Keystone uri="`+ks.URL+`"`; got != want {
+			t.Errorf("Challenge() = %q, want %q", got, want)
+		}
 	}
 }
 
@@ -305,6 +323,12 @@ func TestKeystoneDown(t *testing.T) {
 	_, err := a.Authenticate(context.Background(), request("X-Auth-Token", tok))
 	if errs.KindOf(err) != errs.Unavailable {
 		t.Fatalf("err = %v (kind %v), want unavailable (503)", err, errs.KindOf(err))
+	}
+	// Glance, with delay_auth_decision, answers 401 instead.
+	a, _, _ = newAuth(t, ks, func(o *Options) { o.AuthURL = url; o.DelayAuthDecision = true })
+	_, err = a.Authenticate(context.Background(), request("X-Auth-Token", tok))
+	if errs.KindOf(err) != errs.Unauthorized {
+		t.Fatalf("delay_auth_decision: err = %v (kind %v), want unauthorized", err, errs.KindOf(err))
 	}
 	t.Run("bad service credentials", func(t *testing.T) {
 		a, _, _ := newAuth(t, ks, func(o *Options) { o.Password = "wrong" })

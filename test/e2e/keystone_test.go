@@ -124,13 +124,16 @@ func TestKeystoneCLI(t *testing.T) {
 	}
 }
 
-// A request without a valid token gets keystonemiddleware's 401.
+// A request without a valid token gets Glance's 401: with the
+// delay_auth_decision its paste pipeline sets, WebOb's error page from
+// Glance's context middleware, plus keystonemiddleware's WWW-Authenticate.
 func TestKeystoneUnauthorized(t *testing.T) {
 	ks := keystonetest.Start(t)
 	s := keystoneServer(t, ks)
 	for _, tc := range []struct{ name, token string }{{"no token", ""}, {"bad token", "bogus"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodGet, s.URL+"/v2/images", nil)
+			req.Header.Set("Accept", "application/json")
 			if tc.token != "" {
 				req.Header.Set("X-Auth-Token", tc.token)
 			}
@@ -146,14 +149,13 @@ func TestKeystoneUnauthorized(t *testing.T) {
 			if got, want := resp.Header.Get("WWW-Authenticate"), `Keystone uri="`+ks.URL+`"`; got != want {
 				t.Errorf("WWW-Authenticate = %q, want %q", got, want)
 			}
-			var doc struct {
-				Error struct {
-					Code  int    `json:"code"`
-					Title string `json:"title"`
-				} `json:"error"`
+			if rid := resp.Header.Get("X-Openstack-Request-Id"); rid != "" {
+				t.Errorf("X-Openstack-Request-Id %q on a 401; Glance gives none", rid)
 			}
-			if err := json.Unmarshal(body, &doc); err != nil || doc.Error.Code != 401 || doc.Error.Title != "Unauthorized" {
-				t.Errorf("body %s (%v), want keystonemiddleware's JSON error", body, err)
+			var doc struct{ Code, Title, Message string }
+			if err := json.Unmarshal(body, &doc); err != nil || doc.Code != "401 Unauthorized" || doc.Title != "Unauthorized" ||
+				!strings.HasPrefix(doc.Message, "This server could not verify that you are authorized") {
+				t.Errorf("body %s (%v), want WebOb's JSON 401", body, err)
 			}
 		})
 	}
