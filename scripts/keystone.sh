@@ -318,7 +318,7 @@ do_start() {
     return 0
   fi
   local ver cache tmpl
-  cache=${XDG_CACHE_HOME:-$HOME/.cache}/glint
+  cache=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/glint
   mkdir -p "$cache"
   # Test binaries start their Keystones in parallel: one installs at a time.
   ( flock 9; install_pkgs ) 9>"$cache/keystone-install.lock"
