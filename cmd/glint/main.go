@@ -222,8 +222,12 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 	for _, o := range cfg.Ignored {
 		log.Warn("ignoring unknown configuration option", "option", o)
 	}
-	if cfg.Flavor != "" {
-		log.Warn("paste_deploy.flavor is set, but Glint serves only the no-auth pipeline for now", "flavor", cfg.Flavor)
+	if cfg.Flavor == "caching" || cfg.Flavor == "cachemanagement" {
+		log.Warn("paste_deploy.flavor: the image cache is not available yet; serving the no-auth pipeline", "flavor", cfg.Flavor)
+	}
+	authn, err := authenticator(ctx, cfg, log)
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -298,6 +302,7 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 		Metadefs:              metadefs,
 		Stores:                stores,
 		MultiStore:            len(cfg.EnabledBackends) > 0,
+		Authenticator:         authn,
 	}, health, log)
 	if err != nil {
 		return err

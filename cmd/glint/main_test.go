@@ -27,6 +27,8 @@ func TestCommands(t *testing.T) {
 	os.WriteFile(conf, []byte("[glint]\ndata_dir = "+dir+"/data\n[keystone_authtoken]\nauth_url = http://x\n"), 0o600)
 	bad := filepath.Join(dir, "bad.conf")
 	os.WriteFile(bad, []byte("[DEFAULT]\nbind_port = ninety\n"), 0o600)
+	noKeystone := filepath.Join(dir, "no-keystone.conf")
+	os.WriteFile(noKeystone, []byte("[glint]\ndata_dir = "+dir+"/data\n[paste_deploy]\nflavor = keystone\n"), 0o600)
 	cases := []struct {
 		args       []string
 		code       int
@@ -45,6 +47,7 @@ func TestCommands(t *testing.T) {
 		{[]string{"db", "version", "--config-file", conf}, 0, "glance alembic revision: wallaby_contract01", ""},
 		{[]string{"db", "version", "--config-file", bad}, 1, "", "DEFAULT.bind_port"},
 		{[]string{"serve", "--config-file", filepath.Join(dir, "missing.conf")}, 1, "", "missing.conf"},
+		{[]string{"serve", "--config-file", noKeystone}, 1, "", "keystone_authtoken.auth_url is required"},
 	}
 	for _, c := range cases {
 		code, out, errOut := runCmd(c.args...)

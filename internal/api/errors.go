@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 
+	"glint/internal/auth"
 	"glint/internal/errs"
 )
 
@@ -122,6 +124,10 @@ func defaultExplanation(status int) string {
 	switch status {
 	case http.StatusNotFound:
 		return "The resource could not be found."
+	case http.StatusUnauthorized:
+		return "This server could not verify that you are authorized to access the document you requested. " +
+			"Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand " +
+			"how to supply the credentials required."
 	case http.StatusForbidden:
 		return "Access was denied to this resource."
 	case http.StatusConflict:
@@ -134,4 +140,14 @@ func defaultExplanation(status int) string {
 		return "The body of your request was too large for this server."
 	}
 	return "The server has either erred or is incapable of performing the requested operation."
+}
+
+// writeAuthResponse writes an Authenticator's own answer.
+func writeAuthResponse(w http.ResponseWriter, r *http.Request, resp *auth.Response) {
+	w.Header().Set("Content-Type", resp.ContentType)
+	w.Header().Set("Content-Length", fmt.Sprint(len(resp.Body)))
+	w.WriteHeader(resp.Status)
+	if r.Method != http.MethodHead {
+		io.WriteString(w, resp.Body)
+	}
 }

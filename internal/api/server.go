@@ -6,6 +6,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -198,16 +199,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rid := "req-" + uuid.NewString()
-	rec.Header().Set("X-Openstack-Request-Id", rid)
 	r = r.WithContext(auth.With(r.Context(), &auth.Context{RequestID: rid, ReadOnly: true}))
 	ac, err := s.authn.Authenticate(r.Context(), r)
 	if err != nil {
+		// Glance's answer comes from keystonemiddleware or its context
+		// middleware, before a request id is given out.
 		if c := s.authn.Challenge(); c != "" && errs.KindOf(err) == errs.Unauthorized {
 			rec.Header().Set("WWW-Authenticate", c)
+		}
+		if resp := new(auth.Response); errors.As(err, &resp) {
+			writeAuthResponse(rec, r, resp)
+			return
 		}
 		s.writeError(rec, r, err)
 		return
 	}
+	rec.Header().Set("X-Openstack-Request-Id", rid)
 	ac.RequestID = rid
 	r = r.WithContext(auth.With(r.Context(), ac))
 	s.mux.ServeHTTP(rec, r)

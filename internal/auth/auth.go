@@ -5,6 +5,7 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 )
@@ -76,3 +77,14 @@ func (NoAuthenticator) Authenticate(ctx context.Context, r *http.Request) (*Cont
 
 // Challenge is empty: noauth never answers 401.
 func (NoAuthenticator) Challenge() string { return "" }
+
+// Response is an error an Authenticator returns to answer with exactly this
+// status and body instead of Glance's error page: keystonemiddleware's own
+// JSON 401 when it decides alone (delay_auth_decision = false).
+type Response struct {
+	Status      int
+	ContentType string
+	Body        string
+}
+
+func (r *Response) Error() string { return fmt.Sprintf("%d: %s", r.Status, r.Body) }

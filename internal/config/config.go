@@ -112,6 +112,28 @@ type Config struct {
 	// [paste_deploy]
 	Flavor string // flavor, default "" (no-auth pipeline); "", keystone, caching, cachemanagement, keystone+caching, keystone+cachemanagement
 
+	// [keystone_authtoken] (keystonemiddleware's options; used when Flavor starts with "keystone")
+	AuthtokenWWWAuthenticateURI        string   // www_authenticate_uri (also auth_uri), default ""
+	AuthtokenAuthURL                   string   // auth_url, default ""
+	AuthtokenAuthType                  string   // auth_type, default "password" (the only one)
+	AuthtokenUsername                  string   // username
+	AuthtokenPassword                  string   // password
+	AuthtokenProjectName               string   // project_name
+	AuthtokenUserDomainName            string   // user_domain_name
+	AuthtokenUserDomainID              string   // user_domain_id
+	AuthtokenProjectDomainName         string   // project_domain_name
+	AuthtokenProjectDomainID           string   // project_domain_id
+	AuthtokenTokenCacheTime            int      // token_cache_time, default 300 (seconds; -1 disables the cache)
+	AuthtokenIncludeServiceCatalog     bool     // include_service_catalog, default true
+	AuthtokenServiceTokenRoles         []string // service_token_roles, default [service]
+	AuthtokenServiceTokenRolesRequired bool     // service_token_roles_required, default false
+	AuthtokenHTTPConnectTimeout        int      // http_connect_timeout, default 0 (seconds; 0 = Glint's 30 s)
+	AuthtokenHTTPRequestMaxRetries     int      // http_request_max_retries, default 3
+	AuthtokenCAFile                    string   // cafile
+	AuthtokenInsecure                  bool     // insecure, default false
+	AuthtokenDelayAuthDecision         bool     // delay_auth_decision, default true (Glance's paste pipeline sets it)
+	KeystoneTokenCacheSize             int      // [glint] keystone_token_cache_size, default 10000
+
 	// [image_format]
 	DiskFormats      []string // disk_formats, default [ami ari aki vhd vhdx vmdk raw qcow2 vdi iso ploop]
 	ContainerFormats []string // container_formats, default [ami ari aki bare ovf ova docker compressed]

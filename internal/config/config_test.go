@@ -96,6 +96,10 @@ func TestDefault(t *testing.T) {
 		QemuImgCPU:                   30,
 		ConversionTimeout:            3600,
 	}
+	// [keystone_authtoken] defaults, keystonemiddleware's (delay_auth_decision: Glance's paste pipeline's)
+	want.AuthtokenAuthType, want.AuthtokenTokenCacheTime, want.AuthtokenIncludeServiceCatalog = "password", 300, true
+	want.AuthtokenServiceTokenRoles, want.AuthtokenHTTPRequestMaxRetries = []string{"service"}, 3
+	want.AuthtokenDelayAuthDecision, want.KeystoneTokenCacheSize = true, 10000
 	want.derived = c.derived // internal bookkeeping, checked in TestFinish
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", c, want)
@@ -158,21 +162,17 @@ func TestLoadRealistic(t *testing.T) {
 		{"DiskFormats (brackets)", c.DiskFormats, []string{"raw", "qcow2", "iso"}},
 		{"ContainerFormats ([IMAGE_FORMAT], empty items dropped)", c.ContainerFormats, []string{"bare", "ovf"}},
 		{"DataDir (default)", c.DataDir, "glint-data"},
+		{"AuthtokenAuthURL", c.AuthtokenAuthURL, "http://controller:5000"},
+		{"AuthtokenWWWAuthenticateURI", c.AuthtokenWWWAuthenticateURI, "http://controller:5000"},
+		{"Authtoken service user", []string{c.AuthtokenUsername, c.AuthtokenPassword, c.AuthtokenProjectName,
+			c.AuthtokenUserDomainName, c.AuthtokenProjectDomainName}, []string{"glance", "secret", "service", "Default", "Default"}},
 		{"NodeStagingURI (derived)", c.NodeStagingURI, "file://" + filepath.ToSlash(mustAbs(t, "glint-data/staging"))},
 		{"Ignored", c.Ignored, []string{
 			"DEFAULT.api_host",
 			"DEFAULT.price",
 			"DEFAULT.transport_url",
 			"database.max_pool_size",
-			"keystone_authtoken.auth_type",
-			"keystone_authtoken.auth_url",
 			"keystone_authtoken.memcached_servers",
-			"keystone_authtoken.password",
-			"keystone_authtoken.project_domain_name",
-			"keystone_authtoken.project_name",
-			"keystone_authtoken.user_domain_name",
-			"keystone_authtoken.username",
-			"keystone_authtoken.www_authenticate_uri",
 			"oslo_messaging_notifications.driver",
 		}},
 	}
@@ -294,8 +294,10 @@ func TestLoadSyntax(t *testing.T) {
 			func(c *Config) (any, any) { return c.LogFile, "/z/y/x" }},
 		{"references use the winning file's value", []string{"[DEFAULT]\nhost = old\nlog_file = /$host\n", "[DEFAULT]\nhost = new\n"},
 			func(c *Config) (any, any) { return c.LogFile, "/new" }},
-		{"unknown references elsewhere are not fatal", []string{"[keystone_authtoken]\nauth_url = http://$nowhere\n"},
-			func(c *Config) (any, any) { return c.Ignored, []string{"keystone_authtoken.auth_url"} }},
+		{"unknown references elsewhere are not fatal", []string{"[keystone_authtoken]\nmemcached_servers = $nowhere\n"},
+			func(c *Config) (any, any) { return c.Ignored, []string{"keystone_authtoken.memcached_servers"} }},
+		{"auth_uri is the old name of www_authenticate_uri", []string{"[keystone_authtoken]\nauth_uri = http://ks:5000\n"},
+			func(c *Config) (any, any) { return c.AuthtokenWWWAuthenticateURI, "http://ks:5000" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -355,6 +357,8 @@ func TestLoadBadValues(t *testing.T) {
 		{"[glance_store]\nfilesystem_store_file_perm = 10000\n", "glance_store.filesystem_store_file_perm", "<= 7777"},
 		{"[glance_store]\nfilesystem_store_file_perm = rw-r-----\n", "glance_store.filesystem_store_file_perm", "invalid integer"},
 		{"[paste_deploy]\nflavor = noauth\n", "paste_deploy.flavor", "must be one of"},
+		{"[keystone_authtoken]\nauth_type = v3token\n", "keystone_authtoken.auth_type", "must be one of"},
+		{"[keystone_authtoken]\ntoken_cache_time = -2\n", "keystone_authtoken.token_cache_time", "between -1 and"},
 		{"[DEFAULT]\ndisk_formats = [raw\n[image_format]\ncontainer_formats = x\n[DEFAULT]\ndebug = x\n", "DEFAULT.debug", "invalid boolean"},
 		// Spellings other than the canonical one are named as written.
 		{"[DEFAULT]\nbind-port = x\n", "DEFAULT.bind-port", "invalid integer"},

@@ -30,6 +30,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"glint/internal/keystone/keystonetest"
 )
 
 const (
@@ -65,7 +67,7 @@ func testMain(m *testing.M) int {
 		}
 	}
 	cliErr = checkCLIs()
-	return m.Run()
+	return keystonetest.Main(m) // m.Run, then stop the Keystone the tests started
 }
 
 // buildGlint builds ./cmd/glint of the module two directories up.
@@ -136,14 +138,14 @@ func startServer(t *testing.T, extraConf ...string) *server {
 	return startServerConf(t, strings.Join(extraConf, "\n"))
 }
 
-// startServerConf is startServer with extra configuration appended to
-// glance-api.conf (after [DEFAULT]'s bind options).
-func startServerConf(t *testing.T, extra string) *server {
+// startServerConf is startServer with extraConf appended to the
+// configuration file (after its [DEFAULT] section).
+func startServerConf(t *testing.T, extraConf string) *server {
 	t.Helper()
 	dir := t.TempDir()
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		s, err := tryStart(t, dir, attempt, extra)
+		s, err := tryStart(t, dir, attempt, extraConf)
 		if err == nil {
 			return s
 		}
@@ -163,7 +165,7 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func tryStart(t *testing.T, dir string, attempt int, extra string) (*server, error) {
+func tryStart(t *testing.T, dir string, attempt int, extraConf string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -174,7 +176,7 @@ func tryStart(t *testing.T, dir string, attempt int, extra string) (*server, err
 		return nil, err
 	}
 	conf := filepath.Join(base, "glance-api.conf")
-	confText := fmt.Sprintf("[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = %d\ndebug = true\n", port) + extra
+	confText := fmt.Sprintf("[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = %d\ndebug = true\n", port) + extraConf
 	if err := os.WriteFile(conf, []byte(confText), 0o644); err != nil {
 		return nil, err
 	}

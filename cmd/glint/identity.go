@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"glint/internal/auth"
+	"glint/internal/config"
+	"glint/internal/keystone"
+)
+
+// authenticator builds the request authenticator [paste_deploy] flavor
+// selects: nil (noauth) unless the flavor is one of the keystone ones.
+func authenticator(ctx context.Context, cfg *config.Config, log *slog.Logger) (auth.Authenticator, error) {
+	if !strings.HasPrefix(cfg.Flavor, "keystone") {
+		return nil, nil
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if cfg.AuthtokenCAFile != "" || cfg.AuthtokenInsecure {
+		tc := &tls.Config{InsecureSkipVerify: cfg.AuthtokenInsecure} //nolint:gosec // the operator asked for it
+		if cfg.AuthtokenCAFile != "" {
+			pem, err := os.ReadFile(cfg.AuthtokenCAFile)
+			if err != nil {
+				return nil, fmt.Errorf("keystone_authtoken.cafile: %w", err)
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("keystone_authtoken.cafile %s: no PEM certificates", cfg.AuthtokenCAFile)
+			}
+		}
+		tr.TLSClientConfig = tc
+	}
+	a, err := keystone.New(keystone.Options{
+		AuthURL:                   cfg.AuthtokenAuthURL,
+		WWWAuthenticateURI:        cfg.AuthtokenWWWAuthenticateURI,
+		Username:                  cfg.AuthtokenUsername,
+		Password:                  cfg.AuthtokenPassword,
+		UserDomainName:            cfg.AuthtokenUserDomainName,
+		UserDomainID:              cfg.AuthtokenUserDomainID,
+		ProjectName:               cfg.AuthtokenProjectName,
+		ProjectDomainName:         cfg.AuthtokenProjectDomainName,
+		ProjectDomainID:           cfg.AuthtokenProjectDomainID,
+		CacheTime:                 time.Duration(cfg.AuthtokenTokenCacheTime) * time.Second,
+		CacheSize:                 cfg.KeystoneTokenCacheSize,
+		DelayAuthDecision:         cfg.AuthtokenDelayAuthDecision,
+		ServiceTokenRoles:         cfg.AuthtokenServiceTokenRoles,
+		ServiceTokenRolesRequired: cfg.AuthtokenServiceTokenRolesRequired,
+		Timeout:                   time.Duration(cfg.AuthtokenHTTPConnectTimeout) * time.Second,
+		MaxRetries:                cfg.AuthtokenHTTPRequestMaxRetries,
+		Transport:                 tr,
+		Log:                       log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Flavor != "keystone" {
+		log.Warn("paste_deploy.flavor: the image cache is not available yet; serving with Keystone and no cache", "flavor", cfg.Flavor)
+	}
+	// Like Glance, start even when Keystone is down (requests get 503 until
+	// it is back), but say so now rather than on the first request.
+	checkCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := a.Check(checkCtx); err != nil {
+		log.Warn("cannot authenticate Glint with Keystone yet; API requests will fail (401, or 503 without delay_auth_decision) until it works",
+			"auth_url", cfg.AuthtokenAuthURL, "username", cfg.AuthtokenUsername, "err", err)
+	} else {
+		log.Info("authenticating requests with Keystone", "auth_url", cfg.AuthtokenAuthURL, "username", cfg.AuthtokenUsername)
+	}
+	return a, nil
+}

@@ -1,0 +1,385 @@
+// Package keystone authenticates API requests with OpenStack Keystone (the
+// identity API v3), the way keystonemiddleware's auth_token does for
+// Glance: every request's X-Auth-Token is validated with Keystone, using
+// Glint's own service token, and the result is cached for a bounded time.
+package keystone
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"glint/internal/auth"
+	"glint/internal/errs"
+)
+
+// Options configure an Authenticator; they mirror [keystone_authtoken].
+type Options struct {
+	// AuthURL is Keystone's identity endpoint, with or without /v3.
+	AuthURL string
+	// WWWAuthenticateURI is sent to clients in a 401; empty means AuthURL.
+	WWWAuthenticateURI string
+
+	// Glint's own credentials (password authentication, project scope).
+	Username, Password                 string
+	UserDomainName, UserDomainID       string
+	ProjectName                        string
+	ProjectDomainName, ProjectDomainID string
+
+	// CacheTime is how long a validated token is trusted without asking
+	// Keystone again (never past its expiry): the longest a revoked token
+	// keeps working. Negative disables the cache; 0 means 5 minutes.
+	CacheTime time.Duration
+	// CacheSize bounds the number of cached tokens; 0 means 10000.
+	CacheSize int
+
+	// DelayAuthDecision is keystonemiddleware's delay_auth_decision, which
+	// Glance's paste pipeline sets: the middleware only reports what it
+	// found and Glance's context middleware refuses requests without a
+	// confirmed user token, so an unusable token or an unreachable Keystone
+	// is Glance's plain 401, and a bad X-Service-Token is ignored. Without
+	// it, the middleware answers itself: its JSON 401, 503 when Keystone
+	// cannot be asked, and 401 for a bad service token.
+	DelayAuthDecision bool
+
+	// ServiceTokenRoles are the roles that make an X-Service-Token a
+	// service token; with ServiceTokenRolesRequired, one without them is
+	// rejected.
+	ServiceTokenRoles         []string
+	ServiceTokenRolesRequired bool
+
+	// Timeout bounds one request to Keystone; 0 means 30 seconds.
+	Timeout time.Duration
+	// MaxRetries is how often a request that could not reach Keystone is
+	// retried before the API answers 503.
+	MaxRetries int
+
+	// Transport carries requests to Keystone; nil means
+	// http.DefaultTransport.
+	Transport http.RoundTripper
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	Log *slog.Logger
+}
+
+// Authenticator validates Keystone tokens; it implements
+// auth.Authenticator.
+type Authenticator struct {
+	opt       Options
+	base      string // identity v3 root, no trailing slash
+	challenge string
+	client    *http.Client
+	now       func() time.Time
+	log       *slog.Logger
+	cache     *tokenCache // nil when disabled
+	flight    singleflight.Group
+
+	mu         sync.Mutex // guards svcToken, svcExpires; held while authenticating
+	svcToken   string
+	svcExpires time.Time
+}
+
+// Unavailable's message is keystonemiddleware's.
+const unavailableMsg = "The Keystone service is temporarily unavailable."
+
+// New returns an Authenticator. It does not contact Keystone: Glint, like
+// Glance, starts while Keystone is down and answers 503 until it is back.
+func New(o Options) (*Authenticator, error) {
+	if o.AuthURL == "" {
+		return nil, errors.New("keystone_authtoken.auth_url is required with paste_deploy.flavor keystone")
+	}
+	if o.Username == "" || o.Password == "" {
+		return nil, errors.New("keystone_authtoken.username and password are required with paste_deploy.flavor keystone")
+	}
+	base := strings.TrimRight(o.AuthURL, "/")
+	if !strings.HasSuffix(base, "/v3") {
+		base += "/v3"
+	}
+	www := o.WWWAuthenticateURI
+	if www == "" {
+		www = o.AuthURL
+	}
+	if o.CacheTime == 0 {
+		o.CacheTime = 5 * time.Minute
+	}
+	if o.CacheSize <= 0 {
+		o.CacheSize = 10000
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	a := &Authenticator{opt: o, base: base, challenge: fmt.Sprintf("Keystone uri=%q", www),
+		client: &http.Client{Transport: o.Transport, Timeout: o.Timeout}, now: o.Now, log: o.Log}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if o.CacheTime > 0 {
+		a.cache = newTokenCache(o.CacheSize)
+	}
+	return a, nil
+}
+
+// Challenge is the WWW-Authenticate value of a 401, as keystonemiddleware
+// sends it.
+func (a *Authenticator) Challenge() string { return a.challenge }
+
+// Authenticate validates the request's X-Auth-Token (and X-Service-Token,
+// when present) and returns the caller's identity.
+func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request) (*auth.Context, error) {
+	userTok := strings.TrimSpace(r.Header.Get("X-Auth-Token"))
+	if userTok == "" {
+		userTok = strings.TrimSpace(r.Header.Get("X-Storage-Token")) // Swift's spelling, also honoured by keystonemiddleware
+	}
+	if svc := strings.TrimSpace(r.Header.Get("X-Service-Token")); svc != "" {
+		if err := a.checkServiceToken(ctx, svc); err != nil {
+			if a.opt.DelayAuthDecision {
+				// keystonemiddleware marks it invalid and Glance looks only
+				// at the user token.
+				a.log.InfoContext(ctx, "ignoring an unusable X-Service-Token", "err", err)
+			} else {
+				return nil, a.reject(err)
+			}
+		}
+	}
+	if userTok == "" {
+		return nil, a.reject(errs.E(errs.Op("keystone.Authenticate"), errs.Unauthorized, "no X-Auth-Token"))
+	}
+	t, err := a.validate(ctx, userTok)
+	if err != nil {
+		return nil, a.reject(err)
+	}
+	c := t.context()
+	c.AuthToken = userTok
+	return c, nil
+}
+
+// checkServiceToken validates an X-Service-Token and its roles.
+func (a *Authenticator) checkServiceToken(ctx context.Context, tok string) error {
+	st, err := a.validate(ctx, tok)
+	if err != nil {
+		return err
+	}
+	if !st.hasAnyRole(a.opt.ServiceTokenRoles) {
+		if a.opt.ServiceTokenRolesRequired {
+			return errs.E(errs.Op("keystone.Authenticate"), errs.Unauthorized, "X-Service-Token holds none of service_token_roles")
+		}
+		a.log.WarnContext(ctx, "a valid token was sent as X-Service-Token but holds none of service_token_roles", "user", st.User.ID)
+	}
+	return nil
+}
+
+// keystoneUnauthorized is keystonemiddleware's own 401 body.
+const keystoneUnauthorized = `{"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}`
+
+// reject turns a validation failure into the API's answer: see
+// Options.DelayAuthDecision.
+func (a *Authenticator) reject(err error) error {
+	const op = errs.Op("keystone.Authenticate")
+	if a.opt.DelayAuthDecision {
+		// Glance's context middleware: WebOb's plain 401 (the API's
+		// default explanation), whatever went wrong.
+		return errs.E(op, errs.Unauthorized, errors.New(err.Error()))
+	}
+	if errs.KindOf(err) == errs.Unavailable {
+		return err
+	}
+	return errs.E(op, errs.Unauthorized, &auth.Response{Status: http.StatusUnauthorized,
+		ContentType: "application/json; charset=UTF-8", Body: keystoneUnauthorized})
+}
+
+// validate returns the token's data from the cache or from Keystone.
+// Concurrent validations of one token share one call to Keystone.
+func (a *Authenticator) validate(ctx context.Context, tok string) (*token, error) {
+	sum := sha256.Sum256([]byte(tok))
+	key := hex.EncodeToString(sum[:])
+	if a.cache != nil {
+		if t, ok := a.cache.get(key, a.now()); ok {
+			return t, nil
+		}
+	}
+	v, err, _ := a.flight.Do(key, func() (any, error) {
+		// The shared call outlives any one caller that gives up.
+		t, err := a.fetch(context.WithoutCancel(ctx), tok)
+		if err != nil {
+			return nil, err
+		}
+		if a.cache != nil {
+			deadline := a.now().Add(a.opt.CacheTime)
+			if t.expires.Before(deadline) {
+				deadline = t.expires
+			}
+			a.cache.put(key, t, deadline)
+		}
+		return t, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	t := v.(*token)
+	if !a.now().Before(t.expires) {
+		return nil, errs.E(errs.Op("keystone.validate"), errs.Unauthorized, "token expired")
+	}
+	return t, nil
+}
+
+// fetch asks Keystone about tok: GET /v3/auth/tokens with Glint's own
+// token. 404 means invalid, expired or revoked; 401 means Glint's token
+// went stale, so it is renewed once.
+func (a *Authenticator) fetch(ctx context.Context, tok string) (*token, error) {
+	const op = errs.Op("keystone.validate")
+	for attempt := 0; ; attempt++ {
+		svc, err := a.serviceToken(ctx, attempt > 0)
+		if err != nil {
+			return nil, err
+		}
+		resp, body, err := a.do(ctx, http.MethodGet, "/auth/tokens?nocatalog", nil, map[string]string{
+			"X-Auth-Token": svc, "X-Subject-Token": tok})
+		if err != nil {
+			a.log.ErrorContext(ctx, "cannot reach Keystone to validate a token", "err", err)
+			return nil, errs.E(op, errs.Unavailable, unavailableMsg, err)
+		}
+		switch resp.StatusCode {
+		case http.StatusOK:
+			t, err := parseToken(body)
+			if err != nil {
+				a.log.WarnContext(ctx, "invalid token contents", "err", err)
+				return nil, errs.E(op, errs.Unauthorized, "invalid token contents", err)
+			}
+			return t, nil
+		case http.StatusNotFound:
+			a.log.InfoContext(ctx, "Keystone rejected a token", "status", resp.StatusCode)
+			return nil, errs.E(op, errs.Unauthorized, "Keystone does not know the token (invalid, expired or revoked)")
+		case http.StatusUnauthorized:
+			if attempt == 0 {
+				a.log.InfoContext(ctx, "Keystone rejected Glint's service token; authenticating again")
+				continue
+			}
+		}
+		a.log.ErrorContext(ctx, "bad answer from Keystone while validating a token", "status", resp.StatusCode, "body", snippet(body))
+		return nil, errs.E(op, errs.Unavailable, unavailableMsg, fmt.Errorf("keystone answered %d", resp.StatusCode))
+	}
+}
+
+// serviceToken returns Glint's own token, authenticating when there is
+// none, it is about to expire, or renew is set (Keystone rejected it).
+func (a *Authenticator) serviceToken(ctx context.Context, renew bool) (string, error) {
+	const op = errs.Op("keystone.serviceToken")
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	// Renew a little before expiry, as keystoneauth does, so a token is
+	// never sent in its last moments.
+	if !renew && a.svcToken != "" && a.now().Add(2*time.Minute).Before(a.svcExpires) {
+		return a.svcToken, nil
+	}
+	a.svcToken = ""
+	resp, body, err := a.do(ctx, http.MethodPost, "/auth/tokens?nocatalog", a.passwordAuth(), nil)
+	if err != nil {
+		a.log.ErrorContext(ctx, "cannot reach Keystone to authenticate Glint", "err", err)
+		return "", errs.E(op, errs.Unavailable, unavailableMsg, err)
+	}
+	if resp.StatusCode != http.StatusCreated {
+		a.log.ErrorContext(ctx, "Keystone refused Glint's service credentials ([keystone_authtoken])",
+			"status", resp.StatusCode, "user", a.opt.Username, "body", snippet(body))
+		return "", errs.E(op, errs.Unavailable, unavailableMsg, fmt.Errorf("authenticating as %s: keystone answered %d", a.opt.Username, resp.StatusCode))
+	}
+	t, err := parseToken(body)
+	tokID := resp.Header.Get("X-Subject-Token")
+	if err != nil || tokID == "" {
+		return "", errs.E(op, errs.Unavailable, unavailableMsg, fmt.Errorf("authenticating as %s: bad token (%v)", a.opt.Username, err))
+	}
+	a.svcToken, a.svcExpires = tokID, t.expires
+	return tokID, nil
+}
+
+// Check authenticates Glint with its service credentials, for a warning at
+// start when they do not work.
+func (a *Authenticator) Check(ctx context.Context) error {
+	_, err := a.serviceToken(ctx, true)
+	return err
+}
+
+func (a *Authenticator) passwordAuth() []byte {
+	user := map[string]any{"name": a.opt.Username, "password": a.opt.Password, "domain": domainRef(a.opt.UserDomainID, a.opt.UserDomainName)}
+	body := map[string]any{"auth": map[string]any{
+		"identity": map[string]any{"methods": []string{"password"}, "password": map[string]any{"user": user}},
+	}}
+	if a.opt.ProjectName != "" {
+		body["auth"].(map[string]any)["scope"] = map[string]any{"project": map[string]any{
+			"name": a.opt.ProjectName, "domain": domainRef(a.opt.ProjectDomainID, a.opt.ProjectDomainName)}}
+	}
+	b, _ := json.Marshal(body)
+	return b
+}
+
+// domainRef names a domain by id, else by name, else the default domain.
+func domainRef(id, name string) map[string]string {
+	switch {
+	case id != "":
+		return map[string]string{"id": id}
+	case name != "":
+		return map[string]string{"name": name}
+	}
+	return map[string]string{"id": "default"}
+}
+
+// do sends one request to Keystone, retrying up to MaxRetries times when it
+// cannot connect. The body is read fully (and bounded).
+func (a *Authenticator) do(ctx context.Context, method, path string, body []byte, hdr map[string]string) (*http.Response, []byte, error) {
+	var lastErr error
+	for try := 0; try <= a.opt.MaxRetries; try++ {
+		if try > 0 {
+			select {
+			case <-time.After(time.Duration(try) * 200 * time.Millisecond):
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
+			}
+		}
+		req, err := http.NewRequestWithContext(ctx, method, a.base+path, bytes.NewReader(body))
+		if err != nil {
+			return nil, nil, err
+		}
+		req.Header.Set("Accept", "application/json")
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("User-Agent", "glint keystone authenticator")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := a.client.Do(req)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+		resp.Body.Close()
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		return resp, b, nil
+	}
+	return nil, nil, lastErr
+}
+
+func snippet(b []byte) string {
+	if len(b) > 300 {
+		b = b[:300]
+	}
+	return string(b)
+}
