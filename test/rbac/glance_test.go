@@ -6,10 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
-// startGlance runs Debian's glance-api 25.1 in trusted-header mode.
+// startGlance runs Debian's glance-api 25.1, in trusted-header mode unless
+// sets choose a paste flavor.
 func startGlance(t *testing.T, sets ...string) *target {
 	t.Helper()
 	if _, err := os.Stat("/usr/bin/glance-api"); err != nil && os.Getenv("CI") == "" && os.Getenv("GLINT_REQUIRE_GLANCE") == "" {
@@ -23,7 +26,10 @@ func startGlance(t *testing.T, sets ...string) *target {
 	ln.Close()
 	dir := t.TempDir()
 	script, _ := filepath.Abs("../../scripts/reference-glance.sh")
-	args := []string{"start", dir, "--port", fmt.Sprint(port), "--trusted-headers", "--no-schema-image"}
+	args := []string{"start", dir, "--port", fmt.Sprint(port), "--no-schema-image"}
+	if !slices.ContainsFunc(sets, func(s string) bool { return strings.HasPrefix(s, "paste_deploy.flavor=") }) {
+		args = append(args, "--trusted-headers")
+	}
 	for _, s := range sets {
 		args = append(args, "--set", s)
 	}

@@ -34,21 +34,21 @@ func runMembers(t *testing.T, tg *target) {
 		{alphaMem, "POST", m, map[string]any{"member": ""}, 400, "Member can't be empty", false},
 		{alphaMem, "POST", m, map[string]any{"member": 7}, 400, "Expected a member in the form", true},
 		{alphaMem, "POST", m, []byte("not json"), 400, "", false},
-		{alphaMem, "POST", m, map[string]any{"member": betaMem.project}, 409, "is duplicated for image", false},
-		{alphaMem, "POST", "/v2/images/" + private + "/members", map[string]any{"member": betaMem.project}, 403, "Not allowed to create members", false},
+		{alphaMem, "POST", m, map[string]any{"member": tg.project(betaMem)}, 409, "is duplicated for image", false},
+		{alphaMem, "POST", "/v2/images/" + private + "/members", map[string]any{"member": tg.project(betaMem)}, 403, "Not allowed to create members", false},
 		{alphaMem, "GET", "/v2/images/" + private + "/members", nil, 403, "Only shared images have members.", false},
-		{alphaMem, "GET", "/v2/images/" + private + "/members/" + betaMem.project, nil, 404, "Only shared images have members.", false},
+		{alphaMem, "GET", "/v2/images/" + private + "/members/" + tg.project(betaMem), nil, 404, "Only shared images have members.", false},
 		{betaMem, "POST", m, map[string]any{"member": "proj-epsilon"}, 403, "Not allowed to create members", false},
-		{betaMem, "DELETE", m + "/" + betaMem.project, nil, 403, "Not allowed to delete members", false},
+		{betaMem, "DELETE", m + "/" + tg.project(betaMem), nil, 403, "Not allowed to delete members", false},
 		{betaMem, "GET", m + "/proj-gamma", nil, 404, "not found in the member list", false},
-		{alphaMem, "PUT", m + "/" + betaMem.project, map[string]any{"status": "rejected"}, 403, "Not allowed to update members", false},
-		{betaMem, "PUT", m + "/" + betaMem.project, map[string]any{}, 400, "Status not specified", false},
-		{betaMem, "PUT", m + "/" + betaMem.project, map[string]any{"status": "bogus"}, 400, "Status must be", false},
-		{betaMem, "PUT", m + "/" + betaMem.project, map[string]any{"status": 1}, 400, "", false},
+		{alphaMem, "PUT", m + "/" + tg.project(betaMem), map[string]any{"status": "rejected"}, 403, "Not allowed to update members", false},
+		{betaMem, "PUT", m + "/" + tg.project(betaMem), map[string]any{}, 400, "Status not specified", false},
+		{betaMem, "PUT", m + "/" + tg.project(betaMem), map[string]any{"status": "bogus"}, 400, "Status must be", false},
+		{betaMem, "PUT", m + "/" + tg.project(betaMem), map[string]any{"status": 1}, 400, "", false},
 		{alphaMem, "GET", "/v2/images/00000000-0000-0000-0000-000000000000/members", nil, 404, "not found", false},
 		{alphaMem, "DELETE", m + "/proj-nobody", nil, 404, "not found in the member list", false},
-		{alphaMem, "GET", m + "/" + betaMem.project, nil, 200, "", false},
-		{betaMem, "GET", m + "/" + betaMem.project, nil, 200, "", false},
+		{alphaMem, "GET", m + "/" + tg.project(betaMem), nil, 200, "", false},
+		{betaMem, "GET", m + "/" + tg.project(betaMem), nil, 200, "", false},
 	}
 	for _, s := range steps {
 		if s.glintOnly && tg.glance {
@@ -64,13 +64,13 @@ func runMembers(t *testing.T, tg *target) {
 	if !listed(betaMem, "") {
 		t.Error("accepted shared image not in the consumer's list")
 	}
-	tg.must(betaMem, 200, "PUT", m+"/"+betaMem.project, map[string]any{"status": "rejected"})
+	tg.must(betaMem, 200, "PUT", m+"/"+tg.project(betaMem), map[string]any{"status": "rejected"})
 	if listed(betaMem, "") || !listed(betaMem, "&member_status=rejected") || !listed(betaMem, "&member_status=all") {
 		t.Error("rejected shared image: listing wrong")
 	}
 	// Still visible by id in any status.
 	tg.must(betaMem, 200, "GET", "/v2/images/"+shared, nil)
-	tg.must(betaMem, 200, "PUT", m+"/"+betaMem.project, map[string]any{"status": "pending"})
+	tg.must(betaMem, 200, "PUT", m+"/"+tg.project(betaMem), map[string]any{"status": "pending"})
 	if listed(betaMem, "") || !listed(betaMem, "&member_status=pending") {
 		t.Error("pending shared image: listing wrong")
 	}
@@ -78,17 +78,17 @@ func runMembers(t *testing.T, tg *target) {
 	// The owner lists every member; the consumer only itself.
 	var l struct{ Members []map[string]any }
 	json.Unmarshal(tg.must(alphaMem, 200, "GET", m, nil), &l)
-	if len(l.Members) != 1 || l.Members[0]["member_id"] != betaMem.project || l.Members[0]["status"] != "pending" ||
+	if len(l.Members) != 1 || l.Members[0]["member_id"] != tg.project(betaMem) || l.Members[0]["status"] != "pending" ||
 		l.Members[0]["schema"] != "/v2/schemas/member" {
 		t.Errorf("owner's member list: %v", l.Members)
 	}
 
 	// Removing the member hides the image; adding it again makes a new
 	// pending membership.
-	tg.must(alphaMem, 204, "DELETE", m+"/"+betaMem.project, nil)
+	tg.must(alphaMem, 204, "DELETE", m+"/"+tg.project(betaMem), nil)
 	tg.must(betaMem, 404, "GET", "/v2/images/"+shared, nil)
 	var mem map[string]any
-	json.Unmarshal(tg.must(alphaMem, 200, "POST", m, map[string]any{"member": betaMem.project}), &mem)
+	json.Unmarshal(tg.must(alphaMem, 200, "POST", m, map[string]any{"member": tg.project(betaMem)}), &mem)
 	if mem["status"] != "pending" || mem["image_id"] != shared {
 		t.Errorf("re-added member: %v", mem)
 	}

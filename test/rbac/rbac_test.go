@@ -74,6 +74,18 @@ type target struct {
 	url    string
 	secure bool
 	glance bool // the reference Glance, not Glint
+	// tokens, when set, are Keystone tokens by caller name: requests carry
+	// X-Auth-Token instead of trusted identity headers, and projects holds
+	// the callers' real project ids.
+	tokens, projects map[string]string
+}
+
+// project is the id of a caller's project on this target.
+func (tg *target) project(c caller) string {
+	if p, ok := tg.projects[c.name]; ok {
+		return p
+	}
+	return c.project
 }
 
 func newGlint(t *testing.T, secure bool) *target { return newGlintWith(t, secure, nil) }
@@ -140,7 +152,11 @@ func (tg *target) do(c caller, method, path string, body any) (int, []byte) {
 	default:
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.name != "anonymous" {
+	if tg.tokens != nil {
+		if tok := tg.tokens[c.name]; tok != "" {
+			req.Header.Set("X-Auth-Token", tok)
+		}
+	} else if c.name != "anonymous" {
 		req.Header.Set("X-Identity-Status", "Confirmed")
 		req.Header.Set("X-Project-Id", c.project)
 		req.Header.Set("X-User-Id", "user-"+c.name)
@@ -178,7 +194,7 @@ func (tg *target) fixtures(tag string) map[string]string {
 		body := map[string]any{"name": tag + "-" + f, "visibility": vis, "disk_format": "raw", "container_format": "bare"}
 		if vis == "public" {
 			creator = admin // publicize_image is admin-only
-			body["owner"] = alphaMem.project
+			body["owner"] = tg.project(alphaMem)
 		}
 		var img map[string]any
 		json.Unmarshal(tg.must(creator, 201, "POST", "/v2/images", body), &img)
@@ -186,8 +202,8 @@ func (tg *target) fixtures(tag string) map[string]string {
 		tg.must(admin, 204, "PUT", "/v2/images/"+id+"/file", []byte("0123456789abcdef"))
 		ids[f] = id
 	}
-	tg.must(alphaMem, 200, "POST", "/v2/images/"+ids["shared-beta"]+"/members", map[string]any{"member": betaMem.project})
-	tg.must(betaMem, 200, "PUT", "/v2/images/"+ids["shared-beta"]+"/members/"+betaMem.project, map[string]any{"status": "accepted"})
+	tg.must(alphaMem, 200, "POST", "/v2/images/"+ids["shared-beta"]+"/members", map[string]any{"member": tg.project(betaMem)})
+	tg.must(betaMem, 200, "PUT", "/v2/images/"+ids["shared-beta"]+"/members/"+tg.project(betaMem), map[string]any{"status": "accepted"})
 	tg.must(alphaMem, 200, "POST", "/v2/images/"+ids["shared-other"]+"/members", map[string]any{"member": "proj-gamma"})
 	return ids
 }
@@ -267,6 +283,7 @@ func expectList(c caller) []string {
 var actions = []string{"show", "download", "members", "add-member", "patch", "tag", "deactivate", "delete"}
 
 func (tg *target) run(c caller, f, id, action string) int {
+	tg.t.Helper()
 	p := "/v2/images/" + id
 	var st int
 	var b []byte
@@ -282,7 +299,7 @@ func (tg *target) run(c caller, f, id, action string) int {
 			var m struct{ Members []map[string]any }
 			json.Unmarshal(b, &m)
 			for _, x := range m.Members {
-				if x["member_id"] != betaMem.project {
+				if x["member_id"] != tg.project(betaMem) {
 					tg.t.Errorf("%s sees member %v of %s", c.name, x["member_id"], f)
 				}
 			}
