@@ -45,6 +45,7 @@ func newImporter(cfg *config.Config, svc *image.Service, database *db.DB, log *s
 		Workers:        cfg.TaskPoolThreads,
 		TaskTimeToLive: time.Duration(cfg.TaskTimeToLive) * time.Hour,
 		StageHost:      stageHost,
+		MultiStore:     len(cfg.EnabledBackends) > 0,
 		Filter: urlfilter.Options{
 			AllowedSchemes: cfg.AllowedSchemes, DisallowedSchemes: cfg.DisallowedSchemes,
 			AllowedHosts: cfg.AllowedHosts, DisallowedHosts: cfg.DisallowedHosts,

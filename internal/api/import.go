@@ -95,6 +95,9 @@ func (s *Server) importImage(w http.ResponseWriter, r *http.Request) {
 	}
 	// With one store Glance ignores stores, all_stores and the
 	// X-Image-Meta-Store header (it reads them only with enabled_backends).
+	if s.multiStore() {
+		req.HeaderStore = strings.TrimSpace(r.Header.Get("X-Image-Meta-Store"))
+	}
 	if req.Method == image.MethodGlanceDirect && r.Header.Get(proxiedHeader) == "" {
 		if host := im.StagedElsewhere(r.Context(), r.PathValue("id")); host != "" {
 			s.proxyImport(w, r, host, body)

@@ -2,7 +2,6 @@ package image
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -51,6 +50,10 @@ type ImportOptions struct {
 	Plugin  PluginOptions
 	// DownloadTimeout bounds a whole web-download.
 	DownloadTimeout time.Duration
+	// MultiStore is Glance's enabled_backends mode: imports name their
+	// stores (stores, all_stores, X-Image-Meta-Store) and copy-image
+	// copies between them.
+	MultiStore bool
 }
 
 // Importer runs interoperable imports (stage, import, tasks) on top of a
@@ -335,6 +338,7 @@ type job struct {
 	task   *Task
 	req    *ImportRequest
 	caller *auth.Context
+	stores []string // the stores to write to; "" is the default store without enabled_backends
 }
 
 // Import validates an import request and queues its task (POST
@@ -379,16 +383,16 @@ func (im *Importer) Import(ctx context.Context, id string, req *ImportRequest) e
 			return errs.E(op, err)
 		}
 	}
-	if method == MethodCopyImage {
-		// One store: the image is already in it. Glance answers an
-		// explicit copy to a store holding the image with 400, and
-		// all_stores with nothing left to copy with a 202 no-op.
-		if req.AllStores {
-			return nil
-		}
-		return errs.Errorf(op, errs.Invalid, "Image is already present at store '%s'", s.stores.Default.Scheme())
+	stores, err := im.importStores(img, req)
+	if err != nil {
+		return errs.E(op, err)
 	}
-	if !req.AllStoresMustSucceed {
+	if method == MethodCopyImage && len(stores) == 0 {
+		// all_stores and the image is in every store already: Glance
+		// answers 202 and does nothing.
+		return nil
+	}
+	if !req.AllStoresMustSucceed && !im.opts.MultiStore {
 		return errs.Errorf(op, errs.Invalid, "All_stores_must_succeed can only be set with enabled_backends %s", noneIfEmpty(req.URI))
 	}
 	if method == MethodWebDownload {
@@ -402,14 +406,14 @@ func (im *Importer) Import(ctx context.Context, id string, req *ImportRequest) e
 	t := &Task{
 		ID: uuid.NewString(), Type: TaskTypeImageImport, Status: TaskPending, Owner: taskOwner(ctx),
 		CreatedAt: now, UpdatedAt: now, ImageID: &id, RequestID: optRef(a.RequestID), UserID: optRef(a.UserID),
-		Input: map[string]any{"image_id": id, "import_req": req.Raw, "backend": []any{nil}, "glint_node": im.opts.Node},
+		Input: map[string]any{"image_id": id, "import_req": req.Raw, "backend": backendInput(stores), "glint_node": im.opts.Node},
 	}
 	if err := im.tasks.CreateTask(ctx, t); err != nil {
 		return errs.E(op, err)
 	}
 	// Take the lock and mark the image importing in one step, so that a
 	// client polling the image never sees the task running on a queued image.
-	_, err = s.repo.Modify(ctx, id, func(cur *Image) (*Image, error) {
+	take := func(cur *Image) (*Image, error) {
 		if h, ok := cur.Properties[PropImportTask]; ok && (stolen == nil || h != stolen.ID) {
 			return nil, errs.Errorf(op, errs.Conflict, "New operation on image '%s' is not permitted as prior operation is still in progress", id)
 		}
@@ -418,18 +422,38 @@ func (im *Importer) Import(ctx context.Context, id string, req *ImportRequest) e
 		}
 		n := cur.Clone()
 		n.Properties[PropImportTask] = t.ID
-		n.Status = Importing
-		n.Properties[PropImportingStores] = ""
-		n.Properties[PropFailedImport] = ""
+		if method != MethodCopyImage {
+			n.Status = Importing
+		}
+		// Glance adds the stores to the importing list and takes them off
+		// the failed one; with one store both stay empty.
+		n.Properties[PropImportingStores] = mergeStores(n.Properties[PropImportingStores], stores, nil)
+		n.Properties[PropFailedImport] = mergeStores(n.Properties[PropFailedImport], nil, stores)
+		if stolen != nil || !im.opts.MultiStore {
+			// What a broken lock's import left is stale.
+			n.Properties[PropImportingStores] = mergeStores("", stores, nil)
+		}
 		delete(n.Properties, PropStageHost)
 		n.UpdatedAt = s.now().UTC()
 		return n, nil
-	})
+	}
+	if s.counting() || s.stagingCounted() {
+		// Decided under the owner's quota lock, as the image starts to
+		// count as uploading (os_glance_importing_to_stores for a copy).
+		_, err = s.repo.ModifyCounted(ctx, id, ownerKey(img), func(cur *Image, o Usage) (*Image, error) {
+			if err := s.checkImportQuota(op, cur, method, len(stores), o); err != nil {
+				return nil, err
+			}
+			return take(cur)
+		})
+	} else {
+		_, err = s.repo.Modify(ctx, id, take)
+	}
 	if err != nil {
 		im.finishTask(ctx, t, TaskFailure, nil, errs.Message(err))
 		return errs.E(op, err)
 	}
-	im.enqueue(&job{task: t, req: req, caller: a})
+	im.enqueue(&job{task: t, req: req, caller: a, stores: stores})
 	return nil
 }
 
@@ -553,13 +577,15 @@ func (im *Importer) runImport(ctx context.Context, j *job, log interface {
 		if _, err := os.Stat(staged); err != nil {
 			return errs.E(errs.NotFound, "Staged image data not found on this node", err)
 		}
+	case MethodCopyImage:
+		return im.copyImage(ctx, j)
 	default:
 		return errs.Errorf("image.runImport", errs.Invalid, "import method %s is not supported", j.req.Method)
 	}
 	if err := im.runPlugins(ctx, j, staged); err != nil {
 		return err
 	}
-	if err := im.importToStore(ctx, j, staged); err != nil {
+	if err := im.importToStores(ctx, j, im.openStaged(staged)); err != nil {
 		return err
 	}
 	im.Unstage(ctx, id)
@@ -647,83 +673,6 @@ func (im *Importer) modifyLocked(ctx context.Context, t *Task, fn func(*Image) e
 	})
 }
 
-// importToStore copies the staged data into the store, hashing and
-// inspecting it as an upload is, and makes the image active.
-func (im *Importer) importToStore(ctx context.Context, j *job, staged string) error {
-	const op errs.Op = "image.importToStore"
-	s := im.s
-	id := deref(j.task.ImageID)
-	img, err := s.repo.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	f, err := os.Open(staged)
-	if err != nil {
-		return errs.E(op, errs.NotFound, "Staged image data not found", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if st.Size() > s.opts.ImageSizeCap {
-		return errs.Errorf(op, errs.TooLarge, "The incoming image is too large: %d bytes, and the limit is %d.", st.Size(), s.opts.ImageSizeCap)
-	}
-	md, _ := NewHash("md5")
-	mh, err := NewHash(s.opts.HashingAlgorithm)
-	if err != nil {
-		return errs.E(op, errs.Internal, err)
-	}
-	insp := imageformat.New()
-	// The pipe reads on its own goroutine: report progress on a snapshot.
-	snap := *j.task
-	pr := &progressReader{r: f, every: progressEvery, report: func(n int64) { im.progress(ctx, &snap, n) }}
-	pipe := newHashPipe(pr, md, mh, insp)
-	loc, written, err := s.stores.Default.Add(ctx, id, pipe, st.Size())
-	pipe.Close()
-	if err != nil {
-		return errs.E(op, err)
-	}
-	format := insp.Result()
-	inspected := img.ContainerFormat != nil && *img.ContainerFormat == "bare" && img.DiskFormat != nil
-	if inspected {
-		if cerr := imageformat.Check(format, *img.DiskFormat); cerr != nil {
-			s.deleteData(ctx, id, loc)
-			return errs.E(op, errs.UnsupportedMedia, errs.Message(cerr), cerr)
-		}
-	}
-	sum, hv, algo := hex.EncodeToString(md.Sum(nil)), hex.EncodeToString(mh.Sum(nil)), s.opts.HashingAlgorithm
-	m, _ := j.req.Raw["method"].(map[string]any)
-	if want, ok := m["os_hash_value"].(string); ok && want != "" && !strings.EqualFold(want, hv) {
-		s.deleteData(ctx, id, loc)
-		return errs.Errorf(op, errs.Invalid, "os_hash_value %s does not match the downloaded data's %s %s", want, algo, hv)
-	}
-	_, err = im.modifyLocked(ctx, j.task, func(n *Image) error {
-		if n.Status != Importing {
-			return errs.Errorf(op, errs.Conflict, "Image status transition from %s to active is not allowed", n.Status)
-		}
-		n.Status = Active
-		n.Size = &written
-		n.Checksum, n.OSHashAlgo, n.OSHashValue = &sum, &algo, &hv
-		if vs := format.VirtualSizeFor(deref(n.DiskFormat)); inspected && vs > 0 {
-			n.VirtualSize = &vs
-		}
-		n.Locations = append(n.Locations, Location{URL: loc, Metadata: map[string]any{}, Status: "active"})
-		n.Properties[PropImportingStores] = ""
-		n.Properties[PropFailedImport] = ""
-		delete(n.Properties, PropImportTask)
-		return nil
-	})
-	if err != nil {
-		s.deleteData(ctx, id, loc)
-		return err
-	}
-	if err := im.finishTask(ctx, j.task, TaskSuccess, map[string]any{"image_id": id}, ""); err != nil {
-		s.log.ErrorContext(ctx, "import done but its task could not be marked successful", "task_id", j.task.ID, "err", err)
-	}
-	return nil
-}
-
 // failImport fails a task and releases its image: back to queued (unless
 // copy-image), progress properties cleared, lock dropped, staged data
 // removed.
@@ -741,17 +690,33 @@ func (im *Importer) failImport(ctx context.Context, t *Task, method string, caus
 	if id == "" {
 		return
 	}
+	var orphans []Location
 	_, err := im.modifyLocked(ctx, t, func(n *Image) error {
 		if method != MethodCopyImage && (n.Status == Importing || n.Status == Uploading) {
+			// An image being imported had no data before: the copies an
+			// interrupted import wrote go too. (With
+			// all_stores_must_succeed false an image already active keeps
+			// the copies that were made.)
+			orphans = n.Locations
+			n.Locations = nil
 			n.Status = Queued
 			n.Size, n.VirtualSize = nil, nil
+			n.Checksum, n.OSHashAlgo, n.OSHashValue = nil, nil, nil
 		}
+		// Glint: the stores still listed as importing are not: the import
+		// is over (Glance leaves them, and the image counts as uploading
+		// against the quotas for good). The failed stores stay listed.
 		n.Properties[PropImportingStores] = ""
-		n.Properties[PropFailedImport] = ""
+		if !im.opts.MultiStore {
+			n.Properties[PropFailedImport] = ""
+		}
 		delete(n.Properties, PropImportTask)
 		delete(n.Properties, PropStageHost)
 		return nil
 	})
+	for _, l := range orphans {
+		im.s.deleteData(ctx, id, l.URL)
+	}
 	if err != nil && !errs.Is(errs.NotFound, err) {
 		im.s.log.WarnContext(ctx, "could not release image after failed import", "image_id", id, "task_id", t.ID, "err", err)
 	}

@@ -23,6 +23,9 @@ type ImportRequest struct {
 	Stores               []string
 	AllStores            bool
 	AllStoresMustSucceed bool
+	// HeaderStore is the request's X-Image-Meta-Store header, which
+	// names the store of an import when the body names none.
+	HeaderStore string
 	// Raw is the body as sent, kept in the task's input (import_req) as
 	// Glance keeps it.
 	Raw map[string]any

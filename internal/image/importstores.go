@@ -1,0 +1,508 @@
+package image
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"glint/internal/errs"
+	"glint/internal/imageformat"
+	"glint/internal/store"
+)
+
+// importStores decides which stores an import writes to, with Glance's
+// rules for stores, all_stores and X-Image-Meta-Store (only read under
+// enabled_backends). Without enabled_backends the answer is one unnamed
+// store: the default. For copy-image the stores already holding the image
+// are checked (explicit stores) or skipped (all_stores); an empty answer
+// then means there is nothing to copy.
+func (im *Importer) importStores(img *Image, req *ImportRequest) ([]string, error) {
+	const op errs.Op = "image.Import"
+	if !im.opts.MultiStore {
+		if req.Method == MethodCopyImage {
+			// One store, which holds the image already (Glance fails
+			// with a 500 here; it copies only under enabled_backends).
+			if req.AllStores {
+				return nil, nil
+			}
+			return nil, errs.Errorf(op, errs.Invalid, "Image is already present at store '%s'", im.s.stores.Default.Scheme())
+		}
+		return []string{""}, nil
+	}
+	set := im.s.stores
+	_, hasStores := req.Raw["stores"]
+	var names []string
+	switch {
+	case req.AllStores:
+		if hasStores || req.HeaderStore != "" {
+			return nil, errs.E(op, errs.Invalid, "All_stores parameter can't be used with x-image-meta-store header or stores parameter")
+		}
+		// Glance leaves out the read-only HTTP store (and its reserved
+		// staging and tasks stores, which Glint does not have).
+		for _, st := range set.Stores() {
+			if st.Driver.Capabilities().Has(store.WriteAccess) {
+				names = append(names, st.Name)
+			}
+		}
+	case hasStores:
+		if req.HeaderStore != "" {
+			return nil, errs.E(op, errs.Invalid, "Stores parameter and x-image-meta-store header can't be both specified")
+		}
+		names = req.Stores
+	case req.HeaderStore != "":
+		names = []string{req.HeaderStore}
+	default:
+		names = []string{set.DefaultName()}
+	}
+	var out []string
+	for _, n := range names {
+		st, err := set.Named(n)
+		if err != nil {
+			// Glance answers an unknown store in an import with 409 (an
+			// upload's X-Image-Meta-Store with 400), in glance_store's words.
+			return nil, errs.E(op, errs.Conflict, errs.Message(err))
+		}
+		if !st.Driver.Capabilities().Has(store.WriteAccess) {
+			// Glint: Glance accepts the request and the task fails when
+			// glance_store refuses the write.
+			return nil, errs.Errorf(op, errs.Invalid, "Store %s is read-only", n)
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	if req.Method == MethodCopyImage {
+		held := im.heldStores(img)
+		if req.AllStores {
+			out = slices.DeleteFunc(out, func(n string) bool { return slices.Contains(held, n) })
+			return out, nil
+		}
+		for _, n := range out {
+			if slices.Contains(held, n) {
+				return nil, errs.Errorf(op, errs.Invalid, "Image is already present at store '%s'", n)
+			}
+		}
+	}
+	if len(out) == 0 {
+		// Glint: Glance starts a task that fails ("None of the uploads
+		// finished!"), or for copy-image succeeds doing nothing.
+		return nil, errs.E(op, errs.Invalid, "'stores' must name at least one store")
+	}
+	return out, nil
+}
+
+// heldStores lists the stores holding an image's data.
+func (im *Importer) heldStores(img *Image) []string {
+	var out []string
+	for _, l := range img.ActiveLocations() {
+		n, _ := l.Metadata["store"].(string)
+		if n == "" {
+			n = im.s.stores.NameFor(l.URL)
+		}
+		if n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// mergeStores is Glance's store list property arithmetic: the sorted,
+// comma-separated union of list and add, less remove.
+func mergeStores(list string, add, remove []string) string {
+	set := map[string]bool{}
+	for _, s := range strings.Split(list, ",") {
+		if s != "" {
+			set[s] = true
+		}
+	}
+	for _, s := range add {
+		if s != "" {
+			set[s] = true
+		}
+	}
+	for _, s := range remove {
+		delete(set, s)
+	}
+	out := make([]string, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
+// storeError is a failure to write to one store, which
+// all_stores_must_succeed=false tolerates; other errors (unsafe data, a
+// hash that does not match) fail the whole import.
+type storeError struct {
+	store string
+	err   error
+}
+
+func (e *storeError) Error() string { return fmt.Sprintf("store %s: %v", e.store, e.err) }
+func (e *storeError) Unwrap() error { return e.err }
+
+// written is what one store write produced.
+type written struct {
+	loc       string
+	size      int64
+	sum, hv   string
+	algo      string
+	format    imageformat.Result
+	storeName string
+}
+
+// writeToStore streams src into the store called name ("" is the
+// default), hashing and inspecting it on the way.
+func (im *Importer) writeToStore(ctx context.Context, j *job, name string, src io.Reader, size int64, algo string) (*written, error) {
+	const op errs.Op = "image.writeToStore"
+	d := im.s.stores.Default
+	if name != "" {
+		st, err := im.s.stores.Named(name)
+		if err != nil {
+			return nil, &storeError{name, errs.E(op, err)}
+		}
+		d = st.Driver
+	}
+	md, _ := NewHash("md5")
+	mh, err := NewHash(algo)
+	if err != nil {
+		return nil, errs.E(op, errs.Internal, err)
+	}
+	insp := imageformat.New()
+	// The pipe reads on its own goroutine: report progress on a snapshot.
+	snap := *j.task
+	pr := &progressReader{r: src, every: progressEvery, report: func(n int64) { im.progress(ctx, &snap, n) }}
+	pipe := newHashPipe(pr, md, mh, insp)
+	loc, n, err := d.Add(ctx, deref(j.task.ImageID), pipe, size)
+	pipe.Close()
+	if err != nil {
+		if im.ctx.Err() != nil {
+			return nil, err // shutting down: not this store's fault
+		}
+		return nil, &storeError{name, errs.E(op, err)}
+	}
+	return &written{loc: loc, size: n, sum: hex.EncodeToString(md.Sum(nil)), hv: hex.EncodeToString(mh.Sum(nil)),
+		algo: algo, format: insp.Result(), storeName: name}, nil
+}
+
+// storeFailure records one store's failure on the image
+// (os_glance_failed_import) and takes it off os_glance_importing_to_stores.
+func (im *Importer) storeFailure(ctx context.Context, j *job, name string) {
+	if name == "" {
+		return
+	}
+	if _, err := im.modifyLocked(ctx, j.task, func(n *Image) error {
+		n.Properties[PropImportingStores] = mergeStores(n.Properties[PropImportingStores], nil, []string{name})
+		n.Properties[PropFailedImport] = mergeStores(n.Properties[PropFailedImport], []string{name}, nil)
+		return nil
+	}); err != nil {
+		im.s.log.WarnContext(ctx, "could not record a failed store", "image_id", deref(j.task.ImageID), "store", name, "err", err)
+	}
+}
+
+// revertStores removes, as Glance's revert does, the copies this import
+// wrote (all_stores_must_succeed and a store failed).
+func (im *Importer) revertStores(ctx context.Context, j *job, done []*written) {
+	if len(done) == 0 {
+		return
+	}
+	id := deref(j.task.ImageID)
+	_, err := im.modifyLocked(ctx, j.task, func(n *Image) error {
+		n.Locations = slices.DeleteFunc(n.Locations, func(l Location) bool {
+			return slices.ContainsFunc(done, func(w *written) bool { return w.loc == l.URL })
+		})
+		return nil
+	})
+	if err != nil && !errs.Is(errs.NotFound, err) {
+		im.s.log.WarnContext(ctx, "could not remove the locations of a failed import", "image_id", id, "err", err)
+	}
+	for _, w := range done {
+		im.s.deleteData(ctx, id, w.loc)
+	}
+}
+
+// copySource opens the data of an active image for copy-image: the
+// default store's copy first, then the others, as Glance looks for it.
+func (im *Importer) copySource(ctx context.Context, img *Image) (io.ReadCloser, error) {
+	const op errs.Op = "image.copySource"
+	locs := img.ActiveLocations()
+	def := im.s.stores.DefaultName()
+	sort.SliceStable(locs, func(a, b int) bool {
+		return im.locStore(locs[a]) == def && im.locStore(locs[b]) != def
+	})
+	var last error
+	for _, l := range locs {
+		d, err := im.s.stores.For(l.URL)
+		if err != nil {
+			last = err
+			continue
+		}
+		rc, err := d.Get(ctx, l.URL, 0)
+		if err != nil {
+			last = err
+			im.s.log.WarnContext(ctx, "copy-image: could not read a copy, trying the next", "image_id", img.ID,
+				"location", store.Redact(l.URL), "err", err)
+			continue
+		}
+		return rc, nil
+	}
+	return nil, errs.E(op, errs.NotFound, "Image not found in any configured store", last)
+}
+
+func (im *Importer) locStore(l Location) string {
+	if n, _ := l.Metadata["store"].(string); n != "" {
+		return n
+	}
+	return im.s.stores.NameFor(l.URL)
+}
+
+// importToStores writes the data to each of the job's stores in turn,
+// keeping os_glance_importing_to_stores and os_glance_failed_import up
+// to date, with Glance's all_stores_must_succeed rules: when it is true
+// one failure fails the import and removes the copies already written;
+// when false the image becomes active with the first copy and the
+// failures are only listed. open returns the data for one more store.
+func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.ReadCloser, int64, error)) error {
+	const op errs.Op = "image.importToStores"
+	s := im.s
+	id := deref(j.task.ImageID)
+	img, err := s.repo.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	copying := j.req.Method == MethodCopyImage
+	algo := s.opts.HashingAlgorithm
+	if copying && img.OSHashAlgo != nil && *img.OSHashAlgo != "" {
+		algo = *img.OSHashAlgo // compare with the image's own hash
+	}
+	inspected := !copying && img.ContainerFormat != nil && *img.ContainerFormat == "bare" && img.DiskFormat != nil
+	m, _ := j.req.Raw["method"].(map[string]any)
+	wantHash, _ := m["os_hash_value"].(string)
+
+	var done []*written
+	var first *written
+	var lastErr error
+	for i, name := range j.stores {
+		if err := ctx.Err(); err != nil {
+			im.revertStores(ctx, j, done)
+			return err
+		}
+		src, size, err := open()
+		if err != nil {
+			im.revertStores(ctx, j, done)
+			return err
+		}
+		w, err := im.writeToStore(ctx, j, name, src, size, algo)
+		src.Close()
+		if err == nil {
+			err = im.checkWritten(op, img, first, w, inspected, copying, wantHash)
+			if err != nil {
+				s.deleteData(ctx, id, w.loc)
+				var se *storeError
+				if !errors.As(err, &se) {
+					im.revertStores(ctx, j, done)
+					return err
+				}
+			}
+		}
+		if err != nil {
+			var se *storeError
+			if !errors.As(err, &se) || j.req.AllStoresMustSucceed {
+				s.log.WarnContext(ctx, "import to a store failed", "image_id", id, "store", name, "err", err)
+				im.storeFailure(ctx, j, name)
+				im.revertStores(ctx, j, done)
+				return err
+			}
+			s.log.WarnContext(ctx, "import to a store failed; all_stores_must_succeed is false, going on", "image_id", id, "store", name, "err", err)
+			im.storeFailure(ctx, j, name)
+			lastErr = err
+			continue
+		}
+		if first == nil {
+			first = w
+		}
+		setActive := !copying && (!j.req.AllStoresMustSucceed || i == len(j.stores)-1)
+		_, err = im.modifyLocked(ctx, j.task, func(n *Image) error {
+			if !copying && n.Status != Importing && n.Status != Active {
+				return errs.Errorf(op, errs.Conflict, "Image status transition from %s to active is not allowed", n.Status)
+			}
+			if copying && n.Status != Active {
+				return errs.Errorf(op, errs.Conflict, "Image is %s: copy abandoned", n.Status)
+			}
+			if !copying && first == w {
+				n.Size = &w.size
+				n.Checksum, n.OSHashAlgo, n.OSHashValue = &w.sum, &w.algo, &w.hv
+				if vs := w.format.VirtualSizeFor(deref(n.DiskFormat)); inspected && vs > 0 {
+					n.VirtualSize = &vs
+				}
+			}
+			md := map[string]any{}
+			if name != "" {
+				md["store"] = name
+			}
+			n.Locations = append(n.Locations, Location{URL: w.loc, Metadata: md, Status: "active"})
+			n.Properties[PropImportingStores] = mergeStores(n.Properties[PropImportingStores], nil, []string{name})
+			if setActive {
+				n.Status = Active
+			}
+			return nil
+		})
+		if err != nil {
+			s.deleteData(ctx, id, w.loc)
+			im.revertStores(ctx, j, done)
+			return err
+		}
+		done = append(done, w)
+	}
+	if first == nil && !copying {
+		// Every store failed (all_stores_must_succeed false).
+		return errs.E(op, errs.Unavailable, "None of the uploads finished!", lastErr)
+	}
+	_, err = im.modifyLocked(ctx, j.task, func(n *Image) error {
+		if !copying && n.Status != Active {
+			return errs.Errorf(op, errs.Conflict, "Image status transition from %s to active is not allowed", n.Status)
+		}
+		n.Properties[PropImportingStores] = ""
+		if !im.opts.MultiStore {
+			n.Properties[PropFailedImport] = ""
+		}
+		delete(n.Properties, PropImportTask)
+		return nil
+	})
+	if err != nil {
+		if !copying {
+			im.revertStores(ctx, j, done)
+		}
+		return err
+	}
+	if err := im.finishTask(ctx, j.task, TaskSuccess, map[string]any{"image_id": id}, ""); err != nil {
+		s.log.ErrorContext(ctx, "import done but its task could not be marked successful", "task_id", j.task.ID, "err", err)
+	}
+	return nil
+}
+
+// checkWritten checks one store's copy. The first must be safe and of
+// the declared format (imports) and match the hash the user gave
+// (web-download): if not, the import fails whatever the stores. Every
+// copy must be the same data as the copies already made or, for
+// copy-image, as the image records (Glance's "… of uploaded data is
+// different from current value set on the image."): that fails the store.
+func (im *Importer) checkWritten(op errs.Op, img *Image, first, w *written, inspected, copying bool, wantHash string) error {
+	if first == nil && inspected {
+		if cerr := imageformat.Check(w.format, *img.DiskFormat); cerr != nil {
+			return errs.E(op, errs.UnsupportedMedia, errs.Message(cerr), cerr)
+		}
+	}
+	if first == nil && wantHash != "" && !strings.EqualFold(wantHash, w.hv) {
+		return errs.Errorf(op, errs.Invalid, "os_hash_value %s does not match the downloaded data's %s %s", wantHash, w.algo, w.hv)
+	}
+	ref := first
+	if copying {
+		ref = &written{size: deref64(img.Size), sum: deref(img.Checksum), hv: deref(img.OSHashValue)}
+	}
+	if ref == nil {
+		return nil
+	}
+	for _, c := range []struct {
+		attr      string
+		want, got string
+	}{
+		{"size", fmt.Sprint(ref.size), fmt.Sprint(w.size)},
+		{"checksum", ref.sum, w.sum},
+		{"os_hash_value", ref.hv, w.hv},
+	} {
+		if c.want != "" && c.want != c.got {
+			return &storeError{w.storeName, errs.Errorf(op, errs.Invalid, "%s of uploaded data is different from current value set on the image.", c.attr)}
+		}
+	}
+	return nil
+}
+
+func deref64(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// openStaged returns the staged data, for each store in turn.
+func (im *Importer) openStaged(staged string) func() (io.ReadCloser, int64, error) {
+	return func() (io.ReadCloser, int64, error) {
+		const op errs.Op = "image.importToStore"
+		f, err := os.Open(staged)
+		if err != nil {
+			return nil, 0, errs.E(op, errs.NotFound, "Staged image data not found", err)
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, 0, err
+		}
+		if st.Size() > im.s.opts.ImageSizeCap {
+			f.Close()
+			return nil, 0, errs.Errorf(op, errs.TooLarge, "The incoming image is too large: %d bytes, and the limit is %d.", st.Size(), im.s.opts.ImageSizeCap)
+		}
+		return f, st.Size(), nil
+	}
+}
+
+// copyImage is copy-image: the image's data, read from one of its
+// copies, streamed straight into each target store. Glint: Glance copies
+// it into the staging area first and from there to the stores.
+func (im *Importer) copyImage(ctx context.Context, j *job) error {
+	img, err := im.s.repo.Get(ctx, deref(j.task.ImageID))
+	if err != nil {
+		return err
+	}
+	return im.importToStores(ctx, j, func() (io.ReadCloser, int64, error) {
+		rc, err := im.copySource(ctx, img)
+		if err != nil {
+			return nil, 0, err
+		}
+		size := int64(-1)
+		if img.Size != nil {
+			size = *img.Size
+		}
+		return rc, size, nil
+	})
+}
+
+// backendInput is the task input's "backend": the stores, or [None]
+// without enabled_backends, as Glance records it.
+func backendInput(stores []string) []any {
+	out := make([]any, 0, len(stores))
+	for _, s := range stores {
+		if s == "" {
+			out = append(out, nil)
+		} else {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// checkImportQuota is Glance's quota check when an import starts:
+// glance-direct adds the staged size to image_size_total (Glint: once
+// per target store, as each copy counts); web-download and copy-image
+// use staging space (image_stage_total) and count as uploading
+// (image_count_uploading).
+func (s *Service) checkImportQuota(op errs.Op, img *Image, method string, nStores int, o Usage) error {
+	size := deref64(img.Size)
+	switch method {
+	case MethodGlanceDirect:
+		return s.checkStored(op, img, o, size*int64(max(nStores, 1)))
+	case MethodWebDownload, MethodCopyImage:
+		if err := s.checkStagedBytes(op, img, o, size); err != nil {
+			return err
+		}
+		return s.checkUploading(op, img, o)
+	}
+	return nil
+}
