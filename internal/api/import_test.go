@@ -49,6 +49,9 @@ type importOpts struct {
 	// two-node test).
 	stageHost bool
 	svc       func(*image.Options) // adjusts the service's options
+	// stores, when set, makes the node multi-store (enabled_backends)
+	// with these stores; the first is the default.
+	stores func(dir string) []*store.Store
 }
 
 // roleAuth is a test Authenticator: the X-Roles header lists the roles;
@@ -100,7 +103,14 @@ func newImportEnv(t *testing.T, o importOpts) *importEnv {
 	if o.svc != nil {
 		o.svc(&so)
 	}
-	svc := image.NewService(database.Images(), store.NewSet(fs), nil, so, log)
+	set := store.NewSet(fs)
+	if o.stores != nil {
+		sts := o.stores(dir)
+		if set, err = store.NewNamedSet(sts[0].Name, sts...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := image.NewService(database.Images(), set, nil, so, log)
 	filter := urlfilter.Defaults()
 	if o.filter != nil {
 		filter = *o.filter
@@ -118,6 +128,7 @@ func newImportEnv(t *testing.T, o importOpts) *importEnv {
 	im, err := image.NewImporter(svc, database.Tasks(), image.ImportOptions{
 		Methods: o.methods, StagingDir: staging, Workers: 2, TaskTimeToLive: 48 * time.Hour,
 		Filter: filter, Plugins: o.plugins, Plugin: o.plugin, Node: o.node, StageHost: stageHost,
+		MultiStore: o.stores != nil,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +141,8 @@ func newImportEnv(t *testing.T, o importOpts) *importEnv {
 	t.Cleanup(im.Close)
 	h, err = api.New(svc, api.Config{LimitParamDefault: 25, APILimitMax: 1000,
 		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats,
-		EnabledImportMethods: o.methods, Importer: im, Authenticator: roleAuth{}},
+		EnabledImportMethods: o.methods, Importer: im, Authenticator: roleAuth{},
+		Stores: set, MultiStore: o.stores != nil},
 		func(r *http.Request) error { return database.Ping(r.Context()) }, log)
 	if err != nil {
 		t.Fatal(err)

@@ -318,6 +318,9 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 				s.log.WarnContext(ctx, "import to a store failed", "image_id", id, "store", name, "err", err)
 				im.storeFailure(ctx, j, name)
 				im.revertStores(ctx, j, done)
+				if se != nil && name != "" {
+					return errs.E(op, errs.KindOf(se.err), fmt.Sprintf("Import to store %s failed: %s", name, messageOf(se.err)), err)
+				}
 				return err
 			}
 			s.log.WarnContext(ctx, "import to a store failed; all_stores_must_succeed is false, going on", "image_id", id, "store", name, "err", err)
@@ -423,6 +426,14 @@ func (im *Importer) checkWritten(op errs.Op, img *Image, first, w *written, insp
 		}
 	}
 	return nil
+}
+
+// messageOf is the words of err for a task message.
+func messageOf(err error) string {
+	if m := errs.Message(err); m != "" {
+		return m
+	}
+	return err.Error()
 }
 
 func deref64(p *int64) int64 {
