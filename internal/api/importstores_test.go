@@ -21,6 +21,8 @@ import (
 	"glint/internal/store"
 	"glint/internal/store/filesystem"
 	"glint/internal/store/httpstore"
+	"glint/internal/store/s3"
+	"glint/internal/store/storetest/testserver"
 	"glint/internal/urlfilter"
 )
 
@@ -369,4 +371,47 @@ func TestCopyImageProgressAndQuota(t *testing.T) {
 			t.Error("a refused copy left the import lock")
 		}
 	})
+}
+
+// An import into S3 and a filesystem store, then a copy out of S3 (the
+// default store, so the copy reads from it) into another filesystem store.
+func TestImportAndCopyWithS3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts an S3 server")
+	}
+	srv := testserver.StartS3(t)
+	e := newImportEnv(t, importOpts{stores: func(dir string) []*store.Store {
+		obj, err := s3.New(s3.Options{Host: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.Secret, Bucket: "glance", CreateBucket: true})
+		if err == nil {
+			err = obj.Check(context.Background()) // creates the bucket, as at start
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := filesystem.New(filepath.Join(dir, "a"), 0)
+		b, _ := filesystem.New(filepath.Join(dir, "b"), 0)
+		return []*store.Store{{Name: "obj", Type: "s3", Driver: obj}, {Name: "a", Type: "file", Driver: a}, {Name: "b", Type: "file", Driver: b}}
+	}})
+	se := &storesEnv{importEnv: e}
+	data := bytes.Repeat([]byte("s3 import "), 700000) // 7 MB: a multipart upload
+	id := e.create(rawBare)
+	wantStatus(t, "stage", e.stage(id, data), 204, "")
+	if tk := se.run("import to obj and a", id, `{"method":{"name":"glance-direct"},"stores":["obj","a"]}`); tk["status"] != "success" {
+		t.Fatalf("import task: %v", tk)
+	}
+	se.check("imported", id, map[string]any{"status": "active", "stores": "obj,a"})
+	admin := []string{"X-Roles", "admin"}
+	if tk := se.run("copy to b", id, `{"method":{"name":"copy-image"},"stores":["b"]}`, admin...); tk["status"] != "success" {
+		t.Fatalf("copy task: %v", tk)
+	}
+	se.check("copied", id, map[string]any{"status": "active", "stores": "obj,a,b"})
+	for _, gone := range []string{"obj", "a"} {
+		if r := e.do("DELETE", "/v2/stores/"+gone+"/"+id, nil, admin...); r.status != 204 {
+			t.Fatalf("DELETE from %s: %d %s", gone, r.status, r.body)
+		}
+		if r := e.do("GET", "/v2/images/"+id+"/file", nil); r.status != 200 || !bytes.Equal(r.body, data) {
+			t.Errorf("download without %s: %d, %d bytes", gone, r.status, len(r.body))
+		}
+	}
+	se.check("one copy left", id, map[string]any{"stores": "b"})
 }
