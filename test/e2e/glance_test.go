@@ -75,7 +75,7 @@ func TestSideBySideWithGlance(t *testing.T) {
 	dir := t.TempDir()
 	images := filepath.Join(dir, "images")
 	// Glint creates the schema; Glance runs on it unchanged.
-	lint := startNode(t, filepath.Join(dir, "glint"), fmt.Sprintf("[database]\nconnection = %s\n[glance_store]\nfilesystem_store_datadir = %s\n", pg.URL, images)).URL
+	lint := startNode(t, filepath.Join(dir, "glint"), fmt.Sprintf("[database]\nconnection = %s\n[glance_store]\nfilesystem_store_datadir = %s\n[glint]\ndata_dir = %s\n", pg.URL, images, filepath.Join(dir, "glint-data"))).URL
 	glance := startGlance(t, filepath.Join(dir, "glance"), "database.connection="+pg.URL, "glance_store.filesystem_store_datadir="+images)
 
 	// Glance writes: image, properties, tags, a member, data.

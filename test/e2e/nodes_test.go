@@ -137,7 +137,7 @@ func TestNodeKilledMidUpload(t *testing.T) {
 	pg := dbtest.New(t, "postgres")
 	dir := t.TempDir()
 	images := filepath.Join(dir, "images")
-	conf := fmt.Sprintf("[database]\nconnection = %s\n[glance_store]\nfilesystem_store_datadir = %s\n[glint]\nupload_stale_after = 2\n", pg.URL, images)
+	conf := fmt.Sprintf("[database]\nconnection = %s\n[glance_store]\nfilesystem_store_datadir = %s\n[glint]\nupload_stale_after = 2\ndata_dir = %s\n", pg.URL, images, filepath.Join(dir, "data"))
 	a := startNode(t, filepath.Join(dir, "a"), conf)
 	b := startNode(t, filepath.Join(dir, "b"), conf)
 
@@ -247,7 +247,7 @@ func TestSIGTERMDrains(t *testing.T) {
 func TestTwoNodes(t *testing.T) {
 	pg := dbtest.New(t, "postgres")
 	dir := t.TempDir()
-	conf := fmt.Sprintf("[database]\nconnection = %s\n[glance_store]\nfilesystem_store_datadir = %s\n", pg.URL, filepath.Join(dir, "images"))
+	conf := fmt.Sprintf("[database]\nconnection = %s\n[glance_store]\nfilesystem_store_datadir = %s\n[glint]\ndata_dir = %s\n", pg.URL, filepath.Join(dir, "images"), filepath.Join(dir, "data"))
 	a := startNode(t, filepath.Join(dir, "a"), conf)
 	b := startNode(t, filepath.Join(dir, "b"), conf)
 	_, img := call(t, "POST", a.URL+"/v2/images", strings.NewReader(`{"name": "n1", "disk_format": "raw", "container_format": "bare"}`))

@@ -119,4 +119,23 @@ func TestMultiStore(t *testing.T) {
 	out2 := filepath.Join(s.tmp, "fast.bin")
 	openstackClient.download(t, s, id2, out2)
 	checkDownload(t, out2, p, img2)
+
+	// The glance CLI names the store itself: image-upload --store.
+	for _, st := range []string{"fast", "obj"} {
+		status, body = s.do(t, "POST", "/v2/images", map[string]any{"name": "cli-" + st, "disk_format": "raw", "container_format": "bare"})
+		if status != 201 {
+			t.Fatalf("create: %d %s", status, body)
+		}
+		id := jsonOut[map[string]any](t, cliResult{stdout: string(body)})["id"].(string)
+		must(t, s.glanceStdin(t, "", "image-upload", "--store", st, "--file", p.path, id))
+		img := s.waitStatus(t, id, "active")
+		if img["stores"] != st {
+			t.Errorf("glance image-upload --store %s: stores %v", st, img["stores"])
+		}
+		out := filepath.Join(s.tmp, "cli-"+st+".bin")
+		must(t, s.glanceStdin(t, "", "image-download", "--file", out, id))
+		checkDownload(t, out, p, img)
+	}
+	// An unknown store name is refused before any data is sent.
+	mustFail(t, s.glanceStdin(t, "", "image-upload", "--store", "nosuch", "--file", p.path, id2))
 }
