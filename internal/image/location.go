@@ -421,7 +421,7 @@ func pyLocations(img *Image, active []int) string {
 	for _, i := range active {
 		l := img.Locations[i]
 		meta, _ := marshalSorted(l.Metadata)
-		parts = append(parts, fmt.Sprintf("{'url': '%s', 'metadata': %s, 'status': 'active'}", store.Redact(l.URL), meta))
+		parts = append(parts, fmt.Sprintf("{'id': %d, 'url': '%s', 'metadata': %s, 'status': 'active'}", l.ID, store.Redact(l.URL), meta))
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
 }
@@ -437,7 +437,11 @@ func marshalSorted(m map[string]any) (string, error) {
 	sort.Strings(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("'%s': %v", k, m[k]))
+		v := fmt.Sprintf("%v", m[k])
+		if sv, ok := m[k].(string); ok {
+			v = "'" + sv + "'"
+		}
+		parts = append(parts, fmt.Sprintf("'%s': %s", k, v))
 	}
 	return "{" + strings.Join(parts, ", ") + "}", nil
 }
