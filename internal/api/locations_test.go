@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
@@ -312,6 +313,49 @@ func TestLocationsQuota(t *testing.T) {
 		expect(t, "remove the uploaded copy", e.patch(up, `[{"op":"remove","path":"/locations/0"}]`, "admin", "p1"), 200, "")
 		if n := len(e.storeFiles()); n != 0 {
 			t.Fatalf("%d files in the store after removing the location, want 0", n)
+		}
+	})
+}
+
+// TestLocationsSharedData: data that two images share as a location (a
+// database written by Glance, or a copy made by an admin) outlives the
+// removal of one image's location and the deletion of that image.
+func TestLocationsSharedData(t *testing.T) {
+	eachDB(t, func(t *testing.T, dbURL string) {
+		web, _ := webImages(t)
+		e := newLocEnv(t, locOpts{dbURL: dbURL})
+		ctx := context.Background()
+		a := e.createAs(rawBare)
+		if r := e.do("PUT", "/v2/images/"+a+"/file", bytes.NewReader(make([]byte, 100)), "Content-Type", "application/octet-stream",
+			"X-Roles", "member", "X-Project-Id", "p1"); r.status != 204 {
+			t.Fatalf("upload: %d %s", r.status, r.body)
+		}
+		imgA, err := e.db.Images().Get(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// b has a's file as its first location and a web copy.
+		b := e.createAs(rawBare)
+		imgB, err := e.db.Images().Get(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgB.Status, imgB.Size = image.Active, imgA.Size
+		imgB.Locations = []image.Location{{URL: imgA.Locations[0].URL, Metadata: map[string]any{}}}
+		if err := e.db.Images().Update(ctx, imgB, image.Queued); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, "add a web copy", e.patch(b, addLoc(web.URL+"/b", "")), 200, "")
+		expect(t, "remove the shared location", e.patch(b, `[{"op":"remove","path":"/locations/0"}]`, "admin", "p1"), 200, "")
+		if n := len(e.storeFiles()); n != 1 {
+			t.Fatalf("%d files in the store, want a's still there", n)
+		}
+		// Deleting b (now on the web only) leaves the web server alone;
+		// deleting a removes its file.
+		expect(t, "delete b", e.do("DELETE", "/v2/images/"+b, nil, "X-Roles", "member", "X-Project-Id", "p1"), 204, "")
+		expect(t, "delete a", e.do("DELETE", "/v2/images/"+a, nil, "X-Roles", "member", "X-Project-Id", "p1"), 204, "")
+		if n := len(e.storeFiles()); n != 0 {
+			t.Fatalf("%d files in the store, want 0", n)
 		}
 	})
 }
