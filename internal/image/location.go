@@ -233,6 +233,9 @@ func (s *Service) locationChange(img *Image, c Change, probes map[string]probe, 
 	if err != nil {
 		return errs.E(op, err)
 	}
+	if len(locs) == 0 {
+		return errs.E(op, errs.Forbidden, "Cannot set locations to empty list.")
+	}
 	valData, err := s.validationData(img, locs)
 	if err != nil {
 		return errs.E(op, err)
