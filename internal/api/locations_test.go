@@ -359,3 +359,17 @@ func TestLocationsSharedData(t *testing.T) {
 		}
 	})
 }
+
+// TestLocationsScrubbed: with delayed_delete, the scrubber finishes an
+// image whose location is on the web without trying to delete it there.
+func TestLocationsScrubbed(t *testing.T) {
+	web, _ := webImages(t)
+	e := newLocEnv(t, locOpts{adjust: func(o *image.Options) { o.DelayedDelete = true }})
+	id := e.createAs(rawBare)
+	expect(t, "add", e.patch(id, addLoc(web.URL+"/a", "")), 200, "")
+	expect(t, "delete", e.do("DELETE", "/v2/images/"+id, nil, "X-Roles", "member", "X-Project-Id", "p1"), 204, "")
+	rep, err := e.svc.Scrub(context.Background(), 0, 0)
+	if err != nil || rep.Scrubbed != 1 || rep.Failed != 0 {
+		t.Fatalf("scrub: %+v %v, want 1 scrubbed", rep, err)
+	}
+}

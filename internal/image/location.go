@@ -542,18 +542,31 @@ func (s *Service) checkLocationStorage(old, img *Image, others Usage) error {
 	return nil
 }
 
+// keepData reports whether the data at loc must stay when image id lets
+// go of it: its store is read-only (an http location is not Glint's data)
+// or another image still has it as a location.
+func (s *Service) keepData(ctx context.Context, id, loc string, d store.Driver) bool {
+	if !d.Capabilities().Has(store.WriteAccess) {
+		return true
+	}
+	lr, ok := s.repo.(locationRepo)
+	if !ok {
+		return false
+	}
+	inUse, err := lr.LocationInUse(ctx, loc, id)
+	if err != nil {
+		s.log.ErrorContext(ctx, "could not tell whether a location is shared; its data is kept", "image_id", id, "location", store.Redact(loc), "err", err)
+		return true
+	}
+	return inUse
+}
+
 // deleteRemovedLocation removes the data of a location taken off an image,
 // unless another image still uses it or its store cannot delete.
 func (s *Service) deleteRemovedLocation(ctx context.Context, id string, l Location) {
 	ctx = context.WithoutCancel(ctx)
-	if lr, ok := s.repo.(locationRepo); ok {
-		inUse, err := lr.LocationInUse(ctx, l.URL, id)
-		if err != nil || inUse {
-			if err != nil {
-				s.log.ErrorContext(ctx, "could not tell whether a removed location is shared; its data is kept", "image_id", id, "location", store.Redact(l.URL), "err", err)
-			}
-			return
-		}
+	if d, err := s.stores.For(l.URL); err == nil && s.keepData(ctx, id, l.URL, d) {
+		return
 	}
 	s.deleteData(ctx, id, l.URL)
 }
