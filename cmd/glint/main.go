@@ -269,6 +269,9 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 		UploadHeartbeat:  time.Duration(cfg.UploadStaleAfter) * time.Second / 4,
 		DiskFormats:      cfg.DiskFormats,
 		ContainerFormats: cfg.ContainerFormats,
+		ShowLocations:    cfg.ShowMultipleLocations,
+		LocationQuota:    cfg.ImageLocationQuota,
+		LocationFilter:   locationFilter(cfg),
 	}, log)
 	importer, err := newImporter(cfg, svc, database, log)
 	if err != nil {

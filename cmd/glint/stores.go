@@ -18,6 +18,7 @@ import (
 	"glint/internal/store/httpstore"
 	s3store "glint/internal/store/s3"
 	"glint/internal/store/swift"
+	"glint/internal/urlfilter"
 )
 
 // storeType maps a glance_store scheme, as written in stores and
@@ -214,4 +215,27 @@ func storeProperties(cfg *config.Config, typ string, d store.Driver) map[string]
 			"s3_store_large_object_chunk_size": cfg.S3StoreLargeObjectChunk, "s3_store_thread_pools": cfg.S3StoreThreadPools}
 	}
 	return map[string]any{}
+}
+
+// locationFilter is the filter http(s) locations added by users pass:
+// Glance 25.1 applies [import_filtering_opts] to them; private addresses
+// follow the HTTP store's own switch, which also guards every connection.
+func locationFilter(cfg *config.Config) urlfilter.Options {
+	return urlfilter.Options{
+		AllowedSchemes: cfg.AllowedSchemes, DisallowedSchemes: cfg.DisallowedSchemes,
+		AllowedHosts: cfg.AllowedHosts, DisallowedHosts: cfg.DisallowedHosts,
+		AllowedPorts: portList(cfg.AllowedPorts), DisallowedPorts: portList(cfg.DisallowedPorts),
+		AllowPrivate: cfg.HTTPStoreAllowPrivate,
+	}
+}
+
+// portList reads port numbers the configuration has already checked.
+func portList(list []string) []int {
+	out := make([]int, 0, len(list))
+	for _, p := range list {
+		if n, err := strconv.Atoi(p); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
 }

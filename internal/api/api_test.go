@@ -44,6 +44,9 @@ type opts struct {
 	svc     func(*image.Options) // adjusts the service's options
 	store   string               // filesystem store directory; empty: a temporary one
 	authn   auth.Authenticator   // nil: noauth
+	stores  []store.Driver       // more stores beside the filesystem one
+	api     func(*api.Config)    // adjusts the API's configuration
+	authz   image.Authorizer     // nil: Glance's legacy policy defaults
 }
 
 // eachDB runs test once per database (SQLite, PostgreSQL, MySQL/MariaDB:
@@ -91,10 +94,13 @@ func newEnv(t *testing.T, o opts) *env {
 	if o.svc != nil {
 		o.svc(&so)
 	}
-	svc := image.NewService(database.Images(), store.NewSet(fs), nil, so, log)
-	h, err := api.New(svc, api.Config{LimitParamDefault: 25, APILimitMax: 1000, Authenticator: o.authn,
-		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats},
-		func(r *http.Request) error { return database.Ping(r.Context()) }, log)
+	svc := image.NewService(database.Images(), store.NewSet(fs, o.stores...), o.authz, so, log)
+	ac := api.Config{LimitParamDefault: 25, APILimitMax: 1000, Authenticator: o.authn,
+		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats}
+	if o.api != nil {
+		o.api(&ac)
+	}
+	h, err := api.New(svc, ac, func(r *http.Request) error { return database.Ping(r.Context()) }, log)
 	if err != nil {
 		t.Fatal(err)
 	}

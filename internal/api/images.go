@@ -154,7 +154,18 @@ func (s *Server) patchImage(w http.ResponseWriter, r *http.Request) {
 				s.writeError(w, r, errs.E(op, errs.Invalid, "Malformed JSON in request body."))
 				return
 			}
-			if k != "locations" {
+			if k == "locations" {
+				// Glance validates an element added at /locations/N as a
+				// one-element list.
+				v := c.Value
+				if len(o.Path) == 2 {
+					v = []any{c.Value}
+				}
+				if err := s.schemas.validateImage(map[string]any{k: v}); err != nil {
+					s.writeError(w, r, err)
+					return
+				}
+			} else {
 				if len(k) > 255 {
 					s.writeError(w, r, errs.E(op, errs.Invalid, "Property names are limited to 255 characters."))
 					return

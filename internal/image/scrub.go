@@ -71,7 +71,10 @@ func (s *Service) scrubImage(ctx context.Context, img *Image) bool {
 	ok := true
 	for _, l := range img.Locations {
 		d, err := s.stores.For(l.URL)
-		if err == nil {
+		if err == nil && s.keepData(ctx, img.ID, l.URL, d) {
+			d = nil // recorded as scrubbed, the data left in place
+		}
+		if err == nil && d != nil {
 			err = d.Delete(ctx, l.URL)
 		}
 		if err != nil && !errs.Is(errs.NotFound, err) {

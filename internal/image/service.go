@@ -24,6 +24,7 @@ import (
 	"glint/internal/imageformat"
 	"glint/internal/policy"
 	"glint/internal/store"
+	"glint/internal/urlfilter"
 )
 
 // Repo is what the service needs from the database.
@@ -77,6 +78,14 @@ type Options struct {
 	Protections      PropertyRules
 	DiskFormats      []string
 	ContainerFormats []string
+	// ShowLocations is show_multiple_locations: locations are shown and
+	// may be changed by JSON patch.
+	ShowLocations bool
+	// LocationQuota is image_location_quota; negative: unlimited.
+	LocationQuota int
+	// LocationFilter screens http(s) locations as Glance 25.1 does, with
+	// the [import_filtering_opts] rules.
+	LocationFilter urlfilter.Options
 }
 
 // Service is the domain layer every image request goes through: policy,
@@ -505,34 +514,82 @@ type Change struct {
 // Update applies changes in order and saves once: all or nothing. strictAdd
 // is the v2.0 dialect, where add of an existing property is a conflict.
 func (s *Service) Update(ctx context.Context, id string, changes []Change, strictAdd bool) (*Image, error) {
-	// The changes apply to the row as it is when locked, so concurrent
-	// patches, on this node or another, are all kept.
-	img, err := s.repo.Modify(ctx, id, func(old *Image) (*Image, error) {
-		if err := s.checkOwned(ctx, old, "modify_image"); err != nil {
+	var probes map[string]probe
+	counted := false
+	owner := ""
+	if hasLocationChanges(changes) {
+		// Who may change the image is settled before any store is asked
+		// about a location: a caller who may not cannot make Glint fetch.
+		cur, err := s.get(ctx, id)
+		if err != nil {
 			return nil, err
 		}
-		return s.applyChanges(ctx, old, changes, strictAdd)
-	})
+		if err := s.authorizeChanges(ctx, cur, changes); err != nil {
+			return nil, err
+		}
+		if s.opts.ShowLocations {
+			probes = s.probeLocations(ctx, changes)
+		}
+		counted = s.opts.Limits == nil && s.opts.StorageQuota > 0
+		owner = ownerKey(cur)
+	}
+	var removed []Location
+	apply := func(old *Image, others *Usage) (*Image, error) {
+		removed = removed[:0]
+		if err := s.checkVisible(ctx, old); err != nil {
+			return nil, err
+		}
+		if err := s.authorizeChanges(ctx, old, changes); err != nil {
+			return nil, err
+		}
+		img, err := s.applyChanges(ctx, old, changes, strictAdd, probes, &removed)
+		if err != nil {
+			return nil, err
+		}
+		if others != nil {
+			if err := s.checkLocationStorage(old, img, *others); err != nil {
+				return nil, err
+			}
+		}
+		return img, nil
+	}
+	// The changes apply to the row as it is when locked, so concurrent
+	// patches, on this node or another, are all kept.
+	var img *Image
+	var err error
+	if counted {
+		img, err = s.repo.ModifyCounted(ctx, id, owner, func(old *Image, others Usage) (*Image, error) { return apply(old, &others) })
+	} else {
+		img, err = s.repo.Modify(ctx, id, func(old *Image) (*Image, error) { return apply(old, nil) })
+	}
 	if err != nil {
 		return nil, err
+	}
+	for _, l := range removed {
+		s.deleteRemovedLocation(ctx, id, l)
 	}
 	return s.readable(ctx, img), nil
 }
 
 // applyChanges computes the image that changes make of old.
-func (s *Service) applyChanges(ctx context.Context, old *Image, changes []Change, strictAdd bool) (*Image, error) {
+func (s *Service) applyChanges(ctx context.Context, old *Image, changes []Change, strictAdd bool, probes map[string]probe, removed *[]Location) (*Image, error) {
 	const op errs.Op = "image.Update"
 	img := old.Clone()
 	a := auth.From(ctx)
 	for _, c := range changes {
 		k := c.Path[0]
 		switch {
+		case k == "locations":
+			if len(c.Path) == 1 && c.Op != "replace" || len(c.Path) == 2 && c.Op == "replace" {
+				return nil, errs.Errorf(op, errs.Invalid, "Invalid JSON pointer for this resource: '/%s'", strings.Join(c.Path, "/"))
+			}
+			if err := s.locationChange(img, c, probes, removed); err != nil {
+				return nil, err
+			}
+			continue
 		case IsReadOnly(k):
 			return nil, errs.Errorf(op, errs.Forbidden, "Attribute '%s' is read-only.", k)
 		case IsReserved(k):
-			if k == "locations" {
-				return nil, errs.E(op, errs.Forbidden, "It's not allowed to update locations if locations are invisible.")
-			}
 			return nil, errs.Errorf(op, errs.Forbidden, "Attribute '%s' is reserved.", k)
 		}
 		// A property the caller may not read does not exist for it.
@@ -739,7 +796,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	// The row is gone first: an upload racing this delete then fails its
 	// final compare-and-set and removes its own data.
 	for _, l := range deleted.Locations {
-		s.deleteData(ctx, id, l.URL)
+		s.deleteRemovedLocation(ctx, id, l)
 	}
 	return nil
 }
@@ -747,6 +804,9 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 func (s *Service) deleteData(ctx context.Context, id, loc string) {
 	ctx = context.WithoutCancel(ctx)
 	d, err := s.stores.For(loc)
+	if err == nil && !d.Capabilities().Has(store.WriteAccess) {
+		return // a read-only store's data (an http location) is not Glint's to delete
+	}
 	if err == nil {
 		err = d.Delete(ctx, loc)
 	}
