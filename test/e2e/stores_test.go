@@ -72,14 +72,19 @@ func TestMultiStore(t *testing.T) {
 		t.Skip("-short: starts an S3 server")
 	}
 	srv := testserver.StartS3(t)
+	sw := testserver.StartSwift(t)
+	ref := filepath.Join(t.TempDir(), "glance-swift.conf")
+	os.WriteFile(ref, []byte(fmt.Sprintf("[ref1]\nuser = glint:tester\nkey = %s\nauth_address = %s\nauth_version = 1\n",
+		sw.Users["glint:tester"], sw.AuthURL)), 0o600)
 	fast := filepath.Join(t.TempDir(), "fast")
-	s := startServerConf(t, fmt.Sprintf("enabled_backends = fast:file, obj:s3, web:http\n[glance_store]\ndefault_backend = obj\n"+
+	s := startServerConf(t, fmt.Sprintf("enabled_backends = fast:file, obj:s3, cold:swift, web:http\n[glance_store]\ndefault_backend = obj\n"+
 		"[fast]\nfilesystem_store_datadir = %s\nstore_description = Local disks\n"+
 		"[obj]\ns3_store_host = %s\ns3_store_access_key = %s\ns3_store_secret_key = %s\ns3_store_bucket = glance\n"+
-		"s3_store_create_bucket_on_put = true\n", fast, srv.Endpoint, srv.AccessKey, srv.Secret))
+		"s3_store_create_bucket_on_put = true\n"+
+		"[cold]\nswift_store_config_file = %s\nswift_store_create_container_on_put = true\n", fast, srv.Endpoint, srv.AccessKey, srv.Secret, ref))
 
 	status, body := s.do(t, "GET", "/v2/info/stores", nil)
-	if want := `{"stores":[{"description":"Local disks","id":"fast"},{"default":"true","id":"obj"},{"id":"web","read-only":"true"}]}`; status != 200 || strings.TrimSpace(string(body)) != want {
+	if want := `{"stores":[{"description":"Local disks","id":"fast"},{"default":"true","id":"obj"},{"id":"cold"},{"id":"web","read-only":"true"}]}`; status != 200 || strings.TrimSpace(string(body)) != want {
 		t.Errorf("GET /v2/info/stores: %d %s", status, body)
 	}
 
@@ -121,7 +126,7 @@ func TestMultiStore(t *testing.T) {
 	checkDownload(t, out2, p, img2)
 
 	// The glance CLI names the store itself: image-upload --store.
-	for _, st := range []string{"fast", "obj"} {
+	for _, st := range []string{"fast", "obj", "cold"} {
 		status, body = s.do(t, "POST", "/v2/images", map[string]any{"name": "cli-" + st, "disk_format": "raw", "container_format": "bare"})
 		if status != 201 {
 			t.Fatalf("create: %d %s", status, body)
