@@ -38,7 +38,12 @@ func TestImportToStoresWithGlanceCLI(t *testing.T) {
 	r := must(t, s.glanceStdin(t, p.path, "image-create-via-import", "--disk-format", "raw", "--container-format", "bare",
 		"--name", "two-stores", "--import-method", "glance-direct", "--stores", "a,obj"))
 	id := glanceProps(t, r)["id"]
+	// The image turns active with its first store; the others follow.
 	img := s.waitStatus(t, id, "active")
+	for deadline := time.Now().Add(30 * time.Second); img["os_glance_importing_to_stores"] != "" && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		img = s.mustGetImage(t, id)
+	}
 	if img["stores"] != "a,obj" || img["os_glance_importing_to_stores"] != "" || img["os_glance_failed_import"] != "" {
 		t.Errorf("after import to a and obj: stores %v, importing %v, failed %v", img["stores"],
 			img["os_glance_importing_to_stores"], img["os_glance_failed_import"])
