@@ -204,21 +204,8 @@ func (im *Importer) Stage(ctx context.Context, id string, body io.Reader, size i
 	if size >= 0 && size < limit {
 		limit = size
 	}
-	up := img.Clone()
-	up.Status = Uploading
-	up.UpdatedAt = s.now().UTC()
-	var others Usage // the owner's usage by its other images, when counted
-	if s.stagingCounted() {
-		err = s.saveCounted(ctx, up, Queued, func(o Usage) error {
-			if err := s.checkStagedBytes(op, img, o, size); err != nil {
-				return err
-			}
-			others = o
-			return s.checkUploading(op, img, o)
-		})
-	} else {
-		err = s.save(ctx, up, Queued)
-	}
+	_, body, err = s.beginTransfer(ctx, op, img, Uploading, size,
+		s.stagedQuota(), &capReader{r: body, n: limit, announced: size, cap: s.opts.ImageSizeCap})
 	if err != nil {
 		return errs.E(op, err)
 	}
@@ -247,12 +234,7 @@ func (im *Importer) Stage(ctx context.Context, id string, body io.Reader, size i
 		os.Remove(dst)
 	}
 	insp := imageformat.New()
-	var r io.Reader = &capReader{r: body, n: limit, announced: size, cap: s.opts.ImageSizeCap}
-	if sl := s.stageLimit(); sl >= 0 {
-		remaining := sl - others.StagedBytes
-		r = &quotaReader{r: r, remaining: remaining, fail: func() error { return s.checkStagedBytes(op, img, others, remaining+1) }}
-	}
-	written, err := writeFile(dst, io.TeeReader(r, insp))
+	written, err := writeFile(dst, io.TeeReader(body, insp))
 	if err == nil && size >= 0 && written != size {
 		err = errs.Errorf(op, errs.Invalid, "Image size mismatch: %d bytes announced, %d received", size, written)
 	}
@@ -437,7 +419,7 @@ func (im *Importer) Import(ctx context.Context, id string, req *ImportRequest) e
 		n.UpdatedAt = s.now().UTC()
 		return n, nil
 	}
-	if s.counting() || s.stagingCounted() {
+	if s.counting() || s.stageLimit() >= 0 {
 		// Decided under the owner's quota lock, as the image starts to
 		// count as uploading (os_glance_importing_to_stores for a copy).
 		_, err = s.repo.ModifyCounted(ctx, id, ownerKey(img), func(cur *Image, o Usage) (*Image, error) {

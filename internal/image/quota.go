@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"io"
 
 	"glint/internal/errs"
 )
@@ -133,9 +134,46 @@ func (s *Service) counting() bool {
 	return s.storageLimit() >= 0 || s.opts.Limits != nil && s.opts.Limits.ImageCountUploading >= 0
 }
 
-// stagingCounted reports whether staging is counted against any quota.
-func (s *Service) stagingCounted() bool {
-	return s.stageLimit() >= 0 || s.opts.Limits != nil && s.opts.Limits.ImageCountUploading >= 0
+// byteQuota is the byte quota a transfer counts against: the stored
+// bytes for an upload, the staged bytes for a stage.
+type byteQuota struct {
+	limit int64 // bytes, or -1
+	used  func(Usage) int64
+	check func(op errs.Op, img *Image, others Usage, size int64) error
+}
+
+func (s *Service) storedQuota() byteQuota {
+	return byteQuota{s.storageLimit(), func(u Usage) int64 { return u.StoredBytes }, s.checkStored}
+}
+
+func (s *Service) stagedQuota() byteQuota {
+	return byteQuota{s.stageLimit(), func(u Usage) int64 { return u.StagedBytes }, s.checkStagedBytes}
+}
+
+// beginTransfer moves img from queued to status to (saving or uploading)
+// and returns the new version and body bounded by the remaining quota.
+// When q or image_count_uploading applies, the move is decided under the
+// owner's quota lock, refusing a known size past q and one upload too many.
+func (s *Service) beginTransfer(ctx context.Context, op errs.Op, img *Image, to Status, size int64, q byteQuota, body io.Reader) (*Image, io.Reader, error) {
+	next := img.Clone()
+	next.Status = to
+	next.UpdatedAt = s.now().UTC()
+	if q.limit < 0 && (s.opts.Limits == nil || s.opts.Limits.ImageCountUploading < 0) {
+		return next, body, s.save(ctx, next, Queued)
+	}
+	var others Usage // the owner's usage by its other images
+	err := s.saveCounted(ctx, next, Queued, func(o Usage) error {
+		if err := q.check(op, img, o, size); err != nil {
+			return err
+		}
+		others = o
+		return s.checkUploading(op, img, o)
+	})
+	if err != nil || q.limit < 0 {
+		return next, body, err
+	}
+	remaining := q.limit - q.used(others)
+	return next, &quotaReader{r: body, remaining: remaining, fail: func() error { return q.check(op, img, others, remaining+1) }}, nil
 }
 
 // saveCounted is save with check deciding under the owner's quota lock.
@@ -181,7 +219,7 @@ func (s *Service) Usage(ctx context.Context, project string) (map[string]UsageEn
 // so an oversized upload of unknown length fails early instead of after
 // all of it is written.
 type quotaReader struct {
-	r         interface{ Read([]byte) (int, error) }
+	r         io.Reader
 	remaining int64
 	fail      func() error
 }

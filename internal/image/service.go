@@ -838,21 +838,8 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size in
 		limit = size
 	}
 
-	saving := img.Clone()
-	saving.Status = Saving
-	saving.UpdatedAt = s.now().UTC()
-	var others Usage // the owner's usage by its other images, when counted
-	if s.counting() {
-		err = s.saveCounted(ctx, saving, Queued, func(o Usage) error {
-			if err := s.checkStored(op, img, o, size); err != nil {
-				return err
-			}
-			others = o
-			return s.checkUploading(op, img, o)
-		})
-	} else {
-		err = s.save(ctx, saving, Queued)
-	}
+	saving, src, err := s.beginTransfer(ctx, op, img, Saving, size,
+		s.storedQuota(), &capReader{r: body, n: limit, announced: size, cap: s.opts.ImageSizeCap})
 	if err != nil {
 		return err
 	}
@@ -865,12 +852,6 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size in
 	mh, err := NewHash(s.opts.HashingAlgorithm)
 	if err != nil {
 		return errs.E(op, errs.Internal, err)
-	}
-	r := &capReader{r: body, n: limit, announced: size, cap: s.opts.ImageSizeCap}
-	var src io.Reader = r
-	if limit := s.storageLimit(); limit >= 0 {
-		remaining := limit - others.StoredBytes
-		src = &quotaReader{r: r, remaining: remaining, fail: func() error { return s.checkStored(op, img, others, remaining+1) }}
 	}
 	insp := imageformat.New()
 	pipe := newHashPipe(src, md, mh, insp)
