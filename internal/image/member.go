@@ -38,11 +38,11 @@ type MemberRepo interface {
 	DeleteMember(ctx context.Context, imageID, memberID string) error
 }
 
-// membership returns the caller's membership of img, or nil. Glance's
-// image target names it member_id.
+// membership returns the caller's membership of img, or nil. Only shared
+// images have members that count; Glance's image target names it member_id.
 func (s *Service) membership(ctx context.Context, img *Image) *Member {
 	a := auth.From(ctx)
-	if a.ProjectID == "" || s.members == nil || img.Owner != nil && *img.Owner == a.ProjectID {
+	if img.Visibility != Shared || a.ProjectID == "" || s.members == nil || img.Owner != nil && *img.Owner == a.ProjectID {
 		return nil
 	}
 	m, err := s.members.Member(ctx, img.ID, a.ProjectID)

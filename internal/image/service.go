@@ -185,34 +185,38 @@ func (s *Service) get(ctx context.Context, id string) (*Image, error) {
 // checkVisible hides, as NotFound, an image the caller may not see.
 func (s *Service) checkVisible(ctx context.Context, img *Image) error {
 	const op errs.Op = "image.checkVisible"
-	if !s.visible(ctx, img) {
+	m := s.membership(ctx, img) // one lookup serves both checks
+	if !visible(auth.From(ctx), img, m) {
 		return errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", img.ID))
 	}
-	if err := s.authz.Authorize(ctx, "get_image", s.target(ctx, img)); err != nil {
+	if err := s.authz.Authorize(ctx, "get_image", imageTarget(img, m)); err != nil {
 		return errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", img.ID), err)
 	}
 	return nil
 }
 
 // visible is Glance's single-image visibility rule: a shared image is
-// visible to its members whatever their membership status.
-func (s *Service) visible(ctx context.Context, img *Image) bool {
-	a := auth.From(ctx)
+// visible to its members (m, the caller's membership) whatever their
+// membership status.
+func visible(a *auth.Context, img *Image, m *Member) bool {
 	switch {
 	case a.IsAdmin, img.Owner == nil, img.Visibility == Public, img.Visibility == Community:
 		return true
 	case a.ProjectID != "" && *img.Owner == a.ProjectID:
 		return true
-	case img.Visibility == Shared:
-		return s.membership(ctx, img) != nil
 	}
-	return false
+	return img.Visibility == Shared && m != nil
 }
 
-// target is the dict Glance's ImageTarget gives oslo.policy for img: its
-// attributes and custom properties, with project_id for the owner and
-// member_id for the caller's membership, if any.
+// target is imageTarget for the caller in ctx.
 func (s *Service) target(ctx context.Context, img *Image) map[string]any {
+	return imageTarget(img, s.membership(ctx, img))
+}
+
+// imageTarget is the dict Glance's ImageTarget gives oslo.policy for img:
+// its attributes and custom properties, with project_id for the owner and
+// member_id for the caller's membership m, if any.
+func imageTarget(img *Image, m *Member) map[string]any {
 	t := make(map[string]any, len(img.Properties)+16)
 	for k, v := range img.Properties {
 		t[k] = v
@@ -228,10 +232,8 @@ func (s *Service) target(ctx context.Context, img *Image) map[string]any {
 	t["protected"], t["os_hidden"] = img.Protected, img.OSHidden
 	t["disk_format"], t["container_format"] = opt(img.DiskFormat), opt(img.ContainerFormat)
 	t["member_id"] = nil
-	if img.Visibility == Shared {
-		if m := s.membership(ctx, img); m != nil {
-			t["member_id"] = m.MemberID
-		}
+	if m != nil {
+		t["member_id"] = m.MemberID
 	}
 	return t
 }
