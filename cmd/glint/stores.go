@@ -110,6 +110,7 @@ func openStore(cfg *config.Config, typ string) (store.Driver, error) {
 			FilePerm:  os.FileMode(cfg.FilesystemStoreFilePerm),
 			Sparse:    cfg.FilesystemThinProvision,
 			ChunkSize: cfg.FilesystemStoreChunk,
+			DirectIO:  cfg.FilesystemDirectIO,
 		})
 	case "http":
 		return httpstore.New(httpstore.Options{

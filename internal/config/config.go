@@ -71,6 +71,7 @@ type Config struct {
 	FilesystemStoreFilePerm int      // filesystem_store_file_perm, default 0 (written in octal digits as in Glance, "640"; held as the mode bits, 0o640; 0 means leave umask)
 	FilesystemStoreDatadirs []string // filesystem_store_datadirs, default [] ("path:priority" items; overrides filesystem_store_datadir)
 	FilesystemThinProvision bool     // filesystem_thin_provisioning, default false (skip writing runs of zeros)
+	FilesystemDirectIO      bool     // [glint] filesystem_direct_io, default false (O_DIRECT image writes)
 	FilesystemStoreChunk    int      // filesystem_store_chunk_size, default 65536
 	S3StoreHost             string   // s3_store_host
 	S3StoreAccessKey        string   // s3_store_access_key

@@ -56,6 +56,9 @@ type Options struct {
 	Sparse bool
 	// ChunkSize is the granularity of zero detection; 0 means 64 KiB.
 	ChunkSize int
+	// DirectIO writes image data with O_DIRECT, past the page cache (see
+	// dataFile).
+	DirectIO bool
 }
 
 // Driver stores images as files under Dirs.
@@ -219,22 +222,30 @@ func (d *Driver) Add(ctx context.Context, imageID string, r io.Reader, size int6
 		f.Close()
 		os.Remove(tmp)
 	}()
-	var w io.Writer = f
-	var sw *sparseWriter
+	var (
+		w      io.Writer
+		finish func() error
+	)
 	if d.opts.Sparse {
-		sw = &sparseWriter{f: f, chunk: d.opts.ChunkSize, zero: make([]byte, d.opts.ChunkSize)}
-		w = sw
+		sw := &sparseWriter{f: f, chunk: d.opts.ChunkSize, zero: make([]byte, d.opts.ChunkSize)}
+		w, finish = sw, func() error {
+			if err := sw.finish(); err != nil {
+				return err
+			}
+			return f.Sync()
+		}
+	} else {
+		df := newDataFile(f, d.opts.DirectIO)
+		defer df.Abort()
+		w, finish = df, df.Finish
 	}
 	// ctxReader's WriteTo, not f's ReadFrom, drives the copy: the source
-	// may hand over whole chunks.
+	// may hand over whole chunks, which then go to the disk uncopied.
 	n, err := ctxReader{ctx, r}.WriteTo(w)
-	if err == nil && sw != nil {
-		err = sw.finish()
+	if err == nil {
+		err = finish()
 	}
 	if err != nil {
-		return "", n, storageErr(op, err)
-	}
-	if err := f.Sync(); err != nil {
 		return "", n, storageErr(op, err)
 	}
 	if err := f.Close(); err != nil {

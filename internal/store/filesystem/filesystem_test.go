@@ -125,8 +125,9 @@ func TestUnwritableDirIsAClearError(t *testing.T) {
 }
 
 func TestConformance(t *testing.T) {
-	for _, sparse := range []bool{false, true} {
-		t.Run(fmt.Sprintf("sparse=%v", sparse), func(t *testing.T) {
+	for _, opts := range []filesystem.Options{{}, {DirectIO: true}, {Sparse: true}} {
+		sparse := opts.Sparse
+		t.Run(fmt.Sprintf("sparse=%v,direct=%v", opts.Sparse, opts.DirectIO), func(t *testing.T) {
 			big := int64(0)
 			if !sparse {
 				big = 256 << 20 // the 2 GiB stream runs once, sparse
@@ -135,7 +136,7 @@ func TestConformance(t *testing.T) {
 				New: func(t *testing.T) store.Driver {
 					a, b := t.TempDir(), t.TempDir()
 					d, err := filesystem.NewDirs([]filesystem.DataDir{{Path: a, Priority: 100}, {Path: b, Priority: 200}},
-						filesystem.Options{Sparse: sparse})
+						opts)
 					if err != nil {
 						t.Fatal(err)
 					}
