@@ -223,8 +223,9 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	b := make([]byte, 0, 256+1024*len(imgs))
-	b = append(b, `{"images":[`...)
+	buf := s.bufs.get()
+	defer s.bufs.put(buf)
+	b := append(*buf, `{"images":[`...)
 	for i, img := range imgs {
 		if i > 0 {
 			b = append(b, ',')
@@ -238,6 +239,7 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
 	}
 	b = append(b, `,"schema":"/v2/schemas/images"}`...)
 	writeRawJSON(w, http.StatusOK, b)
+	*buf = b
 }
 
 type kv struct{ k, v string }

@@ -59,6 +59,7 @@ type Server struct {
 	health  func(r *http.Request) error
 	authn   auth.Authenticator
 	mux     *http.ServeMux
+	bufs    bufPool // response bodies of images and lists
 
 	metadefs       *metadef.Service
 	metadefSchemas metadefSchemas

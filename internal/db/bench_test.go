@@ -10,7 +10,7 @@ import (
 	"glint/internal/image"
 )
 
-// BenchmarkList100k measures listing queries over 100,000 images, each
+// BenchmarkList100k measures getting one image and listing queries over 100,000 images, each
 // with two properties and a tag, on every database
 // (go test -run '^$' -bench List100k ./internal/db/).
 func BenchmarkList100k(b *testing.B) {
@@ -50,6 +50,15 @@ func benchList100k(b *testing.B, c dbtest.Conn) {
 		{"name-eq", image.ListQuery{Limit: 20, Filters: []image.Filter{{Field: "name", Op: image.OpEq, Values: []string{"image-4242"}}}}},
 		{"marker-deep", image.ListQuery{Limit: 20, Marker: fmt.Sprintf("00000000-0000-4000-8000-%012d", n/2)}},
 	}
+	b.Run("get", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			if _, err := r.Get(ctx, fmt.Sprintf("00000000-0000-4000-8000-%012d", i%n)); err != nil {
+				b.Fatal(err)
+			}
+			i += 7919
+		}
+	})
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			c.q.MemberStatus = "accepted"

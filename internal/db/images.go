@@ -147,17 +147,102 @@ func (r *Images) create(ctx context.Context, img *image.Image, before func(tx co
 func (r *Images) Get(ctx context.Context, id string) (*image.Image, error) {
 	const op errs.Op = "db.Images.Get"
 	c := r.db.reader()
-	img, err := scanImage(c.queryRow(ctx, "SELECT "+imageCols+" FROM images WHERE id = ? AND "+c.d.notDeleted("deleted"), id))
+	var (
+		img *image.Image
+		err error
+	)
+	if c.d == dSQLite {
+		img, err = getWithChildren(ctx, c, id)
+	} else {
+		img, err = scanImage(c.queryRow(ctx, "SELECT "+imageCols+" FROM images WHERE id = ? AND "+c.d.notDeleted("deleted"), id))
+		if err == nil {
+			err = loadChildren(ctx, c, []*image.Image{img})
+		}
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", id))
 	}
 	if err != nil {
 		return nil, errs.E(op, errs.Unavailable, err)
 	}
-	if err := loadChildren(ctx, c, []*image.Image{img}); err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
-	}
 	return img, nil
+}
+
+// childrenSQLite are three columns holding an image's live properties,
+// tags and locations as JSON arrays, for a query over images i. To read
+// one image from SQLite, one statement with them costs a quarter less
+// than a query per table (BenchmarkList100k/sqlite/get): every statement
+// pays for its own read transaction (WAL locks taken with fcntl) and
+// database/sql's bookkeeping. For a page of images it is the other way
+// round (the JSON costs more than the statements save), so lists keep
+// loadChildren's three queries.
+func childrenSQLite(d dialect) string {
+	return `(SELECT json_group_array(json_array(p.name, p.value)) FROM image_properties p WHERE p.image_id = i.id AND ` + d.notDeleted("p.deleted") + `), ` +
+		`(SELECT json_group_array(DISTINCT t.value ORDER BY t.value) FROM image_tags t WHERE t.image_id = i.id AND ` + d.notDeleted("t.deleted") + `), ` +
+		`(SELECT json_group_array(json_array(l.id, l.value, l.meta_data, l.status) ORDER BY l.id) FROM image_locations l WHERE l.image_id = i.id AND ` + d.notDeleted("l.deleted") + `)`
+}
+
+func getWithChildren(ctx context.Context, c conn, id string) (*image.Image, error) {
+	var props, tags, locs string
+	var img *image.Image
+	row := c.queryRow(ctx, "SELECT "+prefixed("i.", imageCols)+", "+childrenSQLite(c.d)+" FROM images i WHERE i.id = ? AND "+c.d.notDeleted("i.deleted"), id)
+	img, err := scanImage(extraScanner{row, []any{&props, &tags, &locs}})
+	if err != nil {
+		return nil, err
+	}
+	return img, setChildren(img, props, tags, locs)
+}
+
+// extraScanner scans a row's leading columns as scanImage asks and the
+// rest into more.
+type extraScanner struct {
+	r    rowScanner
+	more []any
+}
+
+func (e extraScanner) Scan(dest ...any) error { return e.r.Scan(append(dest, e.more...)...) }
+
+// setChildren fills img from the JSON arrays of childrenSQLite.
+func setChildren(img *image.Image, props, tags, locs string) error {
+	var pv [][2]*string
+	if err := json.Unmarshal([]byte(props), &pv); err != nil {
+		return fmt.Errorf("properties of image %s: %w", img.ID, err)
+	}
+	for _, p := range pv {
+		if p[0] == nil {
+			continue
+		}
+		v := ""
+		if p[1] != nil {
+			v = *p[1]
+		}
+		img.Properties[*p[0]] = v
+	}
+	if err := json.Unmarshal([]byte(tags), &img.Tags); err != nil {
+		return fmt.Errorf("tags of image %s: %w", img.ID, err)
+	}
+	if len(img.Tags) == 0 {
+		img.Tags = nil
+	}
+	var lv [][4]json.RawMessage
+	if err := json.Unmarshal([]byte(locs), &lv); err != nil {
+		return fmt.Errorf("locations of image %s: %w", img.ID, err)
+	}
+	for _, raw := range lv {
+		var l image.Location
+		var meta *string
+		if err := errors.Join(json.Unmarshal(raw[0], &l.ID), json.Unmarshal(raw[1], &l.URL),
+			json.Unmarshal(raw[2], &meta), json.Unmarshal(raw[3], &l.Status)); err != nil {
+			return fmt.Errorf("locations of image %s: %w", img.ID, err)
+		}
+		l.Metadata = map[string]any{}
+		if meta != nil && *meta != "" {
+			// Glance writes JSON here; a row it cannot parse keeps empty metadata.
+			_ = json.Unmarshal([]byte(*meta), &l.Metadata)
+		}
+		img.Locations = append(img.Locations, l)
+	}
+	return nil
 }
 
 // Update saves img over its stored row, properties, tags and locations, as
