@@ -225,6 +225,10 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
 	}
 	buf := s.bufs.get()
 	defer s.bufs.put(buf)
+	if need := 256 + 1536*len(imgs); cap(*buf) < need {
+		// Grown by appends, a page of 1000 was copied ten times over.
+		*buf = make([]byte, 0, need)
+	}
 	b := append(*buf, `{"images":[`...)
 	for i, img := range imgs {
 		if i > 0 {
