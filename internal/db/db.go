@@ -44,7 +44,8 @@ type DB struct {
 	d       dialect
 	write   *sql.DB
 	read    *sql.DB
-	stmts   *stmtCache // SQLite only
+	stmts   *stmtCache // SQLite only: the readers'
+	wstmts  *stmtCache // SQLite only: the writer's
 }
 
 // Dialect names, as in DB.Dialect and as goose's migration directories.
@@ -299,7 +300,7 @@ func Open(ctx context.Context, conn string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(readers())
 	r.SetMaxIdleConns(readers())
-	return &DB{Dialect: dialect, d: dialectOf(dialect), write: w, read: r, stmts: newStmtCache(r)}, nil
+	return &DB{Dialect: dialect, d: dialectOf(dialect), write: w, read: r, stmts: newStmtCache(r), wstmts: newStmtCache(w)}, nil
 }
 
 // readers is the size of the SQLite reader pool. Reads run on the CPU
@@ -325,6 +326,7 @@ func driverName(dialect string) string {
 func (d *DB) Close() error {
 	if d.stmts != nil {
 		d.stmts.close()
+		d.wstmts.close()
 	}
 	if d.read == d.write {
 		return d.write.Close()

@@ -269,26 +269,47 @@ type conn struct {
 	r     runner
 	d     dialect
 	cache *stmtCache // nil: run statements unprepared
+	// In an SQLite write transaction: the transaction, and the statements
+	// it ran unprepared, which tryTx prepares once the transaction is over
+	// (preparing needs the writer connection the transaction holds).
+	tx     *sql.Tx
+	missed *[]string
+}
+
+// stmt returns the prepared statement to run q with, or nil.
+func (c conn) stmt(ctx context.Context, q string) *sql.Stmt {
+	switch {
+	case c.cache == nil:
+		return nil
+	case c.tx == nil:
+		return c.cache.get(ctx, q)
+	}
+	if st := c.cache.lookup(q); st != nil {
+		// Prepared on the pool's one connection, which the transaction
+		// holds: database/sql reuses it.
+		return c.tx.StmtContext(ctx, st)
+	}
+	*c.missed = append(*c.missed, q)
+	return nil
 }
 
 func (c conn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := c.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return c.r.ExecContext(ctx, c.d.bind(q), args...)
 }
 
 func (c conn) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if c.cache != nil {
-		if st := c.cache.get(ctx, q); st != nil {
-			return st.QueryContext(ctx, args...)
-		}
+	if st := c.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
 	}
 	return c.r.QueryContext(ctx, c.d.bind(q), args...)
 }
 
 func (c conn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	if c.cache != nil {
-		if st := c.cache.get(ctx, q); st != nil {
-			return st.QueryRowContext(ctx, args...)
-		}
+	if st := c.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
 	return c.r.QueryRowContext(ctx, c.d.bind(q), args...)
 }

@@ -182,11 +182,13 @@ func childrenSQLite(d dialect) string {
 		`(SELECT json_group_array(json_array(l.id, l.value, l.meta_data, l.status) ORDER BY l.id) FROM image_locations l WHERE l.image_id = i.id AND ` + d.notDeleted("l.deleted") + `)`
 }
 
+// getSQLite is getWithChildren's query, built once.
+var getSQLite = "SELECT " + prefixed("i.", imageCols) + ", " + childrenSQLite(dSQLite) +
+	" FROM images i WHERE i.id = ? AND " + dSQLite.notDeleted("i.deleted")
+
 func getWithChildren(ctx context.Context, c conn, id string) (*image.Image, error) {
 	var props, tags, locs string
-	var img *image.Image
-	row := c.queryRow(ctx, "SELECT "+prefixed("i.", imageCols)+", "+childrenSQLite(c.d)+" FROM images i WHERE i.id = ? AND "+c.d.notDeleted("i.deleted"), id)
-	img, err := scanImage(extraScanner{row, []any{&props, &tags, &locs}})
+	img, err := scanImage(extraScanner{c.queryRow(ctx, getSQLite, id), []any{&props, &tags, &locs}})
 	if err != nil {
 		return nil, err
 	}
@@ -387,11 +389,22 @@ func (d *DB) tryTx(ctx context.Context, fn func(conn) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(conn{r: tx, d: d.d}); err != nil {
+	c := conn{r: tx, d: d.d}
+	var missed []string
+	if d.wstmts != nil {
+		c.cache, c.tx, c.missed = d.wstmts, tx, &missed
+	}
+	if err := fn(c); err != nil {
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	for _, q := range missed {
+		d.wstmts.get(ctx, q)
+	}
+	return nil
 }
 
 // loadChildren fills properties, tags and locations of imgs with one query per table.
