@@ -30,7 +30,9 @@ type dataFile struct {
 	kick      chan struct{}
 	flusher   sync.WaitGroup
 	flushErr  error // set by the flusher; read after flusher.Wait
+	flushes   int   // background flushes run; read after flusher.Wait
 	finished  bool
+	holes     bool // Skip was called: Finish sets the length
 }
 
 const (
@@ -50,6 +52,7 @@ func newDataFile(f *os.File, direct bool) *dataFile {
 			if err := fdatasync(f); err != nil && w.flushErr == nil {
 				w.flushErr = err
 			}
+			w.flushes++
 		}
 	}()
 	return w
@@ -120,11 +123,26 @@ func (w *dataFile) write(p []byte) error {
 	return nil
 }
 
+// Skip leaves a hole of n bytes (thin provisioning): what is staged is
+// written first, then the offset moves on.
+func (w *dataFile) Skip(n int64) error {
+	if err := w.flush(); err != nil {
+		return err
+	}
+	w.off += n
+	w.holes = true
+	return nil
+}
+
 // Finish writes what is staged and makes the file durable. The unaligned
 // tail of the data goes through the page cache, which has no alignment
 // rule.
 func (w *dataFile) Finish() error {
 	err := w.flush()
+	if err == nil && w.holes {
+		// A trailing run of zeros left the file short of its length.
+		err = w.f.Truncate(w.off)
+	}
 	w.finished = true
 	close(w.kick)
 	w.flusher.Wait()

@@ -81,3 +81,66 @@ func TestDataFileDirect(t *testing.T) {
 		t.Fatal("O_DIRECT could be set but the data file does not use it")
 	}
 }
+
+// Data is flushed while it is written, not only by the final fsync.
+func TestDataFileFlushesInBackground(t *testing.T) {
+	for _, direct := range []bool{false, true} {
+		f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := newDataFile(f, direct)
+		b := alignedBuffer(1 << 20)
+		for range 3 * flushEvery / len(b) {
+			if _, err := w.Write(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Finish(); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if w.flushes == 0 {
+			t.Errorf("direct=%v: %d MiB written with no background flush", direct, 3*flushEvery>>20)
+		}
+	}
+}
+
+// Skip leaves holes, a trailing one included, and the file has its full length.
+func TestDataFileSkip(t *testing.T) {
+	for _, direct := range []bool{false, true} {
+		p := filepath.Join(t.TempDir(), "f")
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := newDataFile(f, direct)
+		data := alignedBuffer(8192)
+		for i := range data {
+			data[i] = 0xAB
+		}
+		steps := []func() error{
+			func() error { return w.Skip(4096) },
+			func() error { _, err := w.Write(data); return err },
+			func() error { return w.Skip(1 << 20) },
+		}
+		for _, s := range steps {
+			if err := s(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Finish(); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		got, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([]byte, 4096+8192+1<<20)
+		copy(want[4096:], data)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("direct=%v: file of %d bytes, want %d with data at 4096", direct, len(got), len(want))
+		}
+	}
+}

@@ -222,28 +222,17 @@ func (d *Driver) Add(ctx context.Context, imageID string, r io.Reader, size int6
 		f.Close()
 		os.Remove(tmp)
 	}()
-	var (
-		w      io.Writer
-		finish func() error
-	)
+	df := newDataFile(f, d.opts.DirectIO)
+	defer df.Abort()
+	var w io.Writer = df
 	if d.opts.Sparse {
-		sw := &sparseWriter{f: f, chunk: d.opts.ChunkSize, zero: make([]byte, d.opts.ChunkSize)}
-		w, finish = sw, func() error {
-			if err := sw.finish(); err != nil {
-				return err
-			}
-			return f.Sync()
-		}
-	} else {
-		df := newDataFile(f, d.opts.DirectIO)
-		defer df.Abort()
-		w, finish = df, df.Finish
+		w = &sparseWriter{df: df, chunk: d.opts.ChunkSize, zero: make([]byte, d.opts.ChunkSize)}
 	}
 	// ctxReader's WriteTo, not f's ReadFrom, drives the copy: the source
 	// may hand over whole chunks, which then go to the disk uncopied.
 	n, err := ctxReader{ctx, r}.WriteTo(w)
 	if err == nil {
-		err = finish()
+		err = df.Finish()
 	}
 	if err != nil {
 		return "", n, storageErr(op, err)
@@ -267,10 +256,10 @@ func (d *Driver) Add(ctx context.Context, imageID string, r io.Reader, size int6
 	return (&url.URL{Scheme: "file", Path: final}).String(), n, nil
 }
 
-// sparseWriter writes only the chunks that are not all zeros and extends
-// the file to its full length at the end, leaving holes for the rest.
+// sparseWriter writes only the chunks that are not all zeros and leaves
+// holes for the rest (dataFile sets the full length at the end).
 type sparseWriter struct {
-	f     *os.File
+	df    *dataFile
 	off   int64
 	chunk int
 	zero  []byte
@@ -282,19 +271,20 @@ func (s *sparseWriter) Write(p []byte) (int, error) {
 		// Align pieces to the chunk grid of the file, so holes line up
 		// with filesystem blocks whatever sizes the source writes in.
 		m := min(len(p), s.chunk-int(s.off%int64(s.chunk)))
-		if !bytes.Equal(p[:m], s.zero[:m]) {
-			if _, err := s.f.WriteAt(p[:m], s.off); err != nil {
-				return total - len(p), err
-			}
+		var err error
+		if bytes.Equal(p[:m], s.zero[:m]) {
+			err = s.df.Skip(int64(m))
+		} else {
+			_, err = s.df.Write(p[:m])
+		}
+		if err != nil {
+			return total - len(p), err
 		}
 		s.off += int64(m)
 		p = p[m:]
 	}
 	return total, nil
 }
-
-// finish sets the length, which a trailing run of zeros did not.
-func (s *sparseWriter) finish() error { return s.f.Truncate(s.off) }
 
 // syncDir makes a link durable; a failure here is not worth failing the upload for.
 func syncDir(dir string) {
