@@ -232,16 +232,12 @@ func setChildren(img *image.Image, props, tags, locs string) error {
 	}
 	for _, raw := range lv {
 		var l image.Location
-		var meta *string
+		var meta string // JSON null (no metadata) leaves it empty
 		if err := errors.Join(json.Unmarshal(raw[0], &l.ID), json.Unmarshal(raw[1], &l.URL),
 			json.Unmarshal(raw[2], &meta), json.Unmarshal(raw[3], &l.Status)); err != nil {
 			return fmt.Errorf("locations of image %s: %w", img.ID, err)
 		}
-		l.Metadata = map[string]any{}
-		if meta != nil && *meta != "" {
-			// Glance writes JSON here; a row it cannot parse keeps empty metadata.
-			_ = json.Unmarshal([]byte(*meta), &l.Metadata)
-		}
+		l.Metadata = locationMetadata(meta)
 		img.Locations = append(img.Locations, l)
 	}
 	return nil
@@ -469,14 +465,20 @@ func loadChildren(ctx context.Context, c conn, imgs []*image.Image) error {
 			rows.Close()
 			return err
 		}
-		l.Metadata = map[string]any{}
-		if meta.Valid && meta.String != "" {
-			// Glance writes JSON here; a row it cannot parse keeps empty metadata.
-			_ = json.Unmarshal([]byte(meta.String), &l.Metadata)
-		}
+		l.Metadata = locationMetadata(meta.String)
 		byID[id].Locations = append(byID[id].Locations, l)
 	}
 	return closeRows(rows)
+}
+
+// locationMetadata reads image_locations.meta_data. Glance writes JSON
+// there; a row it cannot parse keeps empty metadata.
+func locationMetadata(meta string) map[string]any {
+	m := map[string]any{}
+	if meta != "" {
+		_ = json.Unmarshal([]byte(meta), &m)
+	}
+	return m
 }
 
 // scanAll returns a function that scans every row of a query's result

@@ -1,0 +1,65 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+)
+
+// The SQLite writer's statements are prepared once, after the transaction
+// that first ran them, and later run inside their own transaction (a
+// rollback undoes them).
+func TestWriterStatementCache(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, "sqlite:///"+filepath.Join(t.TempDir(), "glint.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const q = "INSERT INTO glint_quota_locks (owner) VALUES (?)"
+	insert := func(owner string, fail bool) error {
+		return d.inTx(ctx, "test", func(c conn) error {
+			if _, err := c.exec(ctx, q, owner); err != nil {
+				return err
+			}
+			if fail {
+				return errors.New("roll back")
+			}
+			return nil
+		})
+	}
+	if err := insert("a", false); err != nil {
+		t.Fatal(err)
+	}
+	st := d.wstmts.lookup(q)
+	if st == nil {
+		t.Fatal("the statement was not prepared after its first transaction")
+	}
+	if err := insert("b", true); err == nil {
+		t.Fatal("the failing transaction succeeded")
+	}
+	if err := insert("c", false); err != nil {
+		t.Fatal(err)
+	}
+	if d.wstmts.lookup(q) != st {
+		t.Error("the statement was prepared again")
+	}
+	var owners []string
+	rows, err := d.read.QueryContext(ctx, "SELECT owner FROM glint_quota_locks ORDER BY owner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var o string
+		rows.Scan(&o)
+		owners = append(owners, o)
+	}
+	rows.Close()
+	if len(owners) != 2 || owners[0] != "a" || owners[1] != "c" {
+		t.Errorf("owners %v, want [a c] (b rolled back)", owners)
+	}
+}
