@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -344,22 +345,32 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 	return nil
 }
 
+// subcommand picks the sub-command of a command with sub-commands (glint
+// db, metadefs, policy): none or -h prints help (exit 2 or 0), an unknown
+// one is exit 2. ok is false when the caller should return code.
+func subcommand(args []string, name, help string, stderr io.Writer, subs ...string) (sub string, code int, ok bool) {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(stderr, help)
+		if len(args) == 0 {
+			return "", 2, false
+		}
+		return "", 0, false
+	}
+	if !slices.Contains(subs, args[0]) {
+		fmt.Fprintf(stderr, "glint %s: unknown command %q\n\n%s\n", name, args[0], help)
+		return "", 2, false
+	}
+	return args[0], 0, true
+}
+
 func dbCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const help = "glint db sync|version|check: manage the database schema (Glance's glance-manage db).\n\n" +
 		"  sync     apply every pending migration; a database Glance created is adopted\n" +
 		"  version  print the schema version and Glance's alembic revision\n" +
 		"  check    say whether migrations are pending (exit status 3 if so, as glance-manage db check)"
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stderr, help)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	sub := args[0]
-	if sub != "sync" && sub != "version" && sub != "check" {
-		fmt.Fprintf(stderr, "glint db: unknown command %q\n\n%s\n", sub, help)
-		return 2
+	sub, code, ok := subcommand(args, "db", help, stderr, "sync", "version", "check")
+	if !ok {
+		return code
 	}
 	fs, c := newFlagSet("db "+sub, help, stderr)
 	if err := fs.Parse(args[1:]); err != nil {

@@ -24,17 +24,9 @@ const metadefsHelp = `glint metadefs load|export|unload: manage the metadata def
   unload       delete every namespace and what it holds`
 
 func metadefsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stderr, metadefsHelp)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	sub := args[0]
-	if sub != "load" && sub != "export" && sub != "unload" {
-		fmt.Fprintf(stderr, "glint metadefs: unknown command %q\n\n%s\n", sub, metadefsHelp)
-		return 2
+	sub, code, ok := subcommand(args, "metadefs", metadefsHelp, stderr, "load", "export", "unload")
+	if !ok {
+		return code
 	}
 	fs, c := newFlagSet("metadefs "+sub, metadefsHelp, stderr)
 	var merge, preferNew, overwrite bool

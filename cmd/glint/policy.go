@@ -14,17 +14,9 @@ const policyHelp = "glint policy sample|effective|check: the policy rules (oslo.
 	"  check      report policy-file rules that are unknown, malformed or cyclic; exit 1 if any (oslopolicy-validator)"
 
 func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stderr, policyHelp)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	sub := args[0]
-	if sub != "sample" && sub != "effective" && sub != "check" {
-		fmt.Fprintf(stderr, "glint policy: unknown command %q\n\n%s\n", sub, policyHelp)
-		return 2
+	sub, code, ok := subcommand(args, "policy", policyHelp, stderr, "sample", "effective", "check")
+	if !ok {
+		return code
 	}
 	fs, c := newFlagSet("policy "+sub, policyHelp, stderr)
 	if err := fs.Parse(args[1:]); err != nil {
