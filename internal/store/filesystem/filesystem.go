@@ -228,9 +228,9 @@ func (d *Driver) Add(ctx context.Context, imageID string, r io.Reader, size int6
 	if d.opts.Sparse {
 		w = &sparseWriter{df: df, chunk: d.opts.ChunkSize, zero: make([]byte, d.opts.ChunkSize)}
 	}
-	// ctxReader's WriteTo, not f's ReadFrom, drives the copy: the source
+	// The reader's WriteTo, not f's ReadFrom, drives the copy: the source
 	// may hand over whole chunks, which then go to the disk uncopied.
-	n, err := ctxReader{ctx, r}.WriteTo(w)
+	n, err := store.ContextReader(ctx, r).WriteTo(w)
 	if err == nil {
 		err = df.Finish()
 	}
@@ -388,40 +388,4 @@ func (d *Driver) Delete(ctx context.Context, loc string) error {
 		return storageErr(op, err)
 	}
 	return nil
-}
-
-// ctxReader stops a copy as soon as ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
-// WriteTo lets a source that writes in large chunks keep doing so, still
-// checking ctx between writes.
-func (c ctxReader) WriteTo(w io.Writer) (int64, error) {
-	wt, ok := c.r.(io.WriterTo)
-	if !ok {
-		// A 1 MiB buffer: fewer syscalls than io.Copy's 32 KiB.
-		return io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{c}, make([]byte, 1<<20))
-	}
-	return wt.WriteTo(ctxWriter{c.ctx, w})
-}
-
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
-}
-
-func (c ctxWriter) Write(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.w.Write(p)
 }

@@ -337,7 +337,7 @@ func (d *Driver) putStream(ctx context.Context, key string, r io.Reader, size in
 func (d *Driver) putMultipart(ctx context.Context, key string, r io.Reader) (int64, error) {
 	chunk := d.opts.ChunkSize
 	first := make([]byte, chunk)
-	n, err := io.ReadFull(ctxRead{ctx, r}, first)
+	n, err := io.ReadFull(store.ContextReader(ctx, r), first)
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		return int64(n), err
 	}
@@ -408,7 +408,7 @@ func (d *Driver) uploadParts(ctx context.Context, key string, uploadID *string, 
 		if ctx.Err() != nil {
 			break
 		}
-		n, readErr = io.ReadFull(ctxRead{ctx, r}, buf)
+		n, readErr = io.ReadFull(store.ContextReader(ctx, r), buf)
 		if readErr == io.EOF || readErr == io.ErrUnexpectedEOF {
 			readErr = nil
 			if n == 0 {
@@ -446,18 +446,6 @@ func sortParts(p []types.CompletedPart) {
 			p[j], p[j-1] = p[j-1], p[j]
 		}
 	}
-}
-
-type ctxRead struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxRead) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // Get implements store.Driver with a ranged GET.
