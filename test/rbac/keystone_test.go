@@ -1,24 +1,14 @@
 package rbac_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"glint/internal/api"
-	"glint/internal/db"
-	"glint/internal/image"
 	"glint/internal/keystone"
 	"glint/internal/keystone/keystonetest"
-	"glint/internal/policy"
-	"glint/internal/store"
-	"glint/internal/store/filesystem"
 )
 
 func TestMain(m *testing.M) { os.Exit(keystonetest.Main(m)) }
@@ -40,46 +30,15 @@ func withTokens(t *testing.T, ks *keystonetest.Keystone, tg *target) *target {
 
 // newKeystoneGlint is Glint in-process behind its Keystone authenticator.
 func newKeystoneGlint(t *testing.T, ks *keystonetest.Keystone) *target {
-	dir := t.TempDir()
-	ctx := context.Background()
-	database, err := db.Open(ctx, "sqlite:///"+filepath.Join(dir, "glint.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { database.Close() })
-	if _, err := database.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	fs, err := filesystem.New(filepath.Join(dir, "images"), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := policy.NewGlance(policy.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	authn, err := keystone.New(keystone.Options{
 		AuthURL: ks.URL, Username: "glint", Password: ks.Password("glint"), ProjectName: "service",
 		UserDomainName: "Default", ProjectDomainName: "Default", CacheTime: 5 * time.Minute, CacheSize: 1000,
-		DelayAuthDecision: true, Log: log,
+		DelayAuthDecision: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := image.NewService(database.Images(), store.NewSet(fs), policy.Authorizer{Enforcer: e}, image.Options{
-		ImageSizeCap: 1 << 30, HashingAlgorithm: "sha512", PropertyQuota: 128, TagQuota: 128, MemberQuota: 128,
-		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats,
-	}, log)
-	h, err := api.New(svc, api.Config{LimitParamDefault: 25, APILimitMax: 1000, Authenticator: authn,
-		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats},
-		func(r *http.Request) error { return nil }, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &target{t: t, url: srv.URL}
+	return startGlint(t, false, authn, nil)
 }
 
 // TestKeystoneMatrix runs the matrix and the sharing workflow with real

@@ -91,6 +91,12 @@ func (tg *target) project(c caller) string {
 func newGlint(t *testing.T, secure bool) *target { return newGlintWith(t, secure, nil) }
 
 func newGlintWith(t *testing.T, secure bool, adjust func(*image.Options)) *target {
+	return startGlint(t, secure, headerAuth{}, adjust)
+}
+
+// startGlint is Glint in-process on SQLite and a filesystem store, with
+// Glance's default policy (secure RBAC or legacy) and authn in front.
+func startGlint(t *testing.T, secure bool, authn auth.Authenticator, adjust func(*image.Options)) *target {
 	dir := t.TempDir()
 	ctx := context.Background()
 	database, err := db.Open(ctx, "sqlite:///"+filepath.Join(dir, "glint.db"))
@@ -118,7 +124,7 @@ func newGlintWith(t *testing.T, secure bool, adjust func(*image.Options)) *targe
 		adjust(&o)
 	}
 	svc := image.NewService(database.Images(), store.NewSet(fs), policy.Authorizer{Enforcer: e}, o, log)
-	h, err := api.New(svc, api.Config{LimitParamDefault: 25, APILimitMax: 1000, Authenticator: headerAuth{},
+	h, err := api.New(svc, api.Config{LimitParamDefault: 25, APILimitMax: 1000, Authenticator: authn,
 		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats},
 		func(r *http.Request) error { return nil }, log)
 	if err != nil {
