@@ -34,7 +34,7 @@ import (
 	"glint/bench"
 	"glint/internal/api"
 	"glint/internal/config"
-	"glint/internal/db"
+	"glint/internal/db/dbtest"
 	"glint/internal/image"
 	"glint/internal/store"
 	"glint/internal/store/filesystem"
@@ -137,17 +137,9 @@ func BenchmarkStoreAdd(b *testing.B) {
 // newAPI builds Glint's handler on a fresh SQLite database and
 // filesystem store, configured as the embedded default.
 func newAPI(b *testing.B) http.Handler {
-	ctx := context.Background()
 	dir := b.TempDir()
 	cfg := config.Default()
-	d, err := db.Open(ctx, "sqlite:///"+filepath.Join(dir, "glint.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { d.Close() })
-	if _, err := d.Sync(ctx); err != nil {
-		b.Fatal(err)
-	}
+	d := dbtest.Open(b, "sqlite:///"+filepath.Join(dir, "glint.db"))
 	fs, err := filesystem.New(filepath.Join(dir, "images"), 0)
 	if err != nil {
 		b.Fatal(err)

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/md5"
 	"crypto/sha512"
 	"encoding/hex"
@@ -61,18 +60,10 @@ func eachDB(t *testing.T, test func(t *testing.T, dbURL string)) {
 func newEnv(t *testing.T, o opts) *env {
 	t.Helper()
 	dir := t.TempDir()
-	ctx := context.Background()
 	if o.dbURL == "" {
 		o.dbURL = "sqlite:///" + filepath.Join(dir, "glint.db")
 	}
-	database, err := db.Open(ctx, o.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { database.Close() })
-	if _, err := database.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	database := dbtest.Open(t, o.dbURL)
 	if o.store == "" {
 		o.store = filepath.Join(dir, "images")
 	}

@@ -22,6 +22,7 @@ import (
 	"glint/internal/api"
 	"glint/internal/auth"
 	"glint/internal/db"
+	"glint/internal/db/dbtest"
 	"glint/internal/image"
 	"glint/internal/store"
 	"glint/internal/store/filesystem"
@@ -80,14 +81,7 @@ func newImportEnv(t *testing.T, o importOpts) *importEnv {
 	if o.dbURL == "" {
 		o.dbURL = "sqlite:///" + filepath.Join(dir, "glint.db")
 	}
-	database, err := db.Open(ctx, o.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { database.Close() })
-	if _, err := database.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	database := dbtest.Open(t, o.dbURL)
 	fs, err := filesystem.New(filepath.Join(dir, "images"), 0)
 	if err != nil {
 		t.Fatal(err)

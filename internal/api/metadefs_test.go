@@ -17,6 +17,7 @@ import (
 	"glint/internal/api"
 	"glint/internal/auth"
 	"glint/internal/db"
+	"glint/internal/db/dbtest"
 	"glint/internal/image"
 	"glint/internal/metadef"
 	"glint/internal/policy"
@@ -52,18 +53,10 @@ func newMetadefEnv(t *testing.T, dbURL string) *env {
 func newMetadefEnvDB(t *testing.T, dbURL string) (*env, *db.DB) {
 	t.Helper()
 	dir := t.TempDir()
-	ctx := context.Background()
 	if dbURL == "" {
 		dbURL = "sqlite:///" + filepath.Join(dir, "glint.db")
 	}
-	database, err := db.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { database.Close() })
-	if _, err := database.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	database := dbtest.Open(t, dbURL)
 	fs, err := filesystem.New(filepath.Join(dir, "images"), 0)
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 
 	"glint/internal/api"
 	"glint/internal/auth"
-	"glint/internal/db"
+	"glint/internal/db/dbtest"
 	"glint/internal/image"
 	"glint/internal/store"
 	"glint/internal/store/filesystem"
@@ -29,14 +29,7 @@ func newMultiEnv(t *testing.T) (*env, map[string]string) {
 
 func newMultiEnvRepo(t *testing.T) (*env, map[string]string, image.Repo) {
 	dir := t.TempDir()
-	database, err := db.Open(context.Background(), "sqlite:///"+filepath.Join(dir, "glint.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { database.Close() })
-	if _, err := database.Sync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	database := dbtest.Open(t, "sqlite:///"+filepath.Join(dir, "glint.db"))
 	dirs := map[string]string{"fast": filepath.Join(dir, "fast"), "slow": filepath.Join(dir, "slow")}
 	fast, _ := filesystem.New(dirs["fast"], 0)
 	slow, _ := filesystem.New(dirs["slow"], 0)

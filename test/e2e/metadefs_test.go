@@ -15,7 +15,7 @@ import (
 
 	"glint/internal/api"
 	"glint/internal/auth"
-	"glint/internal/db"
+	"glint/internal/db/dbtest"
 	"glint/internal/image"
 	"glint/internal/metadef"
 	"glint/internal/policy"
@@ -140,15 +140,7 @@ func (adminAuth) Challenge() string { return "" }
 func TestMetadefsCLIWrites(t *testing.T) {
 	requireCLI(t)
 	dir := t.TempDir()
-	ctx := context.Background()
-	database, err := db.Open(ctx, "sqlite:///"+filepath.Join(dir, "glint.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer database.Close()
-	if _, err := database.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	database := dbtest.Open(t, "sqlite:///"+filepath.Join(dir, "glint.db"))
 	fs, err := filesystem.New(filepath.Join(dir, "images"), 0)
 	if err != nil {
 		t.Fatal(err)

@@ -27,7 +27,7 @@ import (
 
 	"glint/internal/api"
 	"glint/internal/auth"
-	"glint/internal/db"
+	"glint/internal/db/dbtest"
 	"glint/internal/errs"
 	"glint/internal/image"
 	"glint/internal/policy"
@@ -98,15 +98,7 @@ func newGlintWith(t *testing.T, secure bool, adjust func(*image.Options)) *targe
 // Glance's default policy (secure RBAC or legacy) and authn in front.
 func startGlint(t *testing.T, secure bool, authn auth.Authenticator, adjust func(*image.Options)) *target {
 	dir := t.TempDir()
-	ctx := context.Background()
-	database, err := db.Open(ctx, "sqlite:///"+filepath.Join(dir, "glint.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { database.Close() })
-	if _, err := database.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	database := dbtest.Open(t, "sqlite:///"+filepath.Join(dir, "glint.db"))
 	fs, err := filesystem.New(filepath.Join(dir, "images"), 0)
 	if err != nil {
 		t.Fatal(err)

@@ -157,3 +157,19 @@ func create(t testing.TB, dialect string) (Conn, bool) {
 	u.Path = "/" + name
 	return Conn{Name: dialect, URL: u.String()}, true
 }
+
+// Open opens the database at url with its schema migrated; it is closed
+// when the test ends.
+func Open(t testing.TB, url string) *db.DB {
+	t.Helper()
+	ctx := context.Background()
+	d, err := db.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if _, err := d.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
