@@ -37,18 +37,25 @@ func benchList100k(b *testing.B, c dbtest.Conn) {
 		b.Fatal(err)
 	}
 	r := d.Images()
+	admin, project := image.Viewer{Admin: true}, image.Viewer{Project: "project-7"}
 	cases := []struct {
 		name string
 		q    image.ListQuery
+		v    image.Viewer
 	}{
-		{"default-20", image.ListQuery{Limit: 20}},
-		{"default-200", image.ListQuery{Limit: 200}},
-		{"sort-name-20", image.ListQuery{Limit: 20, Sort: []image.SortKey{{Key: "name"}}}},
-		{"tag-20", image.ListQuery{Limit: 20, Tags: []string{"tag-7"}}},
-		{"rare-tag-20", image.ListQuery{Limit: 20, Tags: []string{"rare"}}},
-		{"property-20", image.ListQuery{Limit: 20, Filters: []image.Filter{{Field: "os_distro", Property: true, Op: image.OpEq, Values: []string{"distro-3"}}}}},
-		{"name-eq", image.ListQuery{Limit: 20, Filters: []image.Filter{{Field: "name", Op: image.OpEq, Values: []string{"image-4242"}}}}},
-		{"marker-deep", image.ListQuery{Limit: 20, Marker: fmt.Sprintf("00000000-0000-4000-8000-%012d", n/2)}},
+		{"default-20", image.ListQuery{Limit: 20}, admin},
+		{"default-200", image.ListQuery{Limit: 200}, admin},
+		{"sort-name-20", image.ListQuery{Limit: 20, Sort: []image.SortKey{{Key: "name"}}}, admin},
+		{"tag-20", image.ListQuery{Limit: 20, Tags: []string{"tag-7"}}, admin},
+		{"rare-tag-20", image.ListQuery{Limit: 20, Tags: []string{"rare"}}, admin},
+		{"property-20", image.ListQuery{Limit: 20, Filters: []image.Filter{{Field: "os_distro", Property: true, Op: image.OpEq, Values: []string{"distro-3"}}}}, admin},
+		{"name-eq", image.ListQuery{Limit: 20, Filters: []image.Filter{{Field: "name", Op: image.OpEq, Values: []string{"image-4242"}}}}, admin},
+		{"marker-deep", image.ListQuery{Limit: 20, Marker: fmt.Sprintf("00000000-0000-4000-8000-%012d", n/2)}, admin},
+		// A project sees its own 1,000 images and the 10,000 public ones.
+		{"project-20", image.ListQuery{Limit: 20}, project},
+		{"project-tag-20", image.ListQuery{Limit: 20, Tags: []string{"tag-7"}}, project},
+		// The 1,000 images of project-7 are private: it is the only one to see them.
+		{"project-own-20", image.ListQuery{Limit: 20, Visibility: "private"}, project},
 	}
 	b.Run("get", func(b *testing.B) {
 		i := 0
@@ -63,7 +70,7 @@ func benchList100k(b *testing.B, c dbtest.Conn) {
 		b.Run(c.name, func(b *testing.B) {
 			c.q.MemberStatus = "accepted"
 			for b.Loop() {
-				if _, err := r.List(ctx, c.q, image.Viewer{Admin: true}); err != nil {
+				if _, err := r.List(ctx, c.q, c.v); err != nil {
 					b.Fatal(err)
 				}
 			}

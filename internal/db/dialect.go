@@ -141,6 +141,16 @@ func (d dialect) notDeleted(col string) string {
 	return d.unindexedBool(col) + " = false"
 }
 
+// indexedBy names the index a SQLite query is to use for table (a table
+// name and alias), where SQLite's planner would pick a worse one; other
+// databases get the table as it is.
+func (d dialect) indexedBy(table, index string) string {
+	if d == dSQLite {
+		return table + " INDEXED BY " + index
+	}
+	return table
+}
+
 // picksSemiJoin reports whether the planner, given EXISTS (…) for a tag
 // or property filter, itself chooses between probing it row by row in the
 // sort order (a common value) and starting from the value's matches (a

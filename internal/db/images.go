@@ -414,10 +414,9 @@ func loadChildren(ctx context.Context, c conn, imgs []*image.Image) error {
 		byID[img.ID] = img
 		args[i] = img.ID
 	}
-	in := "(" + placeholders(len(imgs)) + ")"
-	live := c.d.notDeleted("deleted")
+	propsSQL, tagsSQL, locsSQL := childSQL(c.d, len(imgs))
 
-	rows, err := c.query(ctx, "SELECT image_id, name, value FROM image_properties WHERE "+live+" AND image_id IN "+in, args...)
+	rows, err := c.query(ctx, propsSQL, args...)
 	if err != nil {
 		return err
 	}
@@ -434,7 +433,7 @@ func loadChildren(ctx context.Context, c conn, imgs []*image.Image) error {
 		return err
 	}
 
-	rows, err = c.query(ctx, "SELECT image_id, value FROM image_tags WHERE "+live+" AND image_id IN "+in+" ORDER BY value", args...)
+	rows, err = c.query(ctx, tagsSQL, args...)
 	if err != nil {
 		return err
 	}
@@ -453,7 +452,7 @@ func loadChildren(ctx context.Context, c conn, imgs []*image.Image) error {
 		return err
 	}
 
-	rows, err = c.query(ctx, "SELECT id, image_id, value, meta_data, status FROM image_locations WHERE "+live+" AND image_id IN "+in+" ORDER BY id", args...)
+	rows, err = c.query(ctx, locsSQL, args...)
 	if err != nil {
 		return err
 	}
@@ -469,6 +468,16 @@ func loadChildren(ctx context.Context, c conn, imgs []*image.Image) error {
 		byID[id].Locations = append(byID[id].Locations, l)
 	}
 	return closeRows(rows)
+}
+
+// childSQL is the queries loadChildren runs for n images: their
+// properties, tags and locations.
+func childSQL(d dialect, n int) (props, tags, locs string) {
+	in := "(" + placeholders(n) + ")"
+	live := d.notDeleted("deleted")
+	return "SELECT image_id, name, value FROM image_properties WHERE " + live + " AND image_id IN " + in,
+		"SELECT image_id, value FROM image_tags WHERE " + live + " AND image_id IN " + in + " ORDER BY value",
+		"SELECT id, image_id, value, meta_data, status FROM image_locations WHERE " + live + " AND image_id IN " + in + " ORDER BY id"
 }
 
 // locationMetadata reads image_locations.meta_data. Glance writes JSON

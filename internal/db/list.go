@@ -30,6 +30,24 @@ var sqlOps = map[string]string{
 func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([]*image.Image, error) {
 	const op errs.Op = "db.Images.List"
 	c := r.db.reader()
+	query, args, err := r.listSQL(ctx, c, q, v)
+	if err != nil {
+		return nil, err
+	}
+	imgs, err := scanAll(scanImage)(c.queryPlanned(ctx, query, args...))
+	if err != nil {
+		return nil, errs.E(op, errs.Unavailable, err)
+	}
+	if err := loadChildren(ctx, c, imgs); err != nil {
+		return nil, errs.E(op, errs.Unavailable, err)
+	}
+	return imgs, nil
+}
+
+// listSQL is the query List runs for q and v, and its arguments. Choosing
+// between the query shapes for a tag or property filter reads the database.
+func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image.Viewer) (string, []any, error) {
+	const op errs.Op = "db.Images.List"
 	d := c.d
 	var (
 		where []string
@@ -43,35 +61,63 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 
 	// Who may see what (Glance's _select_images_query): public and
 	// community images, one's own, and shared ones one is a member of (in
-	// the asked member status; with no project, of any member).
+	// the asked member status; with no project, of any member). col wraps
+	// the visibility and owner columns.
 	if !v.Admin {
-		member := "SELECT 1 FROM image_members m WHERE m.image_id = i.id AND " + d.notDeleted("m.deleted")
-		var margs []any
-		if v.Project != "" {
-			member += " AND m.member = ?"
-			margs = append(margs, v.Project)
+		visible := func(col func(string) string) string {
+			shared := "(" + col("i.visibility") + " = 'shared' AND EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = i.id AND " +
+				d.notDeleted("m.deleted")
+			if v.Project == "" {
+				return "(" + col("i.visibility") + " IN ('public','community') OR " + shared + ")))"
+			}
+			shared += " AND m.member = ?"
 			if q.MemberStatus != "all" {
-				member += " AND m.status = ?"
-				margs = append(margs, q.MemberStatus)
+				shared += " AND m.status = ?"
+			}
+			return "(" + col("i.visibility") + " IN ('public','community') OR " + col("i.owner") + " = ? OR " + shared + ")))"
+		}
+		var vargs []any
+		if v.Project != "" {
+			vargs = append(vargs, v.Project, v.Project)
+			if q.MemberStatus != "all" {
+				vargs = append(vargs, q.MemberStatus)
 			}
 		}
-		shared := "(i.visibility = 'shared' AND EXISTS (" + member + "))"
-		if v.Project != "" {
-			add("(i.visibility IN ('public','community') OR i.owner = ? OR "+shared+")", append([]any{v.Project}, margs...)...)
-		} else {
-			add("(i.visibility IN ('public','community') OR "+shared+")", margs...)
+		// A caller who sees many images (the public ones, say) is best
+		// served by walking the sort order and checking each image; one
+		// who sees few by finding them through the owner and visibility
+		// indexes and sorting them (100,000 images: 100 ms for a
+		// project's page of 20, found among 10,000 public images through
+		// the visibility index and sorted).
+		cond, err := r.fewerOrWalk(ctx, visible, vargs)
+		if err != nil {
+			return "", nil, errs.E(op, errs.Unavailable, err)
 		}
+		add(cond, vargs...)
 	}
 	switch q.Visibility {
 	case "":
+		// Matches nearly every image: checked row by row.
 		if v.Project != "" {
-			add("("+d.unindexed("i.visibility")+" <> 'community' OR i.owner = ?)", v.Project)
+			add("("+d.unindexed("i.visibility")+" <> 'community' OR "+d.unindexed("i.owner")+" = ?)", v.Project)
 		} else {
 			add(d.unindexed("i.visibility") + " <> 'community'")
 		}
 	case "all":
 	default:
-		add("i.visibility = ?", q.Visibility)
+		// Community or shared images may be few, private or public ones
+		// most of them. The private images a project sees are its own:
+		// few of them are better found through the owner index.
+		col, val := "i.visibility", q.Visibility
+		if q.Visibility == "private" && !v.Admin && v.Project != "" {
+			add(d.unindexed("i.visibility")+" = ?", q.Visibility)
+			col, val = "i.owner", v.Project
+		}
+		cond, err := r.fewerOrWalk(ctx, func(wrap func(string) string) string { return wrap(col) + " = ?" }, []any{val})
+		if err != nil {
+			return "", nil, errs.E(op, errs.Unavailable, err)
+		}
+		add(cond, val)
 	}
 	add(d.unindexedBool("i.os_hidden")+" = ?", q.OSHidden)
 	for _, t := range q.Tags {
@@ -79,7 +125,7 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 		// common one by walking the sort order and probing the index.
 		rare, err := r.fewer(ctx, "SELECT 1 FROM image_tags WHERE value = ? AND "+d.notDeleted("deleted"), t)
 		if err != nil {
-			return nil, errs.E(op, errs.Unavailable, err)
+			return "", nil, errs.E(op, errs.Unavailable, err)
 		}
 		if rare {
 			add("i.id IN (SELECT t.image_id FROM image_tags t WHERE t.value = ? AND "+d.notDeleted("t.deleted")+")", t)
@@ -92,12 +138,12 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 		if f.Property && f.Op == image.OpEq {
 			var err error
 			if rare, err = r.fewer(ctx, "SELECT 1 FROM image_properties WHERE name = ? AND value = ? AND "+d.notDeleted("deleted"), f.Field, f.Values[0]); err != nil {
-				return nil, errs.E(op, errs.Unavailable, err)
+				return "", nil, errs.E(op, errs.Unavailable, err)
 			}
 		}
 		cond, a, err := filterSQL(d, f, rare)
 		if err != nil {
-			return nil, errs.E(op, errs.Invalid, err.Error())
+			return "", nil, errs.E(op, errs.Invalid, err.Error())
 		}
 		add(cond, a...)
 	}
@@ -123,14 +169,14 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 	}
 	for _, s := range sortKeys {
 		if !listColumns[s.Key] {
-			return nil, errs.E(op, errs.Invalid, fmt.Sprintf("Invalid sort key: %s", s.Key))
+			return "", nil, errs.E(op, errs.Invalid, fmt.Sprintf("Invalid sort key: %s", s.Key))
 		}
 	}
 
 	if q.Marker != "" {
 		cond, a, err := r.markerSQL(ctx, c, q.Marker, sortKeys)
 		if err != nil {
-			return nil, err
+			return "", nil, err
 		}
 		add(cond, a...)
 	}
@@ -142,16 +188,7 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 	}
 	query := "SELECT " + prefixed("i.", imageCols) + " FROM images i WHERE " + strings.Join(where, " AND ") +
 		" ORDER BY " + strings.Join(order, ", ") + " LIMIT ?"
-	args = append(args, q.Limit)
-
-	imgs, err := scanAll(scanImage)(c.queryPlanned(ctx, query, args...))
-	if err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
-	}
-	if err := loadChildren(ctx, c, imgs); err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
-	}
-	return imgs, nil
+	return query, append(args, q.Limit), nil
 }
 
 func prefixed(p, cols string) string {
@@ -178,11 +215,33 @@ func (r *Images) fewer(ctx context.Context, query string, args ...any) (bool, er
 	return n < rareLimit, err
 }
 
+// fewerOrWalk returns cond(col) for a condition on images i: with col
+// the column itself where the images matching it are fewer than rareLimit,
+// so that the planner finds them through its indexes; else with col
+// hidden from the planner (d.unindexed), so that it walks the sort order.
+// Where the planner weighs that itself both are the same, and nothing is
+// counted.
+func (r *Images) fewerOrWalk(ctx context.Context, cond func(col func(string) string) string, args []any) (string, error) {
+	d := r.db.d
+	walk, lookup := cond(d.unindexed), cond(func(col string) string { return col })
+	if walk == lookup {
+		return walk, nil
+	}
+	few, err := r.fewer(ctx, "SELECT 1 FROM images i WHERE "+d.notDeleted("i.deleted")+" AND "+lookup, args...)
+	if few {
+		return lookup, err
+	}
+	return walk, err
+}
+
 func filterSQL(d dialect, f image.Filter, rare bool) (string, []any, error) {
 	if f.Property {
 		base := "i.id IN (SELECT p.image_id FROM image_properties p WHERE " + d.notDeleted("p.deleted") + " AND p.name = ? AND "
 		if !rare && f.Op == image.OpEq {
-			return d.exists("SELECT 1 FROM image_properties p WHERE p.image_id = i.id AND p.name = ? AND p.value = ? AND " + d.notDeleted("p.deleted")),
+			// SQLite would probe the unique (image_id, name) index and then
+			// read the row; this one answers from the index alone.
+			props := d.indexedBy("image_properties p", "glint_image_properties_name_value_live")
+			return d.exists("SELECT 1 FROM " + props + " WHERE p.image_id = i.id AND p.name = ? AND p.value = ? AND " + d.notDeleted("p.deleted")),
 				[]any{f.Field, f.Values[0]}, nil
 		}
 		switch f.Op {

@@ -7,19 +7,28 @@ import (
 	"testing"
 )
 
-// The SQLite writer's statements are prepared once, after the transaction
-// that first ran them, and later run inside their own transaction (a
-// rollback undoes them).
-func TestWriterStatementCache(t *testing.T) {
+// openSQLite opens a new SQLite database in t's temporary directory,
+// migrated, and closes it when t ends.
+func openSQLite(t *testing.T) *DB {
+	t.Helper()
 	ctx := context.Background()
 	d, err := Open(ctx, "sqlite:///"+filepath.Join(t.TempDir(), "glint.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
+	t.Cleanup(func() { d.Close() })
 	if _, err := d.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return d
+}
+
+// The SQLite writer's statements are prepared once, after the transaction
+// that first ran them, and later run inside their own transaction (a
+// rollback undoes them).
+func TestWriterStatementCache(t *testing.T) {
+	ctx := context.Background()
+	d := openSQLite(t)
 	const q = "INSERT INTO glint_quota_locks (owner) VALUES (?)"
 	insert := func(owner string, fail bool) error {
 		return d.inTx(ctx, "test", func(c conn) error {
