@@ -44,8 +44,9 @@ type DB struct {
 	d       dialect
 	write   *sql.DB
 	read    *sql.DB
-	stmts   *stmtCache // SQLite only: the readers'
-	wstmts  *stmtCache // SQLite only: the writer's
+	stmts   *stmtCache  // SQLite only: the readers'
+	wstmts  *stmtCache  // SQLite only: the writer's
+	images  *imageCache // SQLite only
 }
 
 // Dialect names, as in DB.Dialect and as goose's migration directories.
@@ -300,7 +301,18 @@ func Open(ctx context.Context, conn string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(readers())
 	r.SetMaxIdleConns(readers())
-	return &DB{Dialect: dialect, d: dialectOf(dialect), write: w, read: r, stmts: newStmtCache(r), wstmts: newStmtCache(w)}, nil
+	v, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, errs.E(op, errs.Unavailable, err)
+	}
+	images, err := newImageCache(ctx, v, maxCachedImages)
+	if err != nil {
+		errorsJoin(w.Close(), r.Close(), v.Close())
+		return nil, errs.E(op, errs.Unavailable, fmt.Sprintf("cannot open database %s", path), err)
+	}
+	return &DB{Dialect: dialect, d: dialectOf(dialect), write: w, read: r, stmts: newStmtCache(r), wstmts: newStmtCache(w), images: images}, nil
 }
 
 // readers is the size of the SQLite reader pool. Reads run on the CPU
@@ -331,14 +343,17 @@ func (d *DB) Close() error {
 	if d.read == d.write {
 		return d.write.Close()
 	}
-	return errorsJoin(d.read.Close(), d.write.Close())
+	return errorsJoin(d.images.close(), d.read.Close(), d.write.Close())
 }
 
-func errorsJoin(a, b error) error {
-	if a != nil {
-		return a
+// errorsJoin returns the first of errs that is not nil.
+func errorsJoin(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
 	}
-	return b
+	return nil
 }
 
 // Ping checks that the database answers.

@@ -152,7 +152,16 @@ func (r *Images) Get(ctx context.Context, id string) (*image.Image, error) {
 		err error
 	)
 	if c.d == dSQLite {
+		gen, cached := r.db.images.generation(ctx)
+		if cached {
+			if img := r.db.images.get(id, gen); img != nil {
+				return img, nil
+			}
+		}
 		img, err = getWithChildren(ctx, c, id)
+		if err == nil && cached {
+			r.db.images.put(img, gen)
+		}
 	} else {
 		img, err = scanImage(c.queryRow(ctx, "SELECT "+imageCols+" FROM images WHERE id = ? AND "+c.d.notDeleted("deleted"), id))
 		if err == nil {

@@ -34,12 +34,31 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 	if err != nil {
 		return nil, err
 	}
+	gen, cached := r.db.images.generation(ctx)
 	imgs, err := scanAll(scanImage)(c.queryPlanned(ctx, query, args...))
 	if err != nil {
 		return nil, errs.E(op, errs.Unavailable, err)
 	}
-	if err := loadChildren(ctx, c, imgs); err != nil {
+	// Images read since the last commit come with their child rows from
+	// the cache; only the others are read.
+	missed := imgs
+	if cached {
+		missed = nil
+		for i, img := range imgs {
+			if hit := r.db.images.get(img.ID, gen); hit != nil {
+				imgs[i] = hit
+			} else {
+				missed = append(missed, img)
+			}
+		}
+	}
+	if err := loadChildren(ctx, c, missed); err != nil {
 		return nil, errs.E(op, errs.Unavailable, err)
+	}
+	if cached {
+		for _, img := range missed {
+			r.db.images.put(img, gen)
+		}
 	}
 	return imgs, nil
 }

@@ -7,12 +7,16 @@ import (
 	"testing"
 )
 
-// openSQLite opens a new SQLite database in t's temporary directory,
-// migrated, and closes it when t ends.
-func openSQLite(t *testing.T) *DB {
+// openSQLite opens a new SQLite database in t's temporary directory (or
+// the one url names), migrated, and closes it when t ends.
+func openSQLite(t *testing.T, url ...string) *DB {
 	t.Helper()
 	ctx := context.Background()
-	d, err := Open(ctx, "sqlite:///"+filepath.Join(t.TempDir(), "glint.db"))
+	u := "sqlite:///" + filepath.Join(t.TempDir(), "glint.db")
+	if len(url) > 0 {
+		u = url[0]
+	}
+	d, err := Open(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,124 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"time"
+
+	"glint/internal/image"
+)
+
+// imageCache keeps the live images SQLite's readers last read, with their
+// properties, tags and locations, for as long as nothing is committed to
+// the database. On SQLite, reading an image and its child rows costs most
+// of a GET's CPU (modernc's SQLite: stepping, column copies, the page
+// cache's mutex); images are read far more often than written.
+//
+// Coherence comes from SQLite itself: one connection of its own asks
+// PRAGMA data_version, which changes whenever any other connection, in
+// this process or another (the scrubber, a second server on the same
+// file), has committed. Every use of the cache asks it first, so a read
+// never sees an image older than the last commit before it started; any
+// commit drops every entry. PostgreSQL and MySQL get no cache: their
+// servers are shared by several API nodes.
+type imageCache struct {
+	version *sql.Stmt // PRAGMA data_version on a pool of one connection
+	pool    *sql.DB
+
+	mu      sync.Mutex // serialises generation
+	lastDV  int64
+	gen     uint64
+	checked time.Time // when the last successful check began
+
+	emu     sync.RWMutex
+	entries map[string]*image.Image // read at generation egen
+	egen    uint64
+	max     int
+}
+
+// maxCachedImages bounds the cache: about 1 KiB per image with a few
+// properties, so 2 MiB or so; a full cache is emptied (a listing of
+// every image would otherwise keep whatever it read last).
+const maxCachedImages = 2048
+
+func newImageCache(ctx context.Context, pool *sql.DB, max int) (*imageCache, error) {
+	pool.SetMaxOpenConns(1) // data_version is per connection: always ask the same one
+	pool.SetMaxIdleConns(1)
+	pool.SetConnMaxLifetime(0)
+	st, err := pool.PrepareContext(ctx, "PRAGMA data_version")
+	if err != nil {
+		return nil, err
+	}
+	return &imageCache{version: st, pool: pool, entries: map[string]*image.Image{}, max: max}, nil
+}
+
+// generation returns a number that changes whenever the database has
+// changed since the previous call; ok is false (do not use the cache)
+// when there is no cache or the database cannot be asked.
+func (c *imageCache) generation(ctx context.Context) (gen uint64, ok bool) {
+	if c == nil {
+		return 0, false
+	}
+	arrived := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Under load the calls queue here: a check that began after this call
+	// arrived has seen every commit this one must see.
+	if c.checked.After(arrived) {
+		return c.gen, true
+	}
+	began := time.Now()
+	var dv int64
+	if err := c.version.QueryRowContext(ctx).Scan(&dv); err != nil {
+		c.checked = time.Time{}
+		return 0, false
+	}
+	c.checked = began
+	if dv != c.lastDV {
+		c.lastDV = dv
+		c.gen++
+	}
+	return c.gen, true
+}
+
+// get returns a copy of the image with id read at generation gen, or nil.
+func (c *imageCache) get(id string, gen uint64) *image.Image {
+	c.emu.RLock()
+	var img *image.Image
+	if c.egen == gen {
+		img = c.entries[id]
+	}
+	c.emu.RUnlock()
+	if img == nil {
+		return nil
+	}
+	return img.Clone()
+}
+
+// put keeps a copy of img, read in a query that started after generation
+// gen was taken. Entries of an older generation are dropped.
+func (c *imageCache) put(img *image.Image, gen uint64) {
+	cp := img.Clone()
+	c.emu.Lock()
+	defer c.emu.Unlock()
+	if gen > c.egen {
+		clear(c.entries)
+		c.egen = gen
+	}
+	if gen != c.egen {
+		return
+	}
+	if len(c.entries) >= c.max {
+		clear(c.entries)
+	}
+	c.entries[img.ID] = cp
+}
+
+func (c *imageCache) close() error {
+	if c == nil {
+		return nil
+	}
+	c.version.Close()
+	return c.pool.Close()
+}

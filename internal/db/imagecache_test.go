@@ -1,0 +1,103 @@
+package db
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"glint/internal/image"
+)
+
+// The SQLite image cache never serves an image older than the last
+// commit, whoever made it: this process, or another one on the same file
+// (here a second DB, as the scrubber or a second server would be).
+func TestImageCacheCoherence(t *testing.T) {
+	ctx := context.Background()
+	url := "sqlite:///" + filepath.Join(t.TempDir(), "glint.db")
+	d := openSQLite(t, url)
+	now := time.Now().UTC().Truncate(time.Second)
+	name := "first"
+	img := &image.Image{ID: "00000000-0000-4000-8000-000000000001", Name: &name, Status: image.Queued,
+		Visibility: image.Shared, CreatedAt: now, UpdatedAt: now, Properties: map[string]string{"a": "1"}, Tags: []string{"t1"}}
+	if err := d.Images().Create(ctx, img); err != nil {
+		t.Fatal(err)
+	}
+	get := func(t *testing.T, d *DB) *image.Image {
+		t.Helper()
+		got, err := d.Images().Get(ctx, img.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	list := func(t *testing.T, d *DB) *image.Image {
+		t.Helper()
+		imgs, err := d.Images().List(ctx, image.ListQuery{Limit: 20}, image.Viewer{Admin: true})
+		if err != nil || len(imgs) != 1 {
+			t.Fatalf("list: %v, %d images", err, len(imgs))
+		}
+		return imgs[0]
+	}
+	rename := func(t *testing.T, d *DB, to string, tag string) {
+		t.Helper()
+		_, err := d.Images().Modify(ctx, img.ID, func(old *image.Image) (*image.Image, error) {
+			n := old.Clone()
+			n.Name = &to
+			n.Tags = append(n.Tags, tag)
+			n.Properties["b"] = to
+			return n, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(t *testing.T, got *image.Image, name string, tags ...string) {
+		t.Helper()
+		if *got.Name != name || strings.Join(got.Tags, ",") != strings.Join(tags, ",") {
+			t.Errorf("got %q with tags %v, want %q with %v", *got.Name, got.Tags, name, tags)
+		}
+	}
+
+	check(t, get(t, d), "first", "t1")
+	if d.images.get(img.ID, d.images.gen) == nil {
+		t.Fatal("a GET did not fill the cache")
+	}
+	check(t, get(t, d), "first", "t1")
+	check(t, list(t, d), "first", "t1")
+
+	// A write through this process.
+	rename(t, d, "second", "t2")
+	check(t, get(t, d), "second", "t1", "t2")
+	check(t, list(t, d), "second", "t1", "t2")
+
+	// A write through another connection pool on the same file.
+	other := openSQLite(t, url)
+	list(t, d) // fills the cache from the list
+	rename(t, other, "third", "t3")
+	check(t, list(t, d), "third", "t1", "t2", "t3")
+	rename(t, other, "fourth", "t4")
+	got := get(t, d)
+	check(t, got, "fourth", "t1", "t2", "t3", "t4")
+	if got.Properties["b"] != "fourth" {
+		t.Errorf("properties %v", got.Properties)
+	}
+
+	// Callers get copies: changing one changes nothing cached.
+	got.Properties["b"] = "changed"
+	got.Tags[0] = "changed"
+	again := get(t, d)
+	check(t, again, "fourth", "t1", "t2", "t3", "t4")
+	if again.Properties["b"] != "fourth" {
+		t.Errorf("a caller's change reached the cache: %v", again.Properties)
+	}
+
+	// A deleted image is not served from the cache.
+	if _, err := d.Images().Delete(ctx, img.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Images().Get(ctx, img.ID); err == nil {
+		t.Error("GET of a deleted image answered from the cache")
+	}
+}
