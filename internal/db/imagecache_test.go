@@ -101,3 +101,23 @@ func TestImageCacheCoherence(t *testing.T) {
 		t.Error("GET of a deleted image answered from the cache")
 	}
 }
+
+// Pages of more than a quarter of the cache are not kept; smaller ones are.
+func TestImageCacheSkipsLargePages(t *testing.T) {
+	ctx := context.Background()
+	d := openSQLite(t)
+	if err := d.BulkInsertForBench(ctx, maxCachedImages/4+1); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		limit, cached int
+	}{{maxCachedImages/4 + 1, 0}, {20, 20}} {
+		imgs, err := d.Images().List(ctx, image.ListQuery{Limit: c.limit}, image.Viewer{Admin: true})
+		if err != nil || len(imgs) != c.limit {
+			t.Fatalf("list of %d: %v, %d images", c.limit, err, len(imgs))
+		}
+		if n := len(d.images.entries); n != c.cached {
+			t.Errorf("after a page of %d the cache holds %d images, want %d", c.limit, n, c.cached)
+		}
+	}
+}

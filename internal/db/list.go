@@ -55,7 +55,10 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 	if err := loadChildren(ctx, c, missed); err != nil {
 		return nil, errs.E(op, errs.Unavailable, err)
 	}
-	if cached {
+	// A page larger than a quarter of the cache (paging through every
+	// image, say) is not kept: it would push out what is read often, and
+	// copying it costs memory that is not used again.
+	if cached && len(imgs) <= maxCachedImages/4 {
 		for _, img := range missed {
 			r.db.images.put(img, gen)
 		}
