@@ -301,15 +301,9 @@ func Open(ctx context.Context, conn string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(readers())
 	r.SetMaxIdleConns(readers())
-	v, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=query_only(1)")
+	images, err := newImageCache(ctx, r, maxCachedImages)
 	if err != nil {
-		w.Close()
-		r.Close()
-		return nil, errs.E(op, errs.Unavailable, err)
-	}
-	images, err := newImageCache(ctx, v, maxCachedImages)
-	if err != nil {
-		errorsJoin(w.Close(), r.Close(), v.Close())
+		errorsJoin(w.Close(), r.Close())
 		return nil, errs.E(op, errs.Unavailable, fmt.Sprintf("cannot open database %s", path), err)
 	}
 	return &DB{Dialect: dialect, d: dialectOf(dialect), write: w, read: r, stmts: newStmtCache(r), wstmts: newStmtCache(w), images: images}, nil
@@ -320,7 +314,8 @@ func Open(ctx context.Context, conn string) (*DB, error) {
 // per core only add memory: each keeps its own page cache and prepared
 // statements. Measured on two cores with 16 concurrent lists, 4 readers
 // served as many requests as 8 with 17 MiB less RSS. At least 4, so that
-// a long listing does not hold up short requests.
+// a long listing does not hold up short requests; one of them is the image
+// cache's (imageCache), the others serve queries.
 func readers() int { return min(max(4, 2*runtime.GOMAXPROCS(0)), 16) }
 
 // driverName is the database/sql driver of a dialect.
