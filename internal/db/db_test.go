@@ -391,21 +391,42 @@ func TestListVisibility(t *testing.T) {
 			{image.Viewer{Project: "p3"}, "", "accepted", []string{"pub"}},
 			{image.Viewer{}, "", "accepted", []string{"pub", "shared-accepted", "shared-pending"}},
 			{image.Viewer{Admin: true}, "all", "accepted", []string{"pub", "priv-own", "priv-other", "shared-accepted", "shared-pending", "comm-other", "comm-own"}},
+			{image.Viewer{Project: "p1"}, image.Private, "accepted", []string{"priv-own"}},
+			{image.Viewer{Project: "p3"}, image.Private, "accepted", nil},
+			{image.Viewer{Admin: true}, image.Private, "accepted", []string{"priv-own", "priv-other"}},
 		}
-		for _, tc := range cases {
-			got, err := r.List(ctx, image.ListQuery{Limit: 100, Visibility: tc.visibility, MemberStatus: tc.memberStatus}, tc.v)
-			if err != nil {
-				t.Fatalf("%+v: %v", tc, err)
-			}
-			var names []string
-			for _, img := range got {
-				names = append(names, *img.Name)
-			}
-			slices.Sort(names)
-			want := slices.Sorted(slices.Values(tc.want))
-			if !slices.Equal(names, want) {
-				t.Errorf("viewer %+v, visibility %q, member_status %s: %v, want %v", tc.v, tc.visibility, tc.memberStatus, names, want)
+		check := func(pass string) {
+			for _, tc := range cases {
+				got, err := r.List(ctx, image.ListQuery{Limit: 1000, Visibility: tc.visibility, MemberStatus: tc.memberStatus}, tc.v)
+				if err != nil {
+					t.Fatalf("%+v: %v", tc, err)
+				}
+				var names []string
+				for _, img := range got {
+					if !strings.HasPrefix(*img.Name, "filler") {
+						names = append(names, *img.Name)
+					}
+				}
+				slices.Sort(names)
+				want := slices.Sorted(slices.Values(tc.want))
+				if !slices.Equal(names, want) {
+					t.Errorf("%s: viewer %+v, visibility %q, member_status %s: %v, want %v", pass, tc.v, tc.visibility, tc.memberStatus, names, want)
+				}
 			}
 		}
+		// Few visible images: found through the owner and visibility indexes.
+		check("few images")
+		// Hundreds of public images of p1: on SQLite every viewer's list
+		// and p1's private images are then found by walking the sort
+		// order (Images.fewerOrWalk); the answers must not change.
+		for i := range 250 {
+			img := newImage(fmt.Sprintf("filler-%d", i), base.Add(time.Hour+time.Duration(i)*time.Second))
+			owner := "p1"
+			img.Visibility, img.Owner = image.Public, &owner
+			if err := r.Create(ctx, img); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check("many images")
 	})
 }
