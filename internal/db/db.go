@@ -301,12 +301,8 @@ func Open(ctx context.Context, conn string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(readers())
 	r.SetMaxIdleConns(readers())
-	images, err := newImageCache(ctx, r, maxCachedImages)
-	if err != nil {
-		errorsJoin(w.Close(), r.Close())
-		return nil, errs.E(op, errs.Unavailable, fmt.Sprintf("cannot open database %s", path), err)
-	}
-	return &DB{Dialect: dialect, d: dialectOf(dialect), write: w, read: r, stmts: newStmtCache(r), wstmts: newStmtCache(w), images: images}, nil
+	return &DB{Dialect: dialect, d: dialectOf(dialect), write: w, read: r, stmts: newStmtCache(r), wstmts: newStmtCache(w),
+		images: newImageCache(r, maxCachedImages)}, nil
 }
 
 // readers is the size of the SQLite reader pool. Reads run on the CPU

@@ -23,10 +23,11 @@ import (
 // commit drops every entry. PostgreSQL and MySQL get no cache: their
 // servers are shared by several API nodes.
 type imageCache struct {
-	version *sql.Stmt // PRAGMA data_version, prepared on conn
-	conn    *sql.Conn // a reader taken from the pool for good
+	readers *sql.DB
 
-	mu      sync.Mutex // serialises generation
+	mu      sync.Mutex // serialises generation; guards conn and version
+	conn    *sql.Conn  // a reader taken from the pool for good, at first use
+	version *sql.Stmt  // PRAGMA data_version, prepared on conn
 	lastDV  int64
 	gen     uint64
 	checked time.Time // when the last successful check began
@@ -43,21 +44,28 @@ type imageCache struct {
 // for an RSS under 64 MiB while listing.
 const maxCachedImages = 1024
 
-// newImageCache takes one connection of the readers' pool for good:
-// data_version is per connection, so it always asks the same one. (A
-// pool of its own, with one connection, cost 2.5 MiB of RSS more: each
-// SQLite connection holds the parsed schema and buffers of its own.)
-func newImageCache(ctx context.Context, readers *sql.DB, max int) (*imageCache, error) {
-	conn, err := readers.Conn(ctx)
+func newImageCache(readers *sql.DB, max int) *imageCache {
+	return &imageCache{readers: readers, entries: map[string]*image.Image{}, max: max}
+}
+
+// connect takes one connection of the readers' pool for good, on the
+// first GET or list rather than at start-up (glint db and glint scrub
+// never need it): data_version is per connection, so the cache always
+// asks the same one. (A pool of its own, with one connection, cost
+// 2.5 MiB of RSS more: each SQLite connection holds the parsed schema and
+// buffers of its own.) c.mu is held.
+func (c *imageCache) connect(ctx context.Context) error {
+	conn, err := c.readers.Conn(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	st, err := conn.PrepareContext(ctx, "PRAGMA data_version")
 	if err != nil {
 		conn.Close()
-		return nil, err
+		return err
 	}
-	return &imageCache{version: st, conn: conn, entries: map[string]*image.Image{}, max: max}, nil
+	c.conn, c.version = conn, st
+	return nil
 }
 
 // generation returns a number that changes whenever the database has
@@ -76,6 +84,11 @@ func (c *imageCache) generation(ctx context.Context) (gen uint64, ok bool) {
 		return c.gen, true
 	}
 	began := time.Now()
+	if c.version == nil {
+		if err := c.connect(ctx); err != nil {
+			return 0, false
+		}
+	}
 	var dv int64
 	if err := c.version.QueryRowContext(ctx).Scan(&dv); err != nil {
 		c.checked = time.Time{}
@@ -131,6 +144,11 @@ func (c *imageCache) put(img *image.Image, gen uint64) {
 
 func (c *imageCache) close() error {
 	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == nil {
 		return nil
 	}
 	c.version.Close()
