@@ -389,27 +389,13 @@ func (d *DB) inTx(ctx context.Context, op errs.Op, fn func(conn) error) error {
 	return err
 }
 
+// tryTx runs fn once: on SQLite, in a group of the transactions queued
+// for the writer (commitGroup); elsewhere in a transaction of its own.
 func (d *DB) tryTx(ctx context.Context, fn func(conn) error) error {
-	tx, err := d.write.BeginTx(ctx, nil)
-	if err != nil {
-		return err
+	if d.group != nil {
+		return d.group.run(ctx, d, fn)
 	}
-	c := conn{r: tx, d: d.d}
-	var missed []string
-	if d.wstmts != nil {
-		c.cache, c.tx, c.missed = d.wstmts, tx, &missed
-	}
-	if err := fn(c); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	for _, q := range missed {
-		d.wstmts.get(ctx, q)
-	}
-	return nil
+	return d.runTx(ctx, fn)
 }
 
 // loadChildren fills properties, tags and locations of imgs with one query per table.
