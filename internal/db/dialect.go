@@ -354,6 +354,33 @@ func (c conn) insertID(ctx context.Context, q string, args ...any) (int64, error
 // reader is the pool for queries outside a transaction.
 func (d *DB) reader() conn { return conn{r: d.read, d: d.d, cache: d.stmts} }
 
+// snapshot returns a reader whose statements all see one state of the
+// database, and the function that ends it. On SQLite that is a read
+// transaction on one connection: a listing's statements (the selectivity
+// probes, the page, its properties and tags) otherwise each saw the
+// state of their own moment, and under concurrent writes a page filtered
+// on a property could come back with another value of it. PostgreSQL and
+// MySQL read on the pool, a statement at a time.
+func (d *DB) snapshot(ctx context.Context) (conn, func(), error) {
+	if d.d != dSQLite {
+		return d.reader(), func() {}, nil
+	}
+	tx, err := d.read.BeginTx(ctx, nil)
+	if err != nil {
+		return conn{}, nil, err
+	}
+	var missed []string
+	c := conn{r: tx, d: d.d, cache: d.stmts, tx: tx, missed: &missed}
+	return c, func() {
+		tx.Rollback()
+		// Prepared on the pool, outside the transaction, as tryTx does
+		// for the writer's.
+		for _, q := range missed {
+			d.stmts.get(ctx, q)
+		}
+	}, nil
+}
+
 // dbTime scans a timestamp column whichever way the driver hands it over:
 // time.Time (PostgreSQL, MySQL with parseTime) or text (SQLite).
 type dbTime struct {

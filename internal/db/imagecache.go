@@ -102,6 +102,14 @@ func (c *imageCache) generation(ctx context.Context) (gen uint64, ok bool) {
 	return c.gen, true
 }
 
+// stillAt reports whether nothing was committed between the check that
+// returned gen and now: a snapshot taken in between is then the state the
+// images cached at gen were read in.
+func (c *imageCache) stillAt(ctx context.Context, gen uint64) bool {
+	now, ok := c.generation(ctx)
+	return ok && now == gen
+}
+
 // get returns a copy of the image with id read at generation gen, or nil.
 func (c *imageCache) get(id string, gen uint64) *image.Image {
 	c.emu.RLock()
