@@ -34,6 +34,7 @@ type imageCache struct {
 
 	emu     sync.RWMutex
 	entries map[string]*image.Image // read at generation egen
+	pages   map[string][]string     // a listing's key -> its page's IDs, at egen
 	egen    uint64
 	max     int
 }
@@ -44,8 +45,12 @@ type imageCache struct {
 // for an RSS under 64 MiB while listing.
 const maxCachedImages = 1024
 
+// maxCachedPages bounds the listings remembered: a page of up to 256 IDs
+// each, usually 20 (a few KiB).
+const maxCachedPages = 128
+
 func newImageCache(readers *sql.DB, max int) *imageCache {
-	return &imageCache{readers: readers, entries: map[string]*image.Image{}, max: max}
+	return &imageCache{readers: readers, entries: map[string]*image.Image{}, pages: map[string][]string{}, max: max}
 }
 
 // connect takes one connection of the readers' pool for good, on the
@@ -130,11 +135,7 @@ func (c *imageCache) put(img *image.Image, gen uint64) {
 	cp := img.Clone()
 	c.emu.Lock()
 	defer c.emu.Unlock()
-	if gen > c.egen {
-		clear(c.entries)
-		c.egen = gen
-	}
-	if gen != c.egen {
+	if !c.at(gen) {
 		return
 	}
 	if _, ok := c.entries[img.ID]; !ok && len(c.entries) >= c.max {
@@ -148,6 +149,59 @@ func (c *imageCache) put(img *image.Image, gen uint64) {
 		}
 	}
 	c.entries[img.ID] = cp
+}
+
+// at moves the entries to generation gen if it is newer, dropping them,
+// and reports whether they are at gen. c.emu is held for writing.
+func (c *imageCache) at(gen uint64) bool {
+	if gen > c.egen {
+		clear(c.entries)
+		clear(c.pages)
+		c.egen = gen
+	}
+	return gen == c.egen
+}
+
+// page returns copies of the images of the listing key as read at
+// generation gen, or nil when the listing or one of its images is not
+// cached.
+func (c *imageCache) page(key string, gen uint64) []*image.Image {
+	c.emu.RLock()
+	defer c.emu.RUnlock()
+	ids, ok := c.pages[key]
+	if c.egen != gen || !ok {
+		return nil
+	}
+	imgs := make([]*image.Image, len(ids))
+	for i, id := range ids {
+		img := c.entries[id]
+		if img == nil {
+			return nil
+		}
+		imgs[i] = img.Clone()
+	}
+	return imgs
+}
+
+// putPage remembers which images the listing key returned, read at
+// generation gen (the images themselves are put on their own).
+func (c *imageCache) putPage(key string, imgs []*image.Image, gen uint64) {
+	ids := make([]string, len(imgs))
+	for i, img := range imgs {
+		ids[i] = img.ID
+	}
+	c.emu.Lock()
+	defer c.emu.Unlock()
+	if !c.at(gen) {
+		return
+	}
+	if _, ok := c.pages[key]; !ok && len(c.pages) >= maxCachedPages {
+		for k := range c.pages {
+			delete(c.pages, k)
+			break
+		}
+	}
+	c.pages[key] = ids
 }
 
 func (c *imageCache) close() error {

@@ -188,3 +188,67 @@ func TestImageCacheListsOneState(t *testing.T) {
 	}
 	t.Logf("%d listings", lists)
 }
+
+// Listings that may answer differently never share a cached page.
+func TestPageKeysDiffer(t *testing.T) {
+	tag := func(tags ...string) image.ListQuery { return image.ListQuery{Limit: 20, Tags: tags} }
+	prop := func(name, value string) image.ListQuery {
+		return image.ListQuery{Limit: 20, Filters: []image.Filter{{Field: name, Property: true, Op: image.OpEq, Values: []string{value}}}}
+	}
+	admin, p1, p2 := image.Viewer{Admin: true}, image.Viewer{Project: "p1"}, image.Viewer{Project: "p2"}
+	for _, c := range []struct {
+		name   string
+		q1, q2 image.ListQuery
+		v1, v2 image.Viewer
+	}{
+		{"one tag with a space, two tags", tag("a b"), tag("a", "b"), admin, admin},
+		{"tag order is the same listing but not the same key", tag("a", "b"), tag("b", "a"), admin, admin},
+		{"property name and value split differently", prop("a=b", "c"), prop("a", "b=c"), admin, admin},
+		{"projects", tag(), tag(), p1, p2},
+		{"admin and project", tag(), tag(), admin, p1},
+		{"limit", image.ListQuery{Limit: 20}, image.ListQuery{Limit: 21}, admin, admin},
+		{"marker", image.ListQuery{Limit: 20, Marker: "x"}, image.ListQuery{Limit: 20}, admin, admin},
+		{"member status", image.ListQuery{Limit: 20, MemberStatus: "all"}, image.ListQuery{Limit: 20}, p1, p1},
+		{"hidden", image.ListQuery{Limit: 20, OSHidden: true}, image.ListQuery{Limit: 20}, admin, admin},
+		{"sort", image.ListQuery{Limit: 20, Sort: []image.SortKey{{Key: "name"}}}, image.ListQuery{Limit: 20, Sort: []image.SortKey{{Key: "name", Desc: true}}}, admin, admin},
+	} {
+		if pageKey(c.q1, c.v1) == pageKey(c.q2, c.v2) {
+			t.Errorf("%s: same key %s", c.name, pageKey(c.q1, c.v1))
+		}
+	}
+	if pageKey(tag("a"), p1) != pageKey(tag("a"), p1) {
+		t.Error("the same listing has two keys")
+	}
+}
+
+// A listing asked again with nothing committed since is answered from the
+// cache without a query; a commit in between is seen.
+func TestImageCachePages(t *testing.T) {
+	ctx := context.Background()
+	d := openSQLite(t)
+	if err := d.BulkInsertForBench(ctx, 50); err != nil {
+		t.Fatal(err)
+	}
+	list := func() []*image.Image {
+		t.Helper()
+		imgs, err := d.Images().List(ctx, image.ListQuery{Limit: 20}, image.Viewer{Admin: true})
+		if err != nil || len(imgs) != 20 {
+			t.Fatalf("list: %v, %d images", err, len(imgs))
+		}
+		return imgs
+	}
+	first := list()
+	if len(d.images.pages) != 1 {
+		t.Fatalf("%d pages cached after a listing", len(d.images.pages))
+	}
+	again := list()
+	if again[0].ID != first[0].ID || again[0] == first[0] {
+		t.Error("the cached page is not the same listing, or not a copy")
+	}
+	if _, err := d.Images().Delete(ctx, first[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if after := list(); after[0].ID == first[0].ID {
+		t.Error("a deleted image is still listed")
+	}
+}

@@ -33,6 +33,20 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 	// an unchanged generation afterwards (stillAt) means the snapshot is
 	// the state the cached images were read in.
 	gen, cached := r.db.images.generation(ctx)
+	// A page larger than a quarter of the cache (paging through every
+	// image, say) is not kept: it would push out what is read often, and
+	// copying it costs memory that is not used again.
+	cacheable := cached && q.Limit <= maxCachedImages/4
+	var key string
+	if cacheable {
+		// The same listing again, with nothing committed since: the
+		// same page. (Horizon, Nova and scripts ask the same first
+		// pages over and over.)
+		key = pageKey(q, v)
+		if imgs := r.db.images.page(key, gen); imgs != nil {
+			return imgs, nil
+		}
+	}
 	c, end, err := r.db.snapshot(ctx)
 	if err != nil {
 		return nil, errs.E(op, errs.Unavailable, err)
@@ -42,16 +56,13 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 	if err != nil {
 		return nil, err
 	}
-	// A page larger than a quarter of the cache (paging through every
-	// image, say) is not kept: it would push out what is read often, and
-	// copying it costs memory that is not used again.
-	cacheable := cached && q.Limit <= maxCachedImages/4
 	if cacheable {
 		imgs, ok, err := r.listCached(ctx, c, from, args, gen)
 		if err != nil {
 			return nil, errs.E(op, errs.Unavailable, err)
 		}
 		if ok {
+			r.db.images.putPage(key, imgs, gen)
 			return imgs, nil
 		}
 	}
@@ -62,7 +73,8 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 	// Images read since the last commit come with their child rows from
 	// the cache; only the others are read.
 	missed := imgs
-	if cached && r.db.images.stillAt(ctx, gen) {
+	current := cached && r.db.images.stillAt(ctx, gen)
+	if current {
 		missed = nil
 		for i, img := range imgs {
 			if hit := r.db.images.get(img.ID, gen); hit != nil {
@@ -79,8 +91,17 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 		for _, img := range missed {
 			r.db.images.put(img, gen)
 		}
+		if current {
+			r.db.images.putPage(key, imgs, gen)
+		}
 	}
 	return imgs, nil
+}
+
+// pageKey names a listing for the image cache: everything that decides
+// its answer, strings quoted (%#v), so that no two listings share a key.
+func pageKey(q image.ListQuery, v image.Viewer) string {
+	return fmt.Sprintf("%#v %#v", q, v)
 }
 
 // listCached answers a listing from the image cache when every image on
