@@ -306,7 +306,7 @@ func Open(ctx context.Context, conn string) (*DB, error) {
 	r.SetMaxOpenConns(readers())
 	r.SetMaxIdleConns(readers())
 	return &DB{Dialect: dialect, d: dialectOf(dialect), write: w, read: r, stmts: newStmtCache(r), wstmts: newStmtCache(w),
-		images: newImageCache(r, maxCachedImages), group: &commitGroup{}}, nil
+		images: newImageCache(r, path+"-shm", maxCachedImages), group: &commitGroup{}}, nil
 }
 
 // readers is the size of the SQLite reader pool. Reads run on the CPU

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"glint/internal/image"
@@ -24,13 +25,20 @@ import (
 // servers are shared by several API nodes.
 type imageCache struct {
 	readers *sql.DB
+	shmPath string // the database's wal-index, the -shm file
 
-	mu      sync.Mutex // serialises generation; guards conn and version
-	conn    *sql.Conn  // a reader taken from the pool for good, at first use
-	version *sql.Stmt  // PRAGMA data_version, prepared on conn
-	lastDV  int64
-	gen     uint64
-	checked time.Time // when the last successful check began
+	// fast lets a check skip SQLite while the wal-index header is what it
+	// was right before the last check that asked SQLite.
+	fast atomic.Pointer[fastCheck]
+
+	mu       sync.Mutex // serialises generation; guards conn and version
+	conn     *sql.Conn  // a reader taken from the pool for good, at first use
+	version  *sql.Stmt  // PRAGMA data_version, prepared on conn
+	lastDV   int64
+	gen      uint64
+	checked  time.Time // when the last successful check began
+	shm      *walIndex // mapped after the first check; nil if it cannot be
+	shmTried bool
 
 	emu     sync.RWMutex
 	entries map[string]*image.Image // read at generation egen
@@ -49,8 +57,16 @@ const maxCachedImages = 1024
 // each, usually 20 (a few KiB).
 const maxCachedPages = 128
 
-func newImageCache(readers *sql.DB, max int) *imageCache {
-	return &imageCache{readers: readers, entries: map[string]*image.Image{}, pages: map[string][]string{}, max: max}
+// fastCheck is the outcome of a check that asked SQLite: gen, and the
+// wal-index header read before asking.
+type fastCheck struct {
+	shm *walIndex
+	hdr walIndexHeader
+	gen uint64
+}
+
+func newImageCache(readers *sql.DB, shmPath string, max int) *imageCache {
+	return &imageCache{readers: readers, shmPath: shmPath, entries: map[string]*image.Image{}, pages: map[string][]string{}, max: max}
 }
 
 // connect takes one connection of the readers' pool for good, on the
@@ -76,9 +92,17 @@ func (c *imageCache) connect(ctx context.Context) error {
 // generation returns a number that changes whenever the database has
 // changed since the previous call; ok is false (do not use the cache)
 // when there is no cache or the database cannot be asked.
+//
+// Every commit rewrites the wal-index header. The header is read before
+// SQLite is asked, so while it stays the same nothing has been committed
+// since that answer, and the generation it gave still holds; once it
+// changes, SQLite is asked again.
 func (c *imageCache) generation(ctx context.Context) (gen uint64, ok bool) {
 	if c == nil {
 		return 0, false
+	}
+	if f := c.fast.Load(); f != nil && f.shm.header() == f.hdr {
+		return f.gen, true
 	}
 	arrived := time.Now()
 	c.mu.Lock()
@@ -94,6 +118,10 @@ func (c *imageCache) generation(ctx context.Context) (gen uint64, ok bool) {
 			return 0, false
 		}
 	}
+	var hdr walIndexHeader
+	if c.shm != nil {
+		hdr = c.shm.header()
+	}
 	var dv int64
 	if err := c.version.QueryRowContext(ctx).Scan(&dv); err != nil {
 		c.checked = time.Time{}
@@ -103,6 +131,14 @@ func (c *imageCache) generation(ctx context.Context) (gen uint64, ok bool) {
 	if dv != c.lastDV {
 		c.lastDV = dv
 		c.gen++
+	}
+	if c.shm != nil {
+		c.fast.Store(&fastCheck{shm: c.shm, hdr: hdr, gen: c.gen})
+	} else if !c.shmTried {
+		// Mapped once SQLite has read the database in WAL mode (the
+		// file then exists); used from the next check on.
+		c.shmTried = true
+		c.shm = mapWALIndex(c.shmPath)
 	}
 	return c.gen, true
 }
@@ -213,6 +249,9 @@ func (c *imageCache) close() error {
 	if c.conn == nil {
 		return nil
 	}
+	// The wal-index stays mapped (a page): a call still on its way
+	// through generation may read it.
+	c.fast.Store(nil)
 	c.version.Close()
 	return c.conn.Close()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -250,5 +251,58 @@ func TestImageCachePages(t *testing.T) {
 	}
 	if after := list(); after[0].ID == first[0].ID {
 		t.Error("a deleted image is still listed")
+	}
+}
+
+// On Linux the check reads the wal-index header and asks SQLite only when
+// it changed: no commit, no query; a commit by this process or another
+// one on the file, a new generation.
+func TestImageCacheFastCheck(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the wal-index is mapped on Linux only")
+	}
+	ctx := context.Background()
+	url := "sqlite:///" + filepath.Join(t.TempDir(), "glint.db")
+	d := openSQLite(t, url)
+	other := openSQLite(t, url)
+	c := d.images
+	gen := func() uint64 {
+		t.Helper()
+		g, ok := c.generation(ctx)
+		if !ok {
+			t.Fatal("no generation")
+		}
+		return g
+	}
+	gen()
+	gen() // the first check maps the wal-index, the second records its header
+	if c.fast.Load() == nil {
+		t.Fatal("the wal-index is not used")
+	}
+	for _, w := range []struct {
+		name string
+		db   *DB
+	}{{"this process", d}, {"another connection pool", other}} {
+		c.mu.Lock()
+		checked := c.checked
+		c.mu.Unlock()
+		g := gen()
+		for range 10 {
+			if gen() != g {
+				t.Fatal("the generation moved without a commit")
+			}
+		}
+		c.mu.Lock()
+		asked := c.checked != checked
+		c.mu.Unlock()
+		if asked {
+			t.Errorf("before a commit through %s: SQLite was asked", w.name)
+		}
+		if err := w.db.Images().Create(ctx, groupImage(len(w.name))); err != nil {
+			t.Fatal(err)
+		}
+		if gen() == g {
+			t.Errorf("a commit through %s was not seen", w.name)
+		}
 	}
 }

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package db
+
+// walIndex is not mapped outside Linux: the image cache asks SQLite
+// (PRAGMA data_version) every time.
+type walIndex struct{}
+
+type walIndexHeader struct{}
+
+func mapWALIndex(string) *walIndex { return nil }
+
+func (w *walIndex) header() walIndexHeader { return walIndexHeader{} }
