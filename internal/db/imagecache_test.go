@@ -217,7 +217,7 @@ func TestPageKeysDiffer(t *testing.T) {
 			t.Errorf("%s: same key %s", c.name, pageKey(c.q1, c.v1))
 		}
 	}
-	if pageKey(tag("a"), p1) != pageKey(tag("a"), p1) {
+	if pageKey(tag("a"), p1) != pageKey(image.ListQuery{Limit: 20, Tags: []string{"a"}}, image.Viewer{Project: "p1"}) {
 		t.Error("the same listing has two keys")
 	}
 }
