@@ -226,6 +226,73 @@ func TestRepository(t *testing.T) {
 	})
 }
 
+// A listing never mixes states of the database: while another pool
+// keeps moving a property between two values, every image a filtered
+// listing returns shows the value it was selected by. (A listing's
+// statements, and on SQLite the image cache's entries, each saw their
+// own moment: this failed within a few listings.)
+func TestListOneState(t *testing.T) {
+	eachDB(t, func(t *testing.T, c dbtest.Conn) {
+		ctx := context.Background()
+		d, other := openDB(t, c), openDB(t, c)
+		now := time.Now().UTC().Truncate(time.Second)
+		const n = 8
+		id := func(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i%n) }
+		for i := range n {
+			name := "img"
+			img := &image.Image{ID: id(i), Name: &name, Status: image.Queued, Visibility: image.Shared,
+				CreatedAt: now, UpdatedAt: now, Properties: map[string]string{"p": "a"}}
+			if err := d.Images().Create(ctx, img); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stop := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			defer close(done)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, err := other.Images().Modify(ctx, id(i), func(old *image.Image) (*image.Image, error) {
+					old.Properties["p"] = map[string]string{"a": "b", "b": "a"}[old.Properties["p"]]
+					return old, nil
+				})
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+		}()
+		deadline := time.Now().Add(2 * time.Second)
+		lists, bad := 0, 0
+		for time.Now().Before(deadline) && bad == 0 {
+			for _, want := range []string{"a", "b"} {
+				q := image.ListQuery{Limit: 20, MemberStatus: "accepted",
+					Filters: []image.Filter{{Field: "p", Property: true, Op: image.OpEq, Values: []string{want}}}}
+				imgs, err := d.Images().List(ctx, q, image.Viewer{Admin: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				lists++
+				for _, img := range imgs {
+					if img.Properties["p"] != want {
+						bad++
+						t.Errorf("listing p=%s returned %s with p=%s", want, img.ID, img.Properties["p"])
+					}
+				}
+			}
+		}
+		close(stop)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d listings", lists)
+	})
+}
+
 // Paging with a marker visits every image exactly once for every sort,
 // including NULL values and ties, in the same order on every database
 // (NULL first ascending).

@@ -355,15 +355,20 @@ func (c conn) insertID(ctx context.Context, q string, args ...any) (int64, error
 func (d *DB) reader() conn { return conn{r: d.read, d: d.d, cache: d.stmts} }
 
 // snapshot returns a reader whose statements all see one state of the
-// database, and the function that ends it. On SQLite that is a read
-// transaction on one connection: a listing's statements (the selectivity
-// probes, the page, its properties and tags) otherwise each saw the
-// state of their own moment, and under concurrent writes a page filtered
-// on a property could come back with another value of it. PostgreSQL and
-// MySQL read on the pool, a statement at a time.
+// database, and the function that ends it: a listing's statements (the
+// selectivity probes, the page, its properties and tags) otherwise each
+// saw the state of their own moment, and under concurrent writes a page
+// filtered on a property could come back with another value of it
+// (TestListOneState). On SQLite that is a read transaction on one
+// connection; on PostgreSQL and MySQL a read-only REPEATABLE READ one,
+// whose snapshot is taken at its first read.
 func (d *DB) snapshot(ctx context.Context) (conn, func(), error) {
 	if d.d != dSQLite {
-		return d.reader(), func() {}, nil
+		tx, err := d.read.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+		if err != nil {
+			return conn{}, nil, err
+		}
+		return conn{r: tx, d: d.d}, func() { tx.Rollback() }, nil
 	}
 	tx, err := d.read.BeginTx(ctx, nil)
 	if err != nil {
