@@ -2,9 +2,12 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
+
+	"glint/internal/image"
 )
 
 // BulkInsertForBench fills the database with n synthetic images, each with
@@ -72,4 +75,40 @@ func (d *DB) Analyze(ctx context.Context) error {
 		return err
 	}
 	return closeRows(rows)
+}
+
+// ListPlanForTest is the database's plan (EXPLAIN, one line per row) of
+// the query List runs for q and v, and of the selectivity probes it ran.
+func (d *DB) ListPlanForTest(ctx context.Context, q image.ListQuery, v image.Viewer) ([]string, error) {
+	c := d.reader()
+	from, args, err := d.Images().listSQL(ctx, c, q, v)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := c.r.QueryContext(ctx, "EXPLAIN SELECT "+prefixed("i.", imageCols)+d.d.bind(from), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var plan []string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		var b strings.Builder
+		for i, c := range cols {
+			fmt.Fprintf(&b, "%s=%s ", c, vals[i].String)
+		}
+		plan = append(plan, b.String())
+	}
+	return plan, rows.Err()
 }

@@ -146,6 +146,7 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 		args  []any
 	)
 	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
+	walked := false // a visibility condition is checked image by image in the sort order
 	// These conditions match nearly every row: they are checked row by row
 	// (d.unindexed), while the sort and filter indexes drive the query.
 	add(d.notDeleted("i.deleted"))
@@ -155,7 +156,11 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 	// community images, one's own, and shared ones one is a member of (in
 	// the asked member status; with no project, of any member). col wraps
 	// the visibility and owner columns.
-	if !v.Admin {
+	// A project asking for private images sees its own only: the
+	// visibility and owner conditions below say so, and this one would
+	// only add work (on MySQL, a walk past every image the project sees).
+	ownPrivate := q.Visibility == "private" && v.Project != ""
+	if !v.Admin && !ownPrivate {
 		visible := func(col func(string) string) string {
 			shared := "(" + col("i.visibility") + " = 'shared' AND EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = i.id AND " +
 				d.notDeleted("m.deleted")
@@ -181,10 +186,17 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 		// indexes and sorting them (100,000 images: 100 ms for a
 		// project's page of 20, found among 10,000 public images through
 		// the visibility index and sorted).
-		cond, err := r.fewerOrWalk(ctx, c, visible, vargs)
+		var cond string
+		var err error
+		if d == dMySQL {
+			cond, err = r.visibleMySQL(ctx, c, v, q.MemberStatus, visible)
+		} else {
+			cond, err = r.fewerOrWalk(ctx, c, visible, vargs)
+		}
 		if err != nil {
 			return "", nil, errs.E(op, errs.Unavailable, err)
 		}
+		walked = walked || cond == visible(d.walked)
 		add(cond, vargs...)
 	}
 	switch q.Visibility {
@@ -209,6 +221,7 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 		if err != nil {
 			return "", nil, errs.E(op, errs.Unavailable, err)
 		}
+		walked = walked || cond == d.unindexed(col)+" = ?"
 		add(cond, val)
 	}
 	add(d.unindexedBool("i.os_hidden")+" = ?", q.OSHidden)
@@ -278,7 +291,14 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 		// NULL first ascending, as markerSQL assumes.
 		order = append(order, d.orderBy(d.sortExpr("i."+s.Key), s.Desc, !notNull[s.Key]))
 	}
-	from := " FROM images i WHERE " + strings.Join(where, " AND ") + " ORDER BY " + strings.Join(order, ", ") + " LIMIT ?"
+	// MariaDB walks the default order through Glance's created_at index and
+	// reads each image's row to check the walked conditions; the covering
+	// index (migration 6) answers them from the index alone.
+	table := "images i"
+	if walked && sortKeys[0].Key == "created_at" {
+		table = d.forceIndex(table, "glint_images_created_live")
+	}
+	from := " FROM " + table + " WHERE " + strings.Join(where, " AND ") + " ORDER BY " + strings.Join(order, ", ") + " LIMIT ?"
 	return from, append(args, q.Limit), nil
 }
 
@@ -304,6 +324,39 @@ func (r *Images) fewer(ctx context.Context, c conn, query string, args ...any) (
 	var n int
 	err := c.queryRow(ctx, "SELECT COUNT(*) FROM ("+query+" LIMIT "+fmt.Sprint(rareLimit)+") AS x", args...).Scan(&n)
 	return n < rareLimit, err
+}
+
+// visibleMySQL is fewerOrWalk for the visibility condition on MySQL,
+// counting the images the caller sees by each way of seeing them, each
+// through its own index. Counted as one condition, MariaDB merged the
+// visibility and owner indexes and collected every match before the
+// LIMIT stopped it: 7 ms at 100,000 images of which 10,000 public. The
+// parts may overlap (one's own public image): an estimate is enough.
+func (r *Images) visibleMySQL(ctx context.Context, c conn, v image.Viewer, memberStatus string, visible func(func(string) string) string) (string, error) {
+	d := r.db.d
+	limit := " LIMIT " + fmt.Sprint(rareLimit)
+	parts := []string{"SELECT 1 FROM images i WHERE " + d.notDeleted("i.deleted") + " AND i.visibility IN ('public','community')" + limit}
+	var args []any
+	if v.Project == "" {
+		parts = append(parts, "SELECT 1 FROM images i WHERE "+d.notDeleted("i.deleted")+" AND i.visibility = 'shared'"+limit)
+	} else {
+		parts = append(parts, "SELECT 1 FROM images i WHERE "+d.notDeleted("i.deleted")+" AND i.owner = ?"+limit)
+		member := "SELECT 1 FROM image_members m WHERE m.member = ? AND " + d.notDeleted("m.deleted")
+		args = append(args, v.Project, v.Project)
+		if memberStatus != "all" {
+			member += " AND m.status = ?"
+			args = append(args, memberStatus)
+		}
+		parts = append(parts, member+limit)
+	}
+	var n int
+	if err := c.queryRow(ctx, "SELECT COUNT(*) FROM (("+strings.Join(parts, ") UNION ALL (")+")) AS x", args...).Scan(&n); err != nil {
+		return "", err
+	}
+	if n < rareLimit {
+		return visible(func(col string) string { return col }), nil
+	}
+	return visible(d.walked), nil
 }
 
 // fewerOrWalk returns cond(col) for a condition on images i: with col
