@@ -520,4 +520,21 @@ func TestMySQLProjectListPlan(t *testing.T) {
 			t.Errorf("tags %v: the project's listing does not walk glint_images_created_live:\n%s", tags, all)
 		}
 	}
+	// Images that are few are looked up, not walked to: no community
+	// image at all, and the 30 of project-7.
+	for _, c := range []struct {
+		q image.ListQuery
+		v image.Viewer
+	}{
+		{image.ListQuery{Limit: 20, Visibility: "community"}, image.Viewer{Admin: true}},
+		{image.ListQuery{Limit: 20, Visibility: "private", MemberStatus: "accepted"}, image.Viewer{Project: "project-7"}},
+	} {
+		plan, err := d.ListPlanForTest(ctx, c.q, c.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(plan[0], "key=glint_images_created_live") {
+			t.Errorf("visibility=%s: walks the sort order for a few images:\n%s", c.q.Visibility, strings.Join(plan, "\n"))
+		}
+	}
 }

@@ -121,19 +121,6 @@ func (d dialect) unindexed(col string) string {
 	return col
 }
 
-// walked is col in a condition that many rows match, which fewerOrWalk
-// has checked image by image while the sort order is walked: unindexed,
-// and on MySQL hidden from the planner too. MariaDB otherwise merged the
-// visibility and owner indexes for a project's listing and sorted every
-// image the project sees (40 ms for a page of 20 at 100,000 images).
-// CONCAT of one string (or ENUM) is the same string, in its collation.
-func (d dialect) walked(col string) string {
-	if d == dMySQL {
-		return "CONCAT(" + col + ")"
-	}
-	return d.unindexed(col)
-}
-
 // forceIndex names the index a MySQL query is to walk table with (a table
 // expression with its alias). Elsewhere the planner is left to choose.
 func (d dialect) forceIndex(table, index string) string {

@@ -146,7 +146,7 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 		args  []any
 	)
 	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
-	walked := false // a visibility condition is checked image by image in the sort order
+	walked := false // MySQL: the visibility condition is checked image by image in the sort order
 	// These conditions match nearly every row: they are checked row by row
 	// (d.unindexed), while the sort and filter indexes drive the query.
 	add(d.notDeleted("i.deleted"))
@@ -189,14 +189,13 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 		var cond string
 		var err error
 		if d == dMySQL {
-			cond, err = r.visibleMySQL(ctx, c, v, q.MemberStatus, visible)
+			cond, walked, err = r.visibleMySQL(ctx, c, v, q.MemberStatus, visible)
 		} else {
 			cond, err = r.fewerOrWalk(ctx, c, visible, vargs)
 		}
 		if err != nil {
 			return "", nil, errs.E(op, errs.Unavailable, err)
 		}
-		walked = walked || cond == visible(d.walked)
 		add(cond, vargs...)
 	}
 	switch q.Visibility {
@@ -221,7 +220,6 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 		if err != nil {
 			return "", nil, errs.E(op, errs.Unavailable, err)
 		}
-		walked = walked || cond == d.unindexed(col)+" = ?"
 		add(cond, val)
 	}
 	add(d.unindexedBool("i.os_hidden")+" = ?", q.OSHidden)
@@ -292,8 +290,8 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 		order = append(order, d.orderBy(d.sortExpr("i."+s.Key), s.Desc, !notNull[s.Key]))
 	}
 	// MariaDB walks the default order through Glance's created_at index and
-	// reads each image's row to check the walked conditions; the covering
-	// index (migration 6) answers them from the index alone.
+	// reads each image's row to check the walked visibility condition; the
+	// covering index (migration 6) answers it from the index alone.
 	table := "images i"
 	if walked && sortKeys[0].Key == "created_at" {
 		table = d.forceIndex(table, "glint_images_created_live")
@@ -332,7 +330,8 @@ func (r *Images) fewer(ctx context.Context, c conn, query string, args ...any) (
 // visibility and owner indexes and collected every match before the
 // LIMIT stopped it: 7 ms at 100,000 images of which 10,000 public. The
 // parts may overlap (one's own public image): an estimate is enough.
-func (r *Images) visibleMySQL(ctx context.Context, c conn, v image.Viewer, memberStatus string, visible func(func(string) string) string) (string, error) {
+// walk reports the second form, checked image by image in the sort order.
+func (r *Images) visibleMySQL(ctx context.Context, c conn, v image.Viewer, memberStatus string, visible func(func(string) string) string) (cond string, walk bool, err error) {
 	d := r.db.d
 	limit := " LIMIT " + fmt.Sprint(rareLimit)
 	parts := []string{"SELECT 1 FROM images i WHERE " + d.notDeleted("i.deleted") + " AND i.visibility IN ('public','community')" + limit}
@@ -351,12 +350,16 @@ func (r *Images) visibleMySQL(ctx context.Context, c conn, v image.Viewer, membe
 	}
 	var n int
 	if err := c.queryRow(ctx, "SELECT COUNT(*) FROM (("+strings.Join(parts, ") UNION ALL (")+")) AS x", args...).Scan(&n); err != nil {
-		return "", err
+		return "", false, err
 	}
 	if n < rareLimit {
-		return visible(func(col string) string { return col }), nil
+		return visible(func(col string) string { return col }), false, nil
 	}
-	return visible(d.walked), nil
+	// Walked: the columns hidden from the planner, which otherwise merges
+	// the visibility and owner indexes again and sorts every image the
+	// caller sees. CONCAT of one string (or ENUM) is the same string, in
+	// its collation.
+	return visible(func(col string) string { return "CONCAT(" + col + ")" }), true, nil
 }
 
 // fewerOrWalk returns cond(col) for a condition on images i: with col
