@@ -16,10 +16,12 @@ import (
 // of a GET's CPU (modernc's SQLite: stepping, column copies, the page
 // cache's mutex); images are read far more often than written.
 //
-// Coherence comes from SQLite itself: one connection of its own asks
-// PRAGMA data_version, which changes whenever any other connection, in
-// this process or another (the scrubber, a second server on the same
-// file), has committed. Every use of the cache asks it first, so a read
+// Coherence comes from SQLite itself: one reader connection asks PRAGMA
+// data_version, which changes whenever any other connection, in this
+// process or another (the scrubber, a second server on the same file),
+// has committed; while the wal-index header, which every commit rewrites,
+// is unchanged since the last answer, it is not asked again (generation).
+// Every use of the cache checks first, so a read
 // never sees an image older than the last commit before it started; any
 // commit drops every entry. PostgreSQL and MySQL get no cache: their
 // servers are shared by several API nodes.
@@ -174,17 +176,21 @@ func (c *imageCache) put(img *image.Image, gen uint64) {
 	if !c.at(gen) {
 		return
 	}
-	if _, ok := c.entries[img.ID]; !ok && len(c.entries) >= c.max {
-		// Make room by dropping one image, the first a map iteration
-		// (which starts at a random place) yields: with more images read
-		// than the cache holds, it then stays full, and a listing of
-		// every image does not empty it in one go.
-		for id := range c.entries {
-			delete(c.entries, id)
+	putBounded(c.entries, img.ID, cp, c.max)
+}
+
+// putBounded sets m[k] = v, first dropping one entry when m holds max
+// others: the first a map iteration (which starts at a random place)
+// yields. With more read than the cache holds, it then stays full, and a
+// listing of every image does not empty it in one go.
+func putBounded[V any](m map[string]V, k string, v V, max int) {
+	if _, ok := m[k]; !ok && len(m) >= max {
+		for old := range m {
+			delete(m, old)
 			break
 		}
 	}
-	c.entries[img.ID] = cp
+	m[k] = v
 }
 
 // at moves the entries to generation gen if it is newer, dropping them,
@@ -231,13 +237,7 @@ func (c *imageCache) putPage(key string, imgs []*image.Image, gen uint64) {
 	if !c.at(gen) {
 		return
 	}
-	if _, ok := c.pages[key]; !ok && len(c.pages) >= maxCachedPages {
-		for k := range c.pages {
-			delete(c.pages, k)
-			break
-		}
-	}
-	c.pages[key] = ids
+	putBounded(c.pages, key, ids, maxCachedPages)
 }
 
 func (c *imageCache) close() error {
