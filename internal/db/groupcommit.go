@@ -107,6 +107,10 @@ func (d *DB) commitBatch(batch []*groupTx) {
 		fail(err)
 		return
 	}
+	abort := func(err error) {
+		tx.Rollback()
+		fail(err)
+	}
 	var missed []string
 	ok := 0
 	for _, m := range batch {
@@ -116,8 +120,7 @@ func (d *DB) commitBatch(batch []*groupTx) {
 		}
 		mctx := context.WithoutCancel(m.ctx)
 		if _, err := tx.ExecContext(mctx, "SAVEPOINT glint_group"); err != nil {
-			tx.Rollback()
-			fail(err)
+			abort(err)
 			return
 		}
 		c := conn{r: tx, d: d.d, cache: d.wstmts, tx: tx, missed: &missed}
@@ -128,16 +131,14 @@ func (d *DB) commitBatch(batch []*groupTx) {
 			// rolled it back (an I/O error, a full disk), this fails and
 			// so does every member.
 			if _, rerr := tx.ExecContext(mctx, "ROLLBACK TO glint_group"); rerr != nil {
-				tx.Rollback()
-				fail(fmt.Errorf("%w (and the group's transaction was lost: %v)", err, rerr))
+				abort(fmt.Errorf("%w (and the group's transaction was lost: %v)", err, rerr))
 				return
 			}
 		} else {
 			ok++
 		}
 		if _, err := tx.ExecContext(mctx, "RELEASE glint_group"); err != nil {
-			tx.Rollback()
-			fail(err)
+			abort(err)
 			return
 		}
 	}
