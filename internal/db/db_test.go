@@ -293,6 +293,63 @@ func TestListOneState(t *testing.T) {
 	})
 }
 
+// A read of one image sees its row and its properties, tags and locations
+// as of one moment, while another pool rewrites them together.
+func TestGetOneState(t *testing.T) {
+	eachDB(t, func(t *testing.T, c dbtest.Conn) {
+		ctx := context.Background()
+		d, other := openDB(t, c), openDB(t, c)
+		now := time.Now().UTC().Truncate(time.Second)
+		const id = "00000000-0000-4000-8000-000000000001"
+		name := "a"
+		img := &image.Image{ID: id, Name: &name, Status: image.Queued, Visibility: image.Shared,
+			CreatedAt: now, UpdatedAt: now, Properties: map[string]string{"p": "a"}, Tags: []string{"a"}}
+		if err := d.Images().Create(ctx, img); err != nil {
+			t.Fatal(err)
+		}
+		flip := map[string]string{"a": "b", "b": "a"}
+		stop := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, err := other.Images().Modify(ctx, id, func(old *image.Image) (*image.Image, error) {
+					v := flip[*old.Name]
+					old.Name, old.Properties["p"], old.Tags = &v, v, []string{v}
+					return old, nil
+				})
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+		}()
+		deadline := time.Now().Add(time.Second)
+		reads := 0
+		for time.Now().Before(deadline) {
+			got, err := d.Images().Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reads++
+			if n := *got.Name; got.Properties["p"] != n || len(got.Tags) != 1 || got.Tags[0] != n {
+				t.Errorf("read %d: name %s with p=%s, tags %v", reads, n, got.Properties["p"], got.Tags)
+				break
+			}
+		}
+		close(stop)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d reads", reads)
+	})
+}
+
 // Paging with a marker visits every image exactly once for every sort,
 // including NULL values and ties, in the same order on every database
 // (NULL first ascending).

@@ -1,11 +1,13 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -162,11 +164,10 @@ func (r *Images) Get(ctx context.Context, id string) (*image.Image, error) {
 		if err == nil && cached {
 			r.db.images.put(img, gen)
 		}
+	} else if c.d == dPostgres {
+		img, err = getWithChildren(ctx, c, id)
 	} else {
-		img, err = scanImage(c.queryRow(ctx, "SELECT "+imageCols+" FROM images WHERE id = ? AND "+c.d.notDeleted("deleted"), id))
-		if err == nil {
-			err = loadChildren(ctx, c, []*image.Image{img})
-		}
+		img, err = getMySQL(ctx, c, id)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", id))
@@ -177,27 +178,102 @@ func (r *Images) Get(ctx context.Context, id string) (*image.Image, error) {
 	return img, nil
 }
 
-// childrenSQLite are three columns holding an image's live properties,
-// tags and locations as JSON arrays, for a query over images i. To read
-// one image from SQLite, one statement with them costs a quarter less
-// than a query per table (BenchmarkList100k/sqlite/get): every statement
-// pays for its own read transaction (WAL locks taken with fcntl) and
-// database/sql's bookkeeping. For a page of images it is the other way
-// round (the JSON costs more than the statements save), so lists keep
-// loadChildren's three queries.
-func childrenSQLite(d dialect) string {
-	return `(SELECT json_group_array(json_array(p.name, p.value)) FROM image_properties p WHERE p.image_id = i.id AND ` + d.notDeleted("p.deleted") + `), ` +
-		`(SELECT json_group_array(DISTINCT t.value ORDER BY t.value) FROM image_tags t WHERE t.image_id = i.id AND ` + d.notDeleted("t.deleted") + `), ` +
-		`(SELECT json_group_array(json_array(l.id, l.value, l.meta_data, l.status) ORDER BY l.id) FROM image_locations l WHERE l.image_id = i.id AND ` + d.notDeleted("l.deleted") + `)`
+// children are three columns holding an image's live properties, tags
+// and locations as JSON arrays, for a query over images i, so that one
+// statement reads an image whole: as of one moment (a statement reads one
+// snapshot; separate queries let a concurrent update show through between
+// them, TestGetOneState), and in one round trip to PostgreSQL. On SQLite
+// it also costs a quarter less than a query per table
+// (BenchmarkList100k/sqlite/get): every statement pays for its own read
+// transaction and database/sql's bookkeeping. For a page of images it is
+// the other way round (the JSON costs more than the statements save), so
+// lists keep loadChildren's three queries. MySQL has getMySQL. Order and
+// duplicates are setChildren's business.
+func children(d dialect) string {
+	agg, arr := "json_group_array", "json_array"
+	if d == dPostgres {
+		agg, arr = "json_agg", "json_build_array"
+	}
+	sub := func(expr, from, where string) string {
+		return "(SELECT COALESCE(" + agg + "(" + expr + "), '[]') FROM " + from + " WHERE " + where + ")"
+	}
+	return sub(arr+"(p.name, p.value)", "image_properties p", "p.image_id = i.id AND "+d.notDeleted("p.deleted")) + ", " +
+		sub("t.value", "image_tags t", "t.image_id = i.id AND "+d.notDeleted("t.deleted")) + ", " +
+		sub(arr+"(l.id, l.value, l.meta_data, l.status)", "image_locations l", "l.image_id = i.id AND "+d.notDeleted("l.deleted"))
 }
 
-// getSQLite is getWithChildren's query, built once.
-var getSQLite = "SELECT " + prefixed("i.", imageCols) + ", " + childrenSQLite(dSQLite) +
-	" FROM images i WHERE i.id = ? AND " + dSQLite.notDeleted("i.deleted")
+// getMySQL reads an image and its child rows in one statement, a UNION
+// ALL whose every row carries the image row (one primary-key lookup per
+// branch) and one child row or none. MariaDB's JSON_ARRAYAGG (and
+// GROUP_CONCAT) cost ~0.3 ms of server time for each subquery that
+// aggregates, measured with mysqlslap on one image: children's three took
+// 0.68 ms, four plain queries 0.33 ms (in four round trips, and not of
+// one moment), this statement 0.26 ms.
+func getMySQL(ctx context.Context, c conn, id string) (*image.Image, error) {
+	rows, err := c.query(ctx, getMySQLSQL, id, id, id, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var img *image.Image
+	for rows.Next() {
+		var kind, a, b, cc sql.NullString
+		var lid sql.NullInt64
+		row, err := scanImage(extraScanner{rows, []any{&kind, &a, &b, &cc, &lid}})
+		if err != nil {
+			return nil, err
+		}
+		if img == nil {
+			img = row
+		}
+		switch kind.String {
+		case "p":
+			img.Properties[a.String] = b.String
+		case "t":
+			img.Tags = append(img.Tags, a.String)
+		case "l":
+			img.Locations = append(img.Locations, image.Location{ID: lid.Int64, URL: a.String,
+				Metadata: locationMetadata(b.String), Status: cc.String})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if img == nil {
+		return nil, sql.ErrNoRows
+	}
+	slices.Sort(img.Tags)
+	img.Tags = slices.Compact(img.Tags)
+	slices.SortFunc(img.Locations, func(a, b image.Location) int { return cmp.Compare(a.ID, b.ID) })
+	return img, nil
+}
+
+var getMySQLSQL = func() string {
+	cols, live := prefixed("i.", imageCols), dMySQL.notDeleted("i.deleted")
+	branch := func(extra, join string) string {
+		return "SELECT " + cols + ", " + extra + " FROM images i" + join + " WHERE i.id = ? AND " + live
+	}
+	on := func(table, alias string) string {
+		return " JOIN " + table + " " + alias + " ON " + alias + ".image_id = i.id AND " + dMySQL.notDeleted(alias+".deleted")
+	}
+	return branch("NULL, NULL, NULL, NULL, NULL", "") +
+		" UNION ALL " + branch("'p', p.name, p.value, NULL, NULL", on("image_properties", "p")) +
+		" UNION ALL " + branch("'t', t.value, NULL, NULL, NULL", on("image_tags", "t")) +
+		" UNION ALL " + branch("'l', l.value, l.meta_data, l.status, l.id", on("image_locations", "l"))
+}()
+
+// getSQL is getWithChildren's query on SQLite and PostgreSQL, built once.
+var getSQL = func() (q [2]string) {
+	for _, d := range []dialect{dSQLite, dPostgres} {
+		q[d] = "SELECT " + prefixed("i.", imageCols) + ", " + children(d) +
+			" FROM images i WHERE i.id = ? AND " + d.notDeleted("i.deleted")
+	}
+	return q
+}()
 
 func getWithChildren(ctx context.Context, c conn, id string) (*image.Image, error) {
 	var props, tags, locs string
-	img, err := scanImage(extraScanner{c.queryRow(ctx, getSQLite, id), []any{&props, &tags, &locs}})
+	img, err := scanImage(extraScanner{c.queryRow(ctx, getSQL[c.d], id), []any{&props, &tags, &locs}})
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +289,9 @@ type extraScanner struct {
 
 func (e extraScanner) Scan(dest ...any) error { return e.r.Scan(append(dest, e.more...)...) }
 
-// setChildren fills img from the JSON arrays of childrenSQLite.
+// setChildren fills img from the JSON arrays of children: tags sorted and
+// once each, locations in the order of their IDs, as loadChildren gives
+// them.
 func setChildren(img *image.Image, props, tags, locs string) error {
 	var pv [][2]*string
 	if err := json.Unmarshal([]byte(props), &pv); err != nil {
@@ -235,6 +313,8 @@ func setChildren(img *image.Image, props, tags, locs string) error {
 	if len(img.Tags) == 0 {
 		img.Tags = nil
 	}
+	slices.Sort(img.Tags)
+	img.Tags = slices.Compact(img.Tags)
 	var lv [][4]json.RawMessage
 	if err := json.Unmarshal([]byte(locs), &lv); err != nil {
 		return fmt.Errorf("locations of image %s: %w", img.ID, err)
@@ -249,6 +329,7 @@ func setChildren(img *image.Image, props, tags, locs string) error {
 		l.Metadata = locationMetadata(meta)
 		img.Locations = append(img.Locations, l)
 	}
+	slices.SortFunc(img.Locations, func(a, b image.Location) int { return cmp.Compare(a.ID, b.ID) })
 	return nil
 }
 
