@@ -48,7 +48,7 @@ func (s *Suite) put(ctx context.Context, w *Worker, id string, ds *DataSet) bool
 	defer f.Close()
 	ctx, cancel := context.WithTimeout(ctx, s.C.DataTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "PUT", s.C.Base+"/v2/images/"+id+"/file", f)
+	req, err := s.C.NewRequest(ctx, "PUT", "/v2/images/"+id+"/file", f)
 	if err != nil {
 		w.Rec.Mismatch("PUT: %v", err)
 		return false
@@ -80,7 +80,7 @@ func (s *Suite) put(ctx context.Context, w *Worker, id string, ds *DataSet) bool
 func (s *Suite) get(ctx context.Context, w *Worker, id string, want Sums, hash bool) {
 	ctx, cancel := context.WithTimeout(ctx, s.C.DataTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", s.C.Base+"/v2/images/"+id+"/file", nil)
+	req, err := s.C.NewRequest(ctx, "GET", "/v2/images/"+id+"/file", nil)
 	if err != nil {
 		w.Rec.Mismatch("GET: %v", err)
 		return

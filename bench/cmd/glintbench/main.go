@@ -53,6 +53,7 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	target := fs.String("target", "", "label of the target in the report (default: the URL's host:port)")
 	urlf := fs.String("url", "http://127.0.0.1:9292", "endpoint of the Image API (loopback only)")
+	tokenFile := fs.String("token-file", "", "send the token this file holds (a Keystone token) as X-Auth-Token on every request")
 	scen := fs.String("scenarios", "suite", "comma-separated scenarios: "+strings.Join(allScenarios, ", ")+
 		"; suite = "+strings.Join(suiteScenarios, ",")+"; all = limits + suite (+ startup with -startup-cmd). "+
 		"With a suite scenario, limits run right before the data path")
@@ -180,6 +181,15 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	c.Timeout, c.DataTimeout = *timeout, *dataTimeout
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return fail(err)
+		}
+		if c.Token = strings.TrimSpace(string(b)); c.Token == "" {
+			return fail(fmt.Errorf("%s holds no token", *tokenFile))
+		}
+	}
 	opt := bench.Options{
 		Concurrency: *conc, Duration: *dur, MaxRequests: *maxReq,
 		SeedConcurrency: *seedC, SeedTimeout: *seedTimeout,
