@@ -430,6 +430,9 @@ func filterSQL(d dialect, f image.Filter, rare bool) (string, []any, error) {
 
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
 
+// valueRows repeats row, a VALUES tuple, n times for a multi-row INSERT.
+func valueRows(row string, n int) string { return strings.TrimSuffix(strings.Repeat(row+",", n), ",") }
+
 func strs(v []string) []any {
 	out := make([]any, len(v))
 	for i, s := range v {
