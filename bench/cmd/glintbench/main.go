@@ -18,6 +18,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -53,6 +54,7 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	target := fs.String("target", "", "label of the target in the report (default: the URL's host:port)")
 	urlf := fs.String("url", "http://127.0.0.1:9292", "endpoint of the Image API (loopback only)")
+	afterSeed := fs.String("after-seed", "", "shell command to run after seeding each image count, before its list scenarios (e.g. the database's ANALYZE)")
 	tokenFile := fs.String("token-file", "", "send the token this file holds (a Keystone token) as X-Auth-Token on every request")
 	scen := fs.String("scenarios", "suite", "comma-separated scenarios: "+strings.Join(allScenarios, ", ")+
 		"; suite = "+strings.Join(suiteScenarios, ",")+"; all = limits + suite (+ startup with -startup-cmd). "+
@@ -287,6 +289,15 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 				break
 			}
 			s.Seed(ctx, n)
+			if *afterSeed != "" {
+				start := time.Now()
+				out, err := exec.CommandContext(ctx, "sh", "-c", *afterSeed).CombinedOutput()
+				if err != nil {
+					fmt.Fprintf(stderr, "glintbench: -after-seed: %v: %s\n", err, out)
+					return 1
+				}
+				fmt.Fprintf(stderr, "glintbench: -after-seed took %v\n", time.Since(start).Round(time.Millisecond))
+			}
 			s.List(ctx, *conc, n)
 		}
 	}
