@@ -460,13 +460,14 @@ func (d *DB) tryTx(ctx context.Context, fn func(conn) error) error {
 }
 
 // loadChildren fills properties, tags and locations of imgs in one
-// statement, a UNION ALL of the three tables' rows: one round trip to
-// PostgreSQL or MySQL instead of three, and on SQLite one statement's
-// overhead instead of three's.
+// statement per batch of images, a UNION ALL of the three tables' rows:
+// one round trip to PostgreSQL or MySQL instead of three, and on SQLite
+// one statement's overhead instead of three's.
 func loadChildren(ctx context.Context, c conn, imgs []*image.Image) error {
-	if len(imgs) == 0 {
-		return nil
-	}
+	return inBatches(imgs, func(imgs []*image.Image) error { return loadChildBatch(ctx, c, imgs) })
+}
+
+func loadChildBatch(ctx context.Context, c conn, imgs []*image.Image) error {
 	byID := make(map[string]*image.Image, len(imgs))
 	args := make([]any, 3*len(imgs))
 	for i, img := range imgs {
@@ -534,13 +535,32 @@ func orderChildren(img *image.Image) {
 // image_tags) of image id whose col is one of vals deleted, in one
 // statement.
 func softDelete(ctx context.Context, tx conn, table, col, id string, now any, vals []string) error {
-	if len(vals) == 0 {
-		return nil
-	}
 	slices.Sort(vals)
-	_, err := tx.exec(ctx, "UPDATE "+table+" SET deleted=true, deleted_at=?, updated_at=? WHERE image_id=? AND "+col+" IN ("+
-		placeholders(len(vals))+") AND "+tx.d.notDeleted("deleted"), append([]any{now, now, id}, strs(vals)...)...)
-	return err
+	return inBatches(vals, func(vals []string) error {
+		_, err := tx.exec(ctx, "UPDATE "+table+" SET deleted=true, deleted_at=?, updated_at=? WHERE image_id=? AND "+col+" IN ("+
+			placeholders(len(vals))+") AND "+tx.d.notDeleted("deleted"), append([]any{now, now, id}, strs(vals)...)...)
+		return err
+	})
+}
+
+// maxBatch bounds the rows or IDs one statement carries. SQLite takes at
+// most 32,766 bound values in a statement (an image may have as many
+// properties as image_property_quota allows, unbounded at -1, and a page
+// as many images as api_limit_max), and every count is a statement shape
+// of its own for the statement caches.
+const maxBatch = 500
+
+// inBatches calls fn with consecutive parts of s, each of at most
+// maxBatch elements; none for an empty s.
+func inBatches[T any](s []T, fn func([]T) error) error {
+	for len(s) > 0 {
+		n := min(len(s), maxBatch)
+		if err := fn(s[:n]); err != nil {
+			return err
+		}
+		s = s[n:]
+	}
+	return nil
 }
 
 // locationMetadata reads image_locations.meta_data. Glance writes JSON
@@ -612,17 +632,18 @@ func syncChildren(ctx context.Context, tx conn, img, old *image.Image) (done fun
 			gone = append(gone, k)
 		}
 	}
-	if len(set) > 0 {
-		slices.Sort(set)
+	slices.Sort(set)
+	if err := inBatches(set, func(set []string) error {
 		args := make([]any, 0, 5*len(set))
 		for _, k := range set {
 			args = append(args, img.ID, k, img.Properties[k], now, now)
 		}
-		if _, err := tx.exec(ctx, "INSERT INTO image_properties (image_id, name, value, created_at, updated_at, deleted) VALUES "+
+		_, err := tx.exec(ctx, "INSERT INTO image_properties (image_id, name, value, created_at, updated_at, deleted) VALUES "+
 			valueRows("(?,?,?,?,?,false)", len(set))+
-			d.upsert("image_id, name", []string{"value", "updated_at"}, "deleted = false, deleted_at = NULL"), args...); err != nil {
-			return nil, err
-		}
+			d.upsert("image_id, name", []string{"value", "updated_at"}, "deleted = false, deleted_at = NULL"), args...)
+		return err
+	}); err != nil {
+		return nil, err
 	}
 	if err := softDelete(ctx, tx, "image_properties", "name", img.ID, now, gone); err != nil {
 		return nil, err
@@ -645,16 +666,17 @@ func syncChildren(ctx context.Context, tx conn, img, old *image.Image) (done fun
 			dropped = append(dropped, t)
 		}
 	}
-	if len(added) > 0 {
-		slices.Sort(added)
+	slices.Sort(added)
+	if err := inBatches(added, func(added []string) error {
 		args := make([]any, 0, 4*len(added))
 		for _, t := range added {
 			args = append(args, img.ID, t, now, now)
 		}
-		if _, err := tx.exec(ctx, "INSERT INTO image_tags (image_id, value, created_at, updated_at, deleted) VALUES "+
-			valueRows("(?,?,?,?,false)", len(added)), args...); err != nil {
-			return nil, err
-		}
+		_, err := tx.exec(ctx, "INSERT INTO image_tags (image_id, value, created_at, updated_at, deleted) VALUES "+
+			valueRows("(?,?,?,?,false)", len(added)), args...)
+		return err
+	}); err != nil {
+		return nil, err
 	}
 	if err := softDelete(ctx, tx, "image_tags", "value", img.ID, now, dropped); err != nil {
 		return nil, err
