@@ -209,6 +209,10 @@ func TestRepository(t *testing.T) {
 		if _, err := r.Delete(ctx, img.ID); !errs.Is(errs.NotFound, err) {
 			t.Fatalf("second delete: %v", err)
 		}
+		// A deleted image's ID stays taken, as in Glance.
+		if err := r.Create(ctx, img); !errs.Is(errs.Conflict, err) {
+			t.Fatalf("create with a deleted image's ID: %v", err)
+		}
 
 		// A character outside the BMP (which the image layer refuses before
 		// the database) is stored intact, or refused on MySQL's utf8 (utf8mb3)
@@ -246,26 +250,9 @@ func TestListOneState(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		stop := make(chan struct{})
-		done := make(chan error, 1)
-		go func() {
-			defer close(done)
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_, err := other.Images().Modify(ctx, id(i), func(old *image.Image) (*image.Image, error) {
-					old.Properties["p"] = map[string]string{"a": "b", "b": "a"}[old.Properties["p"]]
-					return old, nil
-				})
-				if err != nil {
-					done <- err
-					return
-				}
-			}
-		}()
+		stop := keepModifying(ctx, other, id, func(img *image.Image) {
+			img.Properties["p"] = map[string]string{"a": "b", "b": "a"}[img.Properties["p"]]
+		})
 		deadline := time.Now().Add(2 * time.Second)
 		lists, bad := 0, 0
 		for time.Now().Before(deadline) && bad == 0 {
@@ -285,11 +272,72 @@ func TestListOneState(t *testing.T) {
 				}
 			}
 		}
-		close(stop)
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("%d listings", lists)
+	})
+}
+
+// keepModifying applies change to image id(0), id(1), … in turn through
+// d, on a goroutine of its own, until the returned stop is called; stop
+// reports the first error.
+func keepModifying(ctx context.Context, d *db.DB, id func(int) string, change func(*image.Image)) (stop func() error) {
+	quit, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			if _, err := d.Images().Modify(ctx, id(i), func(old *image.Image) (*image.Image, error) {
+				change(old)
+				return old, nil
+			}); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	return func() error { close(quit); return <-done }
+}
+
+// An image with more properties and tags than one statement can carry
+// (SQLite binds at most 32,766 values; image_property_quota = -1 allows
+// any number) is written, read, listed and stripped whole.
+func TestManyChildren(t *testing.T) {
+	eachDB(t, func(t *testing.T, c dbtest.Conn) {
+		ctx := context.Background()
+		r := openDB(t, c).Images()
+		img := newImage("many", time.Now().UTC().Truncate(time.Second))
+		const props, tags = 7000, 1200
+		for i := range props {
+			img.Properties[fmt.Sprintf("p%04d", i)] = "v"
+		}
+		for i := range tags {
+			img.Tags = append(img.Tags, fmt.Sprintf("t%04d", i))
+		}
+		if err := r.Create(ctx, img); err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.Get(ctx, img.ID)
+		if err != nil || len(got.Properties) != props || len(got.Tags) != tags || !slices.IsSorted(got.Tags) {
+			t.Fatalf("get: %d properties, %d tags, %v", len(got.Properties), len(got.Tags), err)
+		}
+		list, err := r.List(ctx, image.ListQuery{Limit: 10, MemberStatus: "accepted"}, image.Viewer{Admin: true})
+		if err != nil || len(list) != 1 || len(list[0].Properties) != props || len(list[0].Tags) != tags {
+			t.Fatalf("list: %d images, %v", len(list), err)
+		}
+		bare := got.Clone()
+		bare.Properties, bare.Tags = map[string]string{}, nil
+		if err := r.Update(ctx, bare, got.Status); err != nil {
+			t.Fatal(err)
+		}
+		if got, err = r.Get(ctx, img.ID); err != nil || len(got.Properties) != 0 || len(got.Tags) != 0 {
+			t.Fatalf("after removing them: %d properties, %d tags, %v", len(got.Properties), len(got.Tags), err)
+		}
 	})
 }
 
@@ -308,27 +356,10 @@ func TestGetOneState(t *testing.T) {
 			t.Fatal(err)
 		}
 		flip := map[string]string{"a": "b", "b": "a"}
-		stop := make(chan struct{})
-		done := make(chan error, 1)
-		go func() {
-			defer close(done)
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_, err := other.Images().Modify(ctx, id, func(old *image.Image) (*image.Image, error) {
-					v := flip[*old.Name]
-					old.Name, old.Properties["p"], old.Tags = &v, v, []string{v}
-					return old, nil
-				})
-				if err != nil {
-					done <- err
-					return
-				}
-			}
-		}()
+		stop := keepModifying(ctx, other, func(int) string { return id }, func(img *image.Image) {
+			v := flip[*img.Name]
+			img.Name, img.Properties["p"], img.Tags = &v, v, []string{v}
+		})
 		deadline := time.Now().Add(time.Second)
 		reads := 0
 		for time.Now().Before(deadline) {
@@ -342,8 +373,7 @@ func TestGetOneState(t *testing.T) {
 				break
 			}
 		}
-		close(stop)
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("%d reads", reads)
