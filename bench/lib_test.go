@@ -1,8 +1,11 @@
 package bench
 
 import (
+	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -85,5 +88,29 @@ func TestDataSums(t *testing.T) {
 	n, _, err := LoopbackCopy(filepath.Join(dir, filepath.Base(ds.Path)))
 	if err != nil || n != size {
 		t.Fatalf("loopback copy: %d %v", n, err)
+	}
+}
+
+// With a token, every request carries it (glintbench -token-file); without
+// one, none has the header.
+func TestClientToken(t *testing.T) {
+	for _, token := range []string{"", "gAAAA-token"} {
+		var got []string
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got = append(got, r.Header.Get("X-Auth-Token"))
+			w.Write([]byte("{}"))
+		}))
+		c, err := NewClient(srv.URL, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Token = token
+		if err := c.NewWorker().Do(context.Background(), "GET", "/v2/images/x", "", nil, http.StatusOK, nil); err != nil {
+			t.Fatal(err)
+		}
+		srv.Close()
+		if len(got) != 1 || got[0] != token {
+			t.Errorf("token %q: server saw %q", token, got)
+		}
 	}
 }
