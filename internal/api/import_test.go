@@ -53,6 +53,7 @@ type importOpts struct {
 	// stores, when set, makes the node multi-store (enabled_backends)
 	// with these stores; the first is the default.
 	stores func(dir string) []*store.Store
+	authz  image.Authorizer // nil: Glance's legacy policy defaults
 }
 
 // roleAuth is a test Authenticator: the X-Roles header lists the roles;
@@ -104,7 +105,7 @@ func newImportEnv(t *testing.T, o importOpts) *importEnv {
 			t.Fatal(err)
 		}
 	}
-	svc := image.NewService(database.Images(), set, nil, so, log)
+	svc := image.NewService(database.Images(), set, o.authz, so, log)
 	filter := urlfilter.Defaults()
 	if o.filter != nil {
 		filter = *o.filter

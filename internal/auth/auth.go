@@ -38,6 +38,25 @@ func (c *Context) Anonymous() bool {
 	return c.UserID == "" && c.ProjectID == "" && !c.IsAdmin && len(c.Roles) == 0
 }
 
+// MayChange is the one ownership rule every mutation goes through (Glance's
+// is_image_mutable): an admin may change anything; anyone else only what
+// their own project owns. An absent owner or an absent project never
+// matches, so an ownerless image is changeable by admins only.
+func (c *Context) MayChange(owner string) bool {
+	if c.IsAdmin {
+		return true
+	}
+	return owner != "" && c.ProjectID != "" && owner == c.ProjectID
+}
+
+// MayChangeRef is MayChange for an optional owner; nil is no owner.
+func (c *Context) MayChangeRef(owner *string) bool {
+	if owner == nil {
+		return c.MayChange("")
+	}
+	return c.MayChange(*owner)
+}
+
 type key struct{}
 
 // With returns ctx carrying c.

@@ -68,7 +68,7 @@ func (s *Service) memberImage(ctx context.Context, op errs.Op, id string) (*Imag
 // isConsumer reports whether the caller sees img only as a member: not
 // its owner and not an admin.
 func isConsumer(a *auth.Context, img *Image) bool {
-	return !a.IsAdmin && (img.Owner == nil || *img.Owner != a.ProjectID)
+	return !a.MayChangeRef(img.Owner)
 }
 
 func memberNotFound(op errs.Op, imageID, memberID string) error {
@@ -169,7 +169,7 @@ func (s *Service) AddMember(ctx context.Context, imageID, memberID string) (*Mem
 	}
 	refused := errs.Errorf(op, errs.Forbidden, "Not allowed to create members for image %s.", imageID)
 	a := auth.From(ctx)
-	if img.Visibility != Shared || s.legacyOwnerChecks(ctx) && (img.Owner == nil || *img.Owner != a.ProjectID) {
+	if img.Visibility != Shared || s.legacyOwnerChecks(ctx) && !a.MayChangeRef(img.Owner) {
 		return nil, refused
 	}
 	if err := s.authorize(ctx, "add_member", img); err != nil {
@@ -206,7 +206,7 @@ func (s *Service) UpdateMember(ctx context.Context, imageID, memberID, status st
 	}
 	refused := errs.Errorf(op, errs.Forbidden, "Not allowed to update members for image %s.", imageID)
 	a := auth.From(ctx)
-	if img.Visibility != Shared || s.legacyOwnerChecks(ctx) && img.Owner != nil && *img.Owner == a.ProjectID {
+	if img.Visibility != Shared || s.legacyOwnerChecks(ctx) && a.MayChangeRef(img.Owner) {
 		return nil, refused
 	}
 	m, err := s.lookupMember(ctx, op, img, memberID)
@@ -245,7 +245,7 @@ func (s *Service) DeleteMember(ctx context.Context, imageID, memberID string) er
 	}
 	refused := errs.Errorf(op, errs.Forbidden, "Not allowed to delete members for image %s.", imageID)
 	a := auth.From(ctx)
-	if img.Visibility != Shared || s.legacyOwnerChecks(ctx) && (img.Owner == nil || *img.Owner != a.ProjectID) {
+	if img.Visibility != Shared || s.legacyOwnerChecks(ctx) && !a.MayChangeRef(img.Owner) {
 		return refused
 	}
 	if _, err := s.lookupMember(ctx, op, img, memberID); err != nil {

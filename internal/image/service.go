@@ -291,6 +291,11 @@ func (s *Service) Create(ctx context.Context, attrs map[string]any) (*Image, err
 		UpdatedAt:  now,
 		Properties: map[string]string{},
 	}
+	if !a.IsAdmin && a.ProjectID == "" {
+		// Glance would make an ownerless image that no one but an admin
+		// could then change; Glint refuses (docs/api.md).
+		return nil, errs.E(op, errs.Forbidden, "You are not permitted to create images without a project.")
+	}
 	if a.ProjectID != "" {
 		p := a.ProjectID
 		img.Owner = &p
@@ -310,8 +315,11 @@ func (s *Service) Create(ctx context.Context, attrs map[string]any) (*Image, err
 		case IsReadOnly(k):
 			return nil, errs.Errorf(op, errs.Forbidden, "Attribute '%s' is read-only.", k)
 		case k == "owner":
-			o, _ := v.(string)
-			if v != nil && !a.IsAdmin && o != a.ProjectID {
+			o, ok := v.(string)
+			if !ok {
+				o = "None" // Glance prints the missing owner as Python's None
+			}
+			if !a.IsAdmin && (!ok || o != a.ProjectID) {
 				return nil, errs.Errorf(op, errs.Forbidden, "You are not permitted to create images owned by '%s'.", o)
 			}
 			img.Owner = optString(v)
@@ -694,7 +702,7 @@ func (s *Service) authorizeOwner(ctx context.Context, action string, img *Image)
 	if a.ReadOnly {
 		return errs.E(op, errs.Forbidden, "Read-only access")
 	}
-	if !a.IsAdmin && img.Owner != nil && *img.Owner != a.ProjectID {
+	if !a.MayChangeRef(img.Owner) {
 		return errs.E(op, errs.Forbidden, "You do not own this image")
 	}
 	return nil

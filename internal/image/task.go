@@ -90,14 +90,10 @@ func optRef(s string) *string {
 	return &s
 }
 
-// taskVisible is Glance's rule: admins and callers without a project
-// (noauth) see every task, others only their project's.
+// taskVisible is Glance's rule: admins (and so noauth) see every task,
+// others only their own project's. A caller without a project sees none.
 func taskVisible(ctx context.Context, t *Task) bool {
-	a := auth.From(ctx)
-	if a.IsAdmin || a.ProjectID == "" {
-		return true
-	}
-	return t.Owner != nil && *t.Owner == a.ProjectID
+	return auth.From(ctx).MayChangeRef(t.Owner)
 }
 
 // ImageTasks returns the tasks of an image the caller may see
@@ -159,7 +155,10 @@ func (im *Importer) ListTasks(ctx context.Context, q TaskQuery) ([]*Task, error)
 		im.s.log.WarnContext(ctx, "could not expire tasks", "err", err)
 	}
 	a := auth.From(ctx)
-	if !a.IsAdmin && a.ProjectID != "" {
+	if !a.IsAdmin {
+		if a.ProjectID == "" {
+			return nil, nil // no project owns nothing, and sees nothing
+		}
 		p := a.ProjectID
 		q.Owner = &p
 	}

@@ -83,7 +83,22 @@ func (s *Service) namespace(ctx context.Context, op errs.Op, name, action string
 		}
 		return nil, err
 	}
+	if mutating(action) && !auth.From(ctx).MayChange(ns.Owner) {
+		return nil, errs.E(op, errs.Forbidden, fmt.Sprintf("You are not permitted to change the namespace %s of another project.", name))
+	}
 	return ns, nil
+}
+
+// mutating reports whether a policy action changes a namespace or what it
+// holds; those need ownership (Glance's is_namespace_mutable) beyond the
+// policy rule.
+func mutating(action string) bool {
+	for _, p := range []string{"add_", "modify_", "delete_", "remove_"} {
+		if strings.HasPrefix(action, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // ListNamespaces lists the namespaces the caller may see.
@@ -141,6 +156,10 @@ func (s *Service) CreateNamespace(ctx context.Context, ns *Namespace, c *Content
 	a := auth.From(ctx)
 	if ns.Owner == "" {
 		ns.Owner = a.ProjectID
+	}
+	if !a.MayChange(ns.Owner) {
+		const op errs.Op = "metadef.CreateNamespace"
+		return errs.E(op, errs.Forbidden, fmt.Sprintf("You are not permitted to create namespace owned by '%s'", ns.Owner))
 	}
 	if ns.Visibility == "" {
 		ns.Visibility = "private"
@@ -217,6 +236,9 @@ func (s *Service) UpdateNamespace(ctx context.Context, name string, upd *Namespa
 	}
 	if upd.Owner == "" {
 		upd.Owner = ns.Owner
+	}
+	if upd.Owner != ns.Owner && !auth.From(ctx).MayChange(upd.Owner) {
+		return nil, errs.E(op, errs.Forbidden, fmt.Sprintf("You are not permitted to give namespace %s to '%s'.", name, upd.Owner))
 	}
 	if upd.Visibility == "" {
 		upd.Visibility = "private"

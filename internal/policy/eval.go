@@ -179,7 +179,10 @@ func (ev *evaluator) check(c Check) (bool, error) {
 // matches when any element does, as in oslo's GenericCheck.
 func findInDict(v any, path []string, match string) bool {
 	if len(path) == 0 {
-		return match == pyStr(v)
+		// oslo compares str(None) == "None", so a token without a project
+		// would match project_id:%(project_id)s on an ownerless image. An
+		// absent credential never matches here.
+		return v != nil && match == pyStr(v)
 	}
 	m, ok := v.(map[string]any)
 	if !ok {

@@ -64,7 +64,7 @@ func TestEvalChecks(t *testing.T) {
 		{"project_id:p1", true}, // a plain literal match
 		{"project_id:p2", false},
 		{"project_id:%(member_id)s", false}, // "p1" != str(None)
-		{"domain_id:%(member_id)s", true},   // str(None) == str(None)
+		{"domain_id:%(member_id)s", false},  // oslo: str(None) == str(None); an absent credential never matches here
 		{"project_domain_id:default", true},
 		{"'public':%(visibility)s", true},
 		{`"public":%(visibility)s`, true},
@@ -87,7 +87,7 @@ func TestEvalChecks(t *testing.T) {
 		{"roles:Member", true}, // generic check on the roles list: exact case
 		{"roles:member", false},
 		{"service_roles:service", true},
-		{"system_scope:%(member_id)s", true},
+		{"system_scope:%(member_id)s", false}, // absent credential
 		{"is_admin:True", false},
 		{"is_admin:False", false}, // absent, as in Glance
 		{"nosuchcred:%(owner)s", false},

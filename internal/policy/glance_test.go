@@ -190,10 +190,10 @@ func TestGlanceCreateImage(t *testing.T) {
 			t.Errorf("add_image by %s for %s = %v, want %v", tt.who, tt.owner, got, tt.want)
 		}
 	}
-	// A project-less caller matches an owner-less image: str(None) on both
-	// sides, exactly as in oslo.
+	// oslo lets a project-less caller match an owner-less image (str(None)
+	// on both sides); Glint does not: an absent project is never an owner.
 	anon := Credentials{Roles: []string{"member"}}
-	if got, _ := e.Allowed(anon, "add_image", map[string]any{"project_id": nil, "owner": nil}); !got {
-		t.Error("None == None does not hold")
+	if got, _ := e.Allowed(anon, "add_image", map[string]any{"project_id": nil, "owner": nil}); got {
+		t.Error("a project-less caller matched an owner-less image")
 	}
 }
