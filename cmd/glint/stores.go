@@ -113,10 +113,12 @@ func openStore(cfg *config.Config, typ string) (store.Driver, error) {
 			DirectIO:  cfg.FilesystemDirectIO,
 		})
 	case "http":
+		// The store reads through the same filter that admits a location,
+		// so a redirect cannot lead where the location itself could not.
 		return httpstore.New(httpstore.Options{
-			AllowPrivate: cfg.HTTPStoreAllowPrivate,
-			CAFile:       cfg.HTTPSCACertificatesFile,
-			Insecure:     cfg.HTTPSInsecure,
+			Filter:   locationFilter(cfg),
+			CAFile:   cfg.HTTPSCACertificatesFile,
+			Insecure: cfg.HTTPSInsecure,
 		})
 	case "s3":
 		return s3store.New(s3store.Options{
@@ -220,7 +222,8 @@ func storeProperties(cfg *config.Config, typ string, d store.Driver) map[string]
 
 // locationFilter is the filter http(s) locations added by users pass:
 // Glance 25.1 applies [import_filtering_opts] to them; private addresses
-// follow the HTTP store's own switch, which also guards every connection.
+// follow the HTTP store's own switch. The HTTP store applies it to every
+// request, redirect and connection it makes.
 func locationFilter(cfg *config.Config) urlfilter.Options {
 	return urlfilter.Options{
 		AllowedSchemes: cfg.AllowedSchemes, DisallowedSchemes: cfg.DisallowedSchemes,

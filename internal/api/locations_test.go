@@ -53,7 +53,7 @@ type locOpts struct {
 
 func newLocEnv(t *testing.T, o locOpts) *env {
 	t.Helper()
-	hs, err := httpstore.New(httpstore.Options{AllowPrivate: !o.private})
+	hs, err := httpstore.New(httpstore.Options{Filter: urlfilter.Options{AllowPrivate: !o.private}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -580,7 +580,7 @@ func (im *Importer) download(ctx context.Context, j *job, dst string) error {
 	const op errs.Op = "image.webDownload"
 	ctx, cancel := context.WithTimeout(ctx, im.opts.DownloadTimeout)
 	defer cancel()
-	resp, err := im.opts.Filter.Get(ctx, im.opts.Filter.Client(0), j.req.URI)
+	resp, err := im.opts.Filter.Get(ctx, im.opts.Filter.Client(urlfilter.ClientOptions{}), j.req.URI)
 	if err != nil {
 		return errs.E(op, errs.Invalid, fmt.Sprintf("web-download of %s failed: %v", redact(j.req.URI), err), err)
 	}

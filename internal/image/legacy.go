@@ -8,6 +8,7 @@ import (
 
 	"glint/internal/auth"
 	"glint/internal/errs"
+	"glint/internal/urlfilter"
 )
 
 // CreateLegacyTask creates and queues a task of the legacy tasks API
@@ -69,7 +70,7 @@ func (im *Importer) runLegacy(ctx context.Context, j *job) error {
 	}
 	dctx, cancel := context.WithTimeout(ctx, im.opts.DownloadTimeout)
 	defer cancel()
-	resp, err := im.opts.Filter.Get(dctx, im.opts.Filter.Client(0), from)
+	resp, err := im.opts.Filter.Get(dctx, im.opts.Filter.Client(urlfilter.ClientOptions{}), from)
 	if err != nil {
 		return fail(err)
 	}

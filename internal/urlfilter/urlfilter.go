@@ -1,12 +1,15 @@
-// Package urlfilter decides which URLs a web-download import may fetch:
-// Glance's [import_filtering_opts] (schemes, hosts, ports), plus Glint's
-// refusal of loopback, private and link-local addresses, checked both on
-// the URL as given and on every address the fetch actually connects to.
+// Package urlfilter decides which URLs Glint may fetch on a user's behalf
+// (web-download, the legacy import task, http locations): Glance's
+// [import_filtering_opts] (schemes, hosts, ports), plus Glint's refusal of
+// loopback, private and link-local addresses. Client is the one guarded
+// HTTP client every such fetch uses: it checks the URL of every hop,
+// redirects included, and every address it actually connects to.
 package urlfilter
 
 import (
 	"context"
-	"fmt"
+	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -40,50 +43,104 @@ func Defaults() Options {
 	return Options{AllowedSchemes: []string{"http", "https"}, AllowedPorts: []int{80, 443}}
 }
 
-const op errs.Op = "urlfilter.Check"
+const (
+	op      errs.Op = "urlfilter.Check"
+	opGuard errs.Op = "urlfilter.Client"
+)
 
 // Check applies the filter to a URL before any network access: what can
 // be judged without DNS. Glance's rule: an allow list, when set, wins over
 // the deny list of the same kind; a URL without an explicit port is not
 // port-checked.
 func (o Options) Check(raw string) error {
-	refuse := func() error {
-		shown := raw
-		if shown == "" {
-			shown = "None" // Glance prints the missing URI as Python's None
-		}
-		return errs.Errorf(op, errs.Invalid, "URI for web-download does not pass filtering: %s", shown)
-	}
-	if raw == "" {
-		return refuse()
+	shown := raw
+	if shown == "" {
+		shown = "None" // Glance prints the missing URI as Python's None
 	}
 	u, err := url.Parse(raw)
-	if err != nil || u.Opaque != "" {
-		return refuse()
+	if raw == "" || err != nil || !o.passes(u) {
+		return errs.Errorf(op, errs.Invalid, "URI for web-download does not pass filtering: %s", shown)
+	}
+	return nil
+}
+
+// passes is Check on a parsed URL.
+func (o Options) passes(u *url.URL) bool {
+	if u.Opaque != "" {
+		return false
 	}
 	scheme := strings.ToLower(u.Scheme)
-	host := strings.ToLower(u.Hostname())
+	host, ok := canonHost(u.Hostname())
 	if scheme == "" || !listed(scheme, o.AllowedSchemes, o.DisallowedSchemes) {
-		return refuse()
+		return false
 	}
-	if host == "" || !listed(host, o.AllowedHosts, o.DisallowedHosts) {
-		return refuse()
+	if !ok || host == "" || !listed(host, canonHosts(o.AllowedHosts), canonHosts(o.DisallowedHosts)) {
+		return false
 	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 0 || n > 65535 {
-			return refuse()
+			return false
 		}
 		if !listed(n, o.AllowedPorts, o.DisallowedPorts) {
-			return refuse()
+			return false
 		}
 	}
-	if ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")); err == nil {
-		if err := o.CheckAddr(ip); err != nil {
-			return refuse()
+	if ip, err := netip.ParseAddr(host); err == nil && o.CheckAddr(ip) != nil {
+		return false
+	}
+	return true
+}
+
+// canonHost is the form of a URL's host that the host lists and the
+// address check judge: lower case, without a final dot, an IP address as
+// netip writes it and an IPv4-mapped IPv6 address as the IPv4 address it
+// reaches, so that [::ffff:127.0.0.1] is judged as 127.0.0.1. It refuses
+// (ok false) a host that ends in a number but is not a dotted-decimal
+// IPv4 address: getaddrinfo reads 2130706433, 0x7f000001, 0x7f.0.0.1,
+// 0177.0.0.1 and 127.1 as 127.0.0.1, so such a host would reach an
+// address the lists never saw; browsers (the WHATWG URL standard) treat
+// these hosts as addresses too, and no real host name looks like one.
+func canonHost(h string) (string, bool) {
+	h = strings.ToLower(h)
+	if ip, err := netip.ParseAddr(h); err == nil {
+		return ip.Unmap().String(), true
+	}
+	if strings.Contains(h, ":") {
+		return "", false // an IPv6 literal netip cannot read
+	}
+	name := strings.TrimSuffix(h, ".")
+	if last := name[strings.LastIndexByte(name, '.')+1:]; numeric(last) {
+		return "", false // not netip's dotted decimal, or it would have parsed above
+	}
+	return name, true
+}
+
+// numeric reports whether a host's last label reads as a number to an
+// IPv4 parser: decimal digits, or 0x and hex digits.
+func numeric(label string) bool {
+	digits := "0123456789"
+	if len(label) >= 2 && label[0] == '0' && (label[1] == 'x' || label[1] == 'X') {
+		label, digits = label[2:], "0123456789abcdefABCDEF"
+		if label == "" {
+			return true
 		}
 	}
-	return nil
+	return label != "" && strings.Trim(label, digits) == ""
+}
+
+// canonHosts puts a host list in canonHost's form, so that an operator's
+// "127.0.0.1" or "Internal.Example." matches however a URL writes it.
+func canonHosts(list []string) []string {
+	out := make([]string, 0, len(list))
+	for _, h := range list {
+		if c, ok := canonHost(h); ok {
+			out = append(out, c)
+		} else {
+			out = append(out, strings.ToLower(h))
+		}
+	}
+	return out
 }
 
 func listed[T comparable](v T, allow, deny []T) bool {
@@ -100,6 +157,7 @@ var nonGlobal = []netip.Prefix{
 	netip.MustParsePrefix("198.18.0.0/15"),
 	netip.MustParsePrefix("240.0.0.0/4"),
 	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("::/96"), // IPv4-compatible (deprecated): ::7f00:1 is not IsLoopback
 }
 
 // CheckAddr refuses a non-global address unless AllowPrivate is set.
@@ -128,42 +186,125 @@ func (o Options) CheckAddr(ip netip.Addr) error {
 	return nil
 }
 
-// Client returns an HTTP client for fetching filtered URLs: every
-// connection's address is checked when it is made (so DNS rebinding cannot
-// slip a private address in after Check), every redirect target passes
-// Check, and no proxy from the environment is used.
-func (o Options) Client(timeout time.Duration) *http.Client {
+// ClientOptions are what a fetch path chooses about its client. What is
+// checked is not among them: that is the Options' alone.
+type ClientOptions struct {
+	// Timeout bounds a whole exchange, body included; 0 means none (the
+	// caller's context bounds it).
+	Timeout time.Duration
+	// MaxRedirects is how many redirects are followed; 0 means 10.
+	MaxRedirects int
+	// TLS configures https; nil means Go's defaults.
+	TLS *tls.Config
+}
+
+// Client returns the HTTP client for every fetch of a URL a user gave.
+// Every hop, the first request and each redirect alike, must pass Check;
+// every connection's address, as dialled after DNS (so DNS rebinding
+// cannot slip a private address in after Check), must pass CheckAddr
+// and the port lists; at most MaxRedirects redirects are followed; and no
+// proxy from the environment is used, as a proxy would dial for us. An
+// error that is the guard refusing, rather than the network failing,
+// satisfies Refused.
+func (o Options) Client(c ClientOptions) *http.Client {
+	maxRedirects := c.MaxRedirects
+	if maxRedirects <= 0 {
+		maxRedirects = 10
+	}
 	d := &net.Dialer{
-		Timeout: 30 * time.Second,
+		Timeout:   30 * time.Second,
+		KeepAlive: 30 * time.Second,
 		Control: func(_, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return fmt.Errorf("web-download: bad address %q: %w", address, err)
+			if err := o.checkDial(address); err != nil {
+				return &refusal{err}
 			}
-			return o.CheckAddr(ap.Addr())
+			return nil
 		},
 	}
 	tr := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           d.DialContext,
+		TLSClientConfig:       c.TLS,
 		TLSHandshakeTimeout:   30 * time.Second,
 		ResponseHeaderTimeout: 60 * time.Second,
 		MaxIdleConns:          4,
+		MaxIdleConnsPerHost:   4,
 		IdleConnTimeout:       30 * time.Second,
+		ForceAttemptHTTP2:     true,
 	}
 	return &http.Client{
-		Transport: tr,
-		Timeout:   timeout,
+		Transport: &guarded{o: o, next: tr},
+		Timeout:   c.Timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 10 {
-				return errs.E(op, errs.Invalid, "web-download: too many redirects")
+			if len(via) > maxRedirects {
+				return &refusal{errs.Errorf(opGuard, errs.Invalid, "stopped after %d redirects", maxRedirects)}
 			}
-			if err := o.Check(req.URL.String()); err != nil {
-				return errs.Errorf(op, errs.Invalid, "web-download: redirect to %s refused by import filtering", req.URL.Redacted())
+			if !o.passes(req.URL) {
+				return &refusal{errs.Errorf(opGuard, errs.Invalid, "redirect to %s does not pass filtering", req.URL.Redacted())}
 			}
 			return nil
 		},
 	}
+}
+
+// guarded checks each request's URL before it is sent. CheckRedirect
+// checks redirects already (and names them in its message); this also
+// covers the first request, so no caller can forget to.
+type guarded struct {
+	o    Options
+	next *http.Transport
+}
+
+func (g *guarded) RoundTrip(req *http.Request) (*http.Response, error) {
+	if s := req.URL.Scheme; (s != "http" && s != "https") || !g.o.passes(req.URL) {
+		if req.Body != nil {
+			req.Body.Close() // RoundTrip must close it, even on error
+		}
+		return nil, &refusal{errs.Errorf(opGuard, errs.Invalid, "%s does not pass filtering", req.URL.Redacted())}
+	}
+	return g.next.RoundTrip(req)
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the
+// transport underneath.
+func (g *guarded) CloseIdleConnections() { g.next.CloseIdleConnections() }
+
+// checkDial judges the address a connection is about to be made to. The
+// port lists apply as Check applies them, except that 80 and 443 always
+// pass: they are what a URL without a port connects to, and Glance does
+// not port-check such a URL. An address named in disallowed_hosts is
+// refused here too, so that a name resolving to it does not get past the
+// list.
+func (o Options) checkDial(address string) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return errs.Errorf(opGuard, errs.Invalid, "cannot judge the address %q", address)
+	}
+	if err := o.CheckAddr(ap.Addr()); err != nil {
+		return err
+	}
+	if p := int(ap.Port()); p != 80 && p != 443 && !listed(p, o.AllowedPorts, o.DisallowedPorts) {
+		return errs.Errorf(opGuard, errs.Forbidden, "port %d is not an allowed port", p)
+	}
+	if len(o.AllowedHosts) == 0 && slices.Contains(canonHosts(o.DisallowedHosts), ap.Addr().Unmap().WithZone("").String()) {
+		return errs.Errorf(opGuard, errs.Forbidden, "address %s is a disallowed host", ap.Addr())
+	}
+	return nil
+}
+
+// refusal marks an error as the guard's refusal of a hop or a connection.
+type refusal struct{ err error }
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
+// Refused reports whether err, from a request made with a Client, is the
+// guard refusing a URL, a redirect or an address, rather than the network
+// or the server failing: a store tells users "not allowed" rather than
+// "unavailable" then.
+func Refused(err error) bool {
+	var r *refusal
+	return errors.As(err, &r)
 }
 
 // Get fetches raw with c, checking it first.

@@ -1,48 +1,46 @@
 // Package httpstore is glance_store's read-only HTTP store: an image whose
 // location is an http(s) URL is served from that URL. Because the URL is
-// user input, connections to loopback, private, link-local and other
-// non-public addresses are refused unless the operator allows them; the
-// check is made on the address actually dialled, after DNS and on every
-// redirect, so neither DNS rebinding nor a redirect can get around it.
+// user input, every request goes through urlfilter's guarded client with
+// the location filter: the URL and every redirect target must pass
+// [import_filtering_opts], and every connection is checked on the address
+// actually dialled, after DNS, so that neither DNS rebinding nor a
+// redirect reaches a loopback, private or link-local address (unless the
+// operator allows them) or a port the operator did not allow.
 package httpstore
 
 import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"glint/internal/errs"
 	"glint/internal/store"
+	"glint/internal/urlfilter"
 )
 
 // Options are the HTTP store's options.
 type Options struct {
-	// AllowPrivate lets locations point at loopback and private
-	// addresses (Glint's http_store_allow_private_targets).
-	AllowPrivate bool
-	CAFile       string // https_ca_certificates_file
-	Insecure     bool   // https_insecure
-	MaxRedirects int    // 0 means 5
+	// Filter is what every request, redirect and connection of the store
+	// must pass: the location filter, [import_filtering_opts] with
+	// http_store_allow_private_targets as its AllowPrivate. The zero
+	// value refuses only non-public addresses.
+	Filter   urlfilter.Options
+	CAFile   string // https_ca_certificates_file
+	Insecure bool   // https_insecure
+	// MaxRedirects is how many redirects a read follows; 0 means 5.
+	MaxRedirects int
 }
 
 // Driver reads images from web servers.
 type Driver struct {
 	client *http.Client
 }
-
-var errPrivate = errors.New("the address is not public")
 
 // New builds the driver.
 func New(o Options) (*Driver, error) {
@@ -59,54 +57,11 @@ func New(o Options) (*Driver, error) {
 		}
 		tlsc.RootCAs = pool
 	}
-	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
-	if !o.AllowPrivate {
-		dialer.Control = func(network, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return err
-			}
-			if !Public(ap.Addr()) {
-				return fmt.Errorf("%w: %s", errPrivate, ap.Addr())
-			}
-			return nil
-		}
-	}
-	tr := &http.Transport{
-		Proxy:                 nil, // a proxy would dial for us and bypass the address check
-		DialContext:           dialer.DialContext,
-		TLSClientConfig:       tlsc,
-		TLSHandshakeTimeout:   30 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
-		MaxIdleConnsPerHost:   4,
-		ForceAttemptHTTP2:     true,
-	}
 	maxRedir := o.MaxRedirects
 	if maxRedir <= 0 {
 		maxRedir = 5
 	}
-	return &Driver{client: &http.Client{
-		Transport: tr,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= maxRedir {
-				return fmt.Errorf("more than %d redirects", maxRedir)
-			}
-			if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
-				return fmt.Errorf("redirect to a %s URL", req.URL.Scheme)
-			}
-			return nil
-		},
-	}}, nil
-}
-
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
-
-// Public reports whether an address may be fetched from without the
-// operator's permission.
-func Public(a netip.Addr) bool {
-	a = a.Unmap()
-	return a.IsValid() && a.IsGlobalUnicast() && !a.IsPrivate() && !a.IsLoopback() &&
-		!a.IsLinkLocalUnicast() && !cgnat.Contains(a) && !(a.Is6() && a.Is4In6())
+	return &Driver{client: o.Filter.Client(urlfilter.ClientOptions{TLS: tlsc, MaxRedirects: maxRedir})}, nil
 }
 
 // Scheme implements store.Driver.
@@ -152,8 +107,8 @@ func (d *Driver) do(ctx context.Context, op errs.Op, method, loc string, hdr htt
 	}
 	resp, err := d.client.Do(req)
 	if err != nil {
-		if errors.Is(err, errPrivate) {
-			return nil, errs.E(op, errs.Forbidden, "The HTTP location points at a private or loopback address, which this store does not read from", err)
+		if urlfilter.Refused(err) {
+			return nil, errs.E(op, errs.Forbidden, "The HTTP location, or a redirect from it, leads to an address, port or host this store may not read from", err)
 		}
 		return nil, errs.E(op, errs.Unavailable, "The HTTP location cannot be reached", err)
 	}

@@ -2,9 +2,9 @@ package httpstore_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +14,8 @@ import (
 	"glint/internal/store"
 	"glint/internal/store/httpstore"
 	"glint/internal/store/storetest"
+	"glint/internal/urlfilter"
+	"glint/internal/urlfilter/urlfiltertest"
 )
 
 // files is a web server of blobs; it honours Range through ServeContent.
@@ -39,7 +41,7 @@ func TestConformance(t *testing.T) {
 	defer srv.Close()
 	storetest.Run(t, storetest.Harness{
 		New: func(t *testing.T) store.Driver {
-			d, err := httpstore.New(httpstore.Options{AllowPrivate: true})
+			d, err := httpstore.New(httpstore.Options{Filter: urlfilter.Options{AllowPrivate: true}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -81,18 +83,55 @@ func TestRefusesPrivateTargets(t *testing.T) {
 	}
 }
 
-func TestPublic(t *testing.T) {
-	for _, c := range []struct {
-		a    string
-		want bool
-	}{
-		{"8.8.8.8", true}, {"2001:4860:4860::8888", true},
-		{"127.0.0.1", false}, {"10.1.2.3", false}, {"172.16.0.1", false}, {"192.168.1.1", false},
-		{"169.254.169.254", false}, {"100.64.0.1", false}, {"0.0.0.0", false}, {"::1", false},
-		{"fe80::1", false}, {"fc00::1", false}, {"::ffff:127.0.0.1", false}, {"224.0.0.1", false},
-	} {
-		if got := httpstore.Public(netip.MustParseAddr(c.a)); got != c.want {
-			t.Errorf("Public(%s) = %v", c.a, got)
-		}
+// TestRedirects: a read or a size check follows a redirect only where the
+// location itself could have pointed, through at most MaxRedirects.
+func TestRedirects(t *testing.T) {
+	w := urlfiltertest.New(t)
+	const maxRedirects = 4
+	d, err := httpstore.New(httpstore.Options{Filter: w.Filter, MaxRedirects: maxRedirects})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range w.Cases(t, maxRedirects) {
+		t.Run(c.Name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			size, err := d.Size(ctx, c.URL)
+			if c.Refused {
+				if !errs.Is(errs.Forbidden, err) {
+					t.Errorf("Size: %d, %v, want Forbidden", size, err)
+				}
+			} else if err != nil || size != int64(len(urlfiltertest.DataBody)) {
+				t.Errorf("Size: %d, %v", size, err)
+			}
+			for _, off := range []int64{0, 10} {
+				rc, err := d.Get(ctx, c.URL, off)
+				if c.Refused {
+					if !errs.Is(errs.Forbidden, err) {
+						t.Errorf("Get from %d: %v, want Forbidden", off, err)
+					}
+					if err == nil {
+						rc.Close()
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("Get from %d: %v", off, err)
+				}
+				b, err := io.ReadAll(rc)
+				rc.Close()
+				if err != nil || string(b) != string(urlfiltertest.DataBody[off:]) {
+					t.Errorf("Get from %d: %q, %v", off, b, err)
+				}
+			}
+		})
+	}
+	if n := w.SecretHits.Load(); n != 0 {
+		t.Errorf("the forbidden server was asked %d times", n)
+	}
+	// The first hop passes the same filter: a location naming the
+	// forbidden port is refused too.
+	if _, err := d.Get(context.Background(), w.Secret.URL+"/img", 0); !errs.Is(errs.Forbidden, err) {
+		t.Errorf("Get of the forbidden server: %v, want Forbidden", err)
 	}
 }
