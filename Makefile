@@ -1,6 +1,6 @@
 # Glint: the two commands a newcomer needs are `make run` and `make test`.
 
-.PHONY: run test build
+.PHONY: run test test-short build
 
 # Run Glint on its embedded default: SQLite and the filesystem store under
 # ./glint-data, serving the Image API on http://127.0.0.1:9292.
@@ -10,6 +10,12 @@ run:
 # Run the whole test suite (installs the OpenStack CLIs it needs if missing).
 test:
 	./scripts/test
+
+# The fast inner loop: the unit and API tests on SQLite and the filesystem
+# store, no database, Keystone, store server, reference Glance or glint
+# binary started (the tests that need one skip themselves under -short).
+test-short:
+	go test -short ./...
 
 build:
 	go build -o glint ./cmd/glint

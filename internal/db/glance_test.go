@@ -62,6 +62,9 @@ type glance struct {
 
 func newGlance(t *testing.T, c dbtest.Conn) *glance {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: runs Glance's Python tools (glance-manage)")
+	}
 	gm, err := exec.LookPath("glance-manage")
 	if err != nil {
 		if os.Getenv("GLINT_SKIP_GLANCE") == "1" {

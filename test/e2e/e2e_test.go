@@ -5,7 +5,8 @@
 // The CLIs must be installed; set GLINT_E2E_SKIP_CLI=1 to skip these tests
 // where they are not (CI installs them through .ci/run). TestMain builds
 // ./cmd/glint once; GLINT_E2E_BINARY=/path/to/glint tests that binary
-// instead.
+// instead. Under go test -short nothing is built or started and every
+// test here is skipped.
 package e2e
 
 import (
@@ -17,6 +18,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -59,6 +61,10 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 
+	flag.Parse() // for testing.Short
+	if testing.Short() {
+		return m.Run() // each test skips itself (skipShort)
+	}
 	if glintBin = os.Getenv("GLINT_E2E_BINARY"); glintBin == "" {
 		glintBin = filepath.Join(tmp, "glint")
 		if err := buildGlint(glintBin); err != nil {
@@ -108,10 +114,20 @@ func checkCLIs() error {
 	return nil
 }
 
+// skipShort skips t under -short: every test here runs the glint binary
+// (and the CLIs, a reference Glance or a Keystone).
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: end-to-end, runs the glint binary")
+	}
+}
+
 // requireCLI fails the test when the CLIs are missing, or skips it when
-// GLINT_E2E_SKIP_CLI=1.
+// GLINT_E2E_SKIP_CLI=1; under -short it skips it.
 func requireCLI(t *testing.T) {
 	t.Helper()
+	skipShort(t)
 	if cliErr == nil {
 		return
 	}
@@ -142,6 +158,7 @@ func startServer(t *testing.T, extraConf ...string) *server {
 // configuration file (after its [DEFAULT] section).
 func startServerConf(t *testing.T, extraConf string) *server {
 	t.Helper()
+	skipShort(t)
 	dir := t.TempDir()
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {

@@ -18,6 +18,7 @@ import (
 // with the given extra options, and stops it when t ends.
 func startGlance(t *testing.T, dir string, sets ...string) string {
 	t.Helper()
+	skipShort(t)
 	if _, err := os.Stat("/usr/bin/glance-api"); err != nil && os.Getenv("CI") == "" && os.Getenv("GLINT_REQUIRE_GLANCE") == "" {
 		t.Skip("glance-api is not installed (scripts/test installs it)")
 	}

@@ -39,6 +39,7 @@ func catalogDir(t *testing.T) string {
 
 func (s *server) glint(t *testing.T, args ...string) string {
 	t.Helper()
+	skipShort(t)
 	cmd := exec.Command(glintBin, args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

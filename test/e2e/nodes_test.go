@@ -30,6 +30,7 @@ type node struct {
 // the port is added) and waits until it answers.
 func startNode(t *testing.T, dir, conf string) *node {
 	t.Helper()
+	skipShort(t)
 	port, err := freePort()
 	if err != nil {
 		t.Fatal(err)

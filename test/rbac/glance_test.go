@@ -15,6 +15,9 @@ import (
 // sets choose a paste flavor.
 func startGlance(t *testing.T, sets ...string) *target {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: needs the reference Glance (scripts/reference-glance.sh)")
+	}
 	if _, err := os.Stat("/usr/bin/glance-api"); err != nil && os.Getenv("CI") == "" && os.Getenv("GLINT_REQUIRE_GLANCE") == "" {
 		t.Skip("glance-api is not installed (scripts/test installs it)")
 	}

@@ -9,7 +9,8 @@
 // of a user that may create databases. A server that does not answer
 // fails the test when CI=true or GLINT_REQUIRE_DBS=1, and is otherwise
 // left out with a log line. GLINT_TEST_DBS=sqlite,postgres limits the
-// dialects tests run on.
+// dialects tests run on. Under go test -short only SQLite runs: the
+// servers are not dialed, and not required even under CI=true.
 package dbtest
 
 import (
@@ -88,7 +89,8 @@ func wanted(dialect string) bool {
 }
 
 // Connections returns a fresh, empty database on every dialect whose
-// server answers (see the package comment), SQLite first.
+// server answers (see the package comment), SQLite first; only SQLite
+// under -short.
 func Connections(t testing.TB) []Conn {
 	t.Helper()
 	var out []Conn
@@ -102,9 +104,12 @@ func Connections(t testing.TB) []Conn {
 
 // New returns a fresh, empty database of one dialect, and skips t when
 // that dialect's server does not answer (fails it when servers are
-// required).
+// required) or, for a server dialect, under -short.
 func New(t testing.TB, dialect string) Conn {
 	t.Helper()
+	if dialect != db.SQLite && testing.Short() {
+		t.Skipf("-short: needs a %s server", dialect)
+	}
 	c, ok := create(t, dialect)
 	if !ok {
 		t.Skipf("no %s server for this test", dialect)
@@ -119,6 +124,9 @@ func create(t testing.TB, dialect string) (Conn, bool) {
 	}
 	if dialect == db.SQLite {
 		return Conn{Name: db.SQLite, URL: "sqlite:///" + filepath.Join(t.TempDir(), "glint.db")}, true
+	}
+	if testing.Short() {
+		return Conn{}, false // no servers under -short, and none required
 	}
 	s := servers[dialect]
 	if s == nil {

@@ -2,7 +2,7 @@
 // under uwsgi, started by scripts/keystone.sh once per test binary and
 // stopped by Main. Outside CI a Keystone that cannot start (not root, no
 // Debian packages) skips the tests that need it; with CI=true it fails
-// them.
+// them. Under go test -short it is never started: they are skipped.
 package keystonetest
 
 import (
@@ -62,9 +62,13 @@ func Main(m *testing.M) int {
 	return code
 }
 
-// Start returns this binary's Keystone, starting it on first use.
+// Start returns this binary's Keystone, starting it on first use; under
+// -short it skips t.
 func Start(t testing.TB) *Keystone {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: needs a Keystone (scripts/keystone.sh)")
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if shared == nil && startErr == nil {

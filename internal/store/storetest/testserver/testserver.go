@@ -1,6 +1,7 @@
 // Package testserver starts the real storage servers the store drivers'
 // conformance tests run against, on 127.0.0.1, installing them first when
 // they are missing (built servers are cached under $HOME/.cache/glint).
+// Under go test -short they are not started: the tests are skipped.
 package testserver
 
 import (
@@ -98,9 +99,12 @@ type S3 struct {
 }
 
 // StartS3 starts versitygw with a posix backend in a temporary directory
-// for the duration of the test.
+// for the duration of the test; under -short it skips t.
 func StartS3(t testing.TB) *S3 {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: needs an S3 server (versitygw)")
+	}
 	bin := versitygwBinary(t)
 	dir := t.TempDir()
 	s := &S3{AccessKey: "glintaccess", Secret: "glintsecret/with+chars", Dir: filepath.Join(dir, "data")}
@@ -141,8 +145,12 @@ type Swift struct {
 // StartSwift builds a one-replica ring for one device and starts
 // memcached and the account, container, object and proxy servers; it
 // installs Debian's swift and memcached packages if they are missing.
+// Under -short it skips t.
 func StartSwift(t testing.TB) *Swift {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: needs a Swift server")
+	}
 	need := []string{}
 	if _, err := exec.LookPath("swift-proxy-server"); err != nil {
 		need = append(need, "swift-proxy", "swift-account", "swift-container", "swift-object")
