@@ -25,6 +25,7 @@ import (
 	"glint/internal/api"
 	"glint/internal/config"
 	"glint/internal/db"
+	"glint/internal/framing"
 	"glint/internal/image"
 	"glint/internal/metadef"
 )
@@ -317,8 +318,12 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 	if err != nil {
 		return err
 	}
+	// Requests whose framing a proxy in front could read otherwise (request
+	// smuggling) are refused with 400 and their connection closed.
+	ln = framing.Listener(ln)
 	srv := &http.Server{
 		Handler:           handler,
+		ConnContext:       framing.ConnContext,
 		MaxHeaderBytes:    16384, // Glance's max_header_line
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       900 * time.Second, // Glance's client_socket_timeout

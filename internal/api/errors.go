@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"glint/internal/auth"
 	"glint/internal/errs"
+	"glint/internal/framing"
 )
 
 // statusOf is the one place where an error's Kind becomes an HTTP status.
@@ -44,6 +46,9 @@ func statusOf(k errs.Kind) int {
 // the Accept header asks for, and logs it with the request id.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(errs.KindOf(err))
+	if fstatus, ferr := framingError(r); ferr != nil {
+		status, err = fstatus, ferr
+	}
 	msg := errs.Message(err)
 	if status == http.StatusInternalServerError || msg == "" {
 		msg = defaultExplanation(status)
@@ -57,8 +62,28 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeErrorBody(w, r, status, msg)
 }
 
+// framingError is the status and the framing error of r's connection (see
+// package framing), or nil. Once a request's framing is refused, whatever
+// a handler made of the read error it got, the answer is that error, and
+// the connection closes: nothing after it on the connection can be
+// trusted to be a request.
+func framingError(r *http.Request) (int, error) {
+	err := framing.Err(r.Context())
+	if err == nil {
+		return 0, nil
+	}
+	if errors.Is(err, framing.ErrHeadTooLarge) {
+		return http.StatusRequestHeaderFieldsTooLarge, err
+	}
+	return statusOf(errs.KindOf(err)), err
+}
+
 // writeErrorBody writes a Glance-shaped error body with explanation msg.
 func writeErrorBody(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if fstatus, ferr := framingError(r); ferr != nil {
+		status, msg = fstatus, errs.Message(ferr)
+		w.Header().Set("Connection", "close")
+	}
 	title := http.StatusText(status)
 	if status == http.StatusRequestedRangeNotSatisfiable {
 		title = "Request Range Not Satisfiable" // WebOb's wording

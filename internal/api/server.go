@@ -19,6 +19,7 @@ import (
 
 	"glint/internal/auth"
 	"glint/internal/errs"
+	"glint/internal/framing"
 	"glint/internal/image"
 	"glint/internal/metadef"
 	"glint/internal/store"
@@ -165,6 +166,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.DebugContext(r.Context(), "request", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path,
 			"status", rec.status, "duration", time.Since(start))
 	}()
+	if err := framing.Err(r.Context()); err != nil {
+		// The stand-in net/http read in place of a head whose framing was
+		// refused (see package framing): answer the refusal, and close.
+		s.writeError(rec, r, err)
+		return
+	}
 	if r.Method == http.MethodOptions {
 		// CORS preflight in Glance's pipeline answers before the API.
 		rec.WriteHeader(http.StatusOK)
