@@ -47,8 +47,9 @@ func authenticator(ctx context.Context, cfg *config.Config, log *slog.Logger) (a
 		ProjectName:               cfg.AuthtokenProjectName,
 		ProjectDomainName:         cfg.AuthtokenProjectDomainName,
 		ProjectDomainID:           cfg.AuthtokenProjectDomainID,
-		CacheTime:                 time.Duration(cfg.AuthtokenTokenCacheTime) * time.Second,
+		CacheTime:                 keystone.TokenCacheTime(cfg.AuthtokenTokenCacheTime),
 		CacheSize:                 cfg.KeystoneTokenCacheSize,
+		RevocationInterval:        revocationInterval(cfg),
 		DelayAuthDecision:         cfg.AuthtokenDelayAuthDecision,
 		ServiceTokenRoles:         cfg.AuthtokenServiceTokenRoles,
 		ServiceTokenRolesRequired: cfg.AuthtokenServiceTokenRolesRequired,
@@ -60,6 +61,8 @@ func authenticator(ctx context.Context, cfg *config.Config, log *slog.Logger) (a
 	if err != nil {
 		return nil, err
 	}
+	// The revocation events are followed until the server's context ends.
+	context.AfterFunc(ctx, a.Close)
 	if cfg.Flavor != "keystone" {
 		log.Warn("paste_deploy.flavor: the image cache is not available yet; serving with Keystone and no cache", "flavor", cfg.Flavor)
 	}
@@ -71,7 +74,18 @@ func authenticator(ctx context.Context, cfg *config.Config, log *slog.Logger) (a
 		log.Warn("cannot authenticate Glint with Keystone yet; API requests will fail (401, or 503 without delay_auth_decision) until it works",
 			"auth_url", cfg.AuthtokenAuthURL, "username", cfg.AuthtokenUsername, "err", err)
 	} else {
-		log.Info("authenticating requests with Keystone", "auth_url", cfg.AuthtokenAuthURL, "username", cfg.AuthtokenUsername)
+		log.Info("authenticating requests with Keystone", "auth_url", cfg.AuthtokenAuthURL, "username", cfg.AuthtokenUsername,
+			"revocation_interval", revocationInterval(cfg))
 	}
 	return a, nil
+}
+
+// revocationInterval is how often Keystone's revocation events are
+// fetched: 0 (never; cached tokens live token_cache_time, as with
+// keystonemiddleware) when [glint] keystone_revocation_check is off.
+func revocationInterval(cfg *config.Config) time.Duration {
+	if !cfg.KeystoneRevocationCheck {
+		return 0
+	}
+	return time.Duration(cfg.KeystoneRevocationInterval) * time.Second
 }

@@ -134,6 +134,8 @@ type Config struct {
 	AuthtokenInsecure                  bool     // insecure, default false
 	AuthtokenDelayAuthDecision         bool     // delay_auth_decision, default true (Glance's paste pipeline sets it)
 	KeystoneTokenCacheSize             int      // [glint] keystone_token_cache_size, default 10000
+	KeystoneRevocationCheck            bool     // [glint] keystone_revocation_check, default true
+	KeystoneRevocationInterval         int      // [glint] keystone_revocation_interval, default 5 (seconds)
 
 	// [image_format]
 	DiskFormats      []string // disk_formats, default [ami ari aki vhd vhdx vmdk raw qcow2 vdi iso ploop]

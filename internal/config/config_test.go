@@ -100,6 +100,7 @@ func TestDefault(t *testing.T) {
 	want.AuthtokenAuthType, want.AuthtokenTokenCacheTime, want.AuthtokenIncludeServiceCatalog = "password", 300, true
 	want.AuthtokenServiceTokenRoles, want.AuthtokenHTTPRequestMaxRetries = []string{"service"}, 3
 	want.AuthtokenDelayAuthDecision, want.KeystoneTokenCacheSize = true, 10000
+	want.KeystoneRevocationCheck, want.KeystoneRevocationInterval = true, 5
 	want.derived = c.derived // internal bookkeeping, checked in TestFinish
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", c, want)
@@ -359,6 +360,8 @@ func TestLoadBadValues(t *testing.T) {
 		{"[paste_deploy]\nflavor = noauth\n", "paste_deploy.flavor", "must be one of"},
 		{"[keystone_authtoken]\nauth_type = v3token\n", "keystone_authtoken.auth_type", "must be one of"},
 		{"[keystone_authtoken]\ntoken_cache_time = -2\n", "keystone_authtoken.token_cache_time", "between -1 and"},
+		{"[glint]\nkeystone_revocation_interval = 0\n", "glint.keystone_revocation_interval", "between 1 and"},
+		{"[glint]\nkeystone_revocation_check = sometimes\n", "glint.keystone_revocation_check", "invalid boolean"},
 		{"[DEFAULT]\ndisk_formats = [raw\n[image_format]\ncontainer_formats = x\n[DEFAULT]\ndebug = x\n", "DEFAULT.debug", "invalid boolean"},
 		// Spellings other than the canonical one are named as written.
 		{"[DEFAULT]\nbind-port = x\n", "DEFAULT.bind-port", "invalid integer"},

@@ -68,3 +68,22 @@ func (c *tokenCache) len() int {
 	defer c.mu.Unlock()
 	return c.ll.Len()
 }
+
+// drop removes the entries whose token revoked reports true for and
+// returns how many it removed. It walks the whole cache, which happens
+// only when new revocation events arrive.
+func (c *tokenCache) drop(revoked func(*token) bool) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for el := c.ll.Front(); el != nil; {
+		next := el.Next()
+		if e := el.Value.(*cacheEntry); revoked(e.tok) {
+			c.ll.Remove(el)
+			delete(c.items, e.key)
+			n++
+		}
+		el = next
+	}
+	return n
+}

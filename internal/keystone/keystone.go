@@ -1,7 +1,8 @@
 // Package keystone authenticates API requests with OpenStack Keystone (the
 // identity API v3), the way keystonemiddleware's auth_token does for
 // Glance: every request's X-Auth-Token is validated with Keystone, using
-// Glint's own service token, and the result is cached for a bounded time.
+// Glint's own service token, and the result is cached for a bounded time,
+// or until Keystone's revocation events name the token (revoke.go).
 package keystone
 
 import (
@@ -14,9 +15,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -39,11 +42,18 @@ type Options struct {
 	ProjectDomainName, ProjectDomainID string
 
 	// CacheTime is how long a validated token is trusted without asking
-	// Keystone again (never past its expiry): the longest a revoked token
-	// keeps working. Negative disables the cache; 0 means 5 minutes.
+	// Keystone again (never past its expiry). Negative disables the cache;
+	// 0 means 5 minutes; CacheUntilExpiry keeps a token until it expires.
+	// TokenCacheTime converts token_cache_time.
 	CacheTime time.Duration
 	// CacheSize bounds the number of cached tokens; 0 means 10000.
 	CacheSize int
+	// RevocationInterval, when positive and the cache is on, is how often
+	// Keystone's revocation events are fetched so that a cached token
+	// revoked in Keystone stops working within about this time rather
+	// than CacheTime. 0 trusts a cached token for CacheTime, as
+	// keystonemiddleware does. Call Close to stop the fetching.
+	RevocationInterval time.Duration
 
 	// DelayAuthDecision is keystonemiddleware's delay_auth_decision, which
 	// Glance's paste pipeline sets: the middleware only reports what it
@@ -83,8 +93,15 @@ type Authenticator struct {
 	client    *http.Client
 	now       func() time.Time
 	log       *slog.Logger
-	cache     *tokenCache // nil when disabled
+	cache     *tokenCache  // nil when disabled
+	rev       *revocations // nil without a cache or revocation checks
 	flight    singleflight.Group
+
+	polling  atomic.Bool // the revocation poller has started
+	pollMu   sync.Mutex  // guards closed, stopPoll, pollDone
+	closed   bool
+	stopPoll context.CancelFunc
+	pollDone chan struct{}
 
 	mu         sync.Mutex // guards svcToken, svcExpires; held while authenticating
 	svcToken   string
@@ -130,8 +147,30 @@ func New(o Options) (*Authenticator, error) {
 	}
 	if o.CacheTime > 0 {
 		a.cache = newTokenCache(o.CacheSize)
+		if o.RevocationInterval > 0 {
+			a.rev = newRevocations()
+		}
 	}
 	return a, nil
+}
+
+// CacheUntilExpiry as Options.CacheTime keeps a validated token until it
+// expires.
+const CacheUntilExpiry time.Duration = math.MaxInt64
+
+// TokenCacheTime converts [keystone_authtoken] token_cache_time (seconds)
+// to Options.CacheTime the way keystonemiddleware's cache reads it: -1
+// disables the cache (its entries expire at once), and 0 keeps a token
+// until it expires (memcached's and its in-process cache's "no
+// expiry").
+func TokenCacheTime(seconds int) time.Duration {
+	switch {
+	case seconds < 0:
+		return -1
+	case seconds == 0:
+		return CacheUntilExpiry
+	}
+	return time.Duration(seconds) * time.Second
 }
 
 // Challenge is the WWW-Authenticate value of a 401, as keystonemiddleware
@@ -213,17 +252,31 @@ func (a *Authenticator) validate(ctx context.Context, tok string) (*token, error
 		}
 	}
 	v, err, _ := a.flight.Do(key, func() (any, error) {
+		var start uint64
+		if a.rev != nil {
+			start = a.rev.begin()
+			defer a.rev.end(start)
+		}
 		// The shared call outlives any one caller that gives up.
 		t, err := a.fetch(context.WithoutCancel(ctx), tok)
 		if err != nil {
 			return nil, err
 		}
 		if a.cache != nil {
-			deadline := a.now().Add(a.opt.CacheTime)
-			if t.expires.Before(deadline) {
-				deadline = t.expires
+			now := a.now()
+			deadline := t.expires
+			if t.expires.Sub(now) > a.opt.CacheTime {
+				deadline = now.Add(a.opt.CacheTime)
 			}
-			a.cache.put(key, t, deadline)
+			if a.rev == nil {
+				a.cache.put(key, t, deadline)
+			} else if a.rev.put(start, t, func() { a.cache.put(key, t, deadline) }) {
+				a.startPolling()
+			} else {
+				// Keystone's answer predates a revocation that arrived
+				// meanwhile: this caller gets it, the next asks again.
+				a.log.InfoContext(ctx, "not caching a token revoked while it was being validated")
+			}
 		}
 		return t, nil
 	})
@@ -361,6 +414,9 @@ func (a *Authenticator) do(ctx context.Context, method, path string, body []byte
 		for k, v := range hdr {
 			req.Header.Set(k, v)
 		}
+		// "Connection: close" asks for a connection of this request's
+		// own; Go's client honours only Close, not the header.
+		req.Close = strings.EqualFold(req.Header.Get("Connection"), "close")
 		resp, err := a.client.Do(req)
 		if err != nil {
 			lastErr = err

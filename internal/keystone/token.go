@@ -40,7 +40,24 @@ type token struct {
 		Name string `json:"name"`
 	} `json:"roles"`
 
+	// What Keystone's revocation events are matched against (revoke.go).
+	IssuedAt string   `json:"issued_at"`
+	AuditIDs []string `json:"audit_ids"` // the token's own, then its parent's when rescoped
+	Trust    *struct {
+		ID          string `json:"id"`
+		TrustorUser struct {
+			ID string `json:"id"`
+		} `json:"trustor_user"`
+		TrusteeUser struct {
+			ID string `json:"id"`
+		} `json:"trustee_user"`
+	} `json:"OS-TRUST:trust"`
+	OAuth1 *struct {
+		ConsumerID string `json:"consumer_id"`
+	} `json:"OS-OAUTH1"`
+
 	expires time.Time
+	issued  time.Time // zero when Keystone sent none: then every event's issued_before covers it
 }
 
 // parseToken decodes a validation response body. A body without a user or
@@ -64,6 +81,10 @@ func parseToken(body []byte) (*token, error) {
 		return nil, fmt.Errorf("token expires_at: %w", err)
 	}
 	t.expires = exp
+	// A token without a readable issued_at is still usable; revocation
+	// events then match it whatever their issued_before, which at worst
+	// sends it back to Keystone once more.
+	t.issued, _ = parseTime(t.IssuedAt)
 	return t, nil
 }
 
