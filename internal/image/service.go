@@ -32,6 +32,7 @@ type Repo interface {
 	MemberRepo
 	UsageRepo
 	ScrubRepo
+	LocationRepo
 	Create(ctx context.Context, img *Image) error
 	Get(ctx context.Context, id string) (*Image, error)
 	Update(ctx context.Context, img *Image, from Status) error
