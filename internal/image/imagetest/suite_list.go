@@ -67,7 +67,7 @@ func testListVisibility(t *testing.T, r image.Repo) {
 		}
 	}
 	p1, p3 := image.Viewer{Project: "p1"}, image.Viewer{Project: "p3"}
-	admin := image.Viewer{Admin: true, Project: "adm"}
+	admin, noauth := image.Viewer{Admin: true, Project: "adm"}, image.Viewer{Admin: true}
 	cases := []struct {
 		v                        image.Viewer
 		visibility, memberStatus string
@@ -89,6 +89,9 @@ func testListVisibility(t *testing.T, r image.Repo) {
 		{admin, "", "accepted", false, []string{"pub", "priv-own", "priv-other", "priv-none", "shared-accepted", "shared-pending"}},
 		{admin, "all", "accepted", false, []string{"pub", "priv-own", "priv-other", "priv-none", "shared-accepted", "shared-pending", "comm-other", "comm-own"}},
 		{admin, image.Private, "accepted", false, []string{"priv-own", "priv-other", "priv-none"}},
+		{noauth, "", "accepted", false, []string{"pub", "priv-own", "priv-other", "priv-none", "shared-accepted", "shared-pending"}},
+		{noauth, "all", "accepted", false, []string{"pub", "priv-own", "priv-other", "priv-none", "shared-accepted", "shared-pending", "comm-other", "comm-own"}},
+		{noauth, image.Private, "accepted", false, []string{"priv-own", "priv-other", "priv-none"}},
 	}
 	check := func(pass string) {
 		for _, tc := range cases {
