@@ -99,7 +99,11 @@ type Location struct {
 	Status   string // active, pending_delete, deleted
 }
 
-// Clone returns a deep copy, so a failed update never leaks into the caller's copy.
+// Clone returns a copy whose tags, properties and location metadata
+// (to any depth) are the copy's own, so a failed update never leaks into
+// the caller's copy, nor a caller's change into a cached image. The
+// pointer attributes (Name, Size, …) still point at the same values: they
+// are replaced, never written through.
 func (img *Image) Clone() *Image {
 	c := *img
 	c.Tags = append([]string(nil), img.Tags...)
@@ -111,13 +115,30 @@ func (img *Image) Clone() *Image {
 	for i, l := range img.Locations {
 		c.Locations[i] = l
 		if l.Metadata != nil {
-			c.Locations[i].Metadata = make(map[string]any, len(l.Metadata))
-			for k, v := range l.Metadata {
-				c.Locations[i].Metadata[k] = v
-			}
+			c.Locations[i].Metadata = copyJSON(l.Metadata).(map[string]any)
 		}
 	}
 	return &c
+}
+
+// copyJSON copies a decoded JSON value deeply: objects and lists are new,
+// strings and the other scalars are values already.
+func copyJSON(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			m[k] = copyJSON(e)
+		}
+		return m
+	case []any:
+		s := make([]any, len(v))
+		for i, e := range v {
+			s[i] = copyJSON(e)
+		}
+		return s
+	}
+	return v
 }
 
 // ActiveLocations returns the locations whose data is live.

@@ -27,9 +27,12 @@ import (
 // let a user read the server's own files or configured credentials.
 var restrictedSchemes = map[string]bool{"file": true, "filesystem": true, "swift+config": true}
 
-// locationRepo is implemented by repositories that can tell whether
-// another image shares a location's data.
-type locationRepo interface {
+// LocationRepo is what removing a location's data needs from the
+// database. It is part of every Repo: a repository that could not answer
+// would have the service delete data another image still uses.
+type LocationRepo interface {
+	// LocationInUse reports whether an image other than except, not
+	// deleted, has a location at url that is not deleted.
 	LocationInUse(ctx context.Context, url, except string) (bool, error)
 }
 
@@ -549,11 +552,7 @@ func (s *Service) keepData(ctx context.Context, id, loc string, d store.Driver) 
 	if !d.Capabilities().Has(store.WriteAccess) {
 		return true
 	}
-	lr, ok := s.repo.(locationRepo)
-	if !ok {
-		return false
-	}
-	inUse, err := lr.LocationInUse(ctx, loc, id)
+	inUse, err := s.repo.LocationInUse(ctx, loc, id)
 	if err != nil {
 		s.log.ErrorContext(ctx, "could not tell whether a location is shared; its data is kept", "image_id", id, "location", store.Redact(loc), "err", err)
 		return true

@@ -27,14 +27,20 @@ type Member struct {
 
 // MemberRepo is what the service needs from the database for sharing.
 type MemberRepo interface {
+	// Members lists an image's memberships, oldest first.
 	Members(ctx context.Context, imageID string) ([]*Member, error)
 	// Member returns one membership, errs.NotFound if there is none.
 	Member(ctx context.Context, imageID, memberID string) (*Member, error)
-	// AddMember inserts m unless it exists (errs.Conflict) or the image
-	// already has quota members (errs.TooLarge; quota < 0 is unlimited),
-	// deciding both under the image's row lock.
+	// AddMember inserts m unless the image already has quota members
+	// (errs.TooLarge; quota < 0 is unlimited) or m exists (errs.Conflict),
+	// checked in that order, as Glance does, and under the image's row
+	// lock. An unknown or deleted image is errs.NotFound; a deleted
+	// membership can be added again.
 	AddMember(ctx context.Context, m *Member, quota int) error
+	// UpdateMember saves m's status and updated_at; errs.NotFound if
+	// there is no such membership.
 	UpdateMember(ctx context.Context, m *Member) error
+	// DeleteMember removes a membership; errs.NotFound if there is none.
 	DeleteMember(ctx context.Context, imageID, memberID string) error
 }
 

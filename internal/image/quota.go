@@ -31,8 +31,14 @@ const mib = 1 << 20
 // decide under a per-owner lock, so concurrent requests of one project,
 // on any node, cannot together overshoot a quota.
 type UsageRepo interface {
+	// Usage counts owner's live images ("" is the images without an
+	// owner): killed and deleted ones count for nothing.
 	Usage(ctx context.Context, owner string) (Usage, error)
+	// ModifyCounted is Repo.Modify under owner's lock, fn also given
+	// owner's usage by its images other than id.
 	ModifyCounted(ctx context.Context, id, owner string, fn func(old *Image, others Usage) (*Image, error)) (*Image, error)
+	// CreateCounted is Repo.Create under the image owner's lock, if
+	// check, given that owner's usage, returns nil; else its error.
 	CreateCounted(ctx context.Context, img *Image, check func(Usage) error) error
 }
 

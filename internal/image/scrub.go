@@ -10,12 +10,26 @@ import (
 
 // ScrubRepo is what delayed delete and the scrubber need from the database.
 type ScrubRepo interface {
+	// DeletePending is Repo.Delete under delayed_delete: the image and
+	// its locations become pending_delete.
 	DeletePending(ctx context.Context, id string) (*Image, error)
+	// ScrubQueue returns up to limit pending_delete images deleted no
+	// later than before, oldest deletion first, each with (only) its
+	// pending locations' ID, URL and status.
 	ScrubQueue(ctx context.Context, before time.Time, limit int) ([]*Image, error)
+	// LocationScrubbed records that a pending location's data is gone.
 	LocationScrubbed(ctx context.Context, locID int64) error
+	// Scrubbed moves a pending_delete image to deleted; it leaves any
+	// other image as it is.
 	Scrubbed(ctx context.Context, id string) error
+	// Restore makes a pending_delete image active again with what was
+	// deleted with it; errs.Conflict for an image in any other status,
+	// errs.NotFound for an unknown one.
 	Restore(ctx context.Context, id string) error
+	// StaleUploads returns the live images in saving whose updated_at is
+	// before before, least recent first.
 	StaleUploads(ctx context.Context, before time.Time) ([]*Image, error)
+	// Touch sets an image's updated_at to now if it is still in status.
 	Touch(ctx context.Context, id string, status Status) error
 }
 

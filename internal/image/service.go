@@ -27,18 +27,43 @@ import (
 	"glint/internal/urlfilter"
 )
 
-// Repo is what the service needs from the database.
+// Repo is what the service needs from the database. Every repository
+// must pass imagetest.TestRepo, which checks what these comments say;
+// imagetest.MemRepo is one in memory.
+//
+// Images go in and come out as copies: their tags, properties and
+// location metadata are the caller's own (their pointer attributes are
+// shared values, never written through). Tags read back as a sorted set,
+// locations in the order they were added. A deleted image is gone for
+// every method (NotFound) but keeps its ID taken.
 type Repo interface {
 	MemberRepo
 	UsageRepo
 	ScrubRepo
+	LocationRepo
+	// Create stores a new image; a taken ID is errs.Conflict. Locations
+	// get their IDs in img.
 	Create(ctx context.Context, img *Image) error
+	// Get returns an image; an unknown or deleted one is errs.NotFound.
 	Get(ctx context.Context, id string) (*Image, error)
+	// Update saves img whole, but not its created_at, if the stored
+	// status is still from (errs.Conflict if not): of updates racing
+	// from one status, one wins. New locations get their IDs in img.
 	Update(ctx context.Context, img *Image, from Status) error
 	// Modify applies fn to the image with its row locked and saves the
-	// result in the same transaction; fn may run more than once.
+	// result in the same transaction; fn may run more than once. It
+	// returns what fn returned, new locations with their IDs; fn's error
+	// is returned with its kind, nothing saved.
 	Modify(ctx context.Context, id string, fn func(old *Image) (*Image, error)) (*Image, error)
+	// Delete soft-deletes an image with its locations and memberships,
+	// and returns it as it was, so that the caller removes its data.
 	Delete(ctx context.Context, id string) (*Image, error)
+	// List returns one page of the images v may see (see ListQuery and
+	// Viewer): never killed ones; sorted by q.Sort, then created_at and
+	// id in the first key's direction, NULL first ascending; after
+	// q.Marker, which must be a live image (errs.Invalid if not, as for
+	// a sort key or filter it cannot apply). q.MemberStatus is never
+	// empty: the service makes it accepted.
 	List(ctx context.Context, q ListQuery, v Viewer) ([]*Image, error)
 }
 

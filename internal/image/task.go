@@ -56,8 +56,12 @@ type TaskQuery struct {
 	Owner   *string // restrict to this owner; nil: all (admin or noauth)
 }
 
-// TaskRepo is what the import machinery needs from the database.
+// TaskRepo is what the import machinery needs from the database. Every
+// task repository must pass imagetest.TestTaskRepo; imagetest.MemTasks is
+// one in memory.
 type TaskRepo interface {
+	// CreateTask stores a new task; a taken ID, even an expired task's,
+	// is errs.Conflict. An owner of "" reads back as nil.
 	CreateTask(ctx context.Context, t *Task) error
 	// GetTask returns a live task; deleted and unknown ids are NotFound.
 	GetTask(ctx context.Context, id string) (*Task, error)
@@ -65,7 +69,10 @@ type TaskRepo interface {
 	// refuses (Conflict) to change a task whose stored status is
 	// no longer from.
 	SaveTask(ctx context.Context, t *Task, from TaskStatus) error
+	// ListTasks returns one page of live tasks in q's order, ties broken
+	// by ID; an unknown sort key is errs.Invalid.
 	ListTasks(ctx context.Context, q TaskQuery) ([]*Task, error)
+	// ImageTasks lists an image's live tasks, oldest first.
 	ImageTasks(ctx context.Context, imageID string) ([]*Task, error)
 	// TasksInStatus lists live tasks of a type in a status, oldest first.
 	TasksInStatus(ctx context.Context, typ string, status TaskStatus) ([]*Task, error)
