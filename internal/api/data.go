@@ -16,7 +16,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	const op errs.Op = "api.upload"
 	ct := r.Header.Get("Content-Type")
 	if mt, _, _ := mime.ParseMediaType(ct); mt != "application/octet-stream" {
-		s.writeError(w, r, errs.Errorf(op, errs.UnsupportedMedia, "The request media type %s is not supported by this server.", ct))
+		s.writeError(w, r, errs.Errorf(op, errs.BadFormat, "The request media type %s is not supported by this server.", ct))
 		return
 	}
 	size := r.ContentLength // -1 when chunked
@@ -117,7 +117,7 @@ func parseRange(r *http.Request, size int64) (start, end int64, partial bool, er
 	if h == "" {
 		return 0, end, false, nil
 	}
-	unsatisfiable := errs.Errorf(op, errs.RangeNotSatisfiable, "Requested range not satisfiable: %s", h)
+	unsatisfiable := errs.Errorf(op, errs.OutOfRange, "Requested range not satisfiable: %s", h)
 	spec, ok := strings.CutPrefix(h, "bytes=")
 	if !ok {
 		return 0, 0, false, unsatisfiable

@@ -32,9 +32,9 @@ func statusOf(k errs.Kind) int {
 		return http.StatusGone
 	case errs.TooLarge:
 		return http.StatusRequestEntityTooLarge
-	case errs.UnsupportedMedia:
+	case errs.BadFormat:
 		return http.StatusUnsupportedMediaType
-	case errs.RangeNotSatisfiable:
+	case errs.OutOfRange:
 		return http.StatusRequestedRangeNotSatisfiable
 	case errs.Unavailable:
 		return http.StatusServiceUnavailable

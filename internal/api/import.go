@@ -49,7 +49,7 @@ func (s *Server) stage(w http.ResponseWriter, r *http.Request) {
 	}
 	ct := r.Header.Get("Content-Type")
 	if mt, _, _ := mime.ParseMediaType(ct); mt != "application/octet-stream" {
-		s.writeError(w, r, errs.Errorf(op, errs.UnsupportedMedia, "The request media type %s is not supported by this server.", ct))
+		s.writeError(w, r, errs.Errorf(op, errs.BadFormat, "The request media type %s is not supported by this server.", ct))
 		return
 	}
 	size := r.ContentLength
