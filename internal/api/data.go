@@ -12,60 +12,53 @@ import (
 	"glint/internal/errs"
 )
 
-func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 	const op errs.Op = "api.upload"
 	ct := r.Header.Get("Content-Type")
 	if mt, _, _ := mime.ParseMediaType(ct); mt != "application/octet-stream" {
-		s.writeError(w, r, errs.Errorf(op, errs.UnsupportedMedia, "The request media type %s is not supported by this server.", ct))
-		return
+		return errs.Errorf(op, errs.BadFormat, "The request media type %s is not supported by this server.", ct)
 	}
 	size := r.ContentLength // -1 when chunked
 	if h := r.Header.Get("X-Openstack-Image-Size"); h != "" {
 		n, err := strconv.ParseInt(h, 10, 64)
 		if err != nil || n < 0 {
-			s.writeError(w, r, errs.Errorf(op, errs.Invalid, "x-openstack-image-size must be a non-negative integer, not %q", h))
-			return
+			return errs.Errorf(op, errs.Invalid, "x-openstack-image-size must be a non-negative integer, not %q", h)
 		}
 		if size >= 0 && size != n {
-			s.writeError(w, r, errs.Errorf(op, errs.Invalid, "x-openstack-image-size %d does not match Content-Length %d", n, size))
-			return
+			return errs.Errorf(op, errs.Invalid, "x-openstack-image-size %d does not match Content-Length %d", n, size)
 		}
 		size = n
 	}
 	tr, err := s.uploadTarget(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	r = tr
 	if err := s.images.Upload(r.Context(), r.PathValue("id"), r.Body, size); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	noContent(w)
+	return nil
 }
 
-func (s *Server) download(w http.ResponseWriter, r *http.Request) {
+func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	const op errs.Op = "api.download"
 	img, err := s.images.ForDownload(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if len(img.ActiveLocations()) == 0 || img.Size == nil {
 		w.WriteHeader(http.StatusNoContent)
-		return
+		return nil
 	}
 	size := *img.Size
 	start, end, partial, err := parseRange(r, size)
 	if err != nil {
-		s.writeError(w, r, errs.E(op, err))
-		return
+		return errs.E(op, err)
 	}
 	rc, err := s.images.Open(r.Context(), img, start)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	defer rc.Close()
 	n := end - start + 1
@@ -82,7 +75,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(status)
 	if r.Method == http.MethodHead || n == 0 {
-		return
+		return nil
 	}
 	// A bare *os.File (or a LimitedReader of one) lets net/http use sendfile.
 	var src io.Reader = rc
@@ -98,6 +91,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 		s.log.WarnContext(r.Context(), "download ended early", "request_id", requestID(r), "image_id", img.ID,
 			"written", written, "want", n, "err", err)
 	}
+	return nil
 }
 
 // parseRange reads a single byte range from Range (or Glance's legacy
@@ -117,7 +111,7 @@ func parseRange(r *http.Request, size int64) (start, end int64, partial bool, er
 	if h == "" {
 		return 0, end, false, nil
 	}
-	unsatisfiable := errs.Errorf(op, errs.RangeNotSatisfiable, "Requested range not satisfiable: %s", h)
+	unsatisfiable := errs.Errorf(op, errs.OutOfRange, "Requested range not satisfiable: %s", h)
 	spec, ok := strings.CutPrefix(h, "bytes=")
 	if !ok {
 		return 0, 0, false, unsatisfiable

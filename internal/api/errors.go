@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"glint/internal/auth"
@@ -15,9 +16,75 @@ import (
 	"glint/internal/framing"
 )
 
-// statusOf is the one place where an error's Kind becomes an HTTP status.
-func statusOf(k errs.Kind) int {
-	switch k {
+// handlerFunc is an API handler: it writes its success response itself
+// and returns any failure, which writeError (through Server.handler)
+// answers. A handler never writes an error response of its own.
+type handlerFunc func(http.ResponseWriter, *http.Request) error
+
+// handler adapts h to net/http: h's error is answered by writeError.
+func (s *Server) handler(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// httpError is a refusal of the HTTP layer itself, which no Kind names,
+// or an error whose answer needs more than its Kind gives: a status of its
+// own (a method the path lacks, a method no path has, a node an import is
+// forwarded to that fails), headers the answer must carry (Allow,
+// Accept-Patch, WWW-Authenticate), or, where Glance answers without its
+// error page, a body of its own. Its cause, err, gives the message of
+// the error page, and the Kind when status is unset. writeError reads the
+// outermost httpError of a chain.
+type httpError struct {
+	status int         // 0: the Kind of err decides
+	header http.Header // set on the answer
+	ctype  string      // with body: a body of its own, not the error page
+	body   string
+	err    error
+}
+
+func (e *httpError) Error() string {
+	if e.err == nil {
+		return http.StatusText(e.status)
+	}
+	return e.err.Error()
+}
+
+func (e *httpError) Unwrap() error { return e.err }
+
+// withHeader adds a header, as key and value pairs, to err's answer.
+func withHeader(err error, kv ...string) error {
+	h := http.Header{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.Set(kv[i], kv[i+1])
+	}
+	return &httpError{header: h, err: err}
+}
+
+// methodNotAllowed is Glance's 405 for a method a path does not have.
+func methodNotAllowed(method string, allowed []string) error {
+	return &httpError{status: http.StatusMethodNotAllowed, header: http.Header{"Allow": {strings.Join(allowed, ", ")}},
+		err: errs.E(errs.Op("api.route"), fmt.Sprintf("The method %s is not allowed for this resource.", method))}
+}
+
+// statusOf is the one place where an error becomes an HTTP status: by its
+// Kind, unless the HTTP layer or the Authenticator gave it one of its own.
+func statusOf(err error) int {
+	var he *httpError
+	if errors.As(err, &he) && he.status != 0 {
+		return he.status
+	}
+	var resp *auth.Response
+	if errors.As(err, &resp) {
+		return resp.Status
+	}
+	if errors.Is(err, framing.ErrHeadTooLarge) {
+		return http.StatusRequestHeaderFieldsTooLarge
+	}
+	switch errs.KindOf(err) {
 	case errs.Invalid:
 		return http.StatusBadRequest
 	case errs.Unauthorized:
@@ -32,9 +99,9 @@ func statusOf(k errs.Kind) int {
 		return http.StatusGone
 	case errs.TooLarge:
 		return http.StatusRequestEntityTooLarge
-	case errs.UnsupportedMedia:
+	case errs.BadFormat:
 		return http.StatusUnsupportedMediaType
-	case errs.RangeNotSatisfiable:
+	case errs.OutOfRange:
 		return http.StatusRequestedRangeNotSatisfiable
 	case errs.Unavailable:
 		return http.StatusServiceUnavailable
@@ -42,71 +109,80 @@ func statusOf(k errs.Kind) int {
 	return http.StatusInternalServerError
 }
 
-// writeError renders err in Glance's (WebOb's) error shape, in the format
-// the Accept header asks for, and logs it with the request id.
+// writeError is the one function that writes an error response. It
+// answers err in Glance's (WebOb's) error shape, in the format the Accept
+// header asks for, or with the body err brings of its own, and logs it,
+// once, with the request id.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status := statusOf(errs.KindOf(err))
-	if fstatus, ferr := framingError(r); ferr != nil {
-		status, err = fstatus, ferr
+	if rec, ok := w.(*statusRecorder); ok && rec.wrote {
+		// Too late for an answer: the response has begun.
+		s.log.ErrorContext(r.Context(), "request failed after its response began", "request_id", requestID(r),
+			"method", r.Method, "path", r.URL.Path, "status", rec.status, "err", err)
+		return
 	}
-	msg := errs.Message(err)
-	if status == http.StatusInternalServerError || msg == "" {
-		msg = defaultExplanation(status)
+	var header http.Header
+	var ctype, body string
+	if ferr := framing.Err(r.Context()); ferr != nil {
+		// Once a request's framing is refused (see package framing),
+		// whatever a handler made of the read error it got, the answer is
+		// that error, and the connection closes: nothing after it on the
+		// connection can be trusted to be a request.
+		err = ferr
+		header = http.Header{"Connection": {"close"}}
+	} else {
+		var he *httpError
+		if errors.As(err, &he) {
+			header, ctype, body = he.header, he.ctype, he.body
+		}
+		var resp *auth.Response
+		if ctype == "" && errors.As(err, &resp) {
+			// keystonemiddleware's own answer (delay_auth_decision = false).
+			ctype, body = resp.ContentType, resp.Body
+		}
+	}
+	status := statusOf(err)
+	if ctype == "" {
+		msg := errs.Message(err)
+		if status == http.StatusInternalServerError || msg == "" {
+			msg = defaultExplanation(status)
+		}
+		ctype, body = errorPage(r, status, msg)
 	}
 	level := slog.LevelInfo
-	if status >= 500 {
+	if status >= 500 && status != http.StatusNotImplemented { // 501: a method no client should send
 		level = slog.LevelError
 	}
 	s.log.Log(r.Context(), level, "request failed", "request_id", requestID(r), "method", r.Method,
 		"path", r.URL.Path, "status", status, "err", err)
-	writeErrorBody(w, r, status, msg)
+	h := w.Header()
+	for k, v := range header {
+		h[k] = v
+	}
+	h.Set("Content-Type", ctype)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		io.WriteString(w, body)
+	}
 }
 
-// framingError is the status and the framing error of r's connection (see
-// package framing), or nil. Once a request's framing is refused, whatever
-// a handler made of the read error it got, the answer is that error, and
-// the connection closes: nothing after it on the connection can be
-// trusted to be a request.
-func framingError(r *http.Request) (int, error) {
-	err := framing.Err(r.Context())
-	if err == nil {
-		return 0, nil
-	}
-	if errors.Is(err, framing.ErrHeadTooLarge) {
-		return http.StatusRequestHeaderFieldsTooLarge, err
-	}
-	return statusOf(errs.KindOf(err)), err
-}
-
-// writeErrorBody writes a Glance-shaped error body with explanation msg.
-func writeErrorBody(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	if fstatus, ferr := framingError(r); ferr != nil {
-		status, msg = fstatus, errs.Message(ferr)
-		w.Header().Set("Connection", "close")
-	}
+// errorPage is Glance's error body for status with explanation msg, in
+// the format the Accept header asks for.
+func errorPage(r *http.Request, status int, msg string) (ctype, body string) {
 	title := http.StatusText(status)
 	if status == http.StatusRequestedRangeNotSatisfiable {
 		title = "Request Range Not Satisfiable" // WebOb's wording
 	}
 	code := fmt.Sprintf("%d %s", status, title)
-	var body, ctype string
 	switch errorFormat(r.Header.Get("Accept")) {
 	case "json":
 		b, _ := json.Marshal(map[string]string{"message": msg + "<br /><br />\n\n\n", "code": code, "title": title})
-		body, ctype = string(b), "application/json"
+		return "application/json", string(b)
 	case "html":
-		body = "<html>\n <head>\n  <title>" + code + "</title>\n </head>\n <body>\n  <h1>" + code + "</h1>\n  " +
-			html.EscapeString(msg) + "<br /><br />\n\n\n\n </body>\n</html>"
-		ctype = "text/html; charset=UTF-8"
-	default:
-		body, ctype = code+"\n\n"+msg+"\n\n   ", "text/plain; charset=UTF-8"
+		return "text/html; charset=UTF-8", "<html>\n <head>\n  <title>" + code + "</title>\n </head>\n <body>\n  <h1>" +
+			code + "</h1>\n  " + html.EscapeString(msg) + "<br /><br />\n\n\n\n </body>\n</html>"
 	}
-	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		w.Write([]byte(body))
-	}
+	return "text/plain; charset=UTF-8", code + "\n\n" + msg + "\n\n   "
 }
 
 // errorFormat picks json, html or plain from Accept as WebOb does: JSON
@@ -165,14 +241,4 @@ func defaultExplanation(status int) string {
 		return "The body of your request was too large for this server."
 	}
 	return "The server has either erred or is incapable of performing the requested operation."
-}
-
-// writeAuthResponse writes an Authenticator's own answer.
-func writeAuthResponse(w http.ResponseWriter, r *http.Request, resp *auth.Response) {
-	w.Header().Set("Content-Type", resp.ContentType)
-	w.Header().Set("Content-Length", fmt.Sprint(len(resp.Body)))
-	w.WriteHeader(resp.Status)
-	if r.Method != http.MethodHead {
-		io.WriteString(w, resp.Body)
-	}
 }

@@ -48,7 +48,7 @@ func FuzzParseRange(f *testing.F) {
 		r.Header.Set("Range", h)
 		start, end, _, err := parseRange(r, size)
 		if err != nil {
-			if k := errs.KindOf(err); k != errs.Invalid && k != errs.RangeNotSatisfiable {
+			if k := errs.KindOf(err); k != errs.Invalid && k != errs.OutOfRange {
 				t.Fatalf("%q: kind %v", h, k)
 			}
 			return

@@ -48,43 +48,38 @@ func readJSON(r *http.Request) (map[string]any, error) {
 // the schema is consulted (Glance's deserializer).
 var clientReadOnly = []string{"direct_url", "self", "file", "schema", "stores"}
 
-func (s *Server) createImage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createImage(w http.ResponseWriter, r *http.Request) error {
 	const op errs.Op = "api.createImage"
 	body, err := readJSON(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	for _, k := range clientReadOnly {
 		if _, ok := body[k]; ok {
-			s.writeError(w, r, errs.Errorf(op, errs.Forbidden, "Attribute '%s' is read-only.", k))
-			return
+			return errs.Errorf(op, errs.Forbidden, "Attribute '%s' is read-only.", k)
 		}
 	}
 	for k := range body {
 		if image.IsReserved(k) {
-			s.writeError(w, r, errs.Errorf(op, errs.Forbidden, "Attribute '%s' is reserved.", k))
-			return
+			return errs.Errorf(op, errs.Forbidden, "Attribute '%s' is reserved.", k)
 		}
 		if len(k) > 255 {
-			s.writeError(w, r, errs.E(op, errs.Invalid, "Property names are limited to 255 characters."))
-			return
+			return errs.E(op, errs.Invalid, "Property names are limited to 255 characters.")
 		}
 	}
 	if err := s.schemas.validateImage(body); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	img, err := s.images.Create(r.Context(), body)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", s.absURL(r, "/v2/images/"+img.ID))
 	if len(s.cfg.EnabledImportMethods) > 0 {
 		w.Header().Set("OpenStack-image-import-methods", strings.Join(s.cfg.EnabledImportMethods, ","))
 	}
 	s.writeImage(w, http.StatusCreated, img)
+	return nil
 }
 
 func (s *Server) absURL(r *http.Request, path string) string {
@@ -98,61 +93,54 @@ func (s *Server) absURL(r *http.Request, path string) string {
 	return scheme + "://" + r.Host + path
 }
 
-func (s *Server) showImage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) showImage(w http.ResponseWriter, r *http.Request) error {
 	img, err := s.images.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.writeImage(w, http.StatusOK, img)
+	return nil
 }
 
-func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
 	if err := s.images.Delete(r.Context(), r.PathValue("id")); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if s.cfg.Importer != nil {
 		s.cfg.Importer.Unstage(r.Context(), r.PathValue("id"))
 	}
 	noContent(w)
+	return nil
 }
 
-func (s *Server) patchImage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) patchImage(w http.ResponseWriter, r *http.Request) error {
 	const op errs.Op = "api.patchImage"
 	dialect, err := patch.Dialect(r.Header.Get("Content-Type"))
 	if err != nil {
-		w.Header().Set("Accept-Patch", patch.AcceptPatch)
-		s.writeError(w, r, err)
-		return
+		return withHeader(err, "Accept-Patch", patch.AcceptPatch)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxJSONBody))
 	if err != nil {
-		s.writeError(w, r, errs.E(op, errs.TooLarge, "Request body is too large.", err))
-		return
+		return errs.E(op, errs.TooLarge, "Request body is too large.", err)
 	}
 	ops, err := patch.Parse(dialect, body)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	changes := make([]image.Change, 0, len(ops))
 	for _, o := range ops {
 		k := o.Path[0]
 		// Glance's deserializer order: read-only, reserved, then the schema.
 		if image.IsReadOnly(k) {
-			s.writeError(w, r, errs.Errorf(op, errs.Forbidden, "Attribute '%s' is read-only.", k))
-			return
+			return errs.Errorf(op, errs.Forbidden, "Attribute '%s' is read-only.", k)
 		}
 		if image.IsReserved(k) && k != "locations" {
-			s.writeError(w, r, errs.Errorf(op, errs.Forbidden, "Attribute '%s' is reserved.", k))
-			return
+			return errs.Errorf(op, errs.Forbidden, "Attribute '%s' is reserved.", k)
 		}
 		c := image.Change{Op: o.Op, Path: o.Path}
 		if o.Op != "remove" {
 			if err := json.Unmarshal(o.Value, &c.Value); err != nil {
-				s.writeError(w, r, errs.E(op, errs.Invalid, "Malformed JSON in request body."))
-				return
+				return errs.E(op, errs.Invalid, "Malformed JSON in request body.")
 			}
 			if k == "locations" {
 				// Glance validates an element added at /locations/N as a
@@ -162,17 +150,14 @@ func (s *Server) patchImage(w http.ResponseWriter, r *http.Request) {
 					v = []any{c.Value}
 				}
 				if err := s.schemas.validateImage(map[string]any{k: v}); err != nil {
-					s.writeError(w, r, err)
-					return
+					return err
 				}
 			} else {
 				if len(k) > 255 {
-					s.writeError(w, r, errs.E(op, errs.Invalid, "Property names are limited to 255 characters."))
-					return
+					return errs.E(op, errs.Invalid, "Property names are limited to 255 characters.")
 				}
 				if err := s.schemas.validateImage(map[string]any{k: c.Value}); err != nil {
-					s.writeError(w, r, err)
-					return
+					return err
 				}
 			}
 		}
@@ -180,48 +165,46 @@ func (s *Server) patchImage(w http.ResponseWriter, r *http.Request) {
 	}
 	img, err := s.images.Update(r.Context(), r.PathValue("id"), changes, dialect == patch.MediaV20)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.writeImage(w, http.StatusOK, img)
+	return nil
 }
 
-func (s *Server) addTag(w http.ResponseWriter, r *http.Request) {
+func (s *Server) addTag(w http.ResponseWriter, r *http.Request) error {
 	if err := s.images.AddTag(r.Context(), r.PathValue("id"), r.PathValue("tag")); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	noContent(w)
+	return nil
 }
 
-func (s *Server) deleteTag(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteTag(w http.ResponseWriter, r *http.Request) error {
 	if err := s.images.DeleteTag(r.Context(), r.PathValue("id"), r.PathValue("tag")); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	noContent(w)
+	return nil
 }
 
-func (s *Server) action(active bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) action(active bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.images.SetActive(r.Context(), r.PathValue("id"), active); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		noContent(w)
+		return nil
 	}
 }
 
-func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listImages(w http.ResponseWriter, r *http.Request) error {
 	q, err := parseListQuery(r.URL.RawQuery, s.cfg.LimitParamDefault, s.cfg.APILimitMax)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	imgs, err := s.images.List(r.Context(), q)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	buf := s.bufs.get()
 	defer s.bufs.put(buf)
@@ -244,6 +227,7 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
 	b = append(b, `,"schema":"/v2/schemas/images"}`...)
 	writeRawJSON(w, http.StatusOK, b)
 	*buf = b
+	return nil
 }
 
 type kv struct{ k, v string }

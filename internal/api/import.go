@@ -34,64 +34,60 @@ func (s *Server) importRoutes() {
 	}
 }
 
-func (s *Server) importer(w http.ResponseWriter, r *http.Request) *image.Importer {
+// importer is the Importer, or, when there is none, the 404 Glance gives
+// with every import method disabled.
+func (s *Server) importer() (*image.Importer, error) {
 	if s.cfg.Importer == nil {
-		writeErrorBody(w, r, http.StatusNotFound, "The resource could not be found.")
+		return nil, errs.E(errs.Op("api.importer"), errs.NotFound)
 	}
-	return s.cfg.Importer
+	return s.cfg.Importer, nil
 }
 
-func (s *Server) stage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) stage(w http.ResponseWriter, r *http.Request) error {
 	const op errs.Op = "api.stage"
-	im := s.importer(w, r)
-	if im == nil {
-		return
+	im, err := s.importer()
+	if err != nil {
+		return err
 	}
 	ct := r.Header.Get("Content-Type")
 	if mt, _, _ := mime.ParseMediaType(ct); mt != "application/octet-stream" {
-		s.writeError(w, r, errs.Errorf(op, errs.UnsupportedMedia, "The request media type %s is not supported by this server.", ct))
-		return
+		return errs.Errorf(op, errs.BadFormat, "The request media type %s is not supported by this server.", ct)
 	}
 	size := r.ContentLength
 	if h := r.Header.Get("X-Openstack-Image-Size"); h != "" {
 		n, err := strconv.ParseInt(h, 10, 64)
 		if err != nil || n < 0 {
-			s.writeError(w, r, errs.Errorf(op, errs.Invalid, "x-openstack-image-size must be a non-negative integer, not %q", h))
-			return
+			return errs.Errorf(op, errs.Invalid, "x-openstack-image-size must be a non-negative integer, not %q", h)
 		}
 		size = n
 	}
 	if err := im.Stage(r.Context(), r.PathValue("id"), r.Body, size); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	noContent(w)
+	return nil
 }
 
-func (s *Server) importImage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) importImage(w http.ResponseWriter, r *http.Request) error {
 	const op errs.Op = "api.importImage"
-	im := s.importer(w, r)
-	if im == nil {
-		return
+	im, err := s.importer()
+	if err != nil {
+		return err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxJSONBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			s.writeError(w, r, errs.E(op, errs.TooLarge, "Request body is too large."))
-			return
+			return errs.E(op, errs.TooLarge, "Request body is too large.")
 		}
-		s.writeError(w, r, errs.E(op, errs.Invalid, "Could not read the request body.", err))
-		return
+		return errs.E(op, errs.Invalid, "Could not read the request body.", err)
 	}
 	if strings.TrimSpace(string(body)) == "" {
-		s.writeError(w, r, errs.E(op, errs.Invalid, "Body expected in request."))
-		return
+		return errs.E(op, errs.Invalid, "Body expected in request.")
 	}
 	req, err := image.ParseImportRequest(body, im.Methods())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	// With one store Glance ignores stores, all_stores and the
 	// X-Image-Meta-Store header (it reads them only with enabled_backends).
@@ -100,19 +96,18 @@ func (s *Server) importImage(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Method == image.MethodGlanceDirect && r.Header.Get(proxiedHeader) == "" {
 		if host := im.StagedElsewhere(r.Context(), r.PathValue("id")); host != "" {
-			s.proxyImport(w, r, host, body)
-			return
+			return s.proxyImport(w, r, host, body)
 		}
 	}
 	if err := im.Import(r.Context(), r.PathValue("id"), req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	// An empty body as WebOb sends it: a JSON content type would make
 	// glanceclient try to decode it.
 	w.Header().Set("Content-Type", "text/html; charset=UTF-8")
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusAccepted)
+	return nil
 }
 
 // proxiedHeader marks an import request one node forwards to another, so
@@ -124,13 +119,17 @@ var proxyClient = &http.Client{Timeout: 60 * time.Second}
 // proxyImport forwards a glance-direct import to the node that holds the
 // staged data (os_glance_stage_host), with the caller's headers (and so
 // its token), and relays the answer, as Glance does: 504 when that node
-// does not answer, 502 when the exchange fails otherwise.
-func (s *Server) proxyImport(w http.ResponseWriter, r *http.Request, host string, body []byte) {
+// does not answer, 502 when the exchange fails otherwise. The answer it
+// relays, an error or not, is the other node's.
+func (s *Server) proxyImport(w http.ResponseWriter, r *http.Request, host string, body []byte) error {
+	const op errs.Op = "api.proxyImport"
+	unavailable := func(status int, err error) error {
+		return &httpError{status: status, err: errs.E(op, "Stage host is unavailable", err)}
+	}
 	target := strings.TrimSuffix(host, "/") + "/v2/images/" + url.PathEscape(r.PathValue("id")) + "/import"
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		writeErrorBody(w, r, http.StatusBadGateway, "Stage host is unavailable")
-		return
+		return unavailable(http.StatusBadGateway, err)
 	}
 	for k, v := range r.Header {
 		switch http.CanonicalHeaderKey(k) {
@@ -146,11 +145,9 @@ func (s *Server) proxyImport(w http.ResponseWriter, r *http.Request, host string
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.ECONNREFUSED) {
-			writeErrorBody(w, r, http.StatusGatewayTimeout, "Stage host is unavailable")
-			return
+			return unavailable(http.StatusGatewayTimeout, err)
 		}
-		writeErrorBody(w, r, http.StatusBadGateway, "Stage host is unavailable")
-		return
+		return unavailable(http.StatusBadGateway, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxJSONBody))
@@ -162,6 +159,7 @@ func (s *Server) proxyImport(w http.ResponseWriter, r *http.Request, host string
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(resp.StatusCode)
 	w.Write(b)
+	return nil
 }
 
 // dbTime is how Glance's GET /v2/images/{id}/tasks renders timestamps:
@@ -175,15 +173,14 @@ func optTime(t *time.Time, layout string) any {
 	return t.UTC().Format(layout)
 }
 
-func (s *Server) imageTasks(w http.ResponseWriter, r *http.Request) {
-	im := s.importer(w, r)
-	if im == nil {
-		return
+func (s *Server) imageTasks(w http.ResponseWriter, r *http.Request) error {
+	im, err := s.importer()
+	if err != nil {
+		return err
 	}
 	tasks, err := im.ImageTasks(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	out := make([]map[string]any, 0, len(tasks))
 	for _, t := range tasks {
@@ -195,7 +192,7 @@ func (s *Server) imageTasks(w http.ResponseWriter, r *http.Request) {
 			"input": publicInput(t.Input), "result": t.Result, "message": t.Message,
 		})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tasks": out})
+	return writeJSON(w, http.StatusOK, map[string]any{"tasks": out})
 }
 
 // publicInput hides Glint's own bookkeeping (the node that runs the task)
@@ -238,53 +235,49 @@ func taskView(t *image.Task, full bool) map[string]any {
 	return v
 }
 
-func (s *Server) showTask(w http.ResponseWriter, r *http.Request) {
-	im := s.importer(w, r)
-	if im == nil {
-		return
+func (s *Server) showTask(w http.ResponseWriter, r *http.Request) error {
+	im, err := s.importer()
+	if err != nil {
+		return err
 	}
 	t, err := im.GetTask(r.Context(), r.PathValue("task_id"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, taskView(t, true))
+	return writeJSON(w, http.StatusOK, taskView(t, true))
 }
 
-func (s *Server) deleteTask(w http.ResponseWriter, r *http.Request) {
-	im := s.importer(w, r)
-	if im == nil {
-		return
+func (s *Server) deleteTask(w http.ResponseWriter, r *http.Request) error {
+	im, err := s.importer()
+	if err != nil {
+		return err
 	}
 	if err := im.AuthorizeTasksAPI(r.Context()); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	// Glance answers with a plain-text 405 whose body is only the explanation.
-	w.Header().Set("Allow", "GET")
-	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
-	w.WriteHeader(http.StatusMethodNotAllowed)
-	io.WriteString(w, "This operation is currently not permitted on Glance Tasks. They are auto deleted after reaching the time based on their expires_at property.")
+	return &httpError{status: http.StatusMethodNotAllowed, header: http.Header{"Allow": {"GET"}},
+		ctype: "text/plain; charset=UTF-8",
+		body:  "This operation is currently not permitted on Glance Tasks. They are auto deleted after reaching the time based on their expires_at property.",
+		err:   errs.E(errs.Op("api.deleteTask"), "tasks are not deleted through the API")}
 }
 
 var taskStatuses = []string{"pending", "processing", "success", "failure"}
 
-func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 	const op errs.Op = "api.listTasks"
-	im := s.importer(w, r)
-	if im == nil {
-		return
+	im, err := s.importer()
+	if err != nil {
+		return err
 	}
 	if err := im.AuthorizeTasksAPI(r.Context()); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	qv := r.URL.Query()
 	q := image.TaskQuery{SortKey: "created_at", SortDir: "desc", Limit: s.cfg.LimitParamDefault}
 	if v := qv.Get("sort_dir"); qv.Has("sort_dir") {
 		if v != "asc" && v != "desc" {
-			s.writeError(w, r, errs.Errorf(op, errs.Invalid, "Invalid sort direction: %s", v))
-			return
+			return errs.Errorf(op, errs.Invalid, "Invalid sort direction: %s", v)
 		}
 		q.SortDir = v
 	}
@@ -293,35 +286,30 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 	}
 	if v := qv.Get("status"); v != "" {
 		if !contains(taskStatuses, v) {
-			s.writeError(w, r, errs.Errorf(op, errs.Invalid, "Invalid status value: %s", v))
-			return
+			return errs.Errorf(op, errs.Invalid, "Invalid status value: %s", v)
 		}
 		q.Status = v
 	}
 	if v := qv.Get("type"); v != "" {
 		if v != "import" {
-			s.writeError(w, r, errs.Errorf(op, errs.Invalid, "Invalid type value: %s", v))
-			return
+			return errs.Errorf(op, errs.Invalid, "Invalid type value: %s", v)
 		}
 		q.Type = v
 	}
 	if qv.Has("marker") {
 		m := qv.Get("marker")
 		if _, err := uuid.Parse(m); err != nil || len(m) != 36 && len(m) != 32 {
-			s.writeError(w, r, errs.E(op, errs.Invalid, "Invalid marker format"))
-			return
+			return errs.E(op, errs.Invalid, "Invalid marker format")
 		}
 		q.Marker = m
 	}
 	if qv.Has("limit") {
 		n, err := strconv.Atoi(qv.Get("limit"))
 		if err != nil {
-			s.writeError(w, r, errs.E(op, errs.Invalid, "limit param must be an integer"))
-			return
+			return errs.E(op, errs.Invalid, "limit param must be an integer")
 		}
 		if n < 0 {
-			s.writeError(w, r, errs.E(op, errs.Invalid, "limit param must be positive"))
-			return
+			return errs.E(op, errs.Invalid, "limit param must be positive")
 		}
 		q.Limit = n
 	}
@@ -330,8 +318,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 	}
 	tasks, err := im.ListTasks(r.Context(), q)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	list := make([]map[string]any, 0, len(tasks))
 	for _, t := range tasks {
@@ -351,7 +338,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 		params.Set("marker", tasks[len(tasks)-1].ID)
 		body["next"] = "/v2/tasks?" + params.Encode()
 	}
-	writeJSON(w, http.StatusOK, body)
+	return writeJSON(w, http.StatusOK, body)
 }
 
 func contains(list []string, v string) bool {
@@ -363,40 +350,35 @@ func contains(list []string, v string) bool {
 	return false
 }
 
-func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createTask(w http.ResponseWriter, r *http.Request) error {
 	const op errs.Op = "api.createTask"
-	im := s.importer(w, r)
-	if im == nil {
-		return
+	im, err := s.importer()
+	if err != nil {
+		return err
 	}
 	if err := im.AuthorizeTasksAPI(r.Context()); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	body, err := readJSON(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	for _, k := range []string{"type", "input"} {
 		if _, ok := body[k]; !ok {
-			s.writeError(w, r, errs.Errorf(op, errs.Invalid, "Task '%s' is required", k))
-			return
+			return errs.Errorf(op, errs.Invalid, "Task '%s' is required", k)
 		}
 	}
 	if err := s.taskSchemaValidate(body); err != nil {
-		s.writeError(w, r, errs.E(op, errs.Invalid, err.Error()))
-		return
+		return errs.E(op, errs.Invalid, err.Error())
 	}
 	typ, _ := body["type"].(string)
 	input, _ := body["input"].(map[string]any)
 	t, err := im.CreateLegacyTask(r.Context(), typ, input)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/v2/tasks/"+t.ID)
-	writeJSON(w, http.StatusCreated, taskView(t, true))
+	return writeJSON(w, http.StatusCreated, taskView(t, true))
 }
 
 func (s *Server) taskSchemaValidate(body map[string]any) error {
@@ -432,18 +414,16 @@ func (s *Server) taskSchemaValidate(body map[string]any) error {
 	return nil
 }
 
-func (s *Server) taskSchema(name string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) taskSchema(name string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		b, err := schemaFiles.ReadFile("schemas/" + name + ".json")
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		var v any
 		if err := json.Unmarshal(b, &v); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
-		writeJSON(w, http.StatusOK, v)
+		return writeJSON(w, http.StatusOK, v)
 	}
 }

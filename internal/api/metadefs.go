@@ -368,14 +368,13 @@ func (s *Server) objectItem(body map[string]any, checkProps bool) (metadef.Item,
 	return it, nil
 }
 
-func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) error {
 	const op errs.Op = "api.listNamespaces"
 	q := r.URL.Query()
 	nq := metadef.NamespaceQuery{Marker: q.Get("marker"), SortKey: "created_at", SortDesc: true}
 	if v := q.Get("sort_key"); v != "" {
 		if !slices.Contains([]string{"namespace", "created_at", "updated_at"}, v) {
-			s.writeError(w, r, errs.Errorf(op, errs.Invalid, "Invalid sort key: %s. It must be one of the following: namespace, created_at, updated_at.", v))
-			return
+			return errs.Errorf(op, errs.Invalid, "Invalid sort key: %s. It must be one of the following: namespace, created_at, updated_at.", v)
 		}
 		nq.SortKey = v
 	}
@@ -384,13 +383,11 @@ func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) {
 	case "asc":
 		nq.SortDesc = false
 	default:
-		s.writeError(w, r, errs.Errorf(op, errs.Invalid, "Invalid sort direction: %s", v))
-		return
+		return errs.Errorf(op, errs.Invalid, "Invalid sort direction: %s", v)
 	}
 	if v := q.Get("visibility"); v != "" {
 		if v != "public" && v != "private" {
-			s.writeError(w, r, errs.Errorf(op, errs.Invalid, "Invalid visibility value: %s", v))
-			return
+			return errs.Errorf(op, errs.Invalid, "Invalid visibility value: %s", v)
 		}
 		nq.Visibility = v
 	}
@@ -401,12 +398,10 @@ func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			s.writeError(w, r, errs.E(op, errs.Invalid, "limit param must be an integer"))
-			return
+			return errs.E(op, errs.Invalid, "limit param must be an integer")
 		}
 		if n < 0 {
-			s.writeError(w, r, errs.E(op, errs.Invalid, "limit param must be positive"))
-			return
+			return errs.E(op, errs.Invalid, "limit param must be positive")
 		}
 		limit = n
 	}
@@ -420,8 +415,7 @@ func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	list, err := s.metadefs.ListNamespaces(ctx, nq)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if limit == 0 {
 		list = nil
@@ -445,7 +439,7 @@ func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) {
 		params.Set("marker", list[len(list)-1].Namespace)
 		resp["next"] = "/v2/metadefs/namespaces?" + params.Encode()
 	}
-	writeJSON(w, http.StatusOK, resp)
+	return writeJSON(w, http.StatusOK, resp)
 }
 
 // contentsOf reads the embedded parts of a namespace body.
@@ -491,62 +485,55 @@ func namespaceOf(body map[string]any) *metadef.Namespace {
 
 var nsReadOnly = []string{"self", "schema", "created_at", "updated_at"}
 
-func (s *Server) createNamespace(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createNamespace(w http.ResponseWriter, r *http.Request) error {
 	body, err := s.metadefBody(r, "namespace", nsReadOnly...)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	ns := namespaceOf(body)
 	c, err := s.contentsOf(body)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.metadefs.CreateNamespace(r.Context(), ns, c); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", nsHref(ns.Namespace))
-	writeJSON(w, http.StatusCreated, namespaceJSON(ns, c, ""))
+	return writeJSON(w, http.StatusCreated, namespaceJSON(ns, c, ""))
 }
 
-func (s *Server) showNamespace(w http.ResponseWriter, r *http.Request) {
+func (s *Server) showNamespace(w http.ResponseWriter, r *http.Request) error {
 	ns, c, err := s.metadefs.GetNamespace(r.Context(), r.PathValue("ns"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, namespaceJSON(ns, c, r.URL.Query().Get("resource_type")))
+	return writeJSON(w, http.StatusOK, namespaceJSON(ns, c, r.URL.Query().Get("resource_type")))
 }
 
-func (s *Server) updateNamespace(w http.ResponseWriter, r *http.Request) {
+func (s *Server) updateNamespace(w http.ResponseWriter, r *http.Request) error {
 	body, err := s.metadefBody(r, "namespace", nsReadOnly...)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	ns, err := s.metadefs.UpdateNamespace(r.Context(), r.PathValue("ns"), namespaceOf(body))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, namespaceJSON(ns, nil, ""))
+	return writeJSON(w, http.StatusOK, namespaceJSON(ns, nil, ""))
 }
 
-func (s *Server) deleteNamespace(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteNamespace(w http.ResponseWriter, r *http.Request) error {
 	if err := s.metadefs.DeleteNamespace(r.Context(), r.PathValue("ns")); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	noContent(w)
+	return nil
 }
 
-func (s *Server) listResourceTypes(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listResourceTypes(w http.ResponseWriter, r *http.Request) error {
 	rts, err := s.metadefs.ListResourceTypes(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	out := []any{}
 	for _, rt := range rts {
@@ -554,43 +541,40 @@ func (s *Server) listResourceTypes(w http.ResponseWriter, r *http.Request) {
 		setTime(m, "updated_at", rt.UpdatedAt)
 		out = append(out, m)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"resource_types": out})
+	return writeJSON(w, http.StatusOK, map[string]any{"resource_types": out})
 }
 
-func (s *Server) listAssociations(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listAssociations(w http.ResponseWriter, r *http.Request) error {
 	as, err := s.metadefs.ListAssociations(r.Context(), r.PathValue("ns"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	out := []any{}
 	for _, a := range as {
 		out = append(out, associationJSON(a))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"resource_type_associations": out})
+	return writeJSON(w, http.StatusOK, map[string]any{"resource_type_associations": out})
 }
 
-func (s *Server) createAssociation(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createAssociation(w http.ResponseWriter, r *http.Request) error {
 	body, err := s.metadefBody(r, "resource_type", "created_at", "updated_at")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	a, err := s.metadefs.CreateAssociation(r.Context(), r.PathValue("ns"),
 		metadef.Association{Name: str(body, "name"), Prefix: str(body, "prefix"), PropertiesTarget: str(body, "properties_target")})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusCreated, associationJSON(a))
+	return writeJSON(w, http.StatusCreated, associationJSON(a))
 }
 
-func (s *Server) deleteAssociation(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteAssociation(w http.ResponseWriter, r *http.Request) error {
 	if err := s.metadefs.DeleteAssociation(r.Context(), r.PathValue("ns"), r.PathValue("rt")); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	noContent(w)
+	return nil
 }
 
 // itemQuery reads the paging parameters of an object or tag listing.
@@ -626,15 +610,14 @@ func itemQuery(q url.Values, k metadef.Kind) (metadef.TagQuery, error) {
 	return tq, nil
 }
 
-func (s *Server) listItems(k metadef.Kind) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listItems(k metadef.Kind) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		ns := r.PathValue("ns")
 		q := metadef.TagQuery{SortKey: "name"}
 		if k != metadef.Properties {
 			var err error
 			if q, err = itemQuery(r.URL.Query(), k); err != nil {
-				s.writeError(w, r, err)
-				return
+				return err
 			}
 		}
 		if k == metadef.Objects {
@@ -644,8 +627,7 @@ func (s *Server) listItems(k metadef.Kind) http.HandlerFunc {
 		}
 		items, err := s.metadefs.ListItems(r.Context(), k, ns, q)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		switch k {
 		case metadef.Objects:
@@ -653,33 +635,32 @@ func (s *Server) listItems(k metadef.Kind) http.HandlerFunc {
 			for _, o := range items {
 				out = append(out, objectJSON(ns, o, ""))
 			}
-			writeJSON(w, http.StatusOK, map[string]any{"objects": out, "schema": "v2/schemas/metadefs/objects"})
+			return writeJSON(w, http.StatusOK, map[string]any{"objects": out, "schema": "v2/schemas/metadefs/objects"})
 		case metadef.Properties:
 			out := map[string]any{}
 			for _, p := range items {
 				out[p.Name] = shownProperty(p.Schema)
 			}
-			writeJSON(w, http.StatusOK, map[string]any{"properties": out})
+			return writeJSON(w, http.StatusOK, map[string]any{"properties": out})
 		default:
 			out := []any{}
 			for _, t := range items {
 				out = append(out, tagJSON(t))
 			}
-			writeJSON(w, http.StatusOK, map[string]any{"tags": out})
+			return writeJSON(w, http.StatusOK, map[string]any{"tags": out})
 		}
 	}
 }
 
-func (s *Server) showItem(k metadef.Kind) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) showItem(k metadef.Kind) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		ns, name := r.PathValue("ns"), r.PathValue("name")
 		shown := name
 		if rt := r.URL.Query().Get("resource_type"); k == metadef.Properties && rt != "" {
 			// The name may carry the association's prefix.
 			as, err := s.metadefs.ListAssociations(r.Context(), ns)
 			if err != nil {
-				s.writeError(w, r, err)
-				return
+				return err
 			}
 			for _, a := range as {
 				if a.Name == rt && a.Prefix != "" && strings.HasPrefix(name, a.Prefix) {
@@ -689,10 +670,9 @@ func (s *Server) showItem(k metadef.Kind) http.HandlerFunc {
 		}
 		it, err := s.metadefs.GetItem(r.Context(), k, ns, name)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
-		writeJSON(w, http.StatusOK, itemJSON(k, ns, it, shown))
+		return writeJSON(w, http.StatusOK, itemJSON(k, ns, it, shown))
 	}
 }
 
@@ -729,79 +709,72 @@ func (s *Server) itemFromBody(r *http.Request, k metadef.Kind, create bool) (met
 	return metadef.Item{Name: str(body, "name")}, nil
 }
 
-func (s *Server) createItem(k metadef.Kind) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createItem(k metadef.Kind) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		it, err := s.itemFromBody(r, k, true)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		ns := r.PathValue("ns")
 		it, err = s.metadefs.CreateItem(r.Context(), k, ns, it)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
-		writeJSON(w, http.StatusCreated, itemJSON(k, ns, it, it.Name))
+		return writeJSON(w, http.StatusCreated, itemJSON(k, ns, it, it.Name))
 	}
 }
 
-func (s *Server) updateItem(k metadef.Kind) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) updateItem(k metadef.Kind) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		it, err := s.itemFromBody(r, k, false)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		ns := r.PathValue("ns")
 		it, err = s.metadefs.UpdateItem(r.Context(), k, ns, r.PathValue("name"), it)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
-		writeJSON(w, http.StatusOK, itemJSON(k, ns, it, it.Name))
+		return writeJSON(w, http.StatusOK, itemJSON(k, ns, it, it.Name))
 	}
 }
 
-func (s *Server) deleteItem(k metadef.Kind) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteItem(k metadef.Kind) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.metadefs.DeleteItem(r.Context(), k, r.PathValue("ns"), r.PathValue("name")); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		noContent(w)
+		return nil
 	}
 }
 
-func (s *Server) deleteItems(k metadef.Kind) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteItems(k metadef.Kind) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.metadefs.DeleteItems(r.Context(), k, r.PathValue("ns")); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		noContent(w)
+		return nil
 	}
 }
 
-func (s *Server) createTag(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createTag(w http.ResponseWriter, r *http.Request) error {
 	ns, name := r.PathValue("ns"), r.PathValue("name")
 	if err := s.metadefSchemas.validate("tag", map[string]any{"name": name}); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	it, err := s.metadefs.CreateItem(r.Context(), metadef.Tags, ns, metadef.Item{Name: name})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusCreated, tagJSON(it))
+	return writeJSON(w, http.StatusCreated, tagJSON(it))
 }
 
-func (s *Server) createTags(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createTags(w http.ResponseWriter, r *http.Request) error {
 	body, err := s.metadefBody(r, "tags", "created_at", "updated_at")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var names []string
 	for _, v := range asList(body["tags"]) {
@@ -816,12 +789,11 @@ func (s *Server) createTags(w http.ResponseWriter, r *http.Request) {
 	}
 	items, err := s.metadefs.CreateTags(r.Context(), r.PathValue("ns"), names, appendTags)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	out := []any{}
 	for _, t := range items {
 		out = append(out, map[string]any{"name": t.Name})
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"tags": out})
+	return writeJSON(w, http.StatusCreated, map[string]any{"tags": out})
 }

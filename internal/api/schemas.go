@@ -143,9 +143,10 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-func (s *Server) getSchema(name string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getSchema(name string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(s.schemas.docs[name])
+		return nil
 	}
 }

@@ -6,7 +6,6 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -89,7 +88,7 @@ func New(svc *image.Service, cfg Config, health func(*http.Request) error, log *
 
 // methods maps methods to handlers for one path; noBody lists the
 // methods where Glance refuses a request body.
-type methods map[string]http.HandlerFunc
+type methods map[string]handlerFunc
 
 // methodOrder is the order Glance lists methods in an Allow header.
 var methodOrder = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
@@ -101,21 +100,17 @@ func (s *Server) route(pattern string, m methods, noBody ...string) {
 			allowed = append(allowed, k)
 		}
 	}
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	s.mux.HandleFunc(pattern, s.handler(func(w http.ResponseWriter, r *http.Request) error {
 		h, ok := m[r.Method]
 		if !ok {
 			// Glance answers HEAD and unknown methods on a known path alike.
-			w.Header().Set("Allow", strings.Join(allowed, ", "))
-			writeErrorBody(w, r, http.StatusMethodNotAllowed,
-				fmt.Sprintf("The method %s is not allowed for this resource.", r.Method))
-			return
+			return methodNotAllowed(r.Method, allowed)
 		}
 		if slices.Contains(noBody, r.Method) && hasBody(r) {
-			s.writeError(w, r, errs.E(errs.Op("api"), errs.Invalid, "A body is not expected with this request."))
-			return
+			return errs.E(errs.Op("api"), errs.Invalid, "A body is not expected with this request.")
 		}
-		h(w, r)
-	})
+		return h(w, r)
+	}))
 }
 
 func hasBody(r *http.Request) bool {
@@ -141,14 +136,15 @@ func (s *Server) routes() {
 	s.route("/v2/info/stores", methods{"GET": s.infoStores}, "GET")
 	s.route("/v2/info/stores/detail", methods{"GET": s.infoStoresDetail}, "GET")
 	s.route("/v2/stores/{store}/{id}", methods{"DELETE": s.deleteFromStore}, "DELETE")
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	s.mux.HandleFunc("/", s.handler(func(w http.ResponseWriter, r *http.Request) error {
+		const op errs.Op = "api.route"
 		switch r.Method {
 		case "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH":
-			writeErrorBody(w, r, http.StatusNotFound, "The resource could not be found.")
-		default:
-			writeErrorBody(w, r, http.StatusNotImplemented, "The request method "+r.Method+" is not implemented for this server.")
+			return errs.E(op, errs.NotFound)
 		}
-	})
+		return &httpError{status: http.StatusNotImplemented,
+			err: errs.E(op, "The request method "+r.Method+" is not implemented for this server.")}
+	}))
 }
 
 // ServeHTTP is the front of every request: version routing, then, for
@@ -158,10 +154,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.ErrorContext(r.Context(), "panic", "request_id", requestID(r), "panic", p)
-			if !rec.wrote {
-				writeErrorBody(rec, r, http.StatusInternalServerError, defaultExplanation(500))
-			}
+			s.writeError(rec, r, errs.E(errs.Op("api"), errs.Internal, fmt.Errorf("panic: %v", p)))
 		}
 		s.log.DebugContext(r.Context(), "request", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path,
 			"status", rec.status, "duration", time.Since(start))
@@ -180,10 +173,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	switch path {
 	case "/versions":
-		s.versions(http.StatusOK)(rec, r)
+		s.handler(s.versions(http.StatusOK))(rec, r)
 		return
 	case "/healthcheck":
-		s.healthcheck(rec, r)
+		s.handler(s.healthcheck)(rec, r)
 		return
 	}
 	seg, rest, slash := strings.Cut(strings.TrimPrefix(path, "/"), "/")
@@ -203,7 +196,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.URL.Path = "/v2" + path
 		r.URL.RawPath = ""
 	default:
-		s.versions(http.StatusMultipleChoices)(rec, r)
+		s.handler(s.versions(http.StatusMultipleChoices))(rec, r)
 		return
 	}
 	rid := "req-" + uuid.NewString()
@@ -213,11 +206,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Glance's answer comes from keystonemiddleware or its context
 		// middleware, before a request id is given out.
 		if c := s.authn.Challenge(); c != "" && errs.KindOf(err) == errs.Unauthorized {
-			rec.Header().Set("WWW-Authenticate", c)
-		}
-		if resp := new(auth.Response); errors.As(err, &resp) {
-			writeAuthResponse(rec, r, resp)
-			return
+			err = withHeader(err, "WWW-Authenticate", c)
 		}
 		s.writeError(rec, r, err)
 		return
@@ -240,15 +229,16 @@ func (s *Server) acceptsVersion(accept string) bool {
 	return false
 }
 
-func (s *Server) healthcheck(w http.ResponseWriter, r *http.Request) {
+// healthcheck answers as oslo.middleware's healthcheck does: a 503 is its
+// report that this node is unhealthy, not a failure of the request.
+func (s *Server) healthcheck(w http.ResponseWriter, r *http.Request) error {
 	status, reason := http.StatusOK, "OK"
 	if err := s.health(r); err != nil {
 		s.log.ErrorContext(r.Context(), "healthcheck failed", "err", err)
 		status, reason = http.StatusServiceUnavailable, err.Error()
 	}
 	if errorFormat(r.Header.Get("Accept")) == "json" {
-		writeJSON(w, status, map[string]any{"detailed": false, "reasons": []string{reason}})
-		return
+		return writeJSON(w, status, map[string]any{"detailed": false, "reasons": []string{reason}})
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 	w.WriteHeader(status)
@@ -257,29 +247,29 @@ func (s *Server) healthcheck(w http.ResponseWriter, r *http.Request) {
 	} else {
 		fmt.Fprint(w, "ERROR")
 	}
+	return nil
 }
 
-func (s *Server) infoImport(w http.ResponseWriter, r *http.Request) {
+func (s *Server) infoImport(w http.ResponseWriter, r *http.Request) error {
 	methods := s.cfg.EnabledImportMethods
 	if methods == nil {
 		methods = []string{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"import-methods": map[string]any{
+	return writeJSON(w, http.StatusOK, map[string]any{"import-methods": map[string]any{
 		"description": "Import methods available.", "type": "array", "value": methods,
 	}})
 }
 
-func (s *Server) infoUsage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) infoUsage(w http.ResponseWriter, r *http.Request) error {
 	u, err := s.images.Usage(r.Context(), auth.From(r.Context()).ProjectID)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	out := map[string]any{}
 	for k, v := range u {
 		out[k] = map[string]int64{"limit": v.Limit, "usage": v.Usage}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"usage": out})
+	return writeJSON(w, http.StatusOK, map[string]any{"usage": out})
 }
 
 type statusRecorder struct {
@@ -313,17 +303,18 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 
 func requestID(r *http.Request) string { return auth.From(r.Context()).RequestID }
 
-// writeJSON writes v as Glance does: UTF-8 JSON, no HTML escaping.
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON writes v as Glance does: UTF-8 JSON, no HTML escaping. An
+// error (v cannot be encoded) comes before anything is written.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
 	b, err := marshalNoEscape(v)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
+		return errs.E(errs.Op("api.writeJSON"), errs.Internal, err)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", fmt.Sprint(len(b)))
 	w.WriteHeader(status)
 	w.Write(b)
+	return nil
 }
 
 func marshalNoEscape(v any) ([]byte, error) {

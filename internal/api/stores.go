@@ -41,25 +41,22 @@ func (s *Server) storeList(detail bool) []map[string]any {
 	return out
 }
 
-func (s *Server) infoStores(w http.ResponseWriter, r *http.Request) {
+func (s *Server) infoStores(w http.ResponseWriter, r *http.Request) error {
 	if !s.multiStore() {
-		writeErrorBody(w, r, http.StatusNotFound, "Multi backend is not supported at this site.")
-		return
+		return errs.E(errs.Op("api.infoStores"), errs.NotFound, "Multi backend is not supported at this site.")
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"stores": s.storeList(false)})
+	return writeJSON(w, http.StatusOK, map[string]any{"stores": s.storeList(false)})
 }
 
-func (s *Server) infoStoresDetail(w http.ResponseWriter, r *http.Request) {
+func (s *Server) infoStoresDetail(w http.ResponseWriter, r *http.Request) error {
 	if !s.multiStore() {
-		writeErrorBody(w, r, http.StatusNotFound, "Multi backend is not supported at this site.")
-		return
+		return errs.E(errs.Op("api.infoStoresDetail"), errs.NotFound, "Multi backend is not supported at this site.")
 	}
 	// Glance's stores_info_detail policy defaults to admin only.
 	if !auth.From(r.Context()).IsAdmin {
-		s.writeError(w, r, errs.E(errs.Op("api.infoStoresDetail"), errs.Forbidden, "You are not authorized to complete stores_info_detail action."))
-		return
+		return errs.E(errs.Op("api.infoStoresDetail"), errs.Forbidden, "You are not authorized to complete stores_info_detail action.")
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"stores": s.storeList(true)})
+	return writeJSON(w, http.StatusOK, map[string]any{"stores": s.storeList(true)})
 }
 
 // uploadTarget reads X-Image-Meta-Store: the store an upload goes to.
@@ -92,14 +89,13 @@ func (s *Server) storeNames(img *image.Image) string {
 }
 
 // deleteFromStore is DELETE /v2/stores/{store_id}/{image_id}.
-func (s *Server) deleteFromStore(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteFromStore(w http.ResponseWriter, r *http.Request) error {
 	if !s.multiStore() {
-		writeErrorBody(w, r, http.StatusNotFound, "The resource could not be found.")
-		return
+		return errs.E(errs.Op("api.deleteFromStore"), errs.NotFound)
 	}
 	if err := s.images.DeleteFromStore(r.Context(), r.PathValue("store"), r.PathValue("id")); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	noContent(w)
+	return nil
 }

@@ -62,8 +62,8 @@ func (s *Server) versionsDoc(r *http.Request) map[string]any {
 }
 
 // versions answers GET /versions (200) and anything outside /v2 (300).
-func (s *Server) versions(status int) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, status, s.versionsDoc(r))
+func (s *Server) versions(status int) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return writeJSON(w, status, s.versionsDoc(r))
 	}
 }

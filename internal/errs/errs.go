@@ -9,22 +9,24 @@ import (
 	"strings"
 )
 
-// Kind classifies an error. The API maps each Kind to one HTTP status.
+// Kind classifies an error by what went wrong, in the domain's words.
+// Only the API layer (internal/api, statusOf) decides which HTTP status
+// each Kind becomes; the comments note it for the reader.
 type Kind uint8
 
 const (
-	Other               Kind = iota // unclassified; becomes a 500
-	Invalid                         // bad input: 400
-	Unauthorized                    // no or bad credentials: 401
-	Forbidden                       // not allowed: 403
-	NotFound                        // no such thing, or not visible: 404
-	Conflict                        // state or duplicate conflict: 409
-	Gone                            // deleted while in use: 410
-	TooLarge                        // size cap or quota: 413
-	UnsupportedMedia                // wrong Content-Type: 415
-	RangeNotSatisfiable             // 416
-	Unavailable                     // backend down or full: 503
-	Internal                        // our bug: 500
+	Other        Kind = iota // unclassified: 500
+	Invalid                  // bad input: 400
+	Unauthorized             // no credentials, or bad ones: 401
+	Forbidden                // known caller, not allowed: 403
+	NotFound                 // no such thing, or not visible to the caller: 404
+	Conflict                 // the thing's state or a duplicate forbids it: 409
+	Gone                     // the thing was deleted while in use: 410
+	TooLarge                 // over a size cap, a quota or the space left: 413
+	BadFormat                // a media type or data format not accepted: 415
+	OutOfRange               // a byte range outside the data: 416
+	Unavailable              // a backend is down or full: 503
+	Internal                 // our bug, or a broken deployment: 500
 )
 
 func (k Kind) String() string {
@@ -43,10 +45,10 @@ func (k Kind) String() string {
 		return "gone"
 	case TooLarge:
 		return "too large"
-	case UnsupportedMedia:
-		return "unsupported media type"
-	case RangeNotSatisfiable:
-		return "range not satisfiable"
+	case BadFormat:
+		return "bad format"
+	case OutOfRange:
+		return "out of range"
 	case Unavailable:
 		return "unavailable"
 	case Internal:

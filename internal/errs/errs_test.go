@@ -40,3 +40,36 @@ func TestKindAndMessage(t *testing.T) {
 		t.Errorf("Error() = %q", got)
 	}
 }
+
+type causeErr struct{ code int }
+
+func (c *causeErr) Error() string { return fmt.Sprint("cause ", c.code) }
+
+// An *Error keeps its cause: errors.Unwrap, errors.Is and errors.As reach
+// it through any number of E and %w layers, and classifying does not
+// replace it.
+func TestCauseKept(t *testing.T) {
+	cause := &causeErr{7}
+	inner := errs.E(errs.Op("store.Get"), errs.NotFound, cause)
+	outer := errs.E(errs.Op("image.Open"), fmt.Errorf("reading: %w", inner))
+	if got := errors.Unwrap(inner); got != cause {
+		t.Errorf("Unwrap(inner) = %v, want the cause", got)
+	}
+	if !errors.Is(outer, cause) || !errors.Is(outer, inner) {
+		t.Error("errors.Is does not reach through E")
+	}
+	var ce *causeErr
+	if !errors.As(outer, &ce) || ce.code != 7 {
+		t.Errorf("errors.As found %v", ce)
+	}
+	var e *errs.Error
+	if !errors.As(outer, &e) || e.Op != "image.Open" || e.Kind != errs.NotFound {
+		t.Errorf("errors.As(*errs.Error) = %+v, want the outer layer with the inner Kind", e)
+	}
+	if errs.KindOf(outer) != errs.NotFound {
+		t.Errorf("KindOf = %v", errs.KindOf(outer))
+	}
+	if got := errs.E(errs.Op("x"), errs.Invalid).(*errs.Error).Unwrap(); got != nil {
+		t.Errorf("no cause unwraps to %v", got)
+	}
+}

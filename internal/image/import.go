@@ -242,7 +242,7 @@ func (im *Importer) Stage(ctx context.Context, id string, body io.Reader, size i
 		return fail(err)
 	}
 	if cerr := checkStaged(insp.Result(), img); cerr != nil {
-		return fail(errs.E(op, errs.UnsupportedMedia, errs.Message(cerr), cerr))
+		return fail(errs.E(op, errs.BadFormat, errs.Message(cerr), cerr))
 	}
 	// Decided under the owner's quota lock when staging is counted, so that
 	// stages racing each other cannot together pass image_stage_total.

@@ -400,7 +400,7 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 func (im *Importer) checkWritten(op errs.Op, img *Image, first, w *written, inspected, copying bool, wantHash string) error {
 	if first == nil && inspected {
 		if cerr := imageformat.Check(w.format, *img.DiskFormat); cerr != nil {
-			return errs.E(op, errs.UnsupportedMedia, errs.Message(cerr), cerr)
+			return errs.E(op, errs.BadFormat, errs.Message(cerr), cerr)
 		}
 	}
 	if first == nil && wantHash != "" && !strings.EqualFold(wantHash, w.hv) {

@@ -903,7 +903,7 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size in
 	if err == nil && inspected {
 		if cerr := imageformat.Check(format, *img.DiskFormat); cerr != nil {
 			// Glance answers a format or safety failure with 415.
-			err = errs.E(op, errs.UnsupportedMedia, errs.Message(cerr), cerr)
+			err = errs.E(op, errs.BadFormat, errs.Message(cerr), cerr)
 			s.deleteData(ctx, id, loc)
 		}
 	}

@@ -53,7 +53,7 @@ const (
 const supportedOps = "add, remove, replace"
 
 // Dialect returns MediaV21 or MediaV20 for a Content-Type header value, or an
-// errs.UnsupportedMedia error. Parameters such as "; charset=UTF-8" are
+// errs.BadFormat error. Parameters such as "; charset=UTF-8" are
 // ignored and the comparison is case-insensitive, since media types are.
 func Dialect(contentType string) (string, error) {
 	mt, _, _ := strings.Cut(contentType, ";")
@@ -64,7 +64,7 @@ func Dialect(contentType string) (string, error) {
 		return MediaV20, nil
 	}
 	// webob's wording, quoting the header as sent.
-	return "", errs.Errorf(opDialect, errs.UnsupportedMedia,
+	return "", errs.Errorf(opDialect, errs.BadFormat,
 		"The request media type %s is not supported by this server.", contentType)
 }
 

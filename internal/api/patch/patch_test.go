@@ -257,8 +257,8 @@ func TestDialect(t *testing.T) {
 			t.Errorf("Dialect(%q) = %q, want 415", tc.ct, got)
 			continue
 		}
-		if k := errs.KindOf(err); k != errs.UnsupportedMedia {
-			t.Errorf("Dialect(%q) kind = %v, want %v", tc.ct, k, errs.UnsupportedMedia)
+		if k := errs.KindOf(err); k != errs.BadFormat {
+			t.Errorf("Dialect(%q) kind = %v, want %v", tc.ct, k, errs.BadFormat)
 		}
 		want := "The request media type " + tc.ct + " is not supported by this server."
 		if m := errs.Message(err); m != want {
@@ -351,7 +351,7 @@ func FuzzDialect(f *testing.F) {
 			if got != "" {
 				t.Fatalf("Dialect(%q) = %q with error", ct, got)
 			}
-			if errs.KindOf(err) != errs.UnsupportedMedia {
+			if errs.KindOf(err) != errs.BadFormat {
 				t.Fatalf("Dialect(%q) error kind %v", ct, errs.KindOf(err))
 			}
 			if !strings.Contains(errs.Message(err), ct) {
