@@ -68,7 +68,7 @@ func TestUpload(t *testing.T) {
 			prepare: func(e *env, _ *image.Image) { e.upload(rawImage(e).ID, "12345") },
 			body:    "hello", size: -1, status: image.Active, files: 2},
 		{name: "content not of its disk format", attrs: []string{"disk_format", "qcow2"}, body: "hello", size: 5,
-			want: errs.UnsupportedMedia, status: image.Queued},
+			want: errs.BadFormat, status: image.Queued},
 		{name: "by another project", by: member("p2"), body: "hello", size: 5, want: errs.NotFound, status: image.Queued},
 	}
 	for _, tc := range cases {
