@@ -154,19 +154,21 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 
 	// Who may see what (Glance's _select_images_query): public and
 	// community images, one's own, and shared ones one is a member of (in
-	// the asked member status; with no project, of any member). col wraps
-	// the visibility and owner columns.
+	// the asked member status). col wraps the visibility and owner
+	// columns. Glance shows a caller without a project every shared image
+	// that has a member; Glint shows it none: an absent project is no
+	// one's member.
 	// A project asking for private images sees its own only: the
 	// visibility and owner conditions below say so, and this one would
 	// only add work (on MySQL, a walk past every image the project sees).
 	ownPrivate := q.Visibility == "private" && v.Project != ""
 	if !v.Admin && !ownPrivate {
 		visible := func(col func(string) string) string {
+			if v.Project == "" {
+				return "(" + col("i.visibility") + " IN ('public','community'))"
+			}
 			shared := "(" + col("i.visibility") + " = 'shared' AND EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = i.id AND " +
 				d.notDeleted("m.deleted")
-			if v.Project == "" {
-				return "(" + col("i.visibility") + " IN ('public','community') OR " + shared + ")))"
-			}
 			shared += " AND m.member = ?"
 			if q.MemberStatus != "all" {
 				shared += " AND m.status = ?"
@@ -336,9 +338,7 @@ func (r *Images) visibleMySQL(ctx context.Context, c conn, v image.Viewer, membe
 	limit := " LIMIT " + fmt.Sprint(rareLimit)
 	parts := []string{"SELECT 1 FROM images i WHERE " + d.notDeleted("i.deleted") + " AND i.visibility IN ('public','community')" + limit}
 	var args []any
-	if v.Project == "" {
-		parts = append(parts, "SELECT 1 FROM images i WHERE "+d.notDeleted("i.deleted")+" AND i.visibility = 'shared'"+limit)
-	} else {
+	if v.Project != "" {
 		parts = append(parts, "SELECT 1 FROM images i WHERE "+d.notDeleted("i.deleted")+" AND i.owner = ?"+limit)
 		member := "SELECT 1 FROM image_members m WHERE m.member = ? AND " + d.notDeleted("m.deleted")
 		args = append(args, v.Project, v.Project)

@@ -82,12 +82,13 @@ func selected(e *memImage, q image.ListQuery, v image.Viewer) bool {
 	own := v.Project != "" && img.Owner != nil && *img.Owner == v.Project
 	// Who may see what (Glance's _select_images_query): public and
 	// community images, one's own, and shared ones one is a member of in
-	// the asked status; without a project, shared ones with any member.
+	// the asked status; without a project, no shared ones (Glance would
+	// show those with any member).
 	if !v.Admin && !(q.Visibility == image.Private && v.Project != "") {
 		visible := img.Visibility == image.Public || img.Visibility == image.Community || own
 		if !visible && img.Visibility == image.Shared {
 			for _, m := range e.members {
-				if !m.deleted && (v.Project == "" || m.m.MemberID == v.Project && (q.MemberStatus == "all" || m.m.Status == q.MemberStatus)) {
+				if !m.deleted && v.Project != "" && m.m.MemberID == v.Project && (q.MemberStatus == "all" || m.m.Status == q.MemberStatus) {
 					visible = true
 				}
 			}
