@@ -114,7 +114,13 @@ func (s *Server) importImage(w http.ResponseWriter, r *http.Request) error {
 // that it is never forwarded again.
 const proxiedHeader = "X-Glint-Proxied-Import"
 
-var proxyClient = &http.Client{Timeout: 60 * time.Second}
+// newProxyClient is the client that forwards imports between nodes. It
+// follows no redirect: the caller's token goes to the stage host only,
+// never to wherever that host might point.
+func newProxyClient() *http.Client {
+	return &http.Client{Timeout: 60 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
 
 // proxyImport forwards a glance-direct import to the node that holds the
 // staged data (os_glance_stage_host), with the caller's headers (and so
@@ -141,7 +147,7 @@ func (s *Server) proxyImport(w http.ResponseWriter, r *http.Request, host string
 	req.Header.Set(proxiedHeader, "1")
 	s.log.InfoContext(r.Context(), "forwarding import to the node holding the staged data", "request_id", requestID(r),
 		"image_id", r.PathValue("id"), "stage_host", host)
-	resp, err := proxyClient.Do(req)
+	resp, err := s.proxy.Do(req)
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.ECONNREFUSED) {

@@ -59,7 +59,8 @@ type Server struct {
 	health  func(r *http.Request) error
 	authn   auth.Authenticator
 	mux     *http.ServeMux
-	bufs    bufPool // response bodies of images and lists
+	bufs    bufPool      // response bodies of images and lists
+	proxy   *http.Client // forwards glance-direct imports to the stage host
 
 	metadefs       *metadef.Service
 	metadefSchemas metadefSchemas
@@ -72,7 +73,7 @@ func New(svc *image.Service, cfg Config, health func(*http.Request) error, log *
 		return nil, fmt.Errorf("loading schemas: %w", err)
 	}
 	s := &Server{images: svc, cfg: cfg, schemas: sch, log: log, health: health,
-		authn: cfg.Authenticator, mux: http.NewServeMux()}
+		authn: cfg.Authenticator, mux: http.NewServeMux(), proxy: newProxyClient()}
 	if s.authn == nil {
 		s.authn = auth.NoAuthenticator{}
 	}
