@@ -111,9 +111,9 @@ type Authenticator struct {
 	stopPoll context.CancelFunc
 	pollDone chan struct{}
 
-	mu         sync.Mutex // guards svcToken, svcExpires; held while authenticating
-	svcToken   string
-	svcExpires time.Time
+	mu       sync.Mutex // guards svcToken, svcRenew; held while authenticating
+	svcToken string
+	svcRenew time.Time // when to log in again
 }
 
 // Unavailable's message is keystonemiddleware's.
@@ -422,9 +422,7 @@ func (a *Authenticator) serviceToken(ctx context.Context, renew bool) (string, e
 	const op = errs.Op("keystone.serviceToken")
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	// Renew a little before expiry, as keystoneauth does, so a token is
-	// never sent in its last moments.
-	if !renew && a.svcToken != "" && a.now().Add(2*time.Minute).Before(a.svcExpires) {
+	if !renew && a.svcToken != "" && a.now().Before(a.svcRenew) {
 		return a.svcToken, nil
 	}
 	a.svcToken = ""
@@ -443,7 +441,13 @@ func (a *Authenticator) serviceToken(ctx context.Context, renew bool) (string, e
 	if err != nil || tokID == "" {
 		return "", errs.E(op, errs.Unavailable, unavailableMsg, fmt.Errorf("authenticating as %s: bad token (%v)", a.opt.Username, err))
 	}
-	a.svcToken, a.svcExpires = tokID, t.expires
+	// Renew a little before expiry, as keystoneauth does (2 minutes), so
+	// a token is never sent in its last moments; a token that lives less
+	// than 8 minutes is renewed in its last quarter instead (with 2
+	// minutes, a Keystone issuing tokens for under 2 minutes would get a
+	// login before every validation, as keystoneauth gives it).
+	left := max(t.expires.Sub(a.now()), 0)
+	a.svcToken, a.svcRenew = tokID, t.expires.Add(-min(2*time.Minute, left/4))
 	return tokID, nil
 }
 

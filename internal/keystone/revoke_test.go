@@ -203,6 +203,8 @@ type stubKeystone struct {
 	eventsN  atomic.Int64
 	validate atomic.Int64
 	expired  atomic.Int64 // validations with allow_expired=true
+	logins   atomic.Int64
+	svcLife  time.Duration // of Glint's own tokens; 0 means an hour
 }
 
 // stubWindow is the stub's allow_expired_window, Keystone's default.
@@ -219,9 +221,14 @@ func (s *stubKeystone) serve(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	switch {
 	case r.URL.Path == "/v3/auth/tokens" && r.Method == http.MethodPost:
+		s.logins.Add(1)
+		life := s.svcLife
+		if life == 0 {
+			life = time.Hour
+		}
 		w.Header().Set("X-Subject-Token", "svc")
 		w.WriteHeader(http.StatusCreated)
-		fmt.Fprint(w, stubToken{user: "glint", audit: []string{"svc"}, issued: now, expires: now.Add(time.Hour)}.body())
+		fmt.Fprint(w, stubToken{user: "glint", audit: []string{"svc"}, issued: now, expires: now.Add(life)}.body())
 	case r.URL.Path == "/v3/auth/tokens" && r.Method == http.MethodGet:
 		s.validate.Add(1)
 		allowExpired := r.URL.Query().Get("allow_expired") == "true"

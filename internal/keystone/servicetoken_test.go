@@ -288,3 +288,39 @@ func TestExpiredRevokedWhileValidatingStub(t *testing.T) {
 		t.Fatalf("next request: err = %v, want unauthorized (the answer must not have been cached)", err)
 	}
 }
+
+// Glint renews its own token 2 minutes before it expires, or in its last
+// quarter when it lives less than 8 minutes (a Keystone with short-lived
+// tokens, as the tests of expired tokens run): not before every call.
+func TestServiceTokenRenewalTime(t *testing.T) {
+	for _, tc := range []struct {
+		life, renew time.Duration
+	}{
+		{time.Hour, 58 * time.Minute},
+		{40 * time.Second, 30 * time.Second},
+	} {
+		t.Run(tc.life.String(), func(t *testing.T) {
+			s := newStub(t)
+			s.svcLife = tc.life
+			clk := &clock{now: time.Now()}
+			a := newStubAuth(t, s, nil, func(o *Options) { o.CacheTime, o.Now = -1, clk.Now })
+			tok := s.add("tok", stubToken{user: "ann", project: "p1"})
+			// The stub's clock runs a little ahead of the test's: the
+			// steps keep 2 seconds off the renewal time.
+			elapsed := time.Duration(0)
+			for _, step := range []struct {
+				d      time.Duration
+				logins int64
+			}{{0, 1}, {tc.renew - 2*time.Second, 1}, {4 * time.Second, 2}, {time.Second, 2}} {
+				clk.Add(step.d)
+				elapsed += step.d
+				if err := a.try(tok); err != nil {
+					t.Fatal(err)
+				}
+				if n := s.logins.Load(); n != step.logins {
+					t.Fatalf("%d logins after %v, want %d", n, elapsed, step.logins)
+				}
+			}
+		})
+	}
+}
