@@ -3,7 +3,7 @@
 # on 127.0.0.1 for Glint's tests and for trying Glint with Keystone.
 #
 # Usage (as root, Debian 12):
-#   scripts/keystone.sh start  [DIR] [--port N] [--image-url URL]
+#   scripts/keystone.sh start  [DIR] [--port N] [--image-url URL] [--token-expiration S]
 #   scripts/keystone.sh stop   [DIR]
 #   scripts/keystone.sh status [DIR]
 #
@@ -14,11 +14,16 @@
 #   --image-url URL  register URL as the public, internal and admin endpoint
 #                    of the "image" service (Glint); without it, existing
 #                    image endpoints are left alone.
+#   --token-expiration S  [token] expiration: tokens live S seconds (default
+#                    3600). Tests of expired tokens start a second Keystone
+#                    with a short lifetime in a DIR and on a port of its own;
+#                    [token] allow_expired_window stays Keystone's 48 hours.
 #
 # Keystone runs from /usr/bin/keystone-wsgi-public under uwsgi with ONE
 # worker process and one thread (with several threads on sqlite, a write
 # can fail with "database is locked"), fernet
-# tokens valid for one hour, and this content (created if missing):
+# tokens valid for one hour (--token-expiration), and this content
+# (created if missing):
 #
 #   domain   Default
 #   projects admin, service, alpha, beta         (all in Default)
@@ -48,22 +53,26 @@ set -euo pipefail
 die() { echo "keystone.sh: $*" >&2; exit 1; }
 
 cmd=${1:-}
-[ -n "$cmd" ] || die "usage: $0 start|stop|status [DIR] [--port N] [--image-url URL]"
+[ -n "$cmd" ] || die "usage: $0 start|stop|status [DIR] [--port N] [--image-url URL] [--token-expiration S]"
 shift
 DIR=/tmp/glint-keystone
 if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then DIR=$1; shift; fi
 PORT=${PORT:-5000}
 IMAGE_URL=
+TOKEN_EXPIRATION=3600
 while [ $# -gt 0 ]; do
   case $1 in
     --port) PORT=${2:?--port needs a value}; shift 2 ;;
     --port=*) PORT=${1#--port=}; shift ;;
     --image-url) IMAGE_URL=${2:?--image-url needs a value}; shift 2 ;;
     --image-url=*) IMAGE_URL=${1#--image-url=}; shift ;;
+    --token-expiration) TOKEN_EXPIRATION=${2:?--token-expiration needs a value}; shift 2 ;;
+    --token-expiration=*) TOKEN_EXPIRATION=${1#--token-expiration=}; shift ;;
     *) die "unknown argument: $1" ;;
   esac
 done
 case $PORT in ''|*[!0-9]*) die "bad port: $PORT" ;; esac
+case $TOKEN_EXPIRATION in ''|*[!0-9]*|0) die "bad token expiration: $TOKEN_EXPIRATION" ;; esac
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 PIDFILE=$DIR/uwsgi.pid
@@ -98,8 +107,8 @@ install_pkgs() {
   if [ -x /etc/init.d/keystone ]; then /etc/init.d/keystone stop >/dev/null 2>&1 || true; fi
 }
 
-write_conf() { # DIR
-  local d=$1
+write_conf() { # DIR [EXPIRATION]
+  local d=$1 exp=${2:-3600}
   cat >"$d/keystone.conf" <<EOF
 [DEFAULT]
 log_file = $d/keystone.log
@@ -108,7 +117,7 @@ use_stderr = false
 connection = sqlite:///$d/keystone.db
 [token]
 provider = fernet
-expiration = 3600
+expiration = $exp
 [fernet_tokens]
 key_repository = $d/fernet-keys
 [fernet_receipts]
@@ -313,6 +322,9 @@ do_start() {
   local pid
   if pid=$(running_pid); then
     echo "keystone.sh: already running in $DIR" >&2
+    if ! grep -qx "expiration = $TOKEN_EXPIRATION" "$CONF"; then
+      echo "keystone.sh: it keeps the token lifetime it was started with ($(grep -m1 '^expiration' "$CONF"))" >&2
+    fi
     ensure_content "$DIR" "$URL" image
     echo "PID=$pid"; echo "URL=$URL"; echo "ACCOUNTS=$DIR/accounts.env"
     return 0
@@ -332,7 +344,7 @@ do_start() {
     cp -a "$tmpl/keystone.db" "$tmpl/fernet-keys" "$tmpl/fernet-receipts" "$tmpl/credential-keys" \
       "$tmpl/accounts.env" "$DIR/"
   fi
-  write_conf "$DIR"
+  write_conf "$DIR" "$TOKEN_EXPIRATION"
   set_identity_url "$DIR"
   run_uwsgi "$DIR" "$PORT"
   [ -f "$DIR/accounts.env" ] || ensure_content "$DIR" "$URL" all

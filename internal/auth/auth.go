@@ -28,6 +28,23 @@ type Context struct {
 	// AuthToken is the caller's own token, for calls made on its behalf
 	// (for example to another service); empty under noauth.
 	AuthToken string
+	// Service is the service (Nova, Cinder, ...) that sent a valid
+	// X-Service-Token along with the user's token, as keystonemiddleware's
+	// X-Service-* headers describe it to Glance; nil without one. The
+	// request still runs as the user: the fields above are the user's.
+	Service *Service
+}
+
+// Service is the identity of a valid service token (keystonemiddleware's
+// X-Service-User-Id, X-Service-Project-Id, X-Service-Roles, ...).
+type Service struct {
+	UserID        string
+	UserName      string
+	UserDomainID  string
+	ProjectID     string
+	ProjectName   string
+	ProjectDomain string
+	Roles         []string // as Keystone names them (Glance lower-cases only the user's)
 }
 
 // HasRole reports whether the caller holds role r.

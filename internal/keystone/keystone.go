@@ -3,6 +3,12 @@
 // Glance: every request's X-Auth-Token is validated with Keystone, using
 // Glint's own service token, and the result is cached for a bounded time,
 // or until Keystone's revocation events name the token (revoke.go).
+//
+// A request may also carry an X-Service-Token, the token of a service
+// (Nova, Cinder) acting for the user. When it is valid and holds one of
+// service_token_roles, the user's token is validated with Keystone's
+// allow_expired, so a long snapshot or volume upload still succeeds after
+// the user's token expired (within Keystone's allow_expired_window).
 package keystone
 
 import (
@@ -66,7 +72,9 @@ type Options struct {
 
 	// ServiceTokenRoles are the roles that make an X-Service-Token a
 	// service token; with ServiceTokenRolesRequired, one without them is
-	// rejected.
+	// rejected. Only a service token holding one of them lets an expired
+	// user token through (keystonemiddleware's allow_expired), whether
+	// or not they are required.
 	ServiceTokenRoles         []string
 	ServiceTokenRolesRequired bool
 
@@ -103,9 +111,9 @@ type Authenticator struct {
 	stopPoll context.CancelFunc
 	pollDone chan struct{}
 
-	mu         sync.Mutex // guards svcToken, svcExpires; held while authenticating
-	svcToken   string
-	svcExpires time.Time
+	mu       sync.Mutex // guards svcToken, svcRenew; held while authenticating
+	svcToken string
+	svcRenew time.Time // when to log in again
 }
 
 // Unavailable's message is keystonemiddleware's.
@@ -129,7 +137,7 @@ func New(o Options) (*Authenticator, error) {
 		www = o.AuthURL
 	}
 	if o.CacheTime == 0 {
-		o.CacheTime = 5 * time.Minute
+		o.CacheTime = defaultCacheTime
 	}
 	if o.CacheSize <= 0 {
 		o.CacheSize = 10000
@@ -158,6 +166,9 @@ func New(o Options) (*Authenticator, error) {
 // expires.
 const CacheUntilExpiry time.Duration = math.MaxInt64
 
+// defaultCacheTime is keystonemiddleware's token_cache_time default.
+const defaultCacheTime = 5 * time.Minute
+
 // TokenCacheTime converts [keystone_authtoken] token_cache_time (seconds)
 // to Options.CacheTime the way keystonemiddleware's cache reads it: -1
 // disables the cache (its entries expire at once), and 0 keeps a token
@@ -179,47 +190,75 @@ func (a *Authenticator) Challenge() string { return a.challenge }
 
 // Authenticate validates the request's X-Auth-Token (and X-Service-Token,
 // when present) and returns the caller's identity.
+//
+// As keystonemiddleware does, a valid service token that holds one of
+// ServiceTokenRoles lets the user's token be accepted after it expired:
+// it is validated with Keystone's allow_expired, which accepts it within
+// Keystone's [token] allow_expired_window (48 hours by default) unless it
+// was revoked. The request then runs as the user, and Service says who
+// vouched for it. Without a service token, or with one that is invalid,
+// expired or without those roles, an expired user token is refused.
 func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request) (*auth.Context, error) {
 	userTok := strings.TrimSpace(r.Header.Get("X-Auth-Token"))
 	if userTok == "" {
 		userTok = strings.TrimSpace(r.Header.Get("X-Storage-Token")) // Swift's spelling, also honoured by keystonemiddleware
 	}
-	if svc := strings.TrimSpace(r.Header.Get("X-Service-Token")); svc != "" {
-		if err := a.checkServiceToken(ctx, svc); err != nil {
-			if a.opt.DelayAuthDecision {
-				// keystonemiddleware marks it invalid and Glance looks only
-				// at the user token.
-				a.log.InfoContext(ctx, "ignoring an unusable X-Service-Token", "err", err)
-			} else {
-				return nil, a.reject(err)
-			}
+	var svc *token
+	allowExpired := false
+	if svcTok := strings.TrimSpace(r.Header.Get("X-Service-Token")); svcTok != "" {
+		st, roles, err := a.checkServiceToken(ctx, svcTok)
+		switch {
+		case err == nil:
+			svc, allowExpired = st, roles
+		case a.opt.DelayAuthDecision:
+			// keystonemiddleware marks it invalid and Glance looks only
+			// at the user token.
+			a.log.InfoContext(ctx, "ignoring an unusable X-Service-Token", "request_id", auth.From(ctx).RequestID, "err", err)
+		default:
+			return nil, a.reject(err)
 		}
 	}
 	if userTok == "" {
 		return nil, a.reject(errs.E(errs.Op("keystone.Authenticate"), errs.Unauthorized, "no X-Auth-Token"))
 	}
-	t, err := a.validate(ctx, userTok)
+	t, err := a.validate(ctx, userTok, allowExpired)
 	if err != nil {
 		return nil, a.reject(err)
 	}
 	c := t.context()
 	c.AuthToken = userTok
+	if svc != nil {
+		c.Service = svc.service()
+	}
+	if now := a.now(); allowExpired && !now.Before(t.expires) {
+		// Say who let the request in.
+		a.log.InfoContext(ctx, "accepted an expired user token on a valid service token",
+			"request_id", auth.From(ctx).RequestID,
+			"user_id", t.User.ID, "user_name", t.User.Name, "project_id", c.ProjectID,
+			"service_user_id", svc.User.ID, "service_user_name", svc.User.Name, "service_project_id", c.Service.ProjectID,
+			"expired_for", now.Sub(t.expires).Round(time.Second))
+	}
 	return c, nil
 }
 
-// checkServiceToken validates an X-Service-Token and its roles.
-func (a *Authenticator) checkServiceToken(ctx context.Context, tok string) error {
-	st, err := a.validate(ctx, tok)
+// checkServiceToken validates an X-Service-Token (which must not have
+// expired) and reports whether it holds one of ServiceTokenRoles, which
+// an expired user token needs. Without them it is an error when they are
+// required, and accepted with a warning otherwise.
+func (a *Authenticator) checkServiceToken(ctx context.Context, tok string) (st *token, roles bool, err error) {
+	st, err = a.validate(ctx, tok, false)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
-	if !st.hasAnyRole(a.opt.ServiceTokenRoles) {
-		if a.opt.ServiceTokenRolesRequired {
-			return errs.E(errs.Op("keystone.Authenticate"), errs.Unauthorized, "X-Service-Token holds none of service_token_roles")
-		}
-		a.log.WarnContext(ctx, "a valid token was sent as X-Service-Token but holds none of service_token_roles", "user", st.User.ID)
+	if st.hasAnyRole(a.opt.ServiceTokenRoles) {
+		return st, true, nil
 	}
-	return nil
+	if a.opt.ServiceTokenRolesRequired {
+		return nil, false, errs.E(errs.Op("keystone.Authenticate"), errs.Unauthorized, "X-Service-Token holds none of service_token_roles")
+	}
+	a.log.WarnContext(ctx, "a valid token was sent as X-Service-Token but holds none of service_token_roles",
+		"request_id", auth.From(ctx).RequestID, "user", st.User.ID)
+	return st, false, nil
 }
 
 // keystoneUnauthorized is keystonemiddleware's own 401 body.
@@ -241,36 +280,57 @@ func (a *Authenticator) reject(err error) error {
 		ContentType: "application/json; charset=UTF-8", Body: keystoneUnauthorized})
 }
 
-// validate returns the token's data from the cache or from Keystone.
-// Concurrent validations of one token share one call to Keystone.
-func (a *Authenticator) validate(ctx context.Context, tok string) (*token, error) {
+// expiredSuffix marks the cache entries of tokens that had expired when
+// Keystone accepted them with allow_expired: only a request with a valid
+// service token looks them up.
+const expiredSuffix = "/allow_expired"
+
+// validate returns the token's data from the cache or from Keystone. With
+// allowExpired it is asked with Keystone's allow_expired, and a token
+// past its expiry is returned (as long as Keystone accepts it); without,
+// an expired token is an error. Concurrent validations of one token in
+// one mode share one call to Keystone.
+//
+// The cache keeps the two apart: a token still valid when Keystone
+// answered is cached under its hash until it expires (or for CacheTime),
+// whichever way it was asked, and a token accepted only with
+// allow_expired is cached under another key, which requests without a
+// valid service token never read. Both are dropped alike by revocation
+// events.
+func (a *Authenticator) validate(ctx context.Context, tok string, allowExpired bool) (*token, error) {
 	sum := sha256.Sum256([]byte(tok))
 	key := hex.EncodeToString(sum[:])
 	if a.cache != nil {
-		if t, ok := a.cache.get(key, a.now()); ok {
-			return t, nil
+		now := a.now()
+		if t, ok := a.cache.get(key, now); ok {
+			return t, nil // its entry ends by its expiry
+		}
+		if allowExpired {
+			if t, ok := a.cache.get(key+expiredSuffix, now); ok {
+				return t, nil
+			}
 		}
 	}
-	v, err, _ := a.flight.Do(key, func() (any, error) {
+	flightKey := key
+	if allowExpired {
+		flightKey = key + expiredSuffix
+	}
+	v, err, _ := a.flight.Do(flightKey, func() (any, error) {
 		var start uint64
 		if a.rev != nil {
 			start = a.rev.begin()
 			defer a.rev.end(start)
 		}
 		// The shared call outlives any one caller that gives up.
-		t, err := a.fetch(context.WithoutCancel(ctx), tok)
+		t, err := a.fetch(context.WithoutCancel(ctx), tok, allowExpired)
 		if err != nil {
 			return nil, err
 		}
 		if a.cache != nil {
-			now := a.now()
-			deadline := t.expires
-			if t.expires.Sub(now) > a.opt.CacheTime {
-				deadline = now.Add(a.opt.CacheTime)
-			}
+			ck, deadline := a.cacheEntry(key, t, allowExpired)
 			if a.rev == nil {
-				a.cache.put(key, t, deadline)
-			} else if a.rev.put(start, t, func() { a.cache.put(key, t, deadline) }) {
+				a.cache.put(ck, t, deadline)
+			} else if a.rev.put(start, t, func() { a.cache.put(ck, t, deadline) }) {
 				a.startPolling()
 			} else {
 				// Keystone's answer predates a revocation that arrived
@@ -284,23 +344,51 @@ func (a *Authenticator) validate(ctx context.Context, tok string) (*token, error
 		return nil, err
 	}
 	t := v.(*token)
-	if !a.now().Before(t.expires) {
+	if !allowExpired && !a.now().Before(t.expires) {
 		return nil, errs.E(errs.Op("keystone.validate"), errs.Unauthorized, "token expired")
 	}
 	return t, nil
 }
 
+// cacheEntry returns the key and deadline under which to cache t, whose
+// hash is key. A token that has not expired is kept until it does, or for
+// CacheTime. One that has, which Keystone accepted with allow_expired,
+// goes under the key that only requests with a service token read, for
+// CacheTime, or for the default 5 minutes when CacheTime is
+// CacheUntilExpiry: its expiry has passed, and Glint does not know
+// Keystone's allow_expired_window, so asking again now and then is what
+// bounds it.
+func (a *Authenticator) cacheEntry(key string, t *token, allowExpired bool) (string, time.Time) {
+	now := a.now()
+	if now.Before(t.expires) || !allowExpired {
+		if t.expires.Sub(now) > a.opt.CacheTime {
+			return key, now.Add(a.opt.CacheTime)
+		}
+		return key, t.expires
+	}
+	ttl := a.opt.CacheTime
+	if ttl == CacheUntilExpiry {
+		ttl = defaultCacheTime
+	}
+	return key + expiredSuffix, now.Add(ttl)
+}
+
 // fetch asks Keystone about tok: GET /v3/auth/tokens with Glint's own
-// token. 404 means invalid, expired or revoked; 401 means Glint's token
-// went stale, so it is renewed once.
-func (a *Authenticator) fetch(ctx context.Context, tok string) (*token, error) {
+// token, and allow_expired=true when allowExpired. 404 means invalid,
+// expired (beyond allow_expired_window with allowExpired) or revoked; 401
+// means Glint's token went stale, so it is renewed once.
+func (a *Authenticator) fetch(ctx context.Context, tok string, allowExpired bool) (*token, error) {
 	const op = errs.Op("keystone.validate")
+	path := "/auth/tokens?nocatalog"
+	if allowExpired {
+		path += "&allow_expired=true"
+	}
 	for attempt := 0; ; attempt++ {
 		svc, err := a.serviceToken(ctx, attempt > 0)
 		if err != nil {
 			return nil, err
 		}
-		resp, body, err := a.do(ctx, http.MethodGet, "/auth/tokens?nocatalog", nil, map[string]string{
+		resp, body, err := a.do(ctx, http.MethodGet, path, nil, map[string]string{
 			"X-Auth-Token": svc, "X-Subject-Token": tok})
 		if err != nil {
 			a.log.ErrorContext(ctx, "cannot reach Keystone to validate a token", "err", err)
@@ -315,7 +403,7 @@ func (a *Authenticator) fetch(ctx context.Context, tok string) (*token, error) {
 			}
 			return t, nil
 		case http.StatusNotFound:
-			a.log.InfoContext(ctx, "Keystone rejected a token", "status", resp.StatusCode)
+			a.log.InfoContext(ctx, "Keystone rejected a token", "status", resp.StatusCode, "allow_expired", allowExpired)
 			return nil, errs.E(op, errs.Unauthorized, "Keystone does not know the token (invalid, expired or revoked)")
 		case http.StatusUnauthorized:
 			if attempt == 0 {
@@ -334,9 +422,7 @@ func (a *Authenticator) serviceToken(ctx context.Context, renew bool) (string, e
 	const op = errs.Op("keystone.serviceToken")
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	// Renew a little before expiry, as keystoneauth does, so a token is
-	// never sent in its last moments.
-	if !renew && a.svcToken != "" && a.now().Add(2*time.Minute).Before(a.svcExpires) {
+	if !renew && a.svcToken != "" && a.now().Before(a.svcRenew) {
 		return a.svcToken, nil
 	}
 	a.svcToken = ""
@@ -355,7 +441,13 @@ func (a *Authenticator) serviceToken(ctx context.Context, renew bool) (string, e
 	if err != nil || tokID == "" {
 		return "", errs.E(op, errs.Unavailable, unavailableMsg, fmt.Errorf("authenticating as %s: bad token (%v)", a.opt.Username, err))
 	}
-	a.svcToken, a.svcExpires = tokID, t.expires
+	// Renew a little before expiry, as keystoneauth does (2 minutes), so
+	// a token is never sent in its last moments; a token that lives less
+	// than 8 minutes is renewed in its last quarter instead (with 2
+	// minutes, a Keystone issuing tokens for under 2 minutes would get a
+	// login before every validation, as keystoneauth gives it).
+	left := max(t.expires.Sub(a.now()), 0)
+	a.svcToken, a.svcRenew = tokID, t.expires.Add(-min(2*time.Minute, left/4))
 	return tokID, nil
 }
 

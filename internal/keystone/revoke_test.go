@@ -202,7 +202,13 @@ type stubKeystone struct {
 	reached  chan struct{} // gets a value when one waits
 	eventsN  atomic.Int64
 	validate atomic.Int64
+	expired  atomic.Int64 // validations with allow_expired=true
+	logins   atomic.Int64
+	svcLife  time.Duration // of Glint's own tokens; 0 means an hour
 }
+
+// stubWindow is the stub's allow_expired_window, Keystone's default.
+const stubWindow = 48 * time.Hour
 
 func newStub(t *testing.T) *stubKeystone {
 	s := &stubKeystone{tokens: map[string]stubToken{}, revoked: map[string]bool{}}
@@ -215,11 +221,20 @@ func (s *stubKeystone) serve(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	switch {
 	case r.URL.Path == "/v3/auth/tokens" && r.Method == http.MethodPost:
+		s.logins.Add(1)
+		life := s.svcLife
+		if life == 0 {
+			life = time.Hour
+		}
 		w.Header().Set("X-Subject-Token", "svc")
 		w.WriteHeader(http.StatusCreated)
-		fmt.Fprint(w, stubToken{user: "glint", audit: []string{"svc"}, issued: now, expires: now.Add(time.Hour)}.body())
+		fmt.Fprint(w, stubToken{user: "glint", audit: []string{"svc"}, issued: now, expires: now.Add(life)}.body())
 	case r.URL.Path == "/v3/auth/tokens" && r.Method == http.MethodGet:
 		s.validate.Add(1)
+		allowExpired := r.URL.Query().Get("allow_expired") == "true"
+		if allowExpired {
+			s.expired.Add(1)
+		}
 		if r.Header.Get("X-Auth-Token") != "svc" {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
@@ -237,6 +252,15 @@ func (s *stubKeystone) serve(w http.ResponseWriter, r *http.Request) {
 		if hold { // answer as Keystone did before the revocation
 			ok = true
 		} else if s.revoked[subject] {
+			ok = false
+		}
+		// Keystone refuses an expired token, unless asked with
+		// allow_expired within its window.
+		window := time.Duration(0)
+		if allowExpired {
+			window = stubWindow
+		}
+		if ok && !now.Before(tok.expires.Add(window)) {
 			ok = false
 		}
 		s.mu.Unlock()
@@ -280,14 +304,17 @@ func (s *stubKeystone) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// add registers a token issued now for user and returns it.
+// add registers a token issued now (unless st says when) for an hour
+// (unless st says until when) and returns it.
 func (s *stubKeystone) add(name string, st stubToken) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st.issued.IsZero() {
 		st.issued = time.Now().Truncate(time.Second)
 	}
-	st.expires = st.issued.Add(time.Hour)
+	if st.expires.IsZero() {
+		st.expires = st.issued.Add(time.Hour)
+	}
 	if st.audit == nil {
 		st.audit = []string{"audit-" + name}
 	}
@@ -361,7 +388,7 @@ func waitFor(t *testing.T, cond func() bool) {
 func newStubAuth(t *testing.T, s *stubKeystone, logs *logBuffer, mod func(*Options)) *Authenticator {
 	t.Helper()
 	o := Options{AuthURL: s.srv.URL, Username: "glint", Password: "pw", CacheTime: 5 * time.Minute,
-		RevocationInterval: time.Hour, Transport: s, Log: slog.New(slog.DiscardHandler)}
+		RevocationInterval: time.Hour, ServiceTokenRoles: []string{"service"}, Transport: s, Log: slog.New(slog.DiscardHandler)}
 	if logs != nil {
 		o.Log = slog.New(slog.NewTextHandler(logs, nil))
 	}

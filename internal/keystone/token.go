@@ -123,6 +123,21 @@ func (t *token) context() *auth.Context {
 	return c
 }
 
+// service describes the token as a service token: keystonemiddleware's
+// X-Service-* headers.
+func (t *token) service() *auth.Service {
+	s := &auth.Service{UserID: t.User.ID, UserName: t.User.Name, UserDomainID: t.User.Domain.ID}
+	if p := t.Project; p != nil {
+		s.ProjectID, s.ProjectName, s.ProjectDomain = p.ID, p.Name, p.Domain.ID
+	}
+	for _, r := range t.Roles {
+		if n := strings.TrimSpace(r.Name); n != "" {
+			s.Roles = append(s.Roles, n)
+		}
+	}
+	return s
+}
+
 // hasAnyRole reports whether the token holds one of roles (compared
 // case-insensitively).
 func (t *token) hasAnyRole(roles []string) bool {

@@ -9,8 +9,22 @@ import (
 // CredentialsFor turns the request's identity into the credentials oslo's
 // to_policy_values gives Glance. is_admin stays out, as in Glance: under
 // noauth the caller is admin for ownership checks but holds no roles, so
-// role:admin rules still deny it.
+// role:admin rules still deny it. The service token's identity (a valid
+// X-Service-Token) is there as service_user_id, service_user_domain_id,
+// service_project_id, service_project_domain_id and service_roles, None
+// and [] without one, as oslo.context fills them from keystonemiddleware's
+// X-Service-* headers; role: checks look at the user's roles only.
 func CredentialsFor(a *auth.Context) Credentials {
+	svc := a.Service
+	if svc == nil {
+		svc = &auth.Service{}
+	}
+	opt := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
 	return Credentials{
 		UserID:          a.UserID,
 		UserDomainID:    a.UserDomainID,
@@ -19,6 +33,13 @@ func CredentialsFor(a *auth.Context) Credentials {
 		DomainID:        a.DomainID,
 		SystemScope:     a.SystemScope,
 		Roles:           a.Roles,
+		Extra: map[string]any{
+			"service_user_id":           opt(svc.UserID),
+			"service_user_domain_id":    opt(svc.UserDomainID),
+			"service_project_id":        opt(svc.ProjectID),
+			"service_project_domain_id": opt(svc.ProjectDomain),
+			"service_roles":             svc.Roles,
+		},
 	}
 }
 

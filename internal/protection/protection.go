@@ -141,8 +141,13 @@ func (r *Rules) Allowed(ctx context.Context, prop, op string) bool {
 	case r.policies != nil:
 		return r.policies.CheckRule(ctx, allowed[0])
 	}
+	// Glance counts the roles of a valid service token too.
 	a := auth.From(ctx)
-	for _, role := range a.Roles {
+	roles := a.Roles
+	if a.Service != nil {
+		roles = slices.Concat(roles, a.Service.Roles)
+	}
+	for _, role := range roles {
 		if slices.Contains(allowed, strings.ToLower(role)) {
 			return true
 		}

@@ -2,6 +2,7 @@ package protection
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -94,4 +95,25 @@ func FuzzParse(f *testing.F) {
 		}
 		r.Allowed(ctxWith("admin", "member"), prop, op) // must not panic
 	})
+}
+
+// Glance counts the roles of a valid service token (X-Service-Roles) with
+// the user's in the roles format.
+func TestServiceRoles(t *testing.T) {
+	r, err := Parse([]byte("[^x_nova_.*]\ncreate = nova-service\nread = @\nupdate = nova-service\ndelete = !\n"), "roles", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := &auth.Context{Roles: []string{"member"}}
+	if r.Allowed(auth.With(context.Background(), user), "x_nova_snapshot", "create") {
+		t.Error("the user alone may create a property only the service's role may")
+	}
+	withSvc := *user
+	withSvc.Service = &auth.Service{UserID: "nova", Roles: []string{"Nova-Service"}}
+	if !r.Allowed(auth.With(context.Background(), &withSvc), "x_nova_snapshot", "create") {
+		t.Error("the service token's role does not count")
+	}
+	if slices.Contains(withSvc.Roles, "nova-service") || len(user.Roles) != 1 {
+		t.Error("the check changed the request's roles (Glance's side effect, not copied)")
+	}
 }

@@ -1,8 +1,9 @@
 // Package keystonetest runs a real Keystone for tests: Debian's keystone
-// under uwsgi, started by scripts/keystone.sh once per test binary and
-// stopped by Main. Outside CI a Keystone that cannot start (not root, no
-// Debian packages) skips the tests that need it; with CI=true it fails
-// them. Under go test -short it is never started: they are skipped.
+// under uwsgi, started by scripts/keystone.sh once per test binary (and
+// once more for each other set of Options a test asks for) and stopped by
+// Main. Outside CI a Keystone that cannot start (not root, no Debian
+// packages) skips the tests that need it; with CI=true it fails them.
+// Under go test -short it is never started: they are skipped.
 package keystonetest
 
 import (
@@ -30,29 +31,46 @@ import (
 type Keystone struct {
 	URL      string // http://127.0.0.1:PORT, without /v3
 	Dir      string
+	opt      Options
 	port     int
 	accounts map[string]string // accounts.env
 }
 
-// The one Keystone of this test binary: starting one takes seconds, so
-// the tests of a binary share it (package state, because TestMain must
-// stop it after all of them).
+// Options select a Keystone configured differently from the default one.
+// The zero value is the default Keystone that Start returns.
+type Options struct {
+	// TokenExpiration is Keystone's [token] expiration in seconds: how
+	// long the tokens it issues live. 0 means scripts/keystone.sh's
+	// default, one hour.
+	TokenExpiration int
+}
+
+// The Keystones of this test binary, one per Options: starting one takes
+// seconds, so the tests of a binary share them (package state, because
+// TestMain must stop them after all of them).
 var (
-	mu       sync.Mutex
-	shared   *Keystone
-	startErr error
-	tmpDir   string
-	script   string
+	mu        sync.Mutex
+	instances = map[Options]*instance{}
+	tmpDir    string
+	script    string
 )
 
-// Main runs the tests and stops the Keystone they started; call it from
+type instance struct {
+	ks  *Keystone
+	err error
+}
+
+// Main runs the tests and stops the Keystones they started; call it from
 // TestMain: os.Exit(keystonetest.Main(m)).
 func Main(m *testing.M) int {
 	code := m.Run()
 	mu.Lock()
 	defer mu.Unlock()
-	if shared != nil {
-		if out, err := exec.Command("bash", script, "stop", shared.Dir).CombinedOutput(); err != nil {
+	for _, in := range instances {
+		if in.ks == nil {
+			continue
+		}
+		if out, err := exec.Command("bash", script, "stop", in.ks.Dir).CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "keystonetest: stopping Keystone: %v\n%s", err, out)
 		}
 	}
@@ -62,35 +80,64 @@ func Main(m *testing.M) int {
 	return code
 }
 
-// Start returns this binary's Keystone, starting it on first use; under
-// -short it skips t.
+// Start returns this binary's default Keystone, starting it on first use;
+// under -short it skips t.
 func Start(t testing.TB) *Keystone {
+	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// StartWith returns this binary's Keystone configured as o, starting it
+// on first use, on a port and in a directory of its own (with a copy of
+// the same accounts); under -short it skips t.
+func StartWith(t testing.TB, o Options) *Keystone {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: needs a Keystone (scripts/keystone.sh)")
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if shared == nil && startErr == nil {
-		shared, startErr = start()
+	in := instances[o]
+	if in == nil {
+		in = &instance{}
+		in.ks, in.err = start(o)
+		instances[o] = in
 	}
-	if startErr != nil {
+	if in.err != nil {
 		if os.Getenv("CI") != "true" {
-			t.Skipf("no Keystone (CI=true makes this a failure): %v", startErr)
+			t.Skipf("no Keystone (CI=true makes this a failure): %v", in.err)
 		}
-		t.Fatalf("starting Keystone: %v", startErr)
+		t.Fatalf("starting Keystone: %v", in.err)
 	}
-	return shared
+	return in.ks
 }
 
-func start() (*Keystone, error) {
-	root, err := moduleRoot()
-	if err != nil {
-		return nil, err
+// args are the options of scripts/keystone.sh start for o.
+func (o Options) args() []string {
+	if o.TokenExpiration > 0 {
+		return []string{"--token-expiration", strconv.Itoa(o.TokenExpiration)}
 	}
-	script = filepath.Join(root, "scripts", "keystone.sh")
-	if tmpDir, err = os.MkdirTemp("", "glint-keystone-"); err != nil {
-		return nil, err
+	return nil
+}
+
+// name is o's directory under tmpDir.
+func (o Options) name() string {
+	if o.TokenExpiration > 0 {
+		return "expiration-" + strconv.Itoa(o.TokenExpiration)
+	}
+	return "default"
+}
+
+func start(o Options) (*Keystone, error) {
+	if tmpDir == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return nil, err
+		}
+		script = filepath.Join(root, "scripts", "keystone.sh")
+		if tmpDir, err = os.MkdirTemp("", "glint-keystone-"); err != nil {
+			return nil, err
+		}
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -98,9 +145,9 @@ func start() (*Keystone, error) {
 		if err != nil {
 			return nil, err
 		}
-		dir := filepath.Join(tmpDir, strconv.Itoa(attempt))
+		dir := filepath.Join(tmpDir, o.name(), strconv.Itoa(attempt))
 		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute) // a first run installs packages
-		cmd := exec.CommandContext(ctx, "bash", script, "start", dir, "--port", strconv.Itoa(port))
+		cmd := exec.CommandContext(ctx, "bash", append([]string{script, "start", dir, "--port", strconv.Itoa(port)}, o.args()...)...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
@@ -110,7 +157,7 @@ func start() (*Keystone, error) {
 			exec.Command("bash", script, "stop", dir).Run()
 			continue
 		}
-		k := &Keystone{Dir: dir, port: port, accounts: map[string]string{}}
+		k := &Keystone{Dir: dir, opt: o, port: port, accounts: map[string]string{}}
 		for _, line := range strings.Split(string(out), "\n") {
 			if v, ok := strings.CutPrefix(line, "URL="); ok {
 				k.URL = v
@@ -176,6 +223,19 @@ func (k *Keystone) Token(t testing.TB, user string) string {
 // object (nil: unscoped), e.g. {"system": {"all": true}}.
 func (k *Keystone) TokenScoped(t testing.TB, user string, scope map[string]any) string {
 	t.Helper()
+	tok, _ := k.issue(t, user, scope)
+	return tok
+}
+
+// TokenExpiring returns a new project-scoped token for user, as Token
+// does, and when Keystone says it expires.
+func (k *Keystone) TokenExpiring(t testing.TB, user string) (string, time.Time) {
+	t.Helper()
+	return k.issue(t, user, map[string]any{"project": map[string]any{"name": ProjectOf(user), "domain": map[string]string{"id": "default"}}})
+}
+
+func (k *Keystone) issue(t testing.TB, user string, scope map[string]any) (string, time.Time) {
+	t.Helper()
 	a := map[string]any{"identity": map[string]any{"methods": []string{"password"}, "password": map[string]any{
 		"user": map[string]any{"name": user, "domain": map[string]string{"id": "default"}, "password": k.Password(user)}}}}
 	if scope != nil {
@@ -190,7 +250,15 @@ func (k *Keystone) TokenScoped(t testing.TB, user string, scope map[string]any) 
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("token for %s: Keystone answered %s", user, resp.Status)
 	}
-	return resp.Header.Get("X-Subject-Token")
+	var doc struct {
+		Token struct {
+			ExpiresAt time.Time `json:"expires_at"`
+		} `json:"token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatalf("token for %s: %v", user, err)
+	}
+	return resp.Header.Get("X-Subject-Token"), doc.Token.ExpiresAt
 }
 
 // SetImageEndpoint points the catalog's image service (all three
@@ -199,7 +267,8 @@ func (k *Keystone) SetImageEndpoint(t testing.TB, url string) {
 	t.Helper()
 	mu.Lock()
 	defer mu.Unlock()
-	out, err := exec.Command("bash", script, "start", k.Dir, "--port", strconv.Itoa(k.port), "--image-url", url).CombinedOutput()
+	args := append([]string{script, "start", k.Dir, "--port", strconv.Itoa(k.port), "--image-url", url}, k.opt.args()...)
+	out, err := exec.Command("bash", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("setting the image endpoint: %v\n%s", err, out)
 	}
@@ -218,6 +287,27 @@ func (k *Keystone) Revoke(t testing.TB, tok string) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("revoking a token: Keystone answered %s", resp.Status)
+	}
+}
+
+// RevokeUser makes Keystone revoke every token of user issued so far, as
+// a password change does (it sets the same password again): Keystone
+// refuses them and records a revocation event naming the user. Keystone
+// compares issue times to the second, so a token issued in the same
+// second is revoked too.
+func (k *Keystone) RevokeUser(t testing.TB, user string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"user": map[string]string{"password": k.Password(user)}})
+	req, _ := http.NewRequest(http.MethodPatch, k.URL+"/v3/users/"+k.UserID(user), bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Auth-Token", k.Token(t, "admin"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("revoking %s's tokens: Keystone answered %s", user, resp.Status)
 	}
 }
 
