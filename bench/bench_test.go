@@ -23,20 +23,15 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"glint/bench"
-	"glint/internal/api"
-	"glint/internal/config"
-	"glint/internal/db/dbtest"
+	"glint/internal/app/apptest"
 	"glint/internal/image"
-	"glint/internal/store"
 	"glint/internal/store/filesystem"
 )
 
@@ -134,30 +129,10 @@ func BenchmarkStoreAdd(b *testing.B) {
 	}
 }
 
-// newAPI builds Glint's handler on a fresh SQLite database and
-// filesystem store, configured as the embedded default.
+// newAPI builds Glint's handler (app.New, through apptest) on a fresh
+// SQLite database and filesystem store, configured as the embedded default.
 func newAPI(b *testing.B) http.Handler {
-	dir := b.TempDir()
-	cfg := config.Default()
-	d := dbtest.Open(b, "sqlite:///"+filepath.Join(dir, "glint.db"))
-	fs, err := filesystem.New(filepath.Join(dir, "images"), 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := image.NewService(d.Images(), store.NewSet(fs), nil, image.Options{
-		ImageSizeCap: cfg.ImageSizeCap, HashingAlgorithm: cfg.HashingAlgorithm,
-		PropertyQuota: cfg.ImagePropertyQuota, TagQuota: cfg.ImageTagQuota,
-		DiskFormats: cfg.DiskFormats, ContainerFormats: cfg.ContainerFormats,
-	}, log)
-	h, err := api.New(svc, api.Config{
-		LimitParamDefault: cfg.LimitParamDefault, APILimitMax: cfg.APILimitMax,
-		DiskFormats: cfg.DiskFormats, ContainerFormats: cfg.ContainerFormats,
-	}, func(*http.Request) error { return nil }, log)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return h
+	return apptest.New(b, nil).Handler()
 }
 
 func serve(b *testing.B, h http.Handler, method, path, ctype string, body io.Reader, want int) *httptest.ResponseRecorder {

@@ -29,7 +29,7 @@ func TestServeRefusesSmuggling(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- serveWith(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, ready) }()
+	go func() { done <- serveWith(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ready) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,12 +21,10 @@ import (
 	"syscall"
 	"time"
 
-	"glint/internal/api"
+	"glint/internal/app"
 	"glint/internal/config"
 	"glint/internal/db"
 	"glint/internal/framing"
-	"glint/internal/image"
-	"glint/internal/metadef"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -176,11 +173,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer closeLog()
-	custom, err := c.customSchema()
-	if err != nil {
-		fmt.Fprintln(stderr, "glint:", err)
-		return 1
-	}
 	if c.pprof != "" {
 		// Profiles get their own listener, never the API's.
 		go func() {
@@ -190,7 +182,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}()
 	}
-	if err := serveWith(ctx, cfg, log, custom, nil); err != nil {
+	if err := serveWith(ctx, cfg, log, nil); err != nil {
 		log.Error("glint serve failed", "err", err)
 		fmt.Fprintln(stderr, "glint:", err)
 		return 1
@@ -200,118 +192,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // serveWith runs the server until ctx ends or SIGINT/SIGTERM arrives.
 // ready, if not nil, receives the listening address.
-// customSchema reads the operator's schema-image.json from where Glance
-// looks for it beside its configuration: the --config-dir directories,
-// then the directories of the --config-file files. nil: none found.
-func (c *common) customSchema() ([]byte, error) {
-	dirs := append([]string(nil), c.dirs...)
-	for _, f := range c.files {
-		dirs = append(dirs, filepath.Dir(f))
-	}
-	for _, d := range dirs {
-		b, err := os.ReadFile(filepath.Join(d, "schema-image.json"))
-		if err == nil {
-			return b, nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-	}
-	return nil, nil
-}
-
-func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, customSchema []byte, ready chan<- string) error {
+func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan<- string) error {
 	for _, o := range cfg.Ignored {
 		log.Warn("ignoring unknown configuration option", "option", o)
-	}
-	if cfg.Flavor == "caching" || cfg.Flavor == "cachemanagement" {
-		log.Warn("paste_deploy.flavor: the image cache is not available yet; serving the no-auth pipeline", "flavor", cfg.Flavor)
-	}
-	authn, err := authenticator(ctx, cfg, log)
-	if err != nil {
-		return err
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	database, err := db.Open(ctx, cfg.DatabaseConnection)
+	glint, err := app.New(ctx, cfg, app.WithLogger(log))
 	if err != nil {
 		return err
 	}
-	defer database.Close()
-	applied, err := database.Sync(ctx)
-	if err != nil {
+	defer glint.Close()
+	if err := glint.Start(ctx); err != nil {
 		return err
 	}
-	if len(applied) > 0 {
-		log.Info("database schema migrated", "applied", applied)
-	}
-
-	stores, err := openStores(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	storesHealth := &storeHealth{set: stores, interval: 10 * time.Second}
-
-	authz, err := newAuthorization(cfg)
-	if err != nil {
-		return err
-	}
-	svc := image.NewService(database.Images(), stores, authz.images, image.Options{
-		ImageSizeCap:     cfg.ImageSizeCap,
-		HashingAlgorithm: cfg.HashingAlgorithm,
-		PropertyQuota:    cfg.ImagePropertyQuota,
-		TagQuota:         cfg.ImageTagQuota,
-		MemberQuota:      cfg.ImageMemberQuota,
-		StorageQuota:     authz.storageQuota,
-		Limits:           authz.limits,
-		SecureRBAC:       cfg.EnforceSecureRBAC,
-		Protections:      authz.protections,
-		DelayedDelete:    cfg.DelayedDelete,
-		UploadHeartbeat:  time.Duration(cfg.UploadStaleAfter) * time.Second / 4,
-		DiskFormats:      cfg.DiskFormats,
-		ContainerFormats: cfg.ContainerFormats,
-		ShowLocations:    cfg.ShowMultipleLocations,
-		LocationQuota:    cfg.ImageLocationQuota,
-		LocationFilter:   locationFilter(cfg),
-	}, log)
-	importer, err := newImporter(cfg, svc, database, log)
-	if err != nil {
-		return err
-	}
-	if err := importer.Start(ctx); err != nil {
-		return err
-	}
-	defer importer.Close()
-	metadefs := metadef.NewService(database.Metadefs(), authz.images)
-	health := func(r *http.Request) error {
-		if err := database.Ping(r.Context()); err != nil {
-			return fmt.Errorf("database: %w", err)
-		}
-		if err := storesHealth.check(r.Context()); err != nil {
-			return err
-		}
-		return nil
-	}
-	handler, err := api.New(svc, api.Config{
-		PublicEndpoint:        cfg.PublicEndpoint,
-		ShowImageDirectURL:    cfg.ShowImageDirectURL,
-		ShowMultipleLocations: cfg.ShowMultipleLocations,
-		LimitParamDefault:     cfg.LimitParamDefault,
-		APILimitMax:           cfg.APILimitMax,
-		DiskFormats:           cfg.DiskFormats,
-		ContainerFormats:      cfg.ContainerFormats,
-		EnabledImportMethods:  cfg.EnabledImportMethods,
-		Importer:              importer,
-		CustomSchema:          customSchema,
-		Metadefs:              metadefs,
-		Stores:                stores,
-		MultiStore:            len(cfg.EnabledBackends) > 0,
-		Authenticator:         authn,
-	}, health, log)
-	if err != nil {
-		return err
-	}
+	stores := glint.Stores()
 
 	addr := net.JoinHostPort(cfg.BindHost, strconv.Itoa(cfg.BindPort))
 	ln, err := net.Listen("tcp", addr)
@@ -322,7 +218,7 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, custom
 	// smuggling) are refused with 400 and their connection closed.
 	ln = framing.Listener(ln)
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           glint.Handler(),
 		ConnContext:       framing.ConnContext,
 		MaxHeaderBytes:    16384, // Glance's max_header_line
 		ReadHeaderTimeout: 30 * time.Second,

@@ -71,7 +71,7 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- serveWith(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, ready) }()
+	go func() { done <- serveWith(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ready) }()
 	var addr string
 	select {
 	case addr = <-ready:
@@ -119,7 +119,7 @@ func TestServeAuthorizationConfig(t *testing.T) {
 	defer cancel()
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- serveWith(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, ready) }()
+	go func() { done <- serveWith(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ready) }()
 	var addr string
 	select {
 	case addr = <-ready:
@@ -151,19 +151,6 @@ func TestServeAuthorizationConfig(t *testing.T) {
 	}
 	cancel()
 	<-done
-}
-
-func TestRefuseMixedRBAC(t *testing.T) {
-	cfg := config.Default()
-	cfg.EnforceSecureRBAC = true
-	if _, err := newAuthorization(cfg); err == nil || !strings.Contains(err.Error(), "enforce_new_defaults") {
-		t.Errorf("enforce_secure_rbac without enforce_new_defaults: %v", err)
-	}
-	cfg = config.Default()
-	cfg.PropertyProtectionFile = "/nonexistent/protect.conf"
-	if _, err := newAuthorization(cfg); err == nil {
-		t.Error("a missing property protection file must stop the start")
-	}
 }
 
 func TestPolicyCommand(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"glint/internal/app"
 	"glint/internal/policy"
 )
 
@@ -34,20 +35,20 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "glint:", err)
 		return 1
 	}
-	a, err := newAuthorization(cfg)
+	a, err := app.NewAuthorization(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "glint:", err)
 		return 1
 	}
 	if sub == "effective" {
-		if err := a.enforcer.RenderEffective(stdout); err != nil {
+		if err := a.Enforcer.RenderEffective(stdout); err != nil {
 			fmt.Fprintln(stderr, "glint:", err)
 			return 1
 		}
 		return 0
 	}
 	var problems []policy.Problem
-	for _, p := range a.enforcer.Check() {
+	for _, p := range a.Enforcer.Check() {
 		if p.Msg == "policy file not found" {
 			// Not an error: oslo.policy then runs on the defaults.
 			fmt.Fprintf(stdout, "%s: not found; the defaults are in effect\n", p.Rule)
@@ -59,6 +60,6 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if len(problems) > 0 {
 		return 1
 	}
-	fmt.Fprintf(stdout, "policy OK (%d files)\n", len(a.enforcer.Sources()))
+	fmt.Fprintf(stdout, "policy OK (%d files)\n", len(a.Enforcer.Sources()))
 	return 0
 }

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"glint/internal/app"
 	"glint/internal/config"
 	"glint/internal/db"
 	"glint/internal/image"
@@ -58,7 +59,7 @@ func scrubWith(ctx context.Context, cfg *config.Config, log *slog.Logger, daemon
 		return err
 	}
 	defer database.Close()
-	stores, err := openStores(ctx, cfg, log)
+	stores, err := app.OpenStores(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

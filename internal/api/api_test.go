@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,13 +18,14 @@ import (
 	"testing"
 	"time"
 
-	"glint/internal/api"
+	"glint/internal/app"
+	"glint/internal/app/apptest"
 	"glint/internal/auth"
+	"glint/internal/config"
 	"glint/internal/db"
 	"glint/internal/db/dbtest"
 	"glint/internal/image"
 	"glint/internal/store"
-	"glint/internal/store/filesystem"
 )
 
 type env struct {
@@ -43,8 +43,8 @@ type opts struct {
 	svc     func(*image.Options) // adjusts the service's options
 	store   string               // filesystem store directory; empty: a temporary one
 	authn   auth.Authenticator   // nil: noauth
-	stores  []store.Driver       // more stores beside the filesystem one
-	api     func(*api.Config)    // adjusts the API's configuration
+	stores  []store.Driver       // more stores beside the filesystem one, named after their schemes
+	cfg     func(*config.Config) // adjusts the configuration
 	authz   image.Authorizer     // nil: Glance's legacy policy defaults
 }
 
@@ -57,49 +57,39 @@ func eachDB(t *testing.T, test func(t *testing.T, dbURL string)) {
 	}
 }
 
+// newEnv serves a Glint built by app.New (through apptest) on the
+// embedded default configuration, with the filesystem store as default.
 func newEnv(t *testing.T, o opts) *env {
 	t.Helper()
-	dir := t.TempDir()
-	if o.dbURL == "" {
-		o.dbURL = "sqlite:///" + filepath.Join(dir, "glint.db")
+	var aopts []app.Option
+	stores := []string{"file"}
+	for _, d := range o.stores {
+		stores = append(stores, d.Scheme())
+		aopts = append(aopts, app.WithStore(&store.Store{Name: d.Scheme(), Type: d.Scheme(), Driver: d}))
 	}
-	database := dbtest.Open(t, o.dbURL)
-	if o.store == "" {
-		o.store = filepath.Join(dir, "images")
+	if o.authn != nil {
+		aopts = append(aopts, app.WithAuthenticator(o.authn))
 	}
-	fs, err := filesystem.New(o.store, 0)
-	if err != nil {
-		t.Fatal(err)
+	if o.authz != nil {
+		aopts = append(aopts, app.WithAuthorizer(o.authz))
 	}
-	if o.sizeCap == 0 {
-		o.sizeCap = 1 << 40
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	so := image.Options{
-		ImageSizeCap: o.sizeCap, HashingAlgorithm: "sha512", PropertyQuota: 128, TagQuota: 128, MemberQuota: 128,
-		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats,
-	}
-	if o.svc != nil {
-		o.svc(&so)
-	}
-	svc := image.NewService(database.Images(), store.NewSet(fs, o.stores...), o.authz, so, log)
-	ac := api.Config{LimitParamDefault: 25, APILimitMax: 1000, Authenticator: o.authn,
-		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats}
-	if o.api != nil {
-		o.api(&ac)
-	}
-	h, err := api.New(svc, ac, func(r *http.Request) error { return database.Ping(r.Context()) }, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config.MaxHeaderBytes = 16384
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, images: fs.Dir, srv: srv, svc: svc, db: database}
+	aopts = append(aopts, app.WithImageOptions(o.svc))
+	g := apptest.New(t, func(c *config.Config) {
+		c.Stores = stores
+		if o.dbURL != "" {
+			c.DatabaseConnection = o.dbURL
+		}
+		if o.store != "" {
+			c.FilesystemStoreDatadir = o.store
+		}
+		if o.sizeCap != 0 {
+			c.ImageSizeCap = o.sizeCap
+		}
+		if o.cfg != nil {
+			o.cfg(c)
+		}
+	}, aopts...)
+	return &env{t: t, url: g.URL, images: g.Config.FilesystemStoreDatadir, srv: g.Server, svc: g.Service(), db: g.DB()}
 }
 
 // noRedirect shows redirects to the test instead of following them.

@@ -3,16 +3,14 @@ package api_test
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"glint/internal/api"
+	"glint/internal/app"
+	"glint/internal/app/apptest"
 	"glint/internal/auth"
 	"glint/internal/errs"
-	"glint/internal/image"
 )
 
 // refuser is an Authenticator that refuses every request with err.
@@ -44,15 +42,8 @@ func TestAuthenticationRefused(t *testing.T) {
 			"application/json", "The Keystone service is temporarily unavailable."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h, err := api.New(nil, api.Config{LimitParamDefault: 25, APILimitMax: 1000, DiskFormats: image.DefaultDiskFormats,
-				ContainerFormats: image.DefaultContainerFormats, Authenticator: refuser{tc.err}},
-				func(*http.Request) error { return nil }, slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := httptest.NewServer(h)
-			defer srv.Close()
-			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v2/images", nil)
+			g := apptest.New(t, nil, app.WithAuthenticator(refuser{tc.err}))
+			req, _ := http.NewRequest(http.MethodGet, g.URL+"/v2/images", nil)
 			req.Header.Set("Accept", "application/json")
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -71,7 +62,7 @@ func TestAuthenticationRefused(t *testing.T) {
 				t.Errorf("request id %q before authentication", rid)
 			}
 			// Version discovery needs no identity.
-			r2, err := http.Get(srv.URL + "/versions")
+			r2, err := http.Get(g.URL + "/versions")
 			if err != nil {
 				t.Fatal(err)
 			}

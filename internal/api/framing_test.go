@@ -11,22 +11,14 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"glint/internal/framing"
 )
 
-// framingServer serves e's API as glint serve does: an http.Server on a
-// framing.Listener, with framing.ConnContext and Glance's header limit.
+// framingServer is the address of e's server, which apptest wires as
+// glint serve does: an http.Server on a framing.Listener, with
+// framing.ConnContext and Glance's header limit.
 func framingServer(t *testing.T, e *env) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: e.srv.Config.Handler, MaxHeaderBytes: 16384, ConnContext: framing.ConnContext}
-	go srv.Serve(framing.Listener(ln))
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
+	return e.srv.Listener.Addr().String()
 }
 
 type rawResp struct {

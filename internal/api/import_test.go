@@ -7,8 +7,6 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -19,13 +17,13 @@ import (
 	"testing"
 	"time"
 
-	"glint/internal/api"
+	"glint/internal/app"
+	"glint/internal/app/apptest"
 	"glint/internal/auth"
+	"glint/internal/config"
 	"glint/internal/db"
-	"glint/internal/db/dbtest"
 	"glint/internal/image"
 	"glint/internal/store"
-	"glint/internal/store/filesystem"
 	"glint/internal/urlfilter"
 )
 
@@ -39,17 +37,13 @@ type importEnv struct {
 
 type importOpts struct {
 	dbURL   string
-	filter  *urlfilter.Options // nil: Glance's defaults
+	filter  *urlfilter.Options // nil: the configuration's ([import_filtering_opts] defaults)
 	plugins []string
-	plugin  image.PluginOptions
+	plugin  image.PluginOptions // with plugins
 	methods []string
 	node    string
-	noStart bool
-	dir     string
-	// stageHost records this node's URL on staged images (for a
-	// two-node test).
-	stageHost bool
-	svc       func(*image.Options) // adjusts the service's options
+	dir     string               // data_dir; empty: a temporary one
+	svc     func(*image.Options) // adjusts the service's options
 	// stores, when set, makes the node multi-store (enabled_backends)
 	// with these stores; the first is the default.
 	stores func(dir string) []*store.Store
@@ -72,79 +66,55 @@ func (roleAuth) Authenticate(ctx context.Context, r *http.Request) (*auth.Contex
 
 func (roleAuth) Challenge() string { return "" }
 
+// newImportEnv serves a Glint built by app.New (through apptest), whose
+// callers roleAuth names. Like glint serve bound to one address, the node
+// records its URL as the stage host of what it stages.
 func newImportEnv(t *testing.T, o importOpts) *importEnv {
 	t.Helper()
 	dir := o.dir
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	ctx := context.Background()
-	if o.dbURL == "" {
-		o.dbURL = "sqlite:///" + filepath.Join(dir, "glint.db")
-	}
-	database := dbtest.Open(t, o.dbURL)
-	fs, err := filesystem.New(filepath.Join(dir, "images"), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	so := image.Options{
-		ImageSizeCap: 1 << 40, HashingAlgorithm: "sha512", PropertyQuota: 128, TagQuota: 128,
-		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats,
-	}
-	if o.svc != nil {
-		o.svc(&so)
-	}
-	set := store.NewSet(fs)
-	if o.stores != nil {
-		sts := o.stores(dir)
-		if set, err = store.NewNamedSet(sts[0].Name, sts...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	svc := image.NewService(database.Images(), set, o.authz, so, log)
-	filter := urlfilter.Defaults()
-	if o.filter != nil {
-		filter = *o.filter
-	}
 	if o.methods == nil {
 		o.methods = []string{"glance-direct", "web-download", "copy-image"}
 	}
-	staging := filepath.Join(dir, "staging")
-	var h http.Handler
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	stageHost := ""
-	if o.stageHost {
-		stageHost = "http://" + srv.Listener.Addr().String()
+	aopts := []app.Option{app.WithAuthenticator(roleAuth{}), app.WithImageOptions(o.svc),
+		app.WithImportOptions(func(im *image.ImportOptions) {
+			if o.filter != nil {
+				im.Filter = *o.filter
+			}
+			if o.plugins != nil {
+				im.Plugins, im.Plugin = o.plugins, o.plugin
+			}
+			if o.node != "" {
+				im.Node = o.node
+			}
+		})}
+	if o.authz != nil {
+		aopts = append(aopts, app.WithAuthorizer(o.authz))
 	}
-	im, err := image.NewImporter(svc, database.Tasks(), image.ImportOptions{
-		Methods: o.methods, StagingDir: staging, Workers: 2, TaskTimeToLive: 48 * time.Hour,
-		Filter: filter, Plugins: o.plugins, Plugin: o.plugin, Node: o.node, StageHost: stageHost,
-		MultiStore: o.stores != nil,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !o.noStart {
-		if err := im.Start(ctx); err != nil {
-			t.Fatal(err)
+	var backends []string
+	if o.stores != nil {
+		for _, st := range o.stores(dir) {
+			backends = append(backends, st.Name+":"+st.Type)
+			aopts = append(aopts, app.WithStore(st))
 		}
 	}
-	t.Cleanup(im.Close)
-	h, err = api.New(svc, api.Config{LimitParamDefault: 25, APILimitMax: 1000,
-		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats,
-		EnabledImportMethods: o.methods, Importer: im, Authenticator: roleAuth{},
-		Stores: set, MultiStore: o.stores != nil},
-		func(r *http.Request) error { return database.Ping(r.Context()) }, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return &importEnv{env: &env{t: t, url: srv.URL, images: fs.Dir, srv: srv}, im: im, db: database, staging: staging, svc: svc}
+	g := apptest.New(t, func(c *config.Config) {
+		c.DataDir = dir
+		if o.dbURL != "" {
+			c.DatabaseConnection = o.dbURL
+		}
+		c.Stores = []string{"file"}
+		if backends != nil {
+			c.EnabledBackends = backends
+			c.DefaultBackend, _, _ = strings.Cut(backends[0], ":")
+		}
+		c.EnabledImportMethods = o.methods
+		c.TaskPoolThreads = 2
+	}, aopts...)
+	return &importEnv{env: &env{t: t, url: g.URL, images: g.Config.FilesystemStoreDatadir, srv: g.Server},
+		im: g.Importer(), db: g.DB(), staging: strings.TrimPrefix(g.Config.NodeStagingURI, "file://"), svc: g.Service()}
 }
 
 func (e *importEnv) stage(id string, data []byte) resp {
@@ -657,8 +627,8 @@ func TestImportMethodsDisabled(t *testing.T) {
 func TestImportTwoNodes(t *testing.T) { eachDB(t, testImportTwoNodes) }
 
 func testImportTwoNodes(t *testing.T, dbURL string) {
-	a := newImportEnv(t, importOpts{dbURL: dbURL, stageHost: true, node: "a"})
-	b := newImportEnv(t, importOpts{dbURL: dbURL, stageHost: true, node: "b"})
+	a := newImportEnv(t, importOpts{dbURL: dbURL, node: "a"})
+	b := newImportEnv(t, importOpts{dbURL: dbURL, node: "b"})
 	data := bytes.Repeat([]byte("two nodes "), 10000)
 	id := a.create(rawBare)
 	wantStatus(t, "stage on a", a.stage(id, data), 204, "")

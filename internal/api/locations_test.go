@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"glint/internal/api"
+	"glint/internal/config"
 	"glint/internal/image"
 	"glint/internal/policy"
 	"glint/internal/store"
@@ -41,14 +41,13 @@ func webImages(t *testing.T) (*httptest.Server, map[string][]byte) {
 }
 
 type locOpts struct {
-	dbURL      string
-	hidden     bool                     // show_multiple_locations off
-	private    bool                     // the HTTP store refuses loopback
-	directURL  bool                     // show_image_direct_url on
-	adjust     func(o *image.Options)   // more service options
-	adjustConf func(c *api.Config)      // more API options
-	filter     func(*urlfilter.Options) // the location filter
-	authz      image.Authorizer
+	dbURL     string
+	hidden    bool                     // show_multiple_locations off
+	private   bool                     // the HTTP store refuses loopback
+	directURL bool                     // show_image_direct_url on
+	adjust    func(o *image.Options)   // more service options
+	filter    func(*urlfilter.Options) // the location filter
+	authz     image.Authorizer
 }
 
 func newLocEnv(t *testing.T, o locOpts) *env {
@@ -58,22 +57,18 @@ func newLocEnv(t *testing.T, o locOpts) *env {
 		t.Fatal(err)
 	}
 	return newEnv(t, opts{dbURL: o.dbURL, authn: roleAuth{}, authz: o.authz, stores: []store.Driver{hs},
+		cfg: func(c *config.Config) {
+			c.ShowMultipleLocations = !o.hidden
+			c.ShowImageDirectURL = o.directURL
+			c.ImageLocationQuota = 3
+		},
 		svc: func(so *image.Options) {
-			so.ShowLocations = !o.hidden
-			so.LocationQuota = 3
 			so.LocationFilter = urlfilter.Options{AllowPrivate: true}
 			if o.filter != nil {
 				o.filter(&so.LocationFilter)
 			}
 			if o.adjust != nil {
 				o.adjust(so)
-			}
-		},
-		api: func(c *api.Config) {
-			c.ShowMultipleLocations = !o.hidden
-			c.ShowImageDirectURL = o.directURL
-			if o.adjustConf != nil {
-				o.adjustConf(c)
 			}
 		}})
 }

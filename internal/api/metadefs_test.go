@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,15 +12,12 @@ import (
 	"strings"
 	"testing"
 
-	"glint/internal/api"
+	"glint/internal/app"
+	"glint/internal/app/apptest"
 	"glint/internal/auth"
+	"glint/internal/config"
 	"glint/internal/db"
-	"glint/internal/db/dbtest"
-	"glint/internal/image"
 	"glint/internal/metadef"
-	"glint/internal/policy"
-	"glint/internal/store"
-	"glint/internal/store/filesystem"
 )
 
 // headerAuth is a test-only Authenticator: X-Test-Project and X-Test-Roles
@@ -52,35 +47,12 @@ func newMetadefEnv(t *testing.T, dbURL string) *env {
 
 func newMetadefEnvDB(t *testing.T, dbURL string) (*env, *db.DB) {
 	t.Helper()
-	dir := t.TempDir()
-	if dbURL == "" {
-		dbURL = "sqlite:///" + filepath.Join(dir, "glint.db")
-	}
-	database := dbtest.Open(t, dbURL)
-	fs, err := filesystem.New(filepath.Join(dir, "images"), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := image.NewService(database.Images(), store.NewSet(fs), nil, image.Options{
-		ImageSizeCap: 1 << 30, HashingAlgorithm: "sha512",
-		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats,
-	}, log)
-	enf, err := policy.NewGlance(policy.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := api.New(svc, api.Config{LimitParamDefault: 25, APILimitMax: 1000,
-		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats,
-		Authenticator: headerAuth{},
-		Metadefs:      metadef.NewService(database.Metadefs(), policy.Authorizer{Enforcer: enf})},
-		func(r *http.Request) error { return nil }, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, srv: srv}, database
+	g := apptest.New(t, func(c *config.Config) {
+		if dbURL != "" {
+			c.DatabaseConnection = dbURL
+		}
+	}, app.WithAuthenticator(headerAuth{}))
+	return &env{t: t, url: g.URL, srv: g.Server}, g.DB()
 }
 
 var (

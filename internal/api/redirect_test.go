@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"glint/internal/api"
+	"glint/internal/config"
 	"glint/internal/image"
 	"glint/internal/store"
 	"glint/internal/store/httpstore"
@@ -26,10 +26,8 @@ func newRedirectEnv(t *testing.T, f urlfilter.Options) *env {
 		t.Fatal(err)
 	}
 	return newEnv(t, opts{authn: roleAuth{}, stores: []store.Driver{hs},
-		svc: func(so *image.Options) {
-			so.ShowLocations, so.LocationQuota, so.LocationFilter = true, 3, f
-		},
-		api: func(c *api.Config) { c.ShowMultipleLocations = true }})
+		cfg: func(c *config.Config) { c.ShowMultipleLocations, c.ImageLocationQuota = true, 3 },
+		svc: func(so *image.Options) { so.LocationFilter = f }})
 }
 
 // TestLocationRedirects: an http location whose redirect leads where the

@@ -2,18 +2,16 @@ package api_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"glint/internal/api"
+	"glint/internal/app"
+	"glint/internal/app/apptest"
 	"glint/internal/auth"
-	"glint/internal/db/dbtest"
+	"glint/internal/config"
 	"glint/internal/image"
 	"glint/internal/store"
 	"glint/internal/store/filesystem"
@@ -29,32 +27,17 @@ func newMultiEnv(t *testing.T) (*env, map[string]string) {
 
 func newMultiEnvRepo(t *testing.T) (*env, map[string]string, image.Repo) {
 	dir := t.TempDir()
-	database := dbtest.Open(t, "sqlite:///"+filepath.Join(dir, "glint.db"))
 	dirs := map[string]string{"fast": filepath.Join(dir, "fast"), "slow": filepath.Join(dir, "slow")}
 	fast, _ := filesystem.New(dirs["fast"], 0)
 	slow, _ := filesystem.New(dirs["slow"], 0)
 	web, _ := httpstore.New(httpstore.Options{})
-	set, err := store.NewNamedSet("slow",
-		&store.Store{Name: "fast", Type: "file", Description: "Fast disks", Driver: fast, Properties: map[string]any{"data_dir": dirs["fast"]}},
-		&store.Store{Name: "slow", Type: "file", Driver: slow},
-		&store.Store{Name: "web", Type: "http", Driver: web})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := image.NewService(database.Images(), set, nil, image.Options{
-		ImageSizeCap: 1 << 40, HashingAlgorithm: "sha512", PropertyQuota: 128, TagQuota: 128,
-		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats,
-	}, log)
-	h, err := api.New(svc, api.Config{LimitParamDefault: 25, APILimitMax: 1000,
-		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats,
-		Stores: set, MultiStore: true, Authenticator: adminAuth{}}, func(*http.Request) error { return nil }, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, srv: srv}, dirs, database.Images()
+	g := apptest.New(t, func(c *config.Config) {
+		c.EnabledBackends, c.DefaultBackend = []string{"fast:file", "slow:file", "web:http"}, "slow"
+	}, app.WithAuthenticator(adminAuth{}),
+		app.WithStore(&store.Store{Name: "fast", Type: "file", Description: "Fast disks", Driver: fast, Properties: map[string]any{"data_dir": dirs["fast"]}}),
+		app.WithStore(&store.Store{Name: "slow", Type: "file", Driver: slow}),
+		app.WithStore(&store.Store{Name: "web", Type: "http", Driver: web}))
+	return &env{t: t, url: g.URL, srv: g.Server}, dirs, g.DB().Images()
 }
 
 func TestInfoStores(t *testing.T) {

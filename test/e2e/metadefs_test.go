@@ -4,23 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"glint/internal/api"
+	"glint/internal/app"
+	"glint/internal/app/apptest"
 	"glint/internal/auth"
-	"glint/internal/db/dbtest"
-	"glint/internal/image"
-	"glint/internal/metadef"
-	"glint/internal/policy"
-	"glint/internal/store"
-	"glint/internal/store/filesystem"
 )
 
 // catalogDir is Glance's shipped catalog (Debian's glance-common, which
@@ -140,33 +133,11 @@ func (adminAuth) Challenge() string { return "" }
 // refuses them, as Glance's does).
 func TestMetadefsCLIWrites(t *testing.T) {
 	requireCLI(t)
-	dir := t.TempDir()
-	database := dbtest.Open(t, "sqlite:///"+filepath.Join(dir, "glint.db"))
-	fs, err := filesystem.New(filepath.Join(dir, "images"), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	enf, err := policy.NewGlance(policy.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := api.New(image.NewService(database.Images(), store.NewSet(fs), nil, image.Options{
-		ImageSizeCap: 1 << 30, HashingAlgorithm: "sha512",
-		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats}, log),
-		api.Config{LimitParamDefault: 25, APILimitMax: 1000, DiskFormats: image.DefaultDiskFormats,
-			ContainerFormats: image.DefaultContainerFormats, Authenticator: adminAuth{},
-			Metadefs: metadef.NewService(database.Metadefs(), policy.Authorizer{Enforcer: enf})},
-		func(*http.Request) error { return nil }, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	s := &server{URL: srv.URL, tmp: t.TempDir()}
+	g := apptest.New(t, nil, app.WithAuthenticator(adminAuth{}))
+	s := &server{URL: g.URL, tmp: t.TempDir()}
 	get := func(path string) map[string]any {
 		t.Helper()
-		resp, err := http.Get(srv.URL + path)
+		resp, err := http.Get(g.URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,13 +1,10 @@
 package rbac_test
 
 import (
-	"io"
-	"log/slog"
 	"os"
 	"testing"
-	"time"
 
-	"glint/internal/keystone"
+	"glint/internal/config"
 	"glint/internal/keystone/keystonetest"
 )
 
@@ -28,17 +25,14 @@ func withTokens(t *testing.T, ks *keystonetest.Keystone, tg *target) *target {
 	return tg
 }
 
-// newKeystoneGlint is Glint in-process behind its Keystone authenticator.
+// newKeystoneGlint is Glint in-process behind its Keystone authenticator,
+// configured as an operator would ([paste_deploy] and [keystone_authtoken]).
 func newKeystoneGlint(t *testing.T, ks *keystonetest.Keystone) *target {
-	authn, err := keystone.New(keystone.Options{
-		AuthURL: ks.URL, Username: "glint", Password: ks.Password("glint"), ProjectName: "service",
-		UserDomainName: "Default", ProjectDomainName: "Default", CacheTime: 5 * time.Minute, CacheSize: 1000,
-		DelayAuthDecision: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	return startGlint(t, false, func(c *config.Config) {
+		c.Flavor = "keystone"
+		c.AuthtokenAuthURL, c.AuthtokenUsername, c.AuthtokenPassword = ks.URL, "glint", ks.Password("glint")
+		c.AuthtokenProjectName, c.AuthtokenUserDomainName, c.AuthtokenProjectDomainName = "service", "Default", "Default"
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return startGlint(t, false, authn, nil)
 }
 
 // TestKeystoneMatrix runs the matrix and the sharing workflow with real

@@ -16,23 +16,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 
-	"glint/internal/api"
+	"glint/internal/app"
+	"glint/internal/app/apptest"
 	"glint/internal/auth"
-	"glint/internal/db/dbtest"
+	"glint/internal/config"
 	"glint/internal/errs"
 	"glint/internal/image"
-	"glint/internal/policy"
-	"glint/internal/store"
-	"glint/internal/store/filesystem"
 )
 
 // headerAuth is keystonemiddleware's output taken on trust: test only.
@@ -91,40 +86,19 @@ func (tg *target) project(c caller) string {
 func newGlint(t *testing.T, secure bool) *target { return newGlintWith(t, secure, nil) }
 
 func newGlintWith(t *testing.T, secure bool, adjust func(*image.Options)) *target {
-	return startGlint(t, secure, headerAuth{}, adjust)
+	return startGlint(t, secure, nil, app.WithAuthenticator(headerAuth{}), app.WithImageOptions(adjust))
 }
 
-// startGlint is Glint in-process on SQLite and a filesystem store, with
-// Glance's default policy (secure RBAC or legacy) and authn in front.
-func startGlint(t *testing.T, secure bool, authn auth.Authenticator, adjust func(*image.Options)) *target {
-	dir := t.TempDir()
-	database := dbtest.Open(t, "sqlite:///"+filepath.Join(dir, "glint.db"))
-	fs, err := filesystem.New(filepath.Join(dir, "images"), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := policy.NewGlance(policy.Options{EnforceNewDefaults: secure})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	o := image.Options{
-		ImageSizeCap: 1 << 30, HashingAlgorithm: "sha512", PropertyQuota: 128, TagQuota: 128, MemberQuota: 128,
-		SecureRBAC: secure, DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats,
-	}
-	if adjust != nil {
-		adjust(&o)
-	}
-	svc := image.NewService(database.Images(), store.NewSet(fs), policy.Authorizer{Enforcer: e}, o, log)
-	h, err := api.New(svc, api.Config{LimitParamDefault: 25, APILimitMax: 1000, Authenticator: authn,
-		DiskFormats: image.DefaultDiskFormats, ContainerFormats: image.DefaultContainerFormats},
-		func(r *http.Request) error { return nil }, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &target{t: t, url: srv.URL, secure: secure}
+// startGlint is Glint in-process (apptest), with Glance's default policy
+// (secure RBAC or legacy); conf, when not nil, adjusts its configuration.
+func startGlint(t *testing.T, secure bool, conf func(*config.Config), opts ...app.Option) *target {
+	g := apptest.New(t, func(c *config.Config) {
+		c.EnforceSecureRBAC, c.EnforceNewDefaults = secure, secure
+		if conf != nil {
+			conf(c)
+		}
+	}, opts...)
+	return &target{t: t, url: g.URL, secure: secure}
 }
 
 func (tg *target) do(c caller, method, path string, body any) (int, []byte) {

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -38,18 +38,33 @@ func storeType(scheme string) string {
 	}
 }
 
-// openStores builds the enabled stores from [glance_store] and checks each
-// one, so that a broken store stops the start with a clear message.
-func openStores(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.Set, error) {
+// OpenStores builds the enabled stores from [glance_store] (or
+// enabled_backends) and checks each one, so that a broken store stops the
+// start with a clear message.
+func OpenStores(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.Set, error) {
+	return openStores(ctx, cfg, log, nil)
+}
+
+// openStores is OpenStores where the stores in given, by name, are used
+// as they are instead of being opened from their configuration (WithStore).
+func openStores(ctx context.Context, cfg *config.Config, log *slog.Logger, given map[string]*store.Store) (*store.Set, error) {
 	var stores []*store.Store
 	def := storeType(cfg.DefaultStore)
 	seen := map[string]bool{}
-	if cfg.Backends != nil {
+	used := map[string]bool{}
+	if len(cfg.EnabledBackends) > 0 {
 		// Glance's multi-store: named stores, each configured in its own section.
 		for _, item := range cfg.EnabledBackends {
 			name, typ, _ := strings.Cut(item, ":")
 			name, typ = strings.TrimSpace(name), storeType(typ)
+			if st := given[name]; st != nil {
+				stores, used[name] = append(stores, st), true
+				continue
+			}
 			bc := cfg.Backends[name]
+			if bc == nil {
+				bc = cfg // a Config built in Go, without the backend's own section
+			}
 			d, err := openStore(bc, typ)
 			if err != nil {
 				return nil, fmt.Errorf("store %s: %w", name, err)
@@ -68,6 +83,10 @@ func openStores(ctx context.Context, cfg *config.Config, log *slog.Logger) (*sto
 			continue
 		}
 		seen[typ] = true
+		if st := given[typ]; st != nil {
+			stores, used[typ] = append(stores, st), true
+			continue
+		}
 		d, err := openStore(cfg, typ)
 		if err != nil {
 			return nil, err
@@ -76,6 +95,11 @@ func openStores(ctx context.Context, cfg *config.Config, log *slog.Logger) (*sto
 	}
 	if seen != nil && !seen[def] {
 		return nil, fmt.Errorf("glance_store.default_store = %s is not one of the enabled stores (glance_store.stores = %s)", cfg.DefaultStore, strings.Join(cfg.Stores, ", "))
+	}
+	for name := range given {
+		if !used[name] {
+			return nil, fmt.Errorf("store %s is given but not enabled by the configuration (glance_store.stores or enabled_backends)", name)
+		}
 	}
 	set, err := store.NewNamedSet(def, stores...)
 	if err != nil {

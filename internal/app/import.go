@@ -1,20 +1,19 @@
-package main
+package app
 
 import (
-	"log/slog"
 	"net"
 	"strconv"
 	"strings"
 	"time"
 
 	"glint/internal/config"
-	"glint/internal/db"
 	"glint/internal/image"
 	"glint/internal/urlfilter"
 )
 
-// newImporter builds the interoperable import machinery from configuration.
-func newImporter(cfg *config.Config, svc *image.Service, database *db.DB, log *slog.Logger) (*image.Importer, error) {
+// importOptions are the interoperable import settings the configuration
+// gives.
+func importOptions(cfg *config.Config) image.ImportOptions {
 	ports := func(list []string) []int {
 		var out []int
 		for _, p := range list {
@@ -39,7 +38,7 @@ func newImporter(cfg *config.Config, svc *image.Service, database *db.DB, log *s
 		// be reached at it.
 		stageHost = "http://" + net.JoinHostPort(cfg.BindHost, strconv.Itoa(cfg.BindPort))
 	}
-	return image.NewImporter(svc, database.Tasks(), image.ImportOptions{
+	return image.ImportOptions{
 		Methods:        cfg.EnabledImportMethods,
 		StagingDir:     strings.TrimPrefix(cfg.NodeStagingURI, "file://"),
 		Workers:        cfg.TaskPoolThreads,
@@ -61,5 +60,5 @@ func newImporter(cfg *config.Config, svc *image.Service, database *db.DB, log *s
 			QemuCPU:           cfg.QemuImgCPU,
 			ConvertTimeout:    time.Duration(cfg.ConversionTimeout) * time.Second,
 		},
-	})
+	}
 }

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"errors"
@@ -13,17 +13,19 @@ import (
 	"glint/internal/protection"
 )
 
-// authorization is who-may-do-what, built from configuration: the policy
+// Authorization is who-may-do-what, built from configuration: the policy
 // engine, property protections and quotas.
-type authorization struct {
-	enforcer     *policy.Enforcer
-	images       policy.Authorizer
-	protections  image.PropertyRules
-	storageQuota int64
-	limits       *image.Limits
+type Authorization struct {
+	Enforcer     *policy.Enforcer
+	Images       policy.Authorizer // the Enforcer, as the image and metadefs services ask it
+	Protections  image.PropertyRules
+	StorageQuota int64         // user_storage_quota in bytes
+	Limits       *image.Limits // nil unless use_keystone_limits
 }
 
-func newAuthorization(cfg *config.Config) (*authorization, error) {
+// NewAuthorization loads the policy files, the property protections and
+// the quotas the configuration names.
+func NewAuthorization(cfg *config.Config) (*Authorization, error) {
 	if cfg.EnforceSecureRBAC != cfg.EnforceNewDefaults {
 		// Glance refuses this mix too: half the checks would be legacy.
 		return nil, fmt.Errorf("[DEFAULT] enforce_secure_rbac = %v but [oslo_policy] enforce_new_defaults = %v: they must be equal",
@@ -43,21 +45,21 @@ func newAuthorization(cfg *config.Config) (*authorization, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &authorization{enforcer: e, images: policy.Authorizer{Enforcer: e}}
+	a := &Authorization{Enforcer: e, Images: policy.Authorizer{Enforcer: e}}
 	if cfg.PropertyProtectionFile != "" {
 		path := findFile(cfg.SearchDirs, cfg.PropertyProtectionFile)
-		rules, err := protection.Load(path, cfg.PropertyProtectionRuleFormat, a.images)
+		rules, err := protection.Load(path, cfg.PropertyProtectionRuleFormat, a.Images)
 		if err != nil {
 			// As in Glance: protections that do not load stop the service.
 			return nil, err
 		}
-		a.protections = rules
+		a.Protections = rules
 	}
-	if a.storageQuota, err = config.StorageQuotaBytes(cfg.UserStorageQuota); err != nil {
+	if a.StorageQuota, err = config.StorageQuotaBytes(cfg.UserStorageQuota); err != nil {
 		return nil, err
 	}
 	if cfg.UseKeystoneLimits {
-		a.limits = &image.Limits{
+		a.Limits = &image.Limits{
 			ImageSizeTotal:      cfg.LimitImageSizeTotal,
 			ImageStageTotal:     cfg.LimitImageStageTotal,
 			ImageCountTotal:     cfg.LimitImageCountTotal,

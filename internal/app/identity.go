@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -11,14 +11,14 @@ import (
 	"strings"
 	"time"
 
-	"glint/internal/auth"
 	"glint/internal/config"
 	"glint/internal/keystone"
 )
 
 // authenticator builds the request authenticator [paste_deploy] flavor
 // selects: nil (noauth) unless the flavor is one of the keystone ones.
-func authenticator(ctx context.Context, cfg *config.Config, log *slog.Logger) (auth.Authenticator, error) {
+// The Keystone authenticator follows revocation events until it is closed.
+func authenticator(ctx context.Context, cfg *config.Config, log *slog.Logger) (*keystone.Authenticator, error) {
 	if !strings.HasPrefix(cfg.Flavor, "keystone") {
 		return nil, nil
 	}
@@ -61,8 +61,6 @@ func authenticator(ctx context.Context, cfg *config.Config, log *slog.Logger) (a
 	if err != nil {
 		return nil, err
 	}
-	// The revocation events are followed until the server's context ends.
-	context.AfterFunc(ctx, a.Close)
 	if cfg.Flavor != "keystone" {
 		log.Warn("paste_deploy.flavor: the image cache is not available yet; serving with Keystone and no cache", "flavor", cfg.Flavor)
 	}

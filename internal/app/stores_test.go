@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -36,9 +36,9 @@ func TestOpenStoresErrors(t *testing.T) {
 			cfg := config.Default()
 			cfg.FilesystemStoreDatadir = filepath.Join(t.TempDir(), "images")
 			c.set(cfg)
-			_, err := openStores(context.Background(), cfg, log)
+			_, err := OpenStores(context.Background(), cfg, log)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("openStores: %v, want an error containing %q", err, c.want)
+				t.Fatalf("OpenStores: %v, want an error containing %q", err, c.want)
 			}
 		})
 	}
@@ -49,7 +49,7 @@ func TestStoreHealth(t *testing.T) {
 	cfg := config.Default()
 	dir := filepath.Join(t.TempDir(), "images")
 	cfg.FilesystemStoreDatadir = dir
-	set, err := openStores(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	set, err := OpenStores(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestOpenStoresMulti(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := openStores(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	set, err := OpenStores(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

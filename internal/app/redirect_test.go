@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -33,7 +33,7 @@ func TestHTTPStoreFollowsTheOperatorsFilter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := openStores(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	set, err := OpenStores(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

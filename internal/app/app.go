@@ -1,0 +1,286 @@
+// Package app assembles a whole Glint from its configuration: the
+// database, the stores, authorization (policy, property protections,
+// quotas), the authenticator, the image service, the importer, the
+// metadata definitions and the API handler. It is the one assembly point:
+// glint serve and every in-process test and benchmark build Glint with New
+// (tests through package apptest), so what they run is what ships.
+//
+// What the configuration cannot say (a test's authenticator, a fake store
+// driver) is given to New as an Option; there is no second way to wire
+// the parts.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"glint/internal/api"
+	"glint/internal/auth"
+	"glint/internal/config"
+	"glint/internal/db"
+	"glint/internal/image"
+	"glint/internal/metadef"
+	"glint/internal/store"
+)
+
+// App is one Glint node, built from its configuration by New. Close
+// releases it.
+type App struct {
+	log      *slog.Logger
+	db       *db.DB
+	stores   *store.Set
+	health   *storeHealth
+	authz    *Authorization
+	images   *image.Service
+	importer *image.Importer
+	metadefs *metadef.Service
+	handler  *api.Server
+	closers  []func() error // in the order of construction; Close runs them backwards
+}
+
+// Option changes what New builds, for what the configuration cannot
+// express: a test's authenticator, authorizer or store drivers.
+type Option func(*overrides)
+
+type overrides struct {
+	log     *slog.Logger
+	authn   auth.Authenticator
+	authz   image.Authorizer
+	stores  map[string]*store.Store
+	image   []func(*image.Options)
+	imports []func(*image.ImportOptions)
+}
+
+// WithLogger gives the App its logger; the default is slog.Default().
+func WithLogger(log *slog.Logger) Option { return func(o *overrides) { o.log = log } }
+
+// WithAuthenticator authenticates requests with a instead of what
+// [paste_deploy] flavor selects (noauth, or Keystone).
+func WithAuthenticator(a auth.Authenticator) Option { return func(o *overrides) { o.authn = a } }
+
+// WithAuthorizer makes the image and metadefs services ask a instead of
+// the policy engine [oslo_policy] configures. Property protections still
+// use the policy engine.
+func WithAuthorizer(a image.Authorizer) Option { return func(o *overrides) { o.authz = a } }
+
+// WithStore uses st as the store called st.Name (an enabled_backends name,
+// or a type listed in [glance_store] stores) instead of opening that store
+// from its configuration. The configuration must enable a store of that
+// name.
+func WithStore(st *store.Store) Option {
+	return func(o *overrides) {
+		if o.stores == nil {
+			o.stores = map[string]*store.Store{}
+		}
+		o.stores[st.Name] = st
+	}
+}
+
+// WithImageOptions adjusts the image service's options after they are
+// taken from the configuration.
+func WithImageOptions(fn func(*image.Options)) Option {
+	return func(o *overrides) {
+		if fn != nil {
+			o.image = append(o.image, fn)
+		}
+	}
+}
+
+// WithImportOptions adjusts the importer's options after they are taken
+// from the configuration.
+func WithImportOptions(fn func(*image.ImportOptions)) Option {
+	return func(o *overrides) {
+		if fn != nil {
+			o.imports = append(o.imports, fn)
+		}
+	}
+}
+
+// New builds a Glint node from cfg: it opens and migrates the database,
+// opens and checks the stores, loads the policy, property protections and
+// quotas, builds the authenticator, the image service, the importer, the
+// metadefs service and the API handler. On error, what was built is
+// released. Call Start before serving, and Close when done.
+func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err error) {
+	o := overrides{log: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	log := o.log
+	a := &App{log: log}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+
+	if cfg.Flavor == "caching" || cfg.Flavor == "cachemanagement" {
+		log.Warn("paste_deploy.flavor: the image cache is not available yet; serving the no-auth pipeline", "flavor", cfg.Flavor)
+	}
+	authn := o.authn
+	if authn == nil {
+		ks, err := authenticator(ctx, cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		if ks != nil {
+			authn = ks
+			a.closers = append(a.closers, func() error { ks.Close(); return nil })
+		}
+	}
+
+	if a.db, err = db.Open(ctx, cfg.DatabaseConnection); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.db.Close)
+	applied, err := a.db.Sync(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(applied) > 0 {
+		log.Info("database schema migrated", "applied", applied)
+	}
+
+	if a.stores, err = openStores(ctx, cfg, log, o.stores); err != nil {
+		return nil, err
+	}
+	a.health = &storeHealth{set: a.stores, interval: 10 * time.Second}
+
+	if a.authz, err = NewAuthorization(cfg); err != nil {
+		return nil, err
+	}
+	var authz image.Authorizer = a.authz.Images
+	if o.authz != nil {
+		authz = o.authz
+	}
+	so := imageOptions(cfg, a.authz)
+	for _, fn := range o.image {
+		fn(&so)
+	}
+	a.images = image.NewService(a.db.Images(), a.stores, authz, so, log)
+
+	imo := importOptions(cfg)
+	for _, fn := range o.imports {
+		fn(&imo)
+	}
+	if a.importer, err = image.NewImporter(a.images, a.db.Tasks(), imo); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() error { a.importer.Close(); return nil })
+
+	a.metadefs = metadef.NewService(a.db.Metadefs(), authz)
+	custom, err := customSchema(cfg.SearchDirs)
+	if err != nil {
+		return nil, err
+	}
+	a.handler, err = api.New(a.images, api.Config{
+		PublicEndpoint:        cfg.PublicEndpoint,
+		ShowImageDirectURL:    cfg.ShowImageDirectURL,
+		ShowMultipleLocations: cfg.ShowMultipleLocations,
+		LimitParamDefault:     cfg.LimitParamDefault,
+		APILimitMax:           cfg.APILimitMax,
+		DiskFormats:           cfg.DiskFormats,
+		ContainerFormats:      cfg.ContainerFormats,
+		EnabledImportMethods:  cfg.EnabledImportMethods,
+		Importer:              a.importer,
+		CustomSchema:          custom,
+		Metadefs:              a.metadefs,
+		Stores:                a.stores,
+		MultiStore:            len(cfg.EnabledBackends) > 0,
+		Authenticator:         authn,
+	}, a.check, log)
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// imageOptions are the image service's settings the configuration and
+// its authorization give.
+func imageOptions(cfg *config.Config, authz *Authorization) image.Options {
+	return image.Options{
+		ImageSizeCap:     cfg.ImageSizeCap,
+		HashingAlgorithm: cfg.HashingAlgorithm,
+		PropertyQuota:    cfg.ImagePropertyQuota,
+		TagQuota:         cfg.ImageTagQuota,
+		MemberQuota:      cfg.ImageMemberQuota,
+		StorageQuota:     authz.StorageQuota,
+		Limits:           authz.Limits,
+		SecureRBAC:       cfg.EnforceSecureRBAC,
+		Protections:      authz.Protections,
+		DelayedDelete:    cfg.DelayedDelete,
+		UploadHeartbeat:  time.Duration(cfg.UploadStaleAfter) * time.Second / 4,
+		DiskFormats:      cfg.DiskFormats,
+		ContainerFormats: cfg.ContainerFormats,
+		ShowLocations:    cfg.ShowMultipleLocations,
+		LocationQuota:    cfg.ImageLocationQuota,
+		LocationFilter:   locationFilter(cfg),
+	}
+}
+
+// customSchema reads the operator's schema-image.json from where Glance
+// looks for it beside its configuration (the configuration's directories,
+// config.Config.SearchDirs). nil: none found.
+func customSchema(dirs []string) ([]byte, error) {
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "schema-image.json"))
+		if err == nil {
+			return b, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// check is /healthcheck: the database answers and the stores pass their
+// self-checks.
+func (a *App) check(r *http.Request) error {
+	if err := a.db.Ping(r.Context()); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	return a.health.check(r.Context())
+}
+
+// Start starts the background work: the importer fails the imports this
+// node left unfinished when it last stopped and starts its expiry loop.
+func (a *App) Start(ctx context.Context) error { return a.importer.Start(ctx) }
+
+// Close stops the importer's workers and releases the database and the
+// authenticator, in the reverse order of their construction. The API
+// handler must no longer be serving.
+func (a *App) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
+
+// Handler is the Image API.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Service is the image service the API calls.
+func (a *App) Service() *image.Service { return a.images }
+
+// Importer runs the node's interoperable imports and tasks.
+func (a *App) Importer() *image.Importer { return a.importer }
+
+// DB is the node's database.
+func (a *App) DB() *db.DB { return a.db }
+
+// Stores are the node's stores.
+func (a *App) Stores() *store.Set { return a.stores }
+
+// Authorization is the policy engine, property protections and quotas
+// built from the configuration.
+func (a *App) Authorization() *Authorization { return a.authz }
