@@ -1,7 +1,6 @@
 package image
 
 import (
-	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -92,7 +91,10 @@ func (p *hashPipe) produce(src io.Reader) {
 				return
 			}
 		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		// Only ReadFull's own end markers are a clean end: a source error
+		// that wraps one (a client gone mid-body, as net/http reports
+		// it) is a failure.
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			p.err = io.EOF
 			return
 		}
@@ -144,7 +146,7 @@ func (p *hashPipe) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
 		if err := p.next(); err != nil {
-			if errors.Is(err, io.EOF) {
+			if err == io.EOF {
 				return total, nil
 			}
 			return total, err
