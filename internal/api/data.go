@@ -32,13 +32,12 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		}
 		size = n
 	}
-	tr, err := s.uploadTarget(r)
+	target, err := s.uploadTarget(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	r = tr
-	if err := s.images.Upload(r.Context(), r.PathValue("id"), r.Body, size); err != nil {
+	if err := s.images.Upload(r.Context(), r.PathValue("id"), target, r.Body, size); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -1,9 +1,11 @@
-package image
+package store
 
 import (
 	"io"
 	"sync"
 	"sync/atomic"
+
+	"glint/internal/errs"
 )
 
 // hashPipe reads its source in large chunks on a goroutine of its own and
@@ -159,6 +161,24 @@ func (p *hashPipe) WriteTo(w io.Writer) (int64, error) {
 		}
 	}
 }
+
+// end reports whether the reader of the pipe had everything the source
+// holds: nil when the source is at its end, the source's error, or
+// errUnread when bytes are left that nobody read. It waits for the
+// source's next read when the reader stopped exactly at a chunk's end.
+func (p *hashPipe) end() error {
+	var one [1]byte
+	n, err := p.Read(one[:])
+	switch {
+	case n > 0:
+		return errUnread
+	case err == io.EOF:
+		return nil
+	}
+	return err
+}
+
+var errUnread = errs.E(errs.Op("store.Write"), errs.Internal, "the driver stopped reading before the end of the data")
 
 // Close stops the pipe and waits until the hashes have seen every byte
 // that was read; after a clean EOF the sums are then complete.
