@@ -64,11 +64,12 @@ type Writable interface {
 	Driver
 	// Add stores all of r under imageID, or nothing: on any error,
 	// including r failing and ctx being cancelled, no data may be left
-	// behind. size is what r yields, or -1 when unknown: the Store makes r
-	// fail rather than yield another length, so a driver may size its
-	// writes by it. Add reads r to its end. It returns the location URI
-	// and the number of bytes written; the data is durable when Add
-	// returns. An imageID whose data exists is a conflict.
+	// behind. size is what r yields, or -1 when unknown: r ends after
+	// size bytes or fails before, so a driver may size its writes by it
+	// (the Store checks afterwards that nothing followed). Add reads r to
+	// its end. It returns the location URI and the number of bytes
+	// written; the data is durable when Add returns. An imageID whose
+	// data exists is a conflict.
 	Add(ctx context.Context, imageID string, r io.Reader, size int64) (loc string, written int64, err error)
 	// Delete removes the data at loc; deleting what is not there is an
 	// error that ErrorKind calls NotFound.
@@ -144,17 +145,19 @@ func (s *Store) Write(ctx context.Context, imageID string, r io.Reader, size int
 	}
 	md := md5.New()
 	insp := imageformat.New()
-	src := &source{r: r, size: size}
+	src := &source{ctx: ctx, r: r, size: size}
 	pipe := newHashPipe(src, md, mh, insp)
-	loc, n, err := w.Add(ctx, imageID, ContextReader(ctx, pipe), size)
+	loc, n, err := w.Add(ctx, imageID, pipe, size)
 	added := err == nil
 	if err == nil {
 		// A driver that stopped reading early must not keep a prefix.
 		err = pipe.end()
 	}
 	pipe.Close() // the sums and the inspection are complete once the pipe is closed
-	if err == nil && src.err != nil {
-		err = src.err // the source failed, whatever the driver made of it
+	if err == nil {
+		// The source failed, whatever the driver made of it, or holds
+		// more than it announced.
+		err = src.rest()
 	}
 	if err == nil && n != src.n {
 		err = errs.Errorf(op, errs.Internal, "the driver reports %d bytes written of %d", n, src.n)
@@ -186,8 +189,13 @@ func (s *Store) Write(ctx context.Context, imageID string, r io.Reader, size int
 }
 
 // source is the caller's reader as the driver sees it: it counts, keeps
-// the first error, and holds the data to its announced size.
+// the first error, stops with ctx's error once ctx is done, and holds the
+// data to its announced size. It ends at the announced size whatever
+// follows, so that a driver that sends exactly that many bytes (S3's PUT,
+// Swift's) never sees a failure after its backend has the object whole;
+// rest then tells whether more followed.
 type source struct {
+	ctx  context.Context
 	r    io.Reader
 	size int64 // -1: unknown
 	n    int64
@@ -199,15 +207,9 @@ func (s *source) Read(p []byte) (int, error) {
 		return 0, s.err
 	}
 	if s.size >= 0 && s.n >= s.size {
-		// One byte more tells a long stream from an exact one.
-		var one [1]byte
-		m, err := io.ReadFull(s.r, one[:])
-		switch {
-		case m > 0:
-			return 0, s.fail(errs.Errorf("store.Write", errs.Invalid, "Image size mismatch: more than the %d bytes announced", s.size))
-		case err == io.EOF:
-			return 0, io.EOF
-		}
+		return 0, io.EOF
+	}
+	if err := s.ctx.Err(); err != nil {
 		return 0, s.fail(err)
 	}
 	if s.size >= 0 && int64(len(p)) > s.size-s.n {
@@ -222,6 +224,24 @@ func (s *source) Read(p []byte) (int, error) {
 		return m, s.fail(err)
 	}
 	return m, err
+}
+
+// rest is called once the driver is done: the source's error, if it
+// failed, or whether it holds more than the announced size (one byte more
+// tells a long stream from an exact one).
+func (s *source) rest() error {
+	if s.err != nil || s.size < 0 {
+		return s.err
+	}
+	var one [1]byte
+	m, err := io.ReadFull(s.r, one[:])
+	switch {
+	case m > 0:
+		return s.fail(errs.Errorf("store.Write", errs.Invalid, "Image size mismatch: more than the %d bytes announced", s.size))
+	case err == io.EOF:
+		return nil
+	}
+	return s.fail(err)
 }
 
 func (s *source) fail(err error) error {
