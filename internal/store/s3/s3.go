@@ -298,14 +298,37 @@ func (d *Driver) Add(ctx context.Context, imageID string, r io.Reader, size int6
 // body unsigned so that it need not be buffered to be hashed first (the
 // Store holds r to size).
 func (d *Driver) putStream(ctx context.Context, key string, r io.Reader, size int64) (int64, error) {
+	body := &bodyReader{r: r}
 	_, err := d.client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: &d.opts.Bucket, Key: &key, Body: struct{ io.Reader }{r}, ContentLength: aws.Int64(size),
+		Bucket: &d.opts.Bucket, Key: &key, Body: body, ContentLength: aws.Int64(size),
 		IfNoneMatch: aws.String("*"),
 	}, s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware))
 	if err != nil {
+		if (body.err != nil || ctx.Err() != nil) && d.ErrorKind(err) != errs.Conflict {
+			// The request was cut short. S3 discards a body shorter than
+			// its Content-Length, but not every S3 server does (versitygw
+			// keeps what it got): what may have been stored is removed.
+			// It can only be this write's: the key was free when Add
+			// began, and the image service writes one image at a time.
+			d.client.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{Bucket: &d.opts.Bucket, Key: &key})
+		}
 		return 0, err
 	}
 	return size, nil
+}
+
+// bodyReader keeps the error of a request body.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
 }
 
 // putMultipart reads parts of ChunkSize and uploads up to Workers at
