@@ -44,7 +44,7 @@ var kindWords = map[errs.Kind]string{
 	errs.Conflict:     "Image data already exists in the store",
 	errs.TooLarge:     "Image storage media is full",
 	errs.Unauthorized: "The store rejected its credentials",
-	errs.Forbidden:    "The store denied access to the image data",
+	errs.Forbidden:    "The store denied access",
 }
 
 // wrap is the one place a driver's error becomes a Glint error: its Kind
