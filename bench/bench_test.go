@@ -3,7 +3,7 @@ package bench_test
 // Benchmarks of Glint's hot paths, reached from outside the packages
 // through their exported API only (go test -bench . ./bench/):
 //
-//	BenchmarkMD5SHA512  md5 and sha512 of 1 MiB chunks (image.NewHash, as
+//	BenchmarkMD5SHA512  md5 and sha512 of 1 MiB chunks (store.NewHash, as
 //	                    uploads use them): alone, serially through an
 //	                    io.MultiWriter (what Glint's upload does today), and
 //	                    concurrently in two goroutines
@@ -31,7 +31,7 @@ import (
 
 	"glint/bench"
 	"glint/internal/app/apptest"
-	"glint/internal/image"
+	"glint/internal/store"
 	"glint/internal/store/filesystem"
 )
 
@@ -45,7 +45,7 @@ func chunks(n int) [][]byte {
 }
 
 func newHash(b *testing.B, algo string) hash.Hash {
-	h, err := image.NewHash(algo)
+	h, err := store.NewHash(algo)
 	if err != nil {
 		b.Fatal(err)
 	}

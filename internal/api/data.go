@@ -29,12 +29,11 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 		}
 		size = n
 	}
-	tr, err := s.uploadTarget(r)
+	target, err := s.uploadTarget(r)
 	if err != nil {
 		return err
 	}
-	r = tr
-	if err := s.images.Upload(r.Context(), r.PathValue("id"), r.Body, size); err != nil {
+	if err := s.images.Upload(r.Context(), r.PathValue("id"), target, r.Body, size); err != nil {
 		return err
 	}
 	noContent(w)

@@ -25,7 +25,7 @@ func (s *Server) storeList(detail bool) []map[string]any {
 		if st.Name == s.cfg.Stores.DefaultName() {
 			m["default"] = "true"
 		}
-		if !st.Driver.Capabilities().Has(store.WriteAccess) {
+		if st.ReadOnly() {
 			m["read-only"] = "true"
 		}
 		if detail {
@@ -59,21 +59,22 @@ func (s *Server) infoStoresDetail(w http.ResponseWriter, r *http.Request) error 
 	return writeJSON(w, http.StatusOK, map[string]any{"stores": s.storeList(true)})
 }
 
-// uploadTarget reads X-Image-Meta-Store: the store an upload goes to.
-func (s *Server) uploadTarget(r *http.Request) (*http.Request, error) {
+// uploadTarget reads X-Image-Meta-Store: the store an upload goes to, or
+// nil for the default.
+func (s *Server) uploadTarget(r *http.Request) (*store.Store, error) {
 	const op errs.Op = "api.upload"
 	name := strings.TrimSpace(r.Header.Get("X-Image-Meta-Store"))
 	if name == "" || !s.multiStore() {
-		return r, nil
+		return nil, nil
 	}
 	st, err := s.cfg.Stores.Named(name)
 	if err != nil {
 		return nil, errs.E(op, errs.Invalid, err)
 	}
-	if !st.Driver.Capabilities().Has(store.WriteAccess) {
+	if st.ReadOnly() {
 		return nil, errs.Errorf(op, errs.Invalid, "Store %s is read-only", name)
 	}
-	return r.WithContext(store.WithTarget(r.Context(), name)), nil
+	return st, nil
 }
 
 // storeNames lists, comma-separated, the stores holding the image's data:

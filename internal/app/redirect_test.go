@@ -46,8 +46,8 @@ func TestHTTPStoreFollowsTheOperatorsFilter(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			size, err := st.Driver.Size(ctx, c.URL)
-			rc, gerr := st.Driver.Get(ctx, c.URL, 0)
+			size, err := st.Size(ctx, c.URL)
+			rc, gerr := st.Open(ctx, c.URL, 0)
 			var got []byte
 			if gerr == nil {
 				got, _ = io.ReadAll(rc)

@@ -111,7 +111,7 @@ func openStores(ctx context.Context, cfg *config.Config, log *slog.Logger, given
 		return nil, fmt.Errorf("store self-check failed: %w", err)
 	}
 	for _, st := range set.Stores() {
-		log.Info("store ready", "store", st.Name, "capabilities", st.Driver.Capabilities().String(), "default", st.Name == def)
+		log.Info("store ready", "store", st.Name, "type", st.Type, "read_only", st.ReadOnly(), "default", st.Name == def)
 	}
 	return set, nil
 }

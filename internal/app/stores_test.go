@@ -86,11 +86,11 @@ func TestOpenStoresMulti(t *testing.T) {
 		t.Errorf("description %q", fast.Description)
 	}
 	// A location is served by the store whose directory holds it.
-	loc, _, err := fast.Driver.Add(context.Background(), "img", strings.NewReader("x"), 1)
+	w, err := fast.Write(context.Background(), "img", strings.NewReader("x"), 1, "sha512")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := set.NameFor(loc); n != "fast" {
-		t.Errorf("NameFor(%s) = %q", loc, n)
+	if n := set.NameFor(w.Location); n != "fast" {
+		t.Errorf("NameFor(%s) = %q", w.Location, n)
 	}
 }

@@ -2,7 +2,6 @@ package image
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +30,7 @@ func (im *Importer) importStores(img *Image, req *ImportRequest) ([]string, erro
 			if req.AllStores {
 				return nil, nil
 			}
-			return nil, errs.Errorf(op, errs.Invalid, "Image is already present at store '%s'", im.s.stores.Default.Scheme())
+			return nil, errs.Errorf(op, errs.Invalid, "Image is already present at store '%s'", im.s.stores.Default().Driver.Scheme())
 		}
 		return []string{""}, nil
 	}
@@ -46,7 +45,7 @@ func (im *Importer) importStores(img *Image, req *ImportRequest) ([]string, erro
 		// Glance leaves out the read-only HTTP store (and its reserved
 		// staging and tasks stores, which Glint does not have).
 		for _, st := range set.Stores() {
-			if st.Driver.Capabilities().Has(store.WriteAccess) {
+			if !st.ReadOnly() {
 				names = append(names, st.Name)
 			}
 		}
@@ -68,7 +67,7 @@ func (im *Importer) importStores(img *Image, req *ImportRequest) ([]string, erro
 			// upload's X-Image-Meta-Store with 400), in glance_store's words.
 			return nil, errs.E(op, errs.Conflict, errs.Message(err))
 		}
-		if !st.Driver.Capabilities().Has(store.WriteAccess) {
+		if st.ReadOnly() {
 			// Glint: Glance accepts the request and the task fails when
 			// glance_store refuses the write.
 			return nil, errs.Errorf(op, errs.Invalid, "Store %s is read-only", n)
@@ -150,46 +149,40 @@ func (e *storeError) Unwrap() error { return e.err }
 
 // written is what one store write produced.
 type written struct {
-	loc       string
-	size      int64
-	sum, hv   string
-	algo      string
-	format    imageformat.Result
+	store.Written
 	storeName string
 }
 
-// writeToStore streams src into the store called name ("" is the
-// default), hashing and inspecting it on the way.
-func (im *Importer) writeToStore(ctx context.Context, j *job, name string, src io.Reader, size int64, algo string) (*written, error) {
+// writeToStore streams src into st, which hashes and inspects it on the
+// way; name is st's name in the task ("" for the default store without
+// enabled_backends).
+func (im *Importer) writeToStore(ctx context.Context, j *job, st *store.Store, name string, src io.Reader, size int64, algo string) (*written, error) {
 	const op errs.Op = "image.writeToStore"
-	d := im.s.stores.Default
-	if name != "" {
-		st, err := im.s.stores.Named(name)
-		if err != nil {
-			return nil, &storeError{name, errs.E(op, err)}
-		}
-		d = st.Driver
-	}
-	md, _ := NewHash("md5")
-	mh, err := NewHash(algo)
-	if err != nil {
-		return nil, errs.E(op, errs.Internal, err)
-	}
-	insp := imageformat.New()
-	// The pipe reads on its own goroutine: report progress on a snapshot.
+	// The store's pipe reads on its own goroutine: report progress on a
+	// snapshot of the task.
 	snap := *j.task
 	pr := &progressReader{r: src, every: progressEvery, report: func(n int64) { im.progress(ctx, &snap, n) }}
-	pipe := newHashPipe(pr, md, mh, insp)
-	loc, n, err := d.Add(ctx, deref(j.task.ImageID), pipe, size)
-	pipe.Close()
+	w, err := st.Write(ctx, deref(j.task.ImageID), pr, size, algo)
 	if err != nil {
 		if im.ctx.Err() != nil {
 			return nil, err // shutting down: not this store's fault
 		}
 		return nil, &storeError{name, errs.E(op, err)}
 	}
-	return &written{loc: loc, size: n, sum: hex.EncodeToString(md.Sum(nil)), hv: hex.EncodeToString(mh.Sum(nil)),
-		algo: algo, format: insp.Result(), storeName: name}, nil
+	return &written{Written: w, storeName: name}, nil
+}
+
+// target is the store an import writes to under the name it has in the
+// task: "" is the default store (no enabled_backends).
+func (im *Importer) target(name string) (*store.Store, error) {
+	if name == "" {
+		return im.s.stores.Default(), nil
+	}
+	st, err := im.s.stores.Named(name)
+	if err != nil {
+		return nil, &storeError{name, errs.E(errs.Op("image.importToStores"), err)}
+	}
+	return st, nil
 }
 
 // storeFailure records one store's failure on the image
@@ -216,7 +209,7 @@ func (im *Importer) revertStores(ctx context.Context, j *job, done []*written) {
 	id := deref(j.task.ImageID)
 	_, err := im.modifyLocked(ctx, j.task, func(n *Image) error {
 		n.Locations = slices.DeleteFunc(n.Locations, func(l Location) bool {
-			return slices.ContainsFunc(done, func(w *written) bool { return w.loc == l.URL })
+			return slices.ContainsFunc(done, func(w *written) bool { return w.Location == l.URL })
 		})
 		return nil
 	})
@@ -224,7 +217,7 @@ func (im *Importer) revertStores(ctx context.Context, j *job, done []*written) {
 		im.s.log.WarnContext(ctx, "could not remove the locations of a failed import", "image_id", id, "err", err)
 	}
 	for _, w := range done {
-		im.s.deleteData(ctx, id, w.loc)
+		im.s.deleteData(ctx, id, w.Location)
 	}
 }
 
@@ -239,12 +232,12 @@ func (im *Importer) copySource(ctx context.Context, img *Image) (io.ReadCloser, 
 	})
 	var last error
 	for _, l := range locs {
-		d, err := im.s.stores.For(l.URL)
+		st, err := im.s.stores.For(l.URL)
 		if err != nil {
 			last = err
 			continue
 		}
-		rc, err := d.Get(ctx, l.URL, 0)
+		rc, err := st.Open(ctx, l.URL, 0)
 		if err != nil {
 			last = err
 			im.s.log.WarnContext(ctx, "copy-image: could not read a copy, trying the next", "image_id", img.ID,
@@ -299,12 +292,16 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 			im.revertStores(ctx, j, done)
 			return err
 		}
-		w, err := im.writeToStore(ctx, j, name, src, size, algo)
+		st, err := im.target(name)
+		var w *written
+		if err == nil {
+			w, err = im.writeToStore(ctx, j, st, name, src, size, algo)
+		}
 		src.Close()
 		if err == nil {
 			err = im.checkWritten(op, img, first, w, inspected, copying, wantHash)
 			if err != nil {
-				s.deleteData(ctx, id, w.loc)
+				s.deleteWritten(ctx, id, st, w.Location)
 				var se *storeError
 				if !errors.As(err, &se) {
 					im.revertStores(ctx, j, done)
@@ -340,9 +337,9 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 				return errs.Errorf(op, errs.Conflict, "Image is %s: copy abandoned", n.Status)
 			}
 			if !copying && first == w {
-				n.Size = &w.size
-				n.Checksum, n.OSHashAlgo, n.OSHashValue = &w.sum, &w.algo, &w.hv
-				if vs := w.format.VirtualSizeFor(deref(n.DiskFormat)); inspected && vs > 0 {
+				n.Size = &w.Size
+				n.Checksum, n.OSHashAlgo, n.OSHashValue = &w.Checksum, &w.HashAlgo, &w.HashValue
+				if vs := w.Format.VirtualSizeFor(deref(n.DiskFormat)); inspected && vs > 0 {
 					n.VirtualSize = &vs
 				}
 			}
@@ -350,7 +347,7 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 			if name != "" {
 				md["store"] = name
 			}
-			n.Locations = append(n.Locations, Location{URL: w.loc, Metadata: md, Status: "active"})
+			n.Locations = append(n.Locations, Location{URL: w.Location, Metadata: md, Status: "active"})
 			n.Properties[PropImportingStores] = mergeStores(n.Properties[PropImportingStores], nil, []string{name})
 			if setActive {
 				n.Status = Active
@@ -358,7 +355,7 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 			return nil
 		})
 		if err != nil {
-			s.deleteData(ctx, id, w.loc)
+			s.deleteWritten(ctx, id, st, w.Location)
 			im.revertStores(ctx, j, done)
 			return err
 		}
@@ -399,16 +396,16 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 // different from current value set on the image."): that fails the store.
 func (im *Importer) checkWritten(op errs.Op, img *Image, first, w *written, inspected, copying bool, wantHash string) error {
 	if first == nil && inspected {
-		if cerr := imageformat.Check(w.format, *img.DiskFormat); cerr != nil {
+		if cerr := imageformat.Check(w.Format, *img.DiskFormat); cerr != nil {
 			return errs.E(op, errs.BadFormat, errs.Message(cerr), cerr)
 		}
 	}
-	if first == nil && wantHash != "" && !strings.EqualFold(wantHash, w.hv) {
-		return errs.Errorf(op, errs.Invalid, "os_hash_value %s does not match the downloaded data's %s %s", wantHash, w.algo, w.hv)
+	if first == nil && wantHash != "" && !strings.EqualFold(wantHash, w.HashValue) {
+		return errs.Errorf(op, errs.Invalid, "os_hash_value %s does not match the downloaded data's %s %s", wantHash, w.HashAlgo, w.HashValue)
 	}
 	ref := first
 	if copying {
-		ref = &written{size: deref64(img.Size), sum: deref(img.Checksum), hv: deref(img.OSHashValue)}
+		ref = &written{Written: store.Written{Size: deref64(img.Size), Checksum: deref(img.Checksum), HashValue: deref(img.OSHashValue)}}
 	}
 	if ref == nil {
 		return nil
@@ -417,9 +414,9 @@ func (im *Importer) checkWritten(op errs.Op, img *Image, first, w *written, insp
 		attr      string
 		want, got string
 	}{
-		{"size", fmt.Sprint(ref.size), fmt.Sprint(w.size)},
-		{"checksum", ref.sum, w.sum},
-		{"os_hash_value", ref.hv, w.hv},
+		{"size", fmt.Sprint(ref.Size), fmt.Sprint(w.Size)},
+		{"checksum", ref.Checksum, w.Checksum},
+		{"os_hash_value", ref.HashValue, w.HashValue},
 	} {
 		if c.want != "" && c.want != c.got {
 			return &storeError{w.storeName, errs.Errorf(op, errs.Invalid, "%s of uploaded data is different from current value set on the image.", c.attr)}

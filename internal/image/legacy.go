@@ -78,7 +78,7 @@ func (im *Importer) runLegacy(ctx context.Context, j *job) error {
 	if resp.StatusCode != 200 {
 		return fail(fmt.Errorf("download of %s failed: HTTP %s", redact(from), resp.Status))
 	}
-	if err := im.s.Upload(dctx, img.ID, resp.Body, resp.ContentLength); err != nil {
+	if err := im.s.Upload(dctx, img.ID, im.s.stores.Default(), resp.Body, resp.ContentLength); err != nil {
 		return fail(err)
 	}
 	return im.finishTask(ctx, j.task, TaskSuccess, map[string]any{"image_id": img.ID}, "")

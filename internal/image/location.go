@@ -123,11 +123,11 @@ func (s *Service) probeLocation(ctx context.Context, loc string) probe {
 			return invalid(err)
 		}
 	}
-	d, err := s.stores.For(loc)
+	st, err := s.stores.For(loc)
 	if err != nil {
 		return invalid(err)
 	}
-	size, err := d.Size(ctx, loc)
+	size, err := st.Size(ctx, loc)
 	if err != nil || size <= 0 {
 		return invalid(err)
 	}
@@ -516,7 +516,7 @@ func (s *Service) validationData(img *Image, locs []newLocation) (map[string]str
 	if err != nil {
 		return nil, errs.Errorf(op, errs.Conflict, "os_hash_value (%s) is not a valid hexadecimal value", hv)
 	}
-	if h, err := NewHash(algo); err == nil && len(b) != h.Size() {
+	if h, err := store.NewHash(algo); err == nil && len(b) != h.Size() {
 		return nil, errs.Errorf(op, errs.Conflict, "os_hash_value (%s) is not the correct size for %s (should be %d bytes)", hv, algo, h.Size())
 	}
 	return newVal, nil
@@ -548,8 +548,8 @@ func (s *Service) checkLocationStorage(old, img *Image, others Usage) error {
 // keepData reports whether the data at loc must stay when image id lets
 // go of it: its store is read-only (an http location is not Glint's data)
 // or another image still has it as a location.
-func (s *Service) keepData(ctx context.Context, id, loc string, d store.Driver) bool {
-	if !d.Capabilities().Has(store.WriteAccess) {
+func (s *Service) keepData(ctx context.Context, id, loc string, st *store.Store) bool {
+	if st.ReadOnly() {
 		return true
 	}
 	inUse, err := s.repo.LocationInUse(ctx, loc, id)
@@ -564,7 +564,7 @@ func (s *Service) keepData(ctx context.Context, id, loc string, d store.Driver) 
 // unless another image still uses it or its store cannot delete.
 func (s *Service) deleteRemovedLocation(ctx context.Context, id string, l Location) {
 	ctx = context.WithoutCancel(ctx)
-	if d, err := s.stores.For(l.URL); err == nil && s.keepData(ctx, id, l.URL, d) {
+	if st, err := s.stores.For(l.URL); err == nil && s.keepData(ctx, id, l.URL, st) {
 		return
 	}
 	s.deleteData(ctx, id, l.URL)

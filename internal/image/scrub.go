@@ -84,15 +84,15 @@ func (s *Service) Scrub(ctx context.Context, scrubTime, staleAfter time.Duration
 func (s *Service) scrubImage(ctx context.Context, img *Image) bool {
 	ok := true
 	for _, l := range img.Locations {
-		d, err := s.stores.For(l.URL)
-		if err == nil && s.keepData(ctx, img.ID, l.URL, d) {
-			d = nil // recorded as scrubbed, the data left in place
+		st, err := s.stores.For(l.URL)
+		if err == nil && s.keepData(ctx, img.ID, l.URL, st) {
+			st = nil // recorded as scrubbed, the data left in place
 		}
-		if err == nil && d != nil {
-			err = d.Delete(ctx, l.URL)
+		if err == nil && st != nil {
+			err = st.Delete(ctx, l.URL)
 		}
 		if err != nil && !errs.Is(errs.NotFound, err) {
-			s.log.WarnContext(ctx, "scrubber could not delete image data; will retry", "image_id", img.ID, "location", l.URL, "err", err)
+			s.log.WarnContext(ctx, "scrubber could not delete image data; will retry", "image_id", img.ID, "location", store.Redact(l.URL), "err", err)
 			ok = false
 			continue
 		}
@@ -117,11 +117,9 @@ func (s *Service) recoverUpload(ctx context.Context, img *Image, cutoff time.Tim
 	// The partial data goes first: while the image is saving no other
 	// upload can start and write there.
 	for _, st := range s.stores.Stores() {
-		if pr, ok := st.Driver.(store.PartialRemover); ok {
-			if err := pr.RemovePartial(ctx, img.ID); err != nil {
-				s.log.WarnContext(ctx, "could not remove a dead upload's partial data", "image_id", img.ID, "store", st.Name, "err", err)
-				return false
-			}
+		if err := st.RemovePartial(ctx, img.ID); err != nil {
+			s.log.WarnContext(ctx, "could not remove a dead upload's partial data", "image_id", img.ID, "store", st.Name, "err", err)
+			return false
 		}
 	}
 	_, err := s.repo.Modify(ctx, img.ID, func(old *Image) (*Image, error) {

@@ -2,14 +2,8 @@ package image
 
 import (
 	"context"
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"log/slog"
 	"slices"
@@ -135,25 +129,6 @@ func NewService(repo Repo, stores *store.Set, authz Authorizer, opts Options, lo
 		authz = policy.Authorizer{Enforcer: e}
 	}
 	return &Service{repo: repo, members: repo, stores: stores, authz: authz, opts: opts, log: log, now: time.Now}
-}
-
-// NewHash returns a hash for a Glance hashing_algorithm name.
-func NewHash(algo string) (hash.Hash, error) {
-	switch algo {
-	case "sha512":
-		return sha512.New(), nil
-	case "sha384":
-		return sha512.New384(), nil
-	case "sha256":
-		return sha256.New(), nil
-	case "sha224":
-		return sha256.New224(), nil
-	case "sha1":
-		return sha1.New(), nil
-	case "md5":
-		return md5.New(), nil
-	}
-	return nil, fmt.Errorf("unsupported hashing algorithm %q", algo)
 }
 
 func viewerOf(ctx context.Context) Viewer {
@@ -836,25 +811,31 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
+// deleteData removes one location's data from its store. Failures are
+// logged: the data is then orphaned, the image already without it.
 func (s *Service) deleteData(ctx context.Context, id, loc string) {
 	ctx = context.WithoutCancel(ctx)
-	d, err := s.stores.For(loc)
-	if err == nil && !d.Capabilities().Has(store.WriteAccess) {
+	st, err := s.stores.For(loc)
+	if err == nil && st.ReadOnly() {
 		return // a read-only store's data (an http location) is not Glint's to delete
 	}
 	if err == nil {
-		err = d.Delete(ctx, loc)
+		err = st.Delete(ctx, loc)
 	}
 	if err != nil && !errs.Is(errs.NotFound, err) {
 		s.log.ErrorContext(ctx, "could not delete image data; it is orphaned", "image_id", id, "location", store.Redact(loc), "err", err)
 	}
 }
 
-// Upload streams data into the default store: queued → saving → active,
-// hashing as it writes. size is the announced length, or -1. On any
-// failure the data is removed and the image returns to queued, as Glance does.
-func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size int64) error {
+// Upload streams data into target, or into the default store when target
+// is nil: queued → saving → active, hashing and inspecting as it writes.
+// size is the announced length, or -1. On any failure the data is removed
+// and the image returns to queued, as Glance does.
+func (s *Service) Upload(ctx context.Context, id string, target *store.Store, body io.Reader, size int64) error {
 	const op errs.Op = "image.Upload"
+	if target == nil {
+		target = s.stores.Default()
+	}
 	img, err := s.getOwned(ctx, id, "upload_image")
 	if err != nil {
 		return errs.E(op, err)
@@ -880,58 +861,39 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size in
 	}
 	defer s.heartbeat(ctx, id)()
 
-	md, err := NewHash("md5")
+	w, err := target.Write(ctx, id, src, size, s.opts.HashingAlgorithm)
 	if err != nil {
-		return errs.E(op, errs.Internal, err)
+		return s.failUpload(ctx, saving, err)
 	}
-	mh, err := NewHash(s.opts.HashingAlgorithm)
-	if err != nil {
-		return errs.E(op, errs.Internal, err)
-	}
-	insp := imageformat.New()
-	pipe := newHashPipe(src, md, mh, insp)
-	loc, written, err := s.stores.Target(ctx).Add(ctx, id, pipe, size)
-	pipe.Close() // the sums and the inspection are complete once the pipe is closed
-	if err == nil && size >= 0 && written != size {
-		err = errs.Errorf(op, errs.Invalid, "Image size mismatch: %d bytes announced, %d received", size, written)
-		s.deleteData(ctx, id, loc)
-	}
-	format := insp.Result()
 	// As Glance does, only bare images are inspected: a container's content
 	// is not a disk.
 	inspected := *img.ContainerFormat == "bare"
-	if err == nil && inspected {
-		if cerr := imageformat.Check(format, *img.DiskFormat); cerr != nil {
+	if inspected {
+		if cerr := imageformat.Check(w.Format, *img.DiskFormat); cerr != nil {
+			s.deleteWritten(ctx, id, target, w.Location)
 			// Glance answers a format or safety failure with 415.
-			err = errs.E(op, errs.BadFormat, errs.Message(cerr), cerr)
-			s.deleteData(ctx, id, loc)
+			return s.failUpload(ctx, saving, errs.E(op, errs.BadFormat, errs.Message(cerr), cerr))
 		}
-	}
-	if err != nil {
-		return s.failUpload(ctx, saving, err)
 	}
 
 	done := saving.Clone()
 	done.Status = Active
-	done.Size = &written
-	sum := hex.EncodeToString(md.Sum(nil))
-	algo := s.opts.HashingAlgorithm
-	hv := hex.EncodeToString(mh.Sum(nil))
-	done.Checksum, done.OSHashAlgo, done.OSHashValue = &sum, &algo, &hv
-	if vs := format.VirtualSizeFor(*done.DiskFormat); inspected && vs > 0 {
+	done.Size = &w.Size
+	done.Checksum, done.OSHashAlgo, done.OSHashValue = &w.Checksum, &w.HashAlgo, &w.HashValue
+	if vs := w.Format.VirtualSizeFor(*done.DiskFormat); inspected && vs > 0 {
 		done.VirtualSize = &vs
 	}
-	done.Locations = append(done.Locations, Location{URL: loc, Metadata: map[string]any{}, Status: "active"})
+	done.Locations = append(done.Locations, Location{URL: w.Location, Metadata: map[string]any{}, Status: "active"})
 	done.UpdatedAt = s.now().UTC()
 	if s.counting() {
 		// Decided under the owner's quota lock: uploads racing each other
 		// cannot together take the project past its quota.
-		err = s.saveCounted(context.WithoutCancel(ctx), done, Saving, func(o Usage) error { return s.checkStored(op, img, o, written) })
+		err = s.saveCounted(context.WithoutCancel(ctx), done, Saving, func(o Usage) error { return s.checkStored(op, img, o, w.Size) })
 	} else {
 		err = s.save(context.WithoutCancel(ctx), done, Saving)
 	}
 	if err != nil {
-		s.deleteData(ctx, id, loc)
+		s.deleteWritten(ctx, id, target, w.Location)
 		if errs.Is(errs.TooLarge, err) {
 			return s.failUpload(ctx, saving, err)
 		}
@@ -941,6 +903,13 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, size in
 		return s.failUpload(ctx, saving, err)
 	}
 	return nil
+}
+
+// deleteWritten removes data just written to st that no image will have.
+func (s *Service) deleteWritten(ctx context.Context, id string, st *store.Store, loc string) {
+	if err := st.Delete(context.WithoutCancel(ctx), loc); err != nil {
+		s.log.ErrorContext(ctx, "could not delete image data; it is orphaned", "image_id", id, "location", store.Redact(loc), "err", err)
+	}
 }
 
 // failUpload puts a saving image back to queued and explains the failure.
@@ -1002,12 +971,12 @@ func (s *Service) Open(ctx context.Context, img *Image, offset int64) (io.ReadCl
 	const op errs.Op = "image.Open"
 	var last error = errs.E(op, errs.NotFound, "Image has no data")
 	for _, l := range img.ActiveLocations() {
-		d, err := s.stores.For(l.URL)
+		st, err := s.stores.For(l.URL)
 		if err != nil {
 			last = err
 			continue
 		}
-		rc, err := d.Get(ctx, l.URL, offset)
+		rc, err := st.Open(ctx, l.URL, offset)
 		if err == nil {
 			return rc, nil
 		}

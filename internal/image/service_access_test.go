@@ -121,7 +121,7 @@ func TestOwnership(t *testing.T) {
 		{"add tag", false, nil, func(e *env, by *auth.Context, id string) error { return e.svc.AddTag(e.as(by), id, "new") }},
 		{"delete tag", false, nil, func(e *env, by *auth.Context, id string) error { return e.svc.DeleteTag(e.as(by), id, "t") }},
 		{"upload", false, nil, func(e *env, by *auth.Context, id string) error {
-			return e.svc.Upload(e.as(by), id, strings.NewReader("data"), 4)
+			return e.svc.Upload(e.as(by), id, nil, strings.NewReader("data"), 4)
 		}},
 		{"deactivate", false, func(e *env, img *image.Image) { e.set(img.ID, func(img *image.Image) { img.Status = image.Active }) },
 			func(e *env, by *auth.Context, id string) error { return e.svc.SetActive(e.as(by), id, false) }},

@@ -25,7 +25,7 @@ func rawImage(e *env, attrs ...string) *image.Image {
 // upload sends data as p1 and fails the test if it is refused.
 func (e *env) upload(id, data string) {
 	e.t.Helper()
-	if err := e.svc.Upload(e.as(member("p1")), id, strings.NewReader(data), int64(len(data))); err != nil {
+	if err := e.svc.Upload(e.as(member("p1")), id, nil, strings.NewReader(data), int64(len(data))); err != nil {
 		e.t.Fatalf("upload to %s: %v", id, err)
 	}
 }
@@ -82,7 +82,7 @@ func TestUpload(t *testing.T) {
 			if by == nil {
 				by = member("p1")
 			}
-			err := e.svc.Upload(e.as(by), img.ID, strings.NewReader(tc.body), tc.size)
+			err := e.svc.Upload(e.as(by), img.ID, nil, strings.NewReader(tc.body), tc.size)
 			checkErr(t, "upload", err, tc.want)
 			got := e.stored(img.ID)
 			if got.Status != tc.status || len(e.files()) != tc.files {

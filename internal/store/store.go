@@ -1,49 +1,79 @@
-// Package store defines the interface every image store driver implements
-// (filesystem, S3, Swift, read-only HTTP; RBD later) and the set of named
-// stores a node runs, as glance_store's enabled_backends describes them.
+// Package store is where image data lives: Store, the portable type the
+// rest of Glint calls, over Driver, the small interface each backend
+// (filesystem, S3, Swift, the read-only HTTP store) implements, and Set,
+// the named stores of a node (glance_store's enabled_backends).
+//
+// As gocloud's blob.Bucket does over its driver.Bucket, Store does once,
+// for every driver, what is not the backend's business: it checks image
+// IDs, refuses writes to read-only stores, stops on a cancelled context,
+// streams the data through md5, the os_hash algorithm and the format
+// inspector while the driver writes it, holds the driver to the announced
+// size, and wraps every failure once with its Op, its Kind (from the
+// driver's ErrorKind), the store's name and the location, credentials
+// hidden. A driver stays dumb and assumes its arguments valid. Every
+// driver passes the conformance suite in internal/store/storetest.
 package store
 
 import (
 	"context"
-	"errors"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
-	"net/url"
-	"slices"
-	"sort"
-	"strings"
 
 	"glint/internal/errs"
+	"glint/internal/imageformat"
 )
 
-// Driver is one storage backend. Drivers are dumb: hashing, size caps and
-// image status live in the image service, once for all drivers. Every
-// driver must pass the conformance suite in internal/store/storetest.
+// Driver is one storage backend, read side. A driver without the Writable
+// methods is read-only.
 type Driver interface {
-	// Scheme is the URI scheme of the locations this driver writes, e.g. "file".
+	// Scheme is the URI scheme of the locations this driver serves, e.g. "file".
 	Scheme() string
-	// Capabilities says what the driver can do (glance_store's
-	// capabilities); a read-only driver refuses Add and Delete.
-	Capabilities() Capabilities
-	// Add stores all of r under imageID, or nothing: on any error, including
-	// ctx being cancelled, no data may be left behind. size is the expected
-	// length, or -1 when unknown; it is a hint (the caller enforces caps
-	// while streaming, in r). It returns the location URI and the number of
-	// bytes written; the data is durable when Add returns.
-	Add(ctx context.Context, imageID string, r io.Reader, size int64) (loc string, written int64, err error)
-	// Get opens the data at loc from offset to the end. When the driver can
-	// hand out an *os.File it does, so that downloads use sendfile(2).
-	// An offset at or past the end gives an empty reader.
+	// Get opens the data at loc from offset (never negative) to the end;
+	// an offset at or past the end gives an empty reader. When the driver
+	// can hand out an *os.File it does, so that downloads use sendfile(2).
 	Get(ctx context.Context, loc string, offset int64) (io.ReadCloser, error)
 	// Size returns the stored length of the data at loc.
 	Size(ctx context.Context, loc string) (int64, error)
-	// Delete removes the data at loc; deleting what is not there is NotFound.
-	Delete(ctx context.Context, loc string) error
 	// Check verifies that the backend is reachable, usable and that the
-	// credentials work (writable too, unless read-only). It runs at start and
-	// for /healthcheck, so its error must say what is wrong in words an
-	// operator can act on.
+	// credentials work (writable too, unless read-only). It runs at start
+	// and for /healthcheck, so its error must say what is wrong in words
+	// an operator can act on.
 	Check(ctx context.Context) error
+	// ErrorKind classifies an error this driver returned (as gocloud's
+	// ErrorCode does): NotFound for data that is not there, Conflict for
+	// an image ID already stored, TooLarge for a full backend,
+	// Unauthorized or Forbidden for credentials, Invalid for a location
+	// the driver cannot read, Unavailable for the rest. The Store calls it
+	// once for every error a driver method returns; it is the only place
+	// a driver classifies. A driver may give its errors words (an
+	// *errs.Error with a message and no Kind): the Store keeps them as the
+	// error's message.
+	ErrorKind(err error) errs.Kind
+}
+
+// Writable is a driver that stores and deletes data; it is an optional
+// capability, found by type assertion. The Store refuses writes and
+// deletes to a driver without it.
+type Writable interface {
+	Driver
+	// Add stores all of r under imageID, or nothing: on any error,
+	// including r failing and ctx being cancelled, no data may be left
+	// behind. size is what r yields, or -1 when unknown: r ends after
+	// size bytes or fails before, so a driver may size its writes by it
+	// (the Store checks afterwards that nothing followed). Add reads r to
+	// its end. It returns the location URI and the number of bytes
+	// written; the data is durable when Add returns. An imageID whose
+	// data exists is a conflict.
+	Add(ctx context.Context, imageID string, r io.Reader, size int64) (loc string, written int64, err error)
+	// Delete removes the data at loc; deleting what is not there is an
+	// error that ErrorKind calls NotFound.
+	Delete(ctx context.Context, loc string) error
 }
 
 // PartialRemover is a driver that can remove what an Add interrupted by a
@@ -53,58 +83,15 @@ type PartialRemover interface {
 	RemovePartial(ctx context.Context, imageID string) error
 }
 
-// Capabilities is a set of glance_store capabilities.
-type Capabilities uint32
-
-// The capabilities Glance knows (glance_store.capabilities.BitMasks); the
-// values are ours, only the names matter.
-const (
-	ReadAccess Capabilities = 1 << iota
-	ReadOffset              // Get honours an offset without reading from the start
-	ReadChunk               // a length can be read from an offset
-	WriteAccess
-	WriteOffset
-	WriteChunk
-	DriverReusable // one driver serves concurrent requests
-
-	ReadRandom  = ReadOffset | ReadChunk
-	WriteRandom = WriteOffset | WriteChunk
-	RWAccess    = ReadAccess | WriteAccess
-)
-
-var capNames = []struct {
-	c    Capabilities
-	name string
-}{
-	{ReadAccess, "read_access"}, {ReadOffset, "read_offset"}, {ReadChunk, "read_chunk"},
-	{WriteAccess, "write_access"}, {WriteOffset, "write_offset"}, {WriteChunk, "write_chunk"},
-	{DriverReusable, "driver_reusable"},
-}
-
-// Has reports whether all of want are in c.
-func (c Capabilities) Has(want Capabilities) bool { return c&want == want }
-
-// String lists the capability names, e.g. "read_access|write_access".
-func (c Capabilities) String() string {
-	var names []string
-	for _, n := range capNames {
-		if c.Has(n.c) {
-			names = append(names, n.name)
-		}
-	}
-	if len(names) == 0 {
-		return "none"
-	}
-	return strings.Join(names, "|")
-}
-
-// ReadOnly is the error a read-only driver returns from Add and Delete.
-func ReadOnly(op errs.Op, scheme string) error {
-	return errs.Errorf(op, errs.Forbidden, "Store %s is read-only", scheme)
+// Owner is implemented by drivers that can tell whether a location of
+// their scheme is theirs (two S3 stores on different buckets, say).
+type Owner interface {
+	Owns(loc string) bool
 }
 
 // Store is one configured backend: a driver under an operator-given name
-// (an enabled_backends key, or the scheme when only [glance_store] is used).
+// (an enabled_backends key, or the scheme when only [glance_store] is
+// used). Its methods are the only way to the driver's data.
 type Store struct {
 	Name        string
 	Type        string // glance_store type: file, s3, swift, http
@@ -115,193 +102,259 @@ type Store struct {
 	Properties map[string]any
 }
 
-type targetKey struct{}
-
-// WithTarget returns ctx asking that uploads made with it go to the
-// store called name (the X-Image-Meta-Store header); the caller has
-// checked the name with Named.
-func WithTarget(ctx context.Context, name string) context.Context {
-	return context.WithValue(ctx, targetKey{}, name)
+// ReadOnly reports whether the store refuses writes and deletes (Glance's
+// read-only HTTP store).
+func (s *Store) ReadOnly() bool {
+	_, ok := s.Driver.(Writable)
+	return !ok
 }
 
-// Target is the driver uploads made with ctx go to: the one WithTarget
-// named, or the default.
-func (s *Set) Target(ctx context.Context) Driver {
-	if name, ok := ctx.Value(targetKey{}).(string); ok {
-		if st, ok := s.byName[name]; ok {
-			return st.Driver
-		}
+// Written is what Write stored.
+type Written struct {
+	Location  string
+	Size      int64
+	Checksum  string // md5 of the data, hex: the image's checksum
+	HashAlgo  string // os_hash_algo
+	HashValue string // os_hash_value, hex
+	// Format is what the format inspector found in the data.
+	Format imageformat.Result
+}
+
+// Write stores the data of r as image imageID, all or nothing. size is the
+// announced length, or -1: data of another length is refused (Invalid)
+// and nothing is kept. While the driver writes, the data goes through md5,
+// the hashAlgo hash (Glance's hashing_algorithm) and the format inspector,
+// each on a core of its own. An error that r returns reaches the caller
+// with its Kind and message (the caller's size cap, say); a cancelled ctx
+// is Invalid ("upload interrupted").
+func (s *Store) Write(ctx context.Context, imageID string, r io.Reader, size int64, hashAlgo string) (Written, error) {
+	const op errs.Op = "store.Write"
+	if !ValidID(imageID) {
+		return Written{}, s.refuse(op, errs.Invalid, fmt.Sprintf("Invalid image ID %q", imageID))
 	}
-	return s.Default
-}
-
-// Set holds the stores of a node: Default receives uploads, and a location
-// is served by the store whose driver owns it.
-type Set struct {
-	Default  Driver
-	def      string
-	byName   map[string]*Store
-	order    []string
-	byScheme map[string]Driver
-}
-
-// NewSet builds a Set whose default store is def. Each driver is named
-// after its scheme.
-func NewSet(def Driver, others ...Driver) *Set {
-	s := &Set{Default: def, def: def.Scheme(), byName: map[string]*Store{}, byScheme: map[string]Driver{}}
-	for _, d := range append([]Driver{def}, others...) {
-		s.add(&Store{Name: d.Scheme(), Type: d.Scheme(), Driver: d})
-	}
-	return s
-}
-
-// NewNamedSet builds a Set of named stores (Glance's enabled_backends),
-// the one called def being the default.
-func NewNamedSet(def string, stores ...*Store) (*Set, error) {
-	const op errs.Op = "store.NewNamedSet"
-	s := &Set{def: def, byName: map[string]*Store{}, byScheme: map[string]Driver{}}
-	for _, st := range stores {
-		if _, dup := s.byName[st.Name]; dup {
-			return nil, errs.Errorf(op, errs.Invalid, "store %q is configured twice", st.Name)
-		}
-		s.add(st)
-	}
-	d, ok := s.byName[def]
+	w, ok := s.Driver.(Writable)
 	if !ok {
-		return nil, errs.Errorf(op, errs.Invalid, "default store %q is not one of the enabled stores (%s)", def, strings.Join(s.order, ", "))
+		return Written{}, s.refuse(op, errs.Forbidden, fmt.Sprintf("Store %s is read-only", s.Name))
 	}
-	s.Default = d.Driver
-	return s, nil
-}
-
-func (s *Set) add(st *Store) {
-	if _, ok := s.byName[st.Name]; !ok {
-		s.order = append(s.order, st.Name)
-	}
-	s.byName[st.Name] = st
-	// The first store of a scheme answers for its locations; drivers of the
-	// same scheme refuse locations that are not theirs, which For handles.
-	if _, ok := s.byScheme[st.Driver.Scheme()]; !ok {
-		s.byScheme[st.Driver.Scheme()] = st.Driver
-	}
-	if st.Driver.Scheme() == "file" {
-		if _, ok := s.byScheme["filesystem"]; !ok {
-			s.byScheme["filesystem"] = st.Driver
-		}
-	}
-}
-
-// DefaultName is the name of the default store.
-func (s *Set) DefaultName() string { return s.def }
-
-// Stores lists the stores in configuration order.
-func (s *Set) Stores() []*Store {
-	out := make([]*Store, 0, len(s.order))
-	for _, n := range s.order {
-		out = append(out, s.byName[n])
-	}
-	return out
-}
-
-// Named returns the store called name.
-func (s *Set) Named(name string) (*Store, error) {
-	const op errs.Op = "store.Named"
-	st, ok := s.byName[name]
-	if !ok {
-		return nil, errs.Errorf(op, errs.Invalid, "Store for identifier %s not found", name)
-	}
-	return st, nil
-}
-
-// Owner is implemented by drivers that can tell whether a location of
-// their scheme is theirs (two S3 stores on different buckets, say).
-type Owner interface {
-	Owns(loc string) bool
-}
-
-// For returns the driver that serves a location URI.
-func (s *Set) For(loc string) (Driver, error) {
-	const op errs.Op = "store.For"
-	u, err := url.Parse(loc)
+	mh, err := NewHash(hashAlgo)
 	if err != nil {
-		return nil, errs.E(op, errs.Invalid, "bad location", err)
+		return Written{}, s.refuse(op, errs.Internal, err.Error())
 	}
-	for _, n := range s.order {
-		d := s.byName[n].Driver
-		if o, ok := d.(Owner); ok && schemeMatches(d.Scheme(), u.Scheme) && o.Owns(loc) {
-			return d, nil
-		}
+	if err := ctx.Err(); err != nil {
+		return Written{}, s.fail(op, errs.Invalid, "upload interrupted", err)
 	}
-	d, ok := s.byScheme[u.Scheme]
-	if !ok {
-		for sch, dd := range s.byScheme {
-			if schemeMatches(sch, u.Scheme) {
-				return dd, nil
+	md := md5.New()
+	insp := imageformat.New()
+	src := &source{ctx: ctx, r: r, size: size}
+	pipe := newHashPipe(src, md, mh, insp)
+	loc, n, err := w.Add(ctx, imageID, pipe, size)
+	added := err == nil
+	if err == nil {
+		// A driver that stopped reading early must not keep a prefix.
+		err = pipe.end()
+	}
+	pipe.Close() // the sums and the inspection are complete once the pipe is closed
+	if err == nil {
+		// The source failed, whatever the driver made of it, or holds
+		// more than it announced.
+		err = src.rest()
+	}
+	if err == nil && n != src.n {
+		err = errs.Errorf(op, errs.Internal, "the driver reports %d bytes written of %d", n, src.n)
+	}
+	if err != nil {
+		if added {
+			// Add succeeded but the data is not what was sent.
+			if derr := w.Delete(context.WithoutCancel(ctx), loc); derr != nil {
+				err = fmt.Errorf("%w (and its data could not be removed: %v)", err, derr)
 			}
 		}
-		return nil, errs.Errorf(op, errs.Unavailable, "no store for location scheme %q", u.Scheme)
+		switch {
+		case ctx.Err() != nil:
+			// The client went away, or gave up.
+			return Written{}, s.fail(op, errs.Invalid, "upload interrupted", err)
+		case src.err != nil:
+			return Written{}, s.stamp(op, src.err) // the source's own error, as it is
+		case added:
+			return Written{}, s.stamp(op, err) // the driver broke the contract of Add
+		}
+		return Written{}, s.wrap(op, "", err)
 	}
-	return d, nil
+	return Written{
+		Location: loc, Size: n,
+		Checksum: hex.EncodeToString(md.Sum(nil)),
+		HashAlgo: hashAlgo, HashValue: hex.EncodeToString(mh.Sum(nil)),
+		Format: insp.Result(),
+	}, nil
 }
 
-// NameFor returns the name of the store that serves loc, or "".
-func (s *Set) NameFor(loc string) string {
-	d, err := s.For(loc)
+// source is the caller's reader as the driver sees it: it counts, keeps
+// the first error, stops with ctx's error once ctx is done, and holds the
+// data to its announced size. It ends at the announced size whatever
+// follows, so that a driver that sends exactly that many bytes (S3's PUT,
+// Swift's) never sees a failure after its backend has the object whole;
+// rest then tells whether more followed.
+type source struct {
+	ctx  context.Context
+	r    io.Reader
+	size int64 // -1: unknown
+	n    int64
+	err  error
+}
+
+func (s *source) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	if s.size >= 0 && s.n >= s.size {
+		return 0, io.EOF
+	}
+	if err := s.ctx.Err(); err != nil {
+		return 0, s.fail(err)
+	}
+	if s.size >= 0 && int64(len(p)) > s.size-s.n {
+		p = p[:s.size-s.n]
+	}
+	m, err := s.r.Read(p)
+	s.n += int64(m)
+	switch {
+	case err == io.EOF && s.size >= 0 && s.n < s.size:
+		return m, s.fail(errs.Errorf("store.Write", errs.Invalid, "Image size mismatch: %d bytes announced, %d received", s.size, s.n))
+	case err != nil && err != io.EOF:
+		return m, s.fail(err)
+	}
+	return m, err
+}
+
+// rest is called once the driver is done: the source's error, if it
+// failed, or whether it holds more than the announced size (one byte more
+// tells a long stream from an exact one).
+func (s *source) rest() error {
+	if s.err != nil || s.size < 0 {
+		return s.err
+	}
+	var one [1]byte
+	m, err := io.ReadFull(s.r, one[:])
+	switch {
+	case m > 0:
+		return s.fail(errs.Errorf("store.Write", errs.Invalid, "Image size mismatch: more than the %d bytes announced", s.size))
+	case err == io.EOF:
+		return nil
+	}
+	return s.fail(err)
+}
+
+func (s *source) fail(err error) error {
+	s.err = err
+	return err
+}
+
+// Open returns the data at loc from offset to the end. It is the driver's
+// reader itself (an *os.File for the filesystem store, for sendfile);
+// errors while reading it are the driver's, unwrapped.
+func (s *Store) Open(ctx context.Context, loc string, offset int64) (io.ReadCloser, error) {
+	const op errs.Op = "store.Open"
+	if offset < 0 {
+		return nil, s.refuse(op, errs.Invalid, fmt.Sprintf("Invalid offset %d", offset))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, s.interrupted(op, err)
+	}
+	rc, err := s.Driver.Get(ctx, loc, offset)
 	if err != nil {
-		return ""
+		return nil, s.wrap(op, loc, err)
 	}
-	for _, n := range s.order {
-		if s.byName[n].Driver == d {
-			return n
-		}
-	}
-	return ""
+	return rc, nil
 }
 
-// schemeMatches lets one driver serve the scheme variants Glance writes
-// (swift, swift+http, swift+https; s3, s3+http, s3+https; http, https).
-func schemeMatches(driverScheme, locScheme string) bool {
-	if driverScheme == locScheme {
-		return true
+// Size returns the stored length of the data at loc.
+func (s *Store) Size(ctx context.Context, loc string) (int64, error) {
+	const op errs.Op = "store.Size"
+	if err := ctx.Err(); err != nil {
+		return 0, s.interrupted(op, err)
 	}
-	base := func(s string) string { b, _, _ := strings.Cut(s, "+"); return b }
-	switch driverScheme {
-	case "http", "https":
-		return locScheme == "http" || locScheme == "https"
+	n, err := s.Driver.Size(ctx, loc)
+	if err != nil {
+		return 0, s.wrap(op, loc, err)
 	}
-	return base(driverScheme) == base(locScheme)
+	return n, nil
 }
 
-// Check runs every store's self-check and joins the failures, each
-// prefixed with the store's name, in configuration order.
-func (s *Set) Check(ctx context.Context) error {
-	var failed []error
-	for _, n := range s.order {
-		if err := s.byName[n].Driver.Check(ctx); err != nil {
-			failed = append(failed, fmt.Errorf("store %s: %w", n, err))
-		}
-	}
-	return errors.Join(failed...)
-}
-
-// Names lists the store names, sorted; for messages.
-func (s *Set) Names() []string {
-	n := slices.Clone(s.order)
-	sort.Strings(n)
-	return n
-}
-
-// Redact hides the credentials that some location URIs carry (Glance's S3
-// locations hold the access and secret keys), for logs and messages.
-func Redact(loc string) string {
-	scheme, rest, ok := strings.Cut(loc, "://")
+// Delete removes the data at loc; data that is not there is NotFound, and
+// a read-only store refuses (Forbidden).
+func (s *Store) Delete(ctx context.Context, loc string) error {
+	const op errs.Op = "store.Delete"
+	w, ok := s.Driver.(Writable)
 	if !ok {
-		return loc
+		return s.refuse(op, errs.Forbidden, fmt.Sprintf("Store %s is read-only", s.Name))
 	}
-	// Split at the last '@': secret keys may contain '/'.
-	i := strings.LastIndexByte(rest, '@')
-	if i < 0 || !strings.Contains(rest[:i], ":") {
-		return loc
+	if err := ctx.Err(); err != nil {
+		return s.interrupted(op, err)
 	}
-	return scheme + "://***@" + rest[i+1:]
+	if err := w.Delete(ctx, loc); err != nil {
+		return s.wrap(op, loc, err)
+	}
+	return nil
+}
+
+// Check runs the driver's self-check.
+func (s *Store) Check(ctx context.Context) error {
+	const op errs.Op = "store.Check"
+	if err := s.Driver.Check(ctx); err != nil {
+		return s.wrap(op, "", err)
+	}
+	return nil
+}
+
+// RemovePartial removes what an interrupted write of imageID left, for
+// drivers that can leave something (see PartialRemover).
+func (s *Store) RemovePartial(ctx context.Context, imageID string) error {
+	const op errs.Op = "store.RemovePartial"
+	if !ValidID(imageID) {
+		return s.refuse(op, errs.Invalid, fmt.Sprintf("Invalid image ID %q", imageID))
+	}
+	pr, ok := s.Driver.(PartialRemover)
+	if !ok {
+		return nil
+	}
+	if err := pr.RemovePartial(ctx, imageID); err != nil {
+		return s.wrap(op, "", err)
+	}
+	return nil
+}
+
+// ValidID reports whether id may name image data in every store: 1 to 200
+// ASCII letters, digits, '-', '_' and '.', not starting with '.' (drivers
+// keep their temporary and probe names there). Glance's image IDs are
+// UUIDs.
+func ValidID(id string) bool {
+	if id == "" || len(id) > 200 || id[0] == '.' {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// NewHash returns a hash for a Glance hashing_algorithm name.
+func NewHash(algo string) (hash.Hash, error) {
+	switch algo {
+	case "sha512":
+		return sha512.New(), nil
+	case "sha384":
+		return sha512.New384(), nil
+	case "sha256":
+		return sha256.New(), nil
+	case "sha224":
+		return sha256.New224(), nil
+	case "sha1":
+		return sha1.New(), nil
+	case "md5":
+		return md5.New(), nil
+	}
+	return nil, fmt.Errorf("unsupported hashing algorithm %q", algo)
 }

@@ -110,31 +110,31 @@ func NewDirs(dirs []DataDir, opts Options) (*Driver, error) {
 	return d, nil
 }
 
+var (
+	_ store.Writable       = (*Driver)(nil)
+	_ store.Owner          = (*Driver)(nil)
+	_ store.PartialRemover = (*Driver)(nil)
+)
+
 // Dirs returns the directories, highest priority first.
 func (d *Driver) Dirs() []DataDir { return slices.Clone(d.dirs) }
 
 // Scheme implements store.Driver.
 func (d *Driver) Scheme() string { return "file" }
 
-// Capabilities implements store.Driver.
-func (d *Driver) Capabilities() store.Capabilities {
-	return store.RWAccess | store.ReadRandom | store.DriverReusable
-}
-
 // Check writes, syncs and removes a probe file in every directory.
 func (d *Driver) Check(ctx context.Context) error {
-	const op errs.Op = "filesystem.Check"
 	for _, dd := range d.dirs {
 		fi, err := os.Stat(dd.Path)
 		if err != nil {
-			return errs.E(op, errs.Unavailable, fmt.Sprintf("filesystem store directory %s is not accessible", dd.Path), err)
+			return fmt.Errorf("filesystem store directory %s is not accessible: %w", dd.Path, err)
 		}
 		if !fi.IsDir() {
-			return errs.Errorf(op, errs.Unavailable, "filesystem store directory %s is not a directory", dd.Path)
+			return fmt.Errorf("filesystem store directory %s is not a directory", dd.Path)
 		}
 		probe, err := os.CreateTemp(dd.Path, ".glint-probe-*")
 		if err != nil {
-			return errs.E(op, errs.Unavailable, fmt.Sprintf("filesystem store directory %s is not writable", dd.Path), err)
+			return fmt.Errorf("filesystem store directory %s is not writable: %w", dd.Path, err)
 		}
 		_, err = probe.WriteString("probe")
 		if err == nil {
@@ -143,11 +143,34 @@ func (d *Driver) Check(ctx context.Context) error {
 		probe.Close()
 		os.Remove(probe.Name())
 		if err != nil {
-			return errs.E(op, errs.Unavailable, fmt.Sprintf("filesystem store directory %s is not writable", dd.Path), err)
+			return fmt.Errorf("filesystem store directory %s is not writable: %w", dd.Path, err)
 		}
 	}
 	return nil
 }
+
+// ErrorKind implements store.Driver.
+func (d *Driver) ErrorKind(err error) errs.Kind {
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, errOutside):
+		return errs.NotFound
+	case errors.Is(err, fs.ErrExist):
+		return errs.Conflict
+	case errors.Is(err, errBadLocation):
+		return errs.Invalid
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT), errors.Is(err, errNoSpace):
+		return errs.TooLarge
+	}
+	// Permission problems too: Glance answers them with 503
+	// ("Insufficient permissions on image storage media").
+	return errs.Unavailable
+}
+
+var (
+	errBadLocation = errors.New("not a filesystem location")
+	errOutside     = errors.New("location is outside the store directories")
+	errNoSpace     = errors.New("there is not enough disk space left on the image storage media")
+)
 
 // freeSpace is the space available to us in dir, or -1 if unknown.
 func freeSpace(dir string) int64 {
@@ -161,7 +184,6 @@ func freeSpace(dir string) int64 {
 // chooseDir picks, as Glance does, the directory with the most free space
 // among those of the highest priority that can hold size bytes.
 func (d *Driver) chooseDir(size int64) (string, error) {
-	const op errs.Op = "filesystem.Add"
 	if len(d.dirs) == 1 {
 		return d.dirs[0].Path, nil
 	}
@@ -178,11 +200,7 @@ func (d *Driver) chooseDir(size int64) (string, error) {
 		}
 		i = j
 	}
-	return "", errs.E(op, errs.TooLarge, "There is not enough disk space left on the image storage media")
-}
-
-func validID(id string) bool {
-	return id != "" && !strings.ContainsAny(id, "/\\\x00") && id != "." && id != ".." && !strings.HasPrefix(id, ".")
+	return "", errNoSpace
 }
 
 func (d *Driver) exists(id string) string {
@@ -199,12 +217,8 @@ func (d *Driver) exists(id string) string {
 // failed or cancelled write never leaves a file under the image's name and
 // of two concurrent writers of one id only one wins.
 func (d *Driver) Add(ctx context.Context, imageID string, r io.Reader, size int64) (string, int64, error) {
-	const op errs.Op = "filesystem.Add"
-	if !validID(imageID) {
-		return "", 0, errs.Errorf(op, errs.Invalid, "bad image id %q", imageID)
-	}
 	if p := d.exists(imageID); p != "" {
-		return "", 0, errs.Errorf(op, errs.Conflict, "Image file %s already exists!", p)
+		return "", 0, fmt.Errorf("image file %s already exists: %w", p, fs.ErrExist)
 	}
 	dir, err := d.chooseDir(size)
 	if err != nil {
@@ -216,7 +230,7 @@ func (d *Driver) Add(ctx context.Context, imageID string, r io.Reader, size int6
 	tmp := filepath.Join(dir, "."+imageID+".part-"+hex.EncodeToString(rnd[:]))
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
-		return "", 0, storageErr(op, err)
+		return "", 0, err
 	}
 	defer func() {
 		f.Close()
@@ -228,29 +242,25 @@ func (d *Driver) Add(ctx context.Context, imageID string, r io.Reader, size int6
 	if d.opts.Sparse {
 		w = &sparseWriter{df: df, chunk: d.opts.ChunkSize, zero: make([]byte, d.opts.ChunkSize)}
 	}
-	// The reader's WriteTo, not f's ReadFrom, drives the copy: the source
-	// may hand over whole chunks, which then go to the disk uncopied.
-	n, err := store.ContextReader(ctx, r).WriteTo(w)
+	// The reader's WriteTo, not f's ReadFrom, drives the copy (io.Copy
+	// prefers it): the Store's pipe hands over whole chunks, which then go
+	// to the disk uncopied.
+	n, err := io.Copy(w, r)
 	if err == nil {
 		err = df.Finish()
 	}
+	if err == nil {
+		err = f.Close()
+	}
+	if err == nil && d.opts.FilePerm != 0 {
+		err = os.Chmod(tmp, d.opts.FilePerm)
+	}
+	if err == nil {
+		// Link fails if the name exists, unlike rename.
+		err = os.Link(tmp, final)
+	}
 	if err != nil {
-		return "", n, storageErr(op, err)
-	}
-	if err := f.Close(); err != nil {
-		return "", n, storageErr(op, err)
-	}
-	if d.opts.FilePerm != 0 {
-		if err := os.Chmod(tmp, d.opts.FilePerm); err != nil {
-			return "", n, storageErr(op, err)
-		}
-	}
-	// Link fails if the name exists, unlike rename.
-	if err := os.Link(tmp, final); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return "", n, errs.Errorf(op, errs.Conflict, "Image file %s already exists!", final)
-		}
-		return "", n, storageErr(op, err)
+		return "", n, err
 	}
 	syncDir(dir)
 	return (&url.URL{Scheme: "file", Path: final}).String(), n, nil
@@ -294,38 +304,22 @@ func syncDir(dir string) {
 	}
 }
 
-func storageErr(op errs.Op, err error) error {
-	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return errs.E(op, errs.Invalid, "upload interrupted", err)
-	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
-		return errs.E(op, errs.TooLarge, "Image storage media is full", err)
-	case errors.Is(err, fs.ErrPermission):
-		return errs.E(op, errs.Unavailable, "Insufficient permissions on image storage media", err)
-	}
-	var ke *errs.Error
-	if errors.As(err, &ke) {
-		return err // the reader's own classified error (size cap, client gone)
-	}
-	return errs.E(op, errs.Unavailable, err)
-}
-
 // path maps a location back to a file inside one of the directories;
 // locations pointing elsewhere are refused, so a crafted location cannot
 // read /etc/passwd.
 func (d *Driver) path(loc string) (string, error) {
-	const op errs.Op = "filesystem.path"
 	u, err := url.Parse(loc)
 	if err != nil || (u.Scheme != "file" && u.Scheme != "filesystem") {
-		return "", errs.Errorf(op, errs.Invalid, "bad filesystem location %q", loc)
+		return "", errBadLocation
 	}
 	p := filepath.Clean(u.Path)
 	for _, dd := range d.dirs {
-		if filepath.Dir(p) == dd.Path && validID(filepath.Base(p)) {
+		// Names starting with '.' are the driver's own (temporary files).
+		if name := filepath.Base(p); filepath.Dir(p) == dd.Path && name != "" && name[0] != '.' {
 			return p, nil
 		}
 	}
-	return "", errs.Errorf(op, errs.NotFound, "location %q is outside the store directories", loc)
+	return "", fmt.Errorf("%w: %s", errOutside, u.Path)
 }
 
 // Owns implements store.Owner.
@@ -336,22 +330,18 @@ func (d *Driver) Owns(loc string) bool {
 
 // Get returns the *os.File itself, positioned at offset.
 func (d *Driver) Get(ctx context.Context, loc string, offset int64) (io.ReadCloser, error) {
-	const op errs.Op = "filesystem.Get"
 	p, err := d.path(loc)
 	if err != nil {
 		return nil, err
 	}
 	f, err := os.Open(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, errs.E(op, errs.NotFound, "Image data not found in the store", err)
-	}
 	if err != nil {
-		return nil, storageErr(op, err)
+		return nil, err
 	}
 	if offset > 0 {
 		if _, err := f.Seek(offset, io.SeekStart); err != nil {
 			f.Close()
-			return nil, storageErr(op, err)
+			return nil, err
 		}
 	}
 	return f, nil
@@ -359,33 +349,22 @@ func (d *Driver) Get(ctx context.Context, loc string, offset int64) (io.ReadClos
 
 // Size implements store.Driver.
 func (d *Driver) Size(ctx context.Context, loc string) (int64, error) {
-	const op errs.Op = "filesystem.Size"
 	p, err := d.path(loc)
 	if err != nil {
 		return 0, err
 	}
 	fi, err := os.Stat(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, errs.E(op, errs.NotFound, err)
-	}
 	if err != nil {
-		return 0, storageErr(op, err)
+		return 0, err
 	}
 	return fi.Size(), nil
 }
 
-// Delete implements store.Driver.
+// Delete implements store.Writable.
 func (d *Driver) Delete(ctx context.Context, loc string) error {
-	const op errs.Op = "filesystem.Delete"
 	p, err := d.path(loc)
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(p); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return errs.E(op, errs.NotFound, err)
-		}
-		return storageErr(op, err)
-	}
-	return nil
+	return os.Remove(p)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,39 +24,41 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	st := &store.Store{Name: "file", Driver: d}
 	ctx := context.Background()
 	for _, size := range []int{0, 1, 65536, 3<<20 + 7} {
 		data := bytes.Repeat([]byte{7}, size)
 		id := "img-" + strings.Repeat("x", size%5)
-		loc, n, err := d.Add(ctx, id, bytes.NewReader(data), int64(size))
-		if err != nil || n != int64(size) || !strings.HasPrefix(loc, "file:///") {
-			t.Fatalf("Add(%d): %q %d %v", size, loc, n, err)
+		w, err := st.Write(ctx, id, bytes.NewReader(data), int64(size), "sha512")
+		loc := w.Location
+		if err != nil || w.Size != int64(size) || !strings.HasPrefix(loc, "file:///") {
+			t.Fatalf("Write(%d): %q %d %v", size, loc, w.Size, err)
 		}
-		if got, err := d.Size(ctx, loc); err != nil || got != int64(size) {
+		if got, err := st.Size(ctx, loc); err != nil || got != int64(size) {
 			t.Fatalf("Size: %d %v", got, err)
 		}
-		rc, err := d.Get(ctx, loc, int64(size/2))
+		rc, err := st.Open(ctx, loc, int64(size/2))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, ok := rc.(*os.File); !ok {
-			t.Errorf("Get returned %T, want *os.File for sendfile", rc)
+			t.Errorf("Open returned %T, want *os.File for sendfile", rc)
 		}
 		got, _ := io.ReadAll(rc)
 		rc.Close()
 		if !bytes.Equal(got, data[size/2:]) {
-			t.Fatalf("Get from %d: wrong bytes", size/2)
+			t.Fatalf("Open from %d: wrong bytes", size/2)
 		}
 		if fi, _ := os.Stat(strings.TrimPrefix(loc, "file://")); fi.Mode().Perm() != 0o640 {
 			t.Errorf("mode %v", fi.Mode())
 		}
-		if _, _, err := d.Add(ctx, id, strings.NewReader("again"), -1); !errs.Is(errs.Conflict, err) {
-			t.Errorf("Add over existing data: %v", err)
+		if _, err := st.Write(ctx, id, strings.NewReader("again"), -1, "sha512"); !errs.Is(errs.Conflict, err) {
+			t.Errorf("Write over existing data: %v", err)
 		}
-		if err := d.Delete(ctx, loc); err != nil {
+		if err := st.Delete(ctx, loc); err != nil {
 			t.Fatal(err)
 		}
-		if err := d.Delete(ctx, loc); !errs.Is(errs.NotFound, err) {
+		if err := st.Delete(ctx, loc); !errs.Is(errs.NotFound, err) {
 			t.Errorf("second Delete: %v", err)
 		}
 	}
@@ -72,7 +75,7 @@ func (f *failingReader) Read(p []byte) (int, error) {
 	return m, nil
 }
 
-// A writer that fails half-way, or a cancelled context, leaves nothing behind.
+// A writer that fails half-way leaves nothing behind.
 func TestFailedAddLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
 	d, err := filesystem.New(dir, 0)
@@ -82,11 +85,6 @@ func TestFailedAddLeavesNothing(t *testing.T) {
 	if _, _, err := d.Add(context.Background(), "a", &failingReader{n: 1 << 20}, -1); err == nil {
 		t.Fatal("Add of a failing reader succeeded")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, _, err := d.Add(ctx, "b", strings.NewReader("data"), 4); err == nil {
-		t.Fatal("Add with a cancelled context succeeded")
-	}
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 0 {
 		t.Fatalf("left behind: %v", ents)
@@ -95,14 +93,38 @@ func TestFailedAddLeavesNothing(t *testing.T) {
 
 func TestRefusesOutsideLocations(t *testing.T) {
 	d, _ := filesystem.New(t.TempDir(), 0)
-	for _, loc := range []string{"file:///etc/passwd", "file:///" + d.Dir + "/../x", "s3://b/k", "%%"} {
+	os.WriteFile(filepath.Join(d.Dir, ".hidden"), []byte("x"), 0o600)
+	for _, loc := range []string{"file:///etc/passwd", "file:///" + d.Dir + "/../x", "file://" + d.Dir + "/.hidden", "s3://b/k", "%%"} {
 		if _, err := d.Get(context.Background(), loc, 0); err == nil {
 			t.Errorf("Get(%q) succeeded", loc)
 		}
+		if d.Owns(loc) {
+			t.Errorf("Owns(%q)", loc)
+		}
 	}
-	for _, id := range []string{"", "../x", "a/b", ".."} {
-		if _, _, err := d.Add(context.Background(), id, strings.NewReader("x"), 1); !errs.Is(errs.Invalid, err) {
-			t.Errorf("Add(%q): %v", id, err)
+	for loc, want := range map[string]errs.Kind{"file:///etc/passwd": errs.NotFound, "s3://b/k": errs.Invalid, "file://" + d.Dir + "/nothere": errs.NotFound} {
+		_, err := d.Get(context.Background(), loc, 0)
+		if k := d.ErrorKind(err); k != want {
+			t.Errorf("Get(%q): %v, classified %v, want %v", loc, err, k, want)
+		}
+	}
+}
+
+func TestErrorKind(t *testing.T) {
+	d, _ := filesystem.New(t.TempDir(), 0)
+	for _, c := range []struct {
+		err  error
+		want errs.Kind
+	}{
+		{&fs.PathError{Op: "open", Path: "/x", Err: syscall.ENOENT}, errs.NotFound},
+		{&os.LinkError{Op: "link", Old: "/a", New: "/b", Err: syscall.EEXIST}, errs.Conflict},
+		{&fs.PathError{Op: "write", Path: "/x", Err: syscall.ENOSPC}, errs.TooLarge},
+		{&fs.PathError{Op: "write", Path: "/x", Err: syscall.EDQUOT}, errs.TooLarge},
+		{&fs.PathError{Op: "open", Path: "/x", Err: syscall.EACCES}, errs.Unavailable},
+		{&fs.PathError{Op: "write", Path: "/x", Err: syscall.EIO}, errs.Unavailable},
+	} {
+		if got := d.ErrorKind(c.err); got != c.want {
+			t.Errorf("ErrorKind(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
 }
@@ -238,7 +260,7 @@ func TestPriorities(t *testing.T) {
 	}
 	rc.Close()
 	// And an id present in any directory is a duplicate.
-	if _, _, err := d.Add(context.Background(), "old", strings.NewReader("x"), 1); !errs.Is(errs.Conflict, err) {
+	if _, _, err := d.Add(context.Background(), "old", strings.NewReader("x"), 1); d.ErrorKind(err) != errs.Conflict {
 		t.Errorf("Add of an id in the other directory: %v", err)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -67,40 +69,56 @@ func New(o Options) (*Driver, error) {
 // Scheme implements store.Driver.
 func (d *Driver) Scheme() string { return "http" }
 
-// Capabilities implements store.Driver: read-only.
-func (d *Driver) Capabilities() store.Capabilities {
-	return store.ReadAccess | store.ReadRandom | store.DriverReusable
-}
+// The HTTP store is read-only: it has no Add or Delete.
+var _ store.Driver = (*Driver)(nil)
 
 // Check implements store.Driver; the HTTP store has no server of its own.
 func (d *Driver) Check(context.Context) error { return nil }
 
-// Add implements store.Driver: the store is read-only.
-func (d *Driver) Add(context.Context, string, io.Reader, int64) (string, int64, error) {
-	return "", 0, store.ReadOnly("httpstore.Add", "http")
+// ErrorKind implements store.Driver.
+func (d *Driver) ErrorKind(err error) errs.Kind {
+	var se *statusError
+	switch {
+	case urlfilter.Refused(err):
+		return errs.Forbidden
+	case errors.Is(err, errBadLocation):
+		return errs.Invalid
+	case errors.As(err, &se) && (se.code == http.StatusNotFound || se.code == http.StatusGone):
+		return errs.NotFound
+	}
+	return errs.Unavailable
 }
 
-// Delete implements store.Driver: the store is read-only.
-func (d *Driver) Delete(context.Context, string) error {
-	return store.ReadOnly("httpstore.Delete", "http")
+var errBadLocation = errors.New("bad HTTP location")
+
+// statusError is a response that is not the data.
+type statusError struct {
+	code   int
+	status string
 }
 
-func checkURL(op errs.Op, loc string) (*url.URL, error) {
+func (e *statusError) Error() string { return "HTTP location returned " + e.status }
+
+// refusedWords say what the filter's refusal means; the error under them
+// says which rule refused.
+const refusedWords = "The HTTP location, or a redirect from it, leads to an address, port or host this store may not read from"
+
+func checkURL(loc string) (*url.URL, error) {
 	u, err := url.Parse(loc)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, errs.Errorf(op, errs.Invalid, "bad HTTP location")
+		return nil, errBadLocation
 	}
 	return u, nil
 }
 
-func (d *Driver) do(ctx context.Context, op errs.Op, method, loc string, hdr http.Header) (*http.Response, error) {
-	u, err := checkURL(op, loc)
+func (d *Driver) do(ctx context.Context, method, loc string, hdr http.Header) (*http.Response, error) {
+	u, err := checkURL(loc)
 	if err != nil {
 		return nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
 	if err != nil {
-		return nil, errs.E(op, errs.Invalid, err)
+		return nil, fmt.Errorf("%w: %w", errBadLocation, err)
 	}
 	for k, v := range hdr {
 		req.Header[k] = v
@@ -108,31 +126,26 @@ func (d *Driver) do(ctx context.Context, op errs.Op, method, loc string, hdr htt
 	resp, err := d.client.Do(req)
 	if err != nil {
 		if urlfilter.Refused(err) {
-			return nil, errs.E(op, errs.Forbidden, "The HTTP location, or a redirect from it, leads to an address, port or host this store may not read from", err)
+			return nil, errs.E(refusedWords, err) // the Kind is ErrorKind's
 		}
-		return nil, errs.E(op, errs.Unavailable, "The HTTP location cannot be reached", err)
+		return nil, fmt.Errorf("the HTTP location cannot be reached: %w", err)
 	}
-	switch {
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+	if resp.StatusCode >= 300 && resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {
 		resp.Body.Close()
-		return nil, errs.Errorf(op, errs.NotFound, "HTTP location returned %s", resp.Status)
-	case resp.StatusCode >= 300 && resp.StatusCode != http.StatusRequestedRangeNotSatisfiable:
-		resp.Body.Close()
-		return nil, errs.Errorf(op, errs.Unavailable, "HTTP location returned %s", resp.Status)
+		return nil, &statusError{resp.StatusCode, resp.Status}
 	}
 	return resp, nil
 }
 
 // Size implements store.Driver with a HEAD request.
 func (d *Driver) Size(ctx context.Context, loc string) (int64, error) {
-	const op errs.Op = "httpstore.Size"
-	resp, err := d.do(ctx, op, http.MethodHead, loc, nil)
+	resp, err := d.do(ctx, http.MethodHead, loc, nil)
 	if err != nil {
 		return 0, err
 	}
 	resp.Body.Close()
 	if resp.ContentLength < 0 {
-		return 0, errs.E(op, errs.Unavailable, "HTTP location did not send a Content-Length")
+		return 0, errors.New("HTTP location did not send a Content-Length")
 	}
 	return resp.ContentLength, nil
 }
@@ -140,12 +153,11 @@ func (d *Driver) Size(ctx context.Context, loc string) (int64, error) {
 // Get implements store.Driver, asking for a range from offset; a server
 // that ignores ranges has the skipped part read and dropped.
 func (d *Driver) Get(ctx context.Context, loc string, offset int64) (io.ReadCloser, error) {
-	const op errs.Op = "httpstore.Get"
 	var hdr http.Header
 	if offset > 0 {
 		hdr = http.Header{"Range": {"bytes=" + strconv.FormatInt(offset, 10) + "-"}}
 	}
-	resp, err := d.do(ctx, op, http.MethodGet, loc, hdr)
+	resp, err := d.do(ctx, http.MethodGet, loc, hdr)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +169,7 @@ func (d *Driver) Get(ctx context.Context, loc string, offset int64) (io.ReadClos
 	case offset > 0 && resp.StatusCode != http.StatusPartialContent:
 		if _, err := io.CopyN(io.Discard, resp.Body, offset); err != nil && err != io.EOF {
 			resp.Body.Close()
-			return nil, errs.E(op, errs.Unavailable, err)
+			return nil, err
 		}
 	}
 	return resp.Body, nil

@@ -66,19 +66,20 @@ func TestRefusesPrivateTargets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	st := &store.Store{Name: "http", Driver: d}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, loc := range []string{srv.URL + "/x", redir.URL, "http://localhost:1/x", "http://[::1]:1/x", "http://10.0.0.1:1/x", "http://169.254.169.254/latest/meta-data"} {
-		if _, err := d.Get(ctx, loc, 0); !errs.Is(errs.Forbidden, err) {
-			t.Errorf("Get(%s): %v, want Forbidden", loc, err)
+		if _, err := st.Open(ctx, loc, 0); !errs.Is(errs.Forbidden, err) {
+			t.Errorf("Open(%s): %v, want Forbidden", loc, err)
 		}
-		if _, err := d.Size(ctx, loc); !errs.Is(errs.Forbidden, err) {
+		if _, err := st.Size(ctx, loc); !errs.Is(errs.Forbidden, err) {
 			t.Errorf("Size(%s): %v, want Forbidden", loc, err)
 		}
 	}
 	for _, loc := range []string{"ftp://example.com/x", "file:///etc/passwd", "http:///nohost"} {
-		if _, err := d.Get(ctx, loc, 0); !errs.Is(errs.Invalid, err) {
-			t.Errorf("Get(%s): %v, want Invalid", loc, err)
+		if _, err := st.Open(ctx, loc, 0); !errs.Is(errs.Invalid, err) {
+			t.Errorf("Open(%s): %v, want Invalid", loc, err)
 		}
 	}
 }
@@ -92,11 +93,12 @@ func TestRedirects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	st := &store.Store{Name: "http", Driver: d}
 	for _, c := range w.Cases(t, maxRedirects) {
 		t.Run(c.Name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			size, err := d.Size(ctx, c.URL)
+			size, err := st.Size(ctx, c.URL)
 			if c.Refused {
 				if !errs.Is(errs.Forbidden, err) {
 					t.Errorf("Size: %d, %v, want Forbidden", size, err)
@@ -105,7 +107,7 @@ func TestRedirects(t *testing.T) {
 				t.Errorf("Size: %d, %v", size, err)
 			}
 			for _, off := range []int64{0, 10} {
-				rc, err := d.Get(ctx, c.URL, off)
+				rc, err := st.Open(ctx, c.URL, off)
 				if c.Refused {
 					if !errs.Is(errs.Forbidden, err) {
 						t.Errorf("Get from %d: %v, want Forbidden", off, err)
@@ -131,7 +133,7 @@ func TestRedirects(t *testing.T) {
 	}
 	// The first hop passes the same filter: a location naming the
 	// forbidden port is refused too.
-	if _, err := d.Get(context.Background(), w.Secret.URL+"/img", 0); !errs.Is(errs.Forbidden, err) {
+	if _, err := st.Open(context.Background(), w.Secret.URL+"/img", 0); !errs.Is(errs.Forbidden, err) {
 		t.Errorf("Get of the forbidden server: %v, want Forbidden", err)
 	}
 }

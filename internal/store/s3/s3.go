@@ -122,10 +122,10 @@ func isIP(h string) bool {
 // Scheme implements store.Driver.
 func (d *Driver) Scheme() string { return d.scheme }
 
-// Capabilities implements store.Driver.
-func (d *Driver) Capabilities() store.Capabilities {
-	return store.RWAccess | store.ReadRandom | store.DriverReusable
-}
+var (
+	_ store.Writable = (*Driver)(nil)
+	_ store.Owner    = (*Driver)(nil)
+)
 
 // Bucket is the bucket the driver writes to.
 func (d *Driver) Bucket() string { return d.opts.Bucket }
@@ -133,68 +133,83 @@ func (d *Driver) Bucket() string { return d.opts.Bucket }
 // Client is the underlying S3 client, for tests and tools.
 func (d *Driver) Client() *s3.Client { return d.client }
 
-// classify turns an SDK error into a Glint error with a message an
-// operator can act on.
-func classify(op errs.Op, what string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return errs.E(op, errs.Invalid, "upload interrupted", err)
-	}
-	var ke *errs.Error
-	if errors.As(err, &ke) {
-		return err
-	}
+// ErrorKind implements store.Driver: S3's error codes, or failing those
+// the HTTP status, say what went wrong.
+func (d *Driver) ErrorKind(err error) errs.Kind {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {
 		case "NoSuchKey", "NotFound", "NoSuchUpload":
-			return errs.E(op, errs.NotFound, "Image data not found in the S3 store", err)
+			return errs.NotFound
 		case "NoSuchBucket":
-			return errs.E(op, errs.Unavailable, fmt.Sprintf("%s: the S3 bucket does not exist", what), err)
+			return errs.Unavailable // the store is broken, not the image missing
 		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken":
-			return errs.E(op, errs.Unauthorized, fmt.Sprintf("%s: the S3 server rejected the credentials (s3_store_access_key / s3_store_secret_key)", what), err)
+			return errs.Unauthorized
 		case "AccessDenied", "Forbidden":
-			return errs.E(op, errs.Forbidden, fmt.Sprintf("%s: access denied by the S3 server; check the credentials and the bucket policy", what), err)
+			return errs.Forbidden
 		case "PreconditionFailed", "ConditionalRequestConflict":
-			return errs.E(op, errs.Conflict, "Image already exists in the S3 store", err)
+			return errs.Conflict
 		case "EntityTooLarge", "QuotaExceeded":
-			return errs.E(op, errs.TooLarge, "Image storage media is full", err)
+			return errs.TooLarge
 		}
 	}
 	var re interface{ HTTPStatusCode() int }
 	if errors.As(err, &re) {
 		switch re.HTTPStatusCode() {
 		case http.StatusNotFound:
-			return errs.E(op, errs.NotFound, "Image data not found in the S3 store", err)
+			return errs.NotFound
 		case http.StatusForbidden:
-			return errs.E(op, errs.Unauthorized, fmt.Sprintf("%s: the S3 server refused access; check the credentials", what), err)
+			return errs.Unauthorized
 		case http.StatusPreconditionFailed:
-			return errs.E(op, errs.Conflict, "Image already exists in the S3 store", err)
+			return errs.Conflict
 		}
 	}
-	return errs.E(op, errs.Unavailable, what+": the S3 server failed or is unreachable", err)
+	switch {
+	case errors.Is(err, errExists):
+		return errs.Conflict
+	case errors.Is(err, errForeign):
+		return errs.NotFound
+	case errors.Is(err, errBadLocation):
+		return errs.Invalid
+	}
+	return errs.Unavailable
+}
+
+var (
+	errExists      = errors.New("S3 already has an image of this id")
+	errForeign     = errors.New("S3 location is on another server than this store's")
+	errBadLocation = errors.New("bad S3 location")
+)
+
+// describe puts words an operator can act on around a failure of Check.
+func (d *Driver) describe(what string, err error) error {
+	switch d.ErrorKind(err) {
+	case errs.Unauthorized:
+		return fmt.Errorf("%s: the S3 server rejected the credentials (s3_store_access_key / s3_store_secret_key): %w", what, err)
+	case errs.Forbidden:
+		return fmt.Errorf("%s: access denied by the S3 server; check the credentials and the bucket policy: %w", what, err)
+	case errs.Unavailable:
+		return fmt.Errorf("%s: the S3 server failed or is unreachable: %w", what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // Check makes sure the bucket is there (creating it if allowed) and that
 // an object can be written and removed.
 func (d *Driver) Check(ctx context.Context) error {
-	const op errs.Op = "s3.Check"
 	what := fmt.Sprintf("S3 store %s bucket %s", d.opts.Host, d.opts.Bucket)
 	_, err := d.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &d.opts.Bucket})
 	if err != nil {
-		cerr := classify(op, what, err)
-		if !errs.Is(errs.NotFound, cerr) && !isNoBucket(err) {
-			return cerr
+		if d.ErrorKind(err) != errs.NotFound && !isNoBucket(err) {
+			return d.describe(what, err)
 		}
 		if !d.opts.CreateBucket {
-			return errs.E(op, errs.Unavailable, fmt.Sprintf("%s: the bucket does not exist and s3_store_create_bucket_on_put is false", what), err)
+			return fmt.Errorf("%s: the bucket does not exist and s3_store_create_bucket_on_put is false: %w", what, err)
 		}
 		if _, err := d.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &d.opts.Bucket}); err != nil {
 			var owned *types.BucketAlreadyOwnedByYou
 			if !errors.As(err, &owned) {
-				return classify(op, what+": cannot create the bucket", err)
+				return d.describe(what+": cannot create the bucket", err)
 			}
 		}
 	}
@@ -202,10 +217,10 @@ func (d *Driver) Check(ctx context.Context) error {
 	rand.Read(rnd[:])
 	key := ".glint-probe-" + hex.EncodeToString(rnd[:])
 	if _, err := d.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &d.opts.Bucket, Key: &key, Body: bytes.NewReader([]byte("probe"))}); err != nil {
-		return classify(op, what+": not writable", err)
+		return d.describe(what+": not writable", err)
 	}
 	if _, err := d.client.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{Bucket: &d.opts.Bucket, Key: &key}); err != nil {
-		return classify(op, what+": cannot delete", err)
+		return d.describe(what+": cannot delete", err)
 	}
 	return nil
 }
@@ -223,21 +238,20 @@ func (d *Driver) location(key string) string {
 // parse returns the bucket and key of a location. Like glance_store it
 // splits at the last '@', since secret keys may hold '/'.
 func (d *Driver) parse(loc string) (bucket, key string, err error) {
-	const op errs.Op = "s3.parse"
 	scheme, rest, ok := strings.Cut(loc, "://")
 	if !ok || (scheme != "s3" && scheme != "s3+http" && scheme != "s3+https") {
-		return "", "", errs.Errorf(op, errs.Invalid, "bad S3 location")
+		return "", "", errBadLocation
 	}
 	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
 		rest = rest[i+1:]
 	}
 	if !strings.HasPrefix(rest, d.hostPart+"/") {
-		return "", "", errs.Errorf(op, errs.NotFound, "S3 location is on another server than this store's")
+		return "", "", errForeign
 	}
 	rest = strings.TrimPrefix(rest, d.hostPart+"/")
 	bucket, key, ok = strings.Cut(rest, "/")
 	if !ok || bucket == "" || key == "" {
-		return "", "", errs.Errorf(op, errs.Invalid, "bad S3 location: no bucket/key")
+		return "", "", fmt.Errorf("%w: no bucket/key", errBadLocation)
 	}
 	return bucket, key, nil
 }
@@ -253,24 +267,19 @@ func (d *Driver) exists(ctx context.Context, key string) (bool, error) {
 	if err == nil {
 		return true, nil
 	}
-	if errs.Is(errs.NotFound, classify("", "", err)) {
+	if d.ErrorKind(err) == errs.NotFound {
 		return false, nil
 	}
 	return false, err
 }
 
-// Add implements store.Driver.
+// Add implements store.Writable.
 func (d *Driver) Add(ctx context.Context, imageID string, r io.Reader, size int64) (string, int64, error) {
-	const op errs.Op = "s3.Add"
-	what := "S3 store " + d.opts.Host
-	if imageID == "" || strings.HasPrefix(imageID, ".") || strings.ContainsAny(imageID, "/\\") {
-		return "", 0, errs.Errorf(op, errs.Invalid, "bad image id %q", imageID)
-	}
 	key := imageID
 	if ok, err := d.exists(ctx, key); err != nil {
-		return "", 0, classify(op, what, err)
+		return "", 0, err
 	} else if ok {
-		return "", 0, errs.Errorf(op, errs.Conflict, "S3 already has an image at location %s", store.Redact(d.location(key)))
+		return "", 0, errExists
 	}
 	var n int64
 	var err error
@@ -280,56 +289,46 @@ func (d *Driver) Add(ctx context.Context, imageID string, r io.Reader, size int6
 		n, err = d.putMultipart(ctx, key, r)
 	}
 	if err != nil {
-		return "", n, classify(op, what, err)
+		return "", n, err
 	}
 	return d.location(key), n, nil
 }
 
-// exactReader fails unless r yields exactly n bytes, so a short or long
-// stream cannot be stored under a size it does not have.
-type exactReader struct {
-	r    io.Reader
-	left int64
-	ctx  context.Context
-}
-
-func (e *exactReader) Read(p []byte) (int, error) {
-	if err := e.ctx.Err(); err != nil {
-		return 0, err
-	}
-	if e.left <= 0 {
-		var one [1]byte
-		if m, _ := e.r.Read(one[:]); m > 0 {
-			return 0, errs.E(errs.Op("s3.Add"), errs.Invalid, "image is longer than its announced size")
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > e.left {
-		p = p[:e.left]
-	}
-	m, err := e.r.Read(p)
-	e.left -= int64(m)
-	if err == io.EOF && e.left > 0 {
-		return m, errs.E(errs.Op("s3.Add"), errs.Invalid, "image is shorter than its announced size")
-	}
-	if err == io.EOF {
-		err = nil
-	}
-	return m, err
-}
-
 // putStream sends an object of known size in one request, streaming the
-// body unsigned so that it need not be buffered to be hashed first.
+// body unsigned so that it need not be buffered to be hashed first (the
+// Store holds r to size).
 func (d *Driver) putStream(ctx context.Context, key string, r io.Reader, size int64) (int64, error) {
-	body := &exactReader{r: r, left: size, ctx: ctx}
+	body := &bodyReader{r: r}
 	_, err := d.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: &d.opts.Bucket, Key: &key, Body: body, ContentLength: aws.Int64(size),
 		IfNoneMatch: aws.String("*"),
 	}, s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware))
 	if err != nil {
-		return size - body.left, err
+		if (body.err != nil || ctx.Err() != nil) && d.ErrorKind(err) != errs.Conflict {
+			// The request was cut short. S3 discards a body shorter than
+			// its Content-Length, but not every S3 server does (versitygw
+			// keeps what it got): what may have been stored is removed.
+			// It can only be this write's: the key was free when Add
+			// began, and the image service writes one image at a time.
+			d.client.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{Bucket: &d.opts.Bucket, Key: &key})
+		}
+		return 0, err
 	}
 	return size, nil
+}
+
+// bodyReader keeps the error of a request body.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
 }
 
 // putMultipart reads parts of ChunkSize and uploads up to Workers at
@@ -337,7 +336,7 @@ func (d *Driver) putStream(ctx context.Context, key string, r io.Reader, size in
 func (d *Driver) putMultipart(ctx context.Context, key string, r io.Reader) (int64, error) {
 	chunk := d.opts.ChunkSize
 	first := make([]byte, chunk)
-	n, err := io.ReadFull(store.ContextReader(ctx, r), first)
+	n, err := io.ReadFull(r, first)
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		return int64(n), err
 	}
@@ -408,7 +407,7 @@ func (d *Driver) uploadParts(ctx context.Context, key string, uploadID *string, 
 		if ctx.Err() != nil {
 			break
 		}
-		n, readErr = io.ReadFull(store.ContextReader(ctx, r), buf)
+		n, readErr = io.ReadFull(r, buf)
 		if readErr == io.EOF || readErr == io.ErrUnexpectedEOF {
 			readErr = nil
 			if n == 0 {
@@ -450,7 +449,6 @@ func sortParts(p []types.CompletedPart) {
 
 // Get implements store.Driver with a ranged GET.
 func (d *Driver) Get(ctx context.Context, loc string, offset int64) (io.ReadCloser, error) {
-	const op errs.Op = "s3.Get"
 	bucket, key, err := d.parse(loc)
 	if err != nil {
 		return nil, err
@@ -468,36 +466,34 @@ func (d *Driver) Get(ctx context.Context, loc string, offset int64) (io.ReadClos
 	}
 	out, err := d.client.GetObject(ctx, in)
 	if err != nil {
-		return nil, classify(op, "S3 store "+d.opts.Host, err)
+		return nil, err
 	}
 	return out.Body, nil
 }
 
 // Size implements store.Driver.
 func (d *Driver) Size(ctx context.Context, loc string) (int64, error) {
-	const op errs.Op = "s3.Size"
 	bucket, key, err := d.parse(loc)
 	if err != nil {
 		return 0, err
 	}
 	out, err := d.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
 	if err != nil {
-		return 0, classify(op, "S3 store "+d.opts.Host, err)
+		return 0, err
 	}
 	return aws.ToInt64(out.ContentLength), nil
 }
 
-// Delete implements store.Driver. S3 deletes of missing keys succeed, so
+// Delete implements store.Writable. S3 deletes of missing keys succeed, so
 // existence is checked first, to report NotFound as the interface asks.
 func (d *Driver) Delete(ctx context.Context, loc string) error {
-	const op errs.Op = "s3.Delete"
 	bucket, key, err := d.parse(loc)
 	if err != nil {
 		return err
 	}
 	if _, err := d.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key}); err != nil {
-		return classify(op, "S3 store "+d.opts.Host, err)
+		return err
 	}
 	_, err = d.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &key})
-	return classify(op, "S3 store "+d.opts.Host, err)
+	return err
 }

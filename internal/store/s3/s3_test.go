@@ -64,6 +64,8 @@ func TestConformance(t *testing.T) {
 		},
 		// Around the part size (5 MiB) and the large-object threshold (8 MiB).
 		SmallSizes: []int64{5 << 20, 5<<20 + 1, 8 << 20, 12<<20 + 3},
+		// The locations hold the keys; errors must not.
+		Secrets: []string{srv.Secret, "not-the-secret"},
 	})
 }
 

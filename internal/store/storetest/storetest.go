@@ -1,29 +1,38 @@
 // Package storetest is the conformance suite every store driver passes
-// unchanged, against its real backend: round trips from empty to
-// multi-GiB streams with flat memory, offsets, deleting what is not there,
-// failed and cancelled writes leaving nothing behind, concurrent writers,
-// duplicates and bad credentials. A driver's test builds a Harness and
-// calls Run.
+// unchanged, against its real backend, through the portable store.Store:
+// round trips from empty to multi-GiB streams with flat memory, offsets,
+// deleting what is not there, failed, cancelled and mis-sized writes
+// leaving nothing behind, concurrent writers, duplicates and bad
+// credentials; and what the Store does for every driver: invalid image IDs
+// and read-only stores refused before the driver is asked, the hashes and
+// the format inspection of what was written, errors that carry their Kind
+// and the store's name, and no credentials in any error. A driver's test
+// builds a Harness and calls Run.
 package storetest
 
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"glint/internal/errs"
+	"glint/internal/imageformat"
 	"glint/internal/store"
 )
 
@@ -41,6 +50,9 @@ type Harness struct {
 	// Put writes data at a location for read-only drivers, which cannot
 	// Add; it returns the location the driver reads.
 	Put func(t *testing.T, d store.Driver, id string, data []byte) string
+	// Secrets are the credentials of the drivers New and BadCredentials
+	// make (keys, passwords), which no error may show.
+	Secrets []string
 	// BigSize is the length of the multi-GiB round trip; 0 means
 	// DefaultBigSize. GLINT_STORETEST_BIG (bytes, or with a G/M suffix)
 	// overrides it, "0" skips it.
@@ -57,21 +69,29 @@ const DefaultBigSize = 2 << 30
 // a streaming driver holds a few chunks, never the image.
 const maxHeapGrowth = 192 << 20
 
+// storeName is the name the suite gives its stores; every error names it.
+const storeName = "conformance-store"
+
+// hashAlgo is the os_hash algorithm of the suite's writes (Glance's default).
+const hashAlgo = "sha512"
+
 // Run runs the suite.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
-	ro := !h.New(t).Capabilities().Has(store.WriteAccess)
+	ro := open(t, h).ReadOnly()
 	t.Run("Check", func(t *testing.T) { testCheck(t, h) })
-	t.Run("Capabilities", func(t *testing.T) { testCapabilities(t, h) })
 	if ro {
 		t.Run("ReadOnly", func(t *testing.T) { testReadOnly(t, h) })
 		t.Run("ReadOnlyRoundTrip", func(t *testing.T) { testReadOnlyRoundTrip(t, h) })
 		return
 	}
 	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, h) })
+	t.Run("Hashes", func(t *testing.T) { testHashes(t, h) })
 	t.Run("Offsets", func(t *testing.T) { testOffsets(t, h) })
 	t.Run("DeleteMissing", func(t *testing.T) { testDeleteMissing(t, h) })
 	t.Run("Duplicate", func(t *testing.T) { testDuplicate(t, h) })
+	t.Run("InvalidIDs", func(t *testing.T) { testInvalidIDs(t, h) })
+	t.Run("SizeMismatch", func(t *testing.T) { testSizeMismatch(t, h) })
 	t.Run("FailingReader", func(t *testing.T) { testFailingReader(t, h) })
 	t.Run("Cancelled", func(t *testing.T) { testCancelled(t, h) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, h) })
@@ -83,123 +103,254 @@ func Run(t *testing.T, h Harness) {
 
 func ctxT(t *testing.T) context.Context { return t.Context() }
 
+// open makes a store over a new driver of the harness.
+func open(t *testing.T, h Harness) *store.Store {
+	t.Helper()
+	return wrap(h.New(t))
+}
+
+func wrap(d store.Driver) *store.Store {
+	return &store.Store{Name: storeName, Type: d.Scheme(), Driver: d}
+}
+
 func randBytes(n int64) []byte {
 	b := make([]byte, n)
 	rand.Read(b)
 	return b
 }
 
-func checkLocation(t *testing.T, d store.Driver, loc string) {
+func checkLocation(t *testing.T, st *store.Store, loc string) {
 	t.Helper()
 	u, err := url.Parse(loc)
 	if err != nil {
-		t.Fatalf("location %q does not parse: %v", loc, err)
+		// The error would show the location's credentials.
+		t.Fatalf("location %q does not parse", store.Redact(loc))
 	}
 	base := func(s string) string { b, _, _ := strings.Cut(s, "+"); return b }
-	if base(u.Scheme) != base(d.Scheme()) && !(d.Scheme() == "file" && u.Scheme == "filesystem") {
-		t.Errorf("location %q: scheme is not the driver's %q", loc, d.Scheme())
+	scheme := st.Driver.Scheme()
+	if base(u.Scheme) != base(scheme) && !(scheme == "file" && u.Scheme == "filesystem") {
+		t.Errorf("location %q: scheme is not the driver's %q", store.Redact(loc), scheme)
 	}
 }
 
-func readAll(t *testing.T, d store.Driver, loc string, off int64) []byte {
+func readAll(t *testing.T, st *store.Store, loc string, off int64) []byte {
 	t.Helper()
-	rc, err := d.Get(ctxT(t), loc, off)
+	rc, err := st.Open(ctxT(t), loc, off)
 	if err != nil {
-		t.Fatalf("Get(%q, %d): %v", loc, off, err)
+		t.Fatalf("Open(%q, %d): %v", store.Redact(loc), off, err)
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(rc)
 	if err != nil {
-		t.Fatalf("reading %q from %d: %v", loc, off, err)
+		t.Fatalf("reading %q from %d: %v", store.Redact(loc), off, err)
 	}
 	return b
 }
 
-func add(t *testing.T, d store.Driver, id string, data []byte, announce bool) string {
+func write(t *testing.T, st *store.Store, id string, data []byte, announce bool) store.Written {
 	t.Helper()
 	size := int64(-1)
 	if announce {
 		size = int64(len(data))
 	}
-	loc, n, err := d.Add(ctxT(t), id, bytes.NewReader(data), size)
+	w, err := st.Write(ctxT(t), id, bytes.NewReader(data), size, hashAlgo)
 	if err != nil {
-		t.Fatalf("Add(%s, %d bytes): %v", id, len(data), err)
+		t.Fatalf("Write(%s, %d bytes): %v", id, len(data), err)
 	}
-	if n != int64(len(data)) {
-		t.Fatalf("Add(%s) wrote %d bytes, want %d", id, n, len(data))
+	if w.Size != int64(len(data)) {
+		t.Fatalf("Write(%s) wrote %d bytes, want %d", id, w.Size, len(data))
 	}
-	checkLocation(t, d, loc)
-	return loc
+	checkLocation(t, st, w.Location)
+	return w
 }
 
+// noLeftovers checks that the backend holds nothing for the harness's
+// driver d (of a Store, or under a spy).
 func noLeftovers(t *testing.T, h Harness, d store.Driver) {
 	t.Helper()
 	if h.Leftovers == nil {
 		return
+	}
+	if sp, ok := d.(*spy); ok {
+		d = sp.Writable
 	}
 	if left := h.Leftovers(t, d); len(left) > 0 {
 		t.Errorf("left behind in the store: %q", left)
 	}
 }
 
-func testCheck(t *testing.T, h Harness) {
-	d := h.New(t)
-	if err := d.Check(ctxT(t)); err != nil {
-		t.Fatalf("Check on a working store: %v", err)
+// checkErr checks what every error of a Store carries: the Kind want,
+// the store's name, and none of the harness's secrets.
+func checkErr(t *testing.T, h Harness, what string, err error, want errs.Kind) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s succeeded, want %v", what, want)
+		return
 	}
-	noLeftovers(t, h, d)
+	if k := errs.KindOf(err); k != want {
+		t.Errorf("%s: kind %v (%v), want %v", what, k, err, want)
+	}
+	checkNamed(t, h, what, err)
 }
 
-func testCapabilities(t *testing.T, h Harness) {
-	c := h.New(t).Capabilities()
-	if !c.Has(store.ReadAccess) {
-		t.Errorf("capabilities %v lack read_access", c)
+// checkNamed checks that err names the store and hides the secrets.
+func checkNamed(t *testing.T, h Harness, what string, err error) {
+	t.Helper()
+	var se *store.Error
+	if !errors.As(err, &se) || se.Store != storeName {
+		t.Errorf("%s: error %v is not a *store.Error of store %s", what, err, storeName)
 	}
-	if !c.Has(store.ReadOffset) {
-		t.Errorf("capabilities %v lack read_offset: Get takes an offset in every driver", c)
+	if !strings.Contains(err.Error(), storeName) {
+		t.Errorf("%s: error %q does not name the store", what, err)
 	}
+	for _, sec := range h.Secrets {
+		for _, form := range []string{sec, url.QueryEscape(sec), url.PathEscape(sec)} {
+			if strings.Contains(err.Error(), form) || strings.Contains(errs.Message(err), form) {
+				t.Errorf("%s: error %q shows a credential", what, err)
+			}
+		}
+	}
+}
+
+// spy counts the calls that reach a writable driver.
+type spy struct {
+	store.Writable
+	calls atomic.Int32
+}
+
+func (s *spy) Add(ctx context.Context, id string, r io.Reader, size int64) (string, int64, error) {
+	s.calls.Add(1)
+	return s.Writable.Add(ctx, id, r, size)
+}
+
+func (s *spy) Delete(ctx context.Context, loc string) error {
+	s.calls.Add(1)
+	return s.Writable.Delete(ctx, loc)
+}
+
+func (s *spy) Get(ctx context.Context, loc string, off int64) (io.ReadCloser, error) {
+	s.calls.Add(1)
+	return s.Writable.Get(ctx, loc, off)
+}
+
+func (s *spy) Size(ctx context.Context, loc string) (int64, error) {
+	s.calls.Add(1)
+	return s.Writable.Size(ctx, loc)
+}
+
+func testCheck(t *testing.T, h Harness) {
+	st := open(t, h)
+	if err := st.Check(ctxT(t)); err != nil {
+		t.Fatalf("Check on a working store: %v", err)
+	}
+	noLeftovers(t, h, st.Driver)
 }
 
 func testRoundTrip(t *testing.T, h Harness) {
-	d := h.New(t)
+	st := open(t, h)
+	if st.ReadOnly() {
+		t.Fatal("a driver with Add and Delete is read-only")
+	}
 	sizes := append([]int64{0, 1, 4097, 1<<20 + 13}, h.SmallSizes...)
 	for i, size := range sizes {
 		for _, announce := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%d/announced=%v", size, announce), func(t *testing.T) {
 				data := randBytes(size)
 				id := fmt.Sprintf("rt-%d-%v", i, announce)
-				loc := add(t, d, id, data, announce)
-				if got, err := d.Size(ctxT(t), loc); err != nil || got != size {
+				w := write(t, st, id, data, announce)
+				checkSums(t, w, data, hashAlgo)
+				loc := w.Location
+				if got, err := st.Size(ctxT(t), loc); err != nil || got != size {
 					t.Fatalf("Size = %d, %v; want %d", got, err, size)
 				}
-				if got := readAll(t, d, loc, 0); !bytes.Equal(got, data) {
+				if got := readAll(t, st, loc, 0); !bytes.Equal(got, data) {
 					t.Fatalf("read back %d bytes, not the %d written", len(got), size)
 				}
-				if err := d.Delete(ctxT(t), loc); err != nil {
+				if err := st.Delete(ctxT(t), loc); err != nil {
 					t.Fatalf("Delete: %v", err)
 				}
-				if _, err := d.Size(ctxT(t), loc); !errs.Is(errs.NotFound, err) {
-					t.Errorf("Size after Delete: %v, want NotFound", err)
-				}
+				_, err := st.Size(ctxT(t), loc)
+				checkErr(t, h, "Size after Delete", err, errs.NotFound)
 			})
 		}
 	}
-	noLeftovers(t, h, d)
+	noLeftovers(t, h, st.Driver)
+}
+
+// checkSums compares what Write reports with the data's own sums and
+// inspection.
+func checkSums(t *testing.T, w store.Written, data []byte, algo string) {
+	t.Helper()
+	md := md5.Sum(data)
+	mh, err := store.NewHash(algo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mh.Write(data)
+	insp := imageformat.New()
+	insp.Write(data)
+	switch {
+	case w.Checksum != hex.EncodeToString(md[:]):
+		t.Errorf("checksum %s, want the data's md5 %x", w.Checksum, md)
+	case w.HashAlgo != algo:
+		t.Errorf("os_hash_algo %s, want %s", w.HashAlgo, algo)
+	case w.HashValue != hex.EncodeToString(mh.Sum(nil)):
+		t.Errorf("os_hash_value %s is not the data's %s", w.HashValue, algo)
+	case !reflect.DeepEqual(w.Format, insp.Result()):
+		t.Errorf("inspection %+v, want %+v", w.Format, insp.Result())
+	}
+}
+
+// qcow2 is a qcow2 v2 header declaring a 1 GiB disk, then n bytes of data.
+func qcow2(n int) []byte {
+	b := make([]byte, 4096+n)
+	copy(b, "QFI\xfb")
+	binary.BigEndian.PutUint32(b[4:], 2)
+	binary.BigEndian.PutUint32(b[20:], 16) // cluster bits
+	binary.BigEndian.PutUint64(b[24:], 1<<30)
+	rand.Read(b[4096:])
+	return b
+}
+
+// testHashes: the sums and the inspection of what was written are the
+// data's, for every os_hash algorithm, announced or not, across chunks.
+func testHashes(t *testing.T, h Harness) {
+	st := open(t, h)
+	data := qcow2(3<<20 + 5)
+	for i, algo := range []string{"sha512", "sha256", "sha1", "md5"} {
+		for _, size := range []int64{int64(len(data)), -1} {
+			w, err := st.Write(ctxT(t), fmt.Sprintf("hash-%d-%d", i, size), bytes.NewReader(data), size, algo)
+			if err != nil {
+				t.Fatalf("Write with %s: %v", algo, err)
+			}
+			checkSums(t, w, data, algo)
+			if w.Format.Format != "qcow2" || w.Format.VirtualSize != 1<<30 {
+				t.Errorf("%s: inspected as %s of %d bytes, want qcow2 of 1 GiB", algo, w.Format.Format, w.Format.VirtualSize)
+			}
+			if err := st.Delete(ctxT(t), w.Location); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// An algorithm Glance does not know is refused before anything is written.
+	_, err := st.Write(ctxT(t), "hash-bad", bytes.NewReader(data), -1, "crc32")
+	checkErr(t, h, "Write with an unknown hash", err, errs.Internal)
+	noLeftovers(t, h, st.Driver)
 }
 
 func testOffsets(t *testing.T, h Harness) {
-	d := h.New(t)
+	st := open(t, h)
 	data := randBytes(3<<20 + 5)
-	loc := add(t, d, "offsets", data, true)
-	defer d.Delete(ctxT(t), loc)
+	loc := write(t, st, "offsets", data, true).Location
+	defer st.Delete(ctxT(t), loc)
 	n := int64(len(data))
 	for _, off := range []int64{0, 1, 65535, n / 2, n - 1, n} {
-		if got := readAll(t, d, loc, off); !bytes.Equal(got, data[off:]) {
-			t.Errorf("Get from %d: %d bytes, want %d", off, len(got), n-off)
+		if got := readAll(t, st, loc, off); !bytes.Equal(got, data[off:]) {
+			t.Errorf("Open from %d: %d bytes, want %d", off, len(got), n-off)
 		}
 	}
 	// A range: read a slice from an offset, then close early.
-	rc, err := d.Get(ctxT(t), loc, 1<<20)
+	rc, err := st.Open(ctxT(t), loc, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,36 +364,81 @@ func testOffsets(t *testing.T, h Harness) {
 	if !bytes.Equal(part, data[1<<20:1<<20+4096]) {
 		t.Error("ranged read returned the wrong bytes")
 	}
+	_, err = st.Open(ctxT(t), loc, -1)
+	checkErr(t, h, "Open from -1", err, errs.Invalid)
 }
 
 func testDeleteMissing(t *testing.T, h Harness) {
-	d := h.New(t)
-	loc := add(t, d, "gone", []byte("x"), true)
-	if err := d.Delete(ctxT(t), loc); err != nil {
+	st := open(t, h)
+	loc := write(t, st, "gone", []byte("x"), true).Location
+	if err := st.Delete(ctxT(t), loc); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Delete(ctxT(t), loc); !errs.Is(errs.NotFound, err) {
-		t.Errorf("Delete of a deleted location: %v, want NotFound", err)
+	err := st.Delete(ctxT(t), loc)
+	checkErr(t, h, "Delete of a deleted location", err, errs.NotFound)
+	_, err = st.Open(ctxT(t), loc, 0)
+	checkErr(t, h, "Open of a deleted location", err, errs.NotFound)
+	_, err = st.Size(ctxT(t), loc)
+	checkErr(t, h, "Size of a deleted location", err, errs.NotFound)
+	var se *store.Error
+	if errors.As(err, &se) && se.Location != store.Redact(loc) {
+		t.Errorf("error's location %q, want %q", se.Location, store.Redact(loc))
 	}
-	if _, err := d.Get(ctxT(t), loc, 0); !errs.Is(errs.NotFound, err) {
-		t.Errorf("Get of a deleted location: %v, want NotFound", err)
-	}
-	if _, err := d.Size(ctxT(t), loc); !errs.Is(errs.NotFound, err) {
-		t.Errorf("Size of a deleted location: %v, want NotFound", err)
-	}
-	noLeftovers(t, h, d)
+	noLeftovers(t, h, st.Driver)
 }
 
 func testDuplicate(t *testing.T, h Harness) {
-	d := h.New(t)
-	loc := add(t, d, "dup", []byte("first"), true)
-	if _, _, err := d.Add(ctxT(t), "dup", strings.NewReader("second"), 6); !errs.Is(errs.Conflict, err) {
-		t.Errorf("Add over existing data: %v, want Conflict", err)
-	}
-	if got := readAll(t, d, loc, 0); string(got) != "first" {
+	st := open(t, h)
+	loc := write(t, st, "dup", []byte("first"), true).Location
+	_, err := st.Write(ctxT(t), "dup", strings.NewReader("second"), 6, hashAlgo)
+	checkErr(t, h, "Write over existing data", err, errs.Conflict)
+	if got := readAll(t, st, loc, 0); string(got) != "first" {
 		t.Errorf("existing data became %q", got)
 	}
-	d.Delete(ctxT(t), loc)
+	st.Delete(ctxT(t), loc)
+}
+
+// testInvalidIDs: an image ID that could name something else than the
+// image's data is refused before the driver is asked.
+func testInvalidIDs(t *testing.T, h Harness) {
+	d := h.New(t)
+	sp := &spy{Writable: d.(store.Writable)}
+	st := wrap(sp)
+	for _, id := range []string{"", ".", "..", ".hidden", "../x", "a/b", "/abs", "a\\b", "a\x00b", "a b", "a?b", "a%2Fb", "é", strings.Repeat("x", 201)} {
+		_, err := st.Write(ctxT(t), id, strings.NewReader("x"), 1, hashAlgo)
+		checkErr(t, h, fmt.Sprintf("Write(%q)", id), err, errs.Invalid)
+		err = st.RemovePartial(ctxT(t), id)
+		checkErr(t, h, fmt.Sprintf("RemovePartial(%q)", id), err, errs.Invalid)
+	}
+	if n := sp.calls.Load(); n != 0 {
+		t.Errorf("the driver was called %d times for invalid IDs", n)
+	}
+	if err := st.RemovePartial(ctxT(t), "valid-id"); err != nil {
+		t.Errorf("RemovePartial of an ID with nothing partial: %v", err)
+	}
+	noLeftovers(t, h, st.Driver)
+}
+
+// testSizeMismatch: data longer or shorter than announced is refused
+// whole, below and above a driver's single-request size.
+func testSizeMismatch(t *testing.T, h Harness) {
+	st := open(t, h)
+	big := int64(12 << 20)
+	for _, h := range h.SmallSizes {
+		big = max(big, h+1)
+	}
+	for _, c := range []struct{ data, announced int64 }{
+		{1<<20 + 13, 1<<20 + 12}, {1<<20 + 13, 1<<20 + 14}, {0, 1}, {1, 0},
+		{big - 3<<20, big}, {big, big - 3<<20},
+	} {
+		_, err := st.Write(ctxT(t), "mis", bytes.NewReader(randBytes(c.data)), c.announced, hashAlgo)
+		checkErr(t, h, fmt.Sprintf("Write of %d bytes announced as %d", c.data, c.announced), err, errs.Invalid)
+		if m := errs.Message(err); !strings.Contains(m, "size mismatch") {
+			t.Errorf("size mismatch message %q", m)
+		}
+	}
+	noLeftovers(t, h, st.Driver)
+	write(t, st, "mis", []byte("ok"), true) // the id is usable after the failures
 }
 
 // failingReader yields n bytes then fails with err.
@@ -262,25 +458,34 @@ func (f *failingReader) Read(p []byte) (int, error) {
 }
 
 func testFailingReader(t *testing.T, h Harness) {
-	d := h.New(t)
+	st := open(t, h)
 	for _, size := range []int64{-1, 12 << 20} {
-		boom := errors.New("client went away")
-		_, _, err := d.Add(ctxT(t), "half", &failingReader{n: 6 << 20, err: boom}, size)
-		if err == nil {
-			t.Fatal("Add from a reader that fails half-way succeeded")
+		// net/http reports a client gone mid-body as io.ErrUnexpectedEOF,
+		// which a reader may wrap: still a failure, not the data's end.
+		gone := fmt.Errorf("the client stopped sending: %w", io.ErrUnexpectedEOF)
+		_, err := st.Write(ctxT(t), "gone", &failingReader{n: 3<<20 + 17, err: gone}, size, hashAlgo)
+		if !errors.Is(err, gone) {
+			t.Errorf("Write from a reader failing with a wrapped io.ErrUnexpectedEOF: %v, want its error", err)
 		}
+		boom := errors.New("client went away")
+		_, err = st.Write(ctxT(t), "half", &failingReader{n: 6 << 20, err: boom}, size, hashAlgo)
+		if !errors.Is(err, boom) {
+			t.Errorf("Write from a reader that fails half-way: %v, want its error", err)
+		}
+		checkNamed(t, h, "Write from a failing reader", err)
 		// The reader's classified error (the service's size cap, say)
-		// reaches the caller unchanged.
+		// reaches the caller with its Kind and words.
 		capErr := errs.E(errs.Op("test.cap"), errs.TooLarge, "The incoming image is too large")
-		_, _, err = d.Add(ctxT(t), "capped", &failingReader{n: 1 << 20, err: capErr}, size)
-		if !errs.Is(errs.TooLarge, err) {
-			t.Errorf("Add from a reader failing with a TooLarge error: %v, want TooLarge", err)
+		_, err = st.Write(ctxT(t), "capped", &failingReader{n: 1 << 20, err: capErr}, size, hashAlgo)
+		checkErr(t, h, "Write from a reader failing with a TooLarge error", err, errs.TooLarge)
+		if m := errs.Message(err); m != "The incoming image is too large" {
+			t.Errorf("the reader's message became %q", m)
 		}
 	}
-	noLeftovers(t, h, d)
+	noLeftovers(t, h, st.Driver)
 	// The id is usable after the failure.
-	loc := add(t, d, "half", []byte("ok"), true)
-	d.Delete(ctxT(t), loc)
+	loc := write(t, st, "half", []byte("ok"), true).Location
+	st.Delete(ctxT(t), loc)
 }
 
 // cancelReader cancels its context after n bytes.
@@ -292,7 +497,7 @@ type cancelReader struct {
 func (c *cancelReader) Read(p []byte) (int, error) {
 	if c.n <= 0 {
 		c.cancel()
-		// Keep yielding data: the driver must notice the context itself.
+		// Keep yielding data: the Store must notice the context itself.
 	}
 	m := min(len(p), 64<<10)
 	rand.Read(p[:m])
@@ -302,16 +507,31 @@ func (c *cancelReader) Read(p []byte) (int, error) {
 
 func testCancelled(t *testing.T, h Harness) {
 	d := h.New(t)
-	ctx, cancel := context.WithCancel(ctxT(t))
-	defer cancel()
-	if _, _, err := d.Add(ctx, "cancelled", &cancelReader{n: 6 << 20, cancel: cancel}, -1); err == nil {
-		t.Fatal("Add whose context was cancelled half-way succeeded")
+	sp := &spy{Writable: d.(store.Writable)}
+	st := wrap(sp)
+	for _, size := range []int64{-1, 12 << 20} {
+		ctx, cancel := context.WithCancel(ctxT(t))
+		_, err := st.Write(ctx, "cancelled", &cancelReader{n: 6 << 20, cancel: cancel}, size, hashAlgo)
+		cancel()
+		checkErr(t, h, "Write whose context was cancelled half-way", err, errs.Invalid)
 	}
-	noLeftovers(t, h, d)
+	noLeftovers(t, h, st.Driver)
+	// A context cancelled already: the driver is not asked.
+	ctx, cancel := context.WithCancel(ctxT(t))
+	cancel()
+	calls := sp.calls.Load()
+	_, err := st.Write(ctx, "cancelled", strings.NewReader("x"), 1, hashAlgo)
+	checkErr(t, h, "Write with a cancelled context", err, errs.Invalid)
+	_, err = st.Open(ctx, "x", 0)
+	checkErr(t, h, "Open with a cancelled context", err, errs.Unavailable)
+	if n := sp.calls.Load() - calls; n != 0 {
+		t.Errorf("the driver was called %d times with a cancelled context", n)
+	}
+	noLeftovers(t, h, st.Driver)
 }
 
 func testConcurrent(t *testing.T, h Harness) {
-	d := h.New(t)
+	st := open(t, h)
 	const writers = 6
 	datas := make([][]byte, writers)
 	locs := make([]string, writers)
@@ -320,8 +540,8 @@ func testConcurrent(t *testing.T, h Harness) {
 	for i := range writers {
 		datas[i] = randBytes(int64(512<<10 + i*4099))
 		wg.Go(func() {
-			loc, _, err := d.Add(ctxT(t), "conc-"+strconv.Itoa(i), bytes.NewReader(datas[i]), -1)
-			locs[i], errc[i] = loc, err
+			w, err := st.Write(ctxT(t), "conc-"+strconv.Itoa(i), bytes.NewReader(datas[i]), -1, hashAlgo)
+			locs[i], errc[i] = w.Location, err
 		})
 	}
 	wg.Wait()
@@ -329,7 +549,7 @@ func testConcurrent(t *testing.T, h Harness) {
 		if errc[i] != nil {
 			t.Fatalf("writer %d: %v", i, errc[i])
 		}
-		if got := readAll(t, d, locs[i], 0); !bytes.Equal(got, datas[i]) {
+		if got := readAll(t, st, locs[i], 0); !bytes.Equal(got, datas[i]) {
 			t.Errorf("writer %d: data differs", i)
 		}
 	}
@@ -341,10 +561,10 @@ func testConcurrent(t *testing.T, h Harness) {
 	for i := range writers {
 		same[i] = randBytes(256 << 10)
 		wg.Go(func() {
-			loc, _, err := d.Add(ctxT(t), "same", bytes.NewReader(same[i]), -1)
+			w, err := st.Write(ctxT(t), "same", bytes.NewReader(same[i]), -1, hashAlgo)
 			if err == nil {
 				mu.Lock()
-				won = append(won, loc)
+				won = append(won, w.Location)
 				mu.Unlock()
 			}
 		})
@@ -353,7 +573,7 @@ func testConcurrent(t *testing.T, h Harness) {
 	if len(won) == 0 {
 		t.Fatal("no writer of the same id succeeded")
 	}
-	got := readAll(t, d, won[0], 0)
+	got := readAll(t, st, won[0], 0)
 	whole := false
 	for _, s := range same {
 		whole = whole || bytes.Equal(got, s)
@@ -362,14 +582,14 @@ func testConcurrent(t *testing.T, h Harness) {
 		t.Error("concurrent writers of one id left a mix of their data")
 	}
 	for _, l := range append(locs, won[0]) {
-		d.Delete(ctxT(t), l)
+		st.Delete(ctxT(t), l)
 	}
-	noLeftovers(t, h, d)
+	noLeftovers(t, h, st.Driver)
 }
 
 func testBadCredentials(t *testing.T, h Harness) {
-	d := h.BadCredentials(t)
-	err := d.Check(ctxT(t))
+	st := wrap(h.BadCredentials(t))
+	err := st.Check(ctxT(t))
 	if err == nil {
 		t.Fatal("Check with bad credentials succeeded")
 	}
@@ -379,41 +599,49 @@ func testBadCredentials(t *testing.T, h Harness) {
 	if msg := strings.ToLower(err.Error()); !strings.Contains(msg, "credential") && !strings.Contains(msg, "auth") && !strings.Contains(msg, "denied") {
 		t.Errorf("Check with bad credentials does not say so: %v", err)
 	}
-	if _, _, err := d.Add(ctxT(t), "nope", strings.NewReader("x"), 1); err == nil {
-		t.Error("Add with bad credentials succeeded")
+	checkNamed(t, h, "Check with bad credentials", err)
+	_, err = st.Write(ctxT(t), "nope", strings.NewReader("x"), 1, hashAlgo)
+	if err == nil {
+		t.Fatal("Write with bad credentials succeeded")
 	}
+	checkNamed(t, h, "Write with bad credentials", err)
 }
 
 func testReadOnly(t *testing.T, h Harness) {
-	d := h.New(t)
-	if _, _, err := d.Add(ctxT(t), "x", strings.NewReader("x"), 1); !errs.Is(errs.Forbidden, err) {
-		t.Errorf("Add on a read-only store: %v, want Forbidden", err)
+	st := open(t, h)
+	if _, ok := st.Driver.(store.Writable); ok {
+		t.Fatal("a read-only driver has Add and Delete")
 	}
-	loc := h.Put(t, d, "ro", []byte("data"))
-	if err := d.Delete(ctxT(t), loc); !errs.Is(errs.Forbidden, err) {
-		t.Errorf("Delete on a read-only store: %v, want Forbidden", err)
+	_, err := st.Write(ctxT(t), "x", strings.NewReader("x"), 1, hashAlgo)
+	checkErr(t, h, "Write on a read-only store", err, errs.Forbidden)
+	loc := h.Put(t, st.Driver, "ro", []byte("data"))
+	err = st.Delete(ctxT(t), loc)
+	checkErr(t, h, "Delete on a read-only store", err, errs.Forbidden)
+	if got := readAll(t, st, loc, 0); string(got) != "data" {
+		t.Errorf("data became %q after a refused Delete", got)
 	}
 }
 
 func testReadOnlyRoundTrip(t *testing.T, h Harness) {
-	d := h.New(t)
+	st := open(t, h)
 	for _, size := range append([]int64{0, 1, 1<<20 + 13}, h.SmallSizes...) {
 		data := randBytes(size)
-		loc := h.Put(t, d, "ro-"+strconv.FormatInt(size, 10), data)
-		if got, err := d.Size(ctxT(t), loc); err != nil || got != size {
+		loc := h.Put(t, st.Driver, "ro-"+strconv.FormatInt(size, 10), data)
+		if got, err := st.Size(ctxT(t), loc); err != nil || got != size {
 			t.Errorf("Size = %d, %v; want %d", got, err, size)
 		}
 		for _, off := range []int64{0, size / 2, size} {
-			if got := readAll(t, d, loc, off); !bytes.Equal(got, data[off:]) {
+			if got := readAll(t, st, loc, off); !bytes.Equal(got, data[off:]) {
 				t.Errorf("size %d from %d: wrong bytes", size, off)
 			}
 		}
 	}
-	missing := h.Put(t, d, "ro-missing", nil)
+	missing := h.Put(t, st.Driver, "ro-missing", nil)
 	missing += ".not-there"
-	if _, err := d.Get(ctxT(t), missing, 0); !errs.Is(errs.NotFound, err) {
-		t.Errorf("Get of a missing location: %v, want NotFound", err)
-	}
+	_, err := st.Open(ctxT(t), missing, 0)
+	checkErr(t, h, "Open of a missing location", err, errs.NotFound)
+	_, err = st.Size(ctxT(t), missing)
+	checkErr(t, h, "Size of a missing location", err, errs.NotFound)
 }
 
 // BigSizeFor resolves the big stream's length from the environment.
@@ -447,25 +675,26 @@ func testBig(t *testing.T, h Harness) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	d := h.New(t)
+	st := open(t, h)
 	runtime.GC()
 	base := heapInUse()
 	src := NewStream(size)
-	loc, n, err := d.Add(ctxT(t), "big", src, size)
+	w, err := st.Write(ctxT(t), "big", src, size, hashAlgo)
 	if err != nil {
-		t.Fatalf("Add of %d bytes: %v", size, err)
+		t.Fatalf("Write of %d bytes: %v", size, err)
 	}
-	defer d.Delete(ctxT(t), loc)
-	if n != size {
-		t.Fatalf("Add wrote %d bytes, want %d", n, size)
+	loc := w.Location
+	defer st.Delete(ctxT(t), loc)
+	if w.Size != size {
+		t.Fatalf("Write wrote %d bytes, want %d", w.Size, size)
 	}
 	if grew := src.PeakHeap - base; grew > maxHeapGrowth {
 		t.Errorf("heap grew by %d MiB while writing %d MiB: the driver buffers the image", grew>>20, size>>20)
 	}
-	if got, err := d.Size(ctxT(t), loc); err != nil || got != size {
+	if got, err := st.Size(ctxT(t), loc); err != nil || got != size {
 		t.Fatalf("Size = %d, %v; want %d", got, err, size)
 	}
-	rc, err := d.Get(ctxT(t), loc, 0)
+	rc, err := st.Open(ctxT(t), loc, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,7 +712,7 @@ func testBig(t *testing.T, h Harness) {
 	}
 	// A read from deep inside the stream.
 	off := size - 3<<20 - 17
-	rc2, err := d.Get(ctxT(t), loc, off)
+	rc2, err := st.Open(ctxT(t), loc, off)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -134,51 +134,69 @@ func (d *Driver) Scheme() string {
 	return "swift+config"
 }
 
-// Capabilities implements store.Driver.
-func (d *Driver) Capabilities() store.Capabilities {
-	return store.RWAccess | store.ReadRandom | store.DriverReusable
-}
+var (
+	_ store.Writable = (*Driver)(nil)
+	_ store.Owner    = (*Driver)(nil)
+)
 
 // Options returns the driver's options, for tests and tools.
 func (d *Driver) Options() Options { return d.o }
 
-func classify(op errs.Op, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ke *errs.Error
-	if errors.As(err, &ke) {
-		return err
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return errs.E(op, errs.Invalid, "upload interrupted", err)
-	}
+// ErrorKind implements store.Driver: Swift's HTTP status says what went wrong.
+func (d *Driver) ErrorKind(err error) errs.Kind {
 	var se *swift.Error
 	if errors.As(err, &se) {
 		switch se.StatusCode {
 		case 401:
-			return errs.E(op, errs.Unauthorized, "Swift rejected the credentials (check user and key in swift_store_config_file, or the caller's token)", err)
+			return errs.Unauthorized
 		case 403:
-			return errs.E(op, errs.Forbidden, "Swift denied access to the container", err)
+			return errs.Forbidden
 		case 404:
-			return errs.E(op, errs.NotFound, "Image data not found in the Swift store", err)
+			return errs.NotFound
 		case 412:
-			return errs.E(op, errs.Conflict, "Image already exists in the Swift store", err)
+			return errs.Conflict
 		case 413, 507:
-			return errs.E(op, errs.TooLarge, "Image storage media is full", err)
+			return errs.TooLarge
 		}
 	}
-	return errs.E(op, errs.Unavailable, "Swift store unavailable", err)
+	switch {
+	case errors.Is(err, errNoToken):
+		return errs.Unauthorized
+	case errors.Is(err, errExists):
+		return errs.Conflict
+	case errors.Is(err, errForeign):
+		return errs.NotFound
+	case errors.Is(err, errBadLocation):
+		return errs.Invalid
+	}
+	return errs.Unavailable
+}
+
+var (
+	errNoToken     = errors.New("the multi-tenant Swift store needs the caller's Keystone token")
+	errExists      = errors.New("the Swift store already has an image of this id, or is writing one")
+	errForeign     = errors.New("the Swift location is not this store's")
+	errBadLocation = errors.New("bad Swift location")
+)
+
+// describe puts words an operator can act on around a failure of Check.
+func (d *Driver) describe(what string, err error) error {
+	switch d.ErrorKind(err) {
+	case errs.Unauthorized:
+		return fmt.Errorf("%s: Swift rejected the credentials (check user and key in swift_store_config_file, or the caller's token): %w", what, err)
+	case errs.Forbidden:
+		return fmt.Errorf("%s: Swift denied access to the container: %w", what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // conn returns the connection for a request: the store's own, or in
 // multi-tenant mode one carrying the caller's token.
 func (d *Driver) connFor(ctx context.Context) (*swift.Connection, error) {
-	const op errs.Op = "swift.conn"
 	if !d.o.MultiTenant {
 		if !d.conn.Authenticated() {
 			if err := d.conn.Authenticate(ctx); err != nil {
-				return nil, classify(op, err)
+				return nil, err
 			}
 		}
 		return d.conn, nil
@@ -187,12 +205,12 @@ func (d *Driver) connFor(ctx context.Context) (*swift.Connection, error) {
 	if d.o.Credentials != nil {
 		var err error
 		if su, tok, err = d.o.Credentials(ctx); err != nil {
-			return nil, errs.E(op, errs.Unauthorized, err)
+			return nil, fmt.Errorf("%w: %w", errNoToken, err)
 		}
 	} else {
 		ac := auth.From(ctx)
 		if ac == nil || ac.AuthToken == "" || ac.ProjectID == "" {
-			return nil, errs.E(op, errs.Unauthorized, "the multi-tenant Swift store needs the caller's Keystone token")
+			return nil, errNoToken
 		}
 		r := strings.NewReplacer("%(tenant_id)s", ac.ProjectID, "%(project_id)s", ac.ProjectID)
 		su, tok = r.Replace(d.o.Endpoint), ac.AuthToken
@@ -204,33 +222,32 @@ func (d *Driver) connFor(ctx context.Context) (*swift.Connection, error) {
 // multi-tenant store has no credentials of its own, so it only checks that
 // the endpoint answers.
 func (d *Driver) Check(ctx context.Context) error {
-	const op errs.Op = "swift.Check"
 	if d.o.MultiTenant && d.o.Credentials == nil {
 		base, _, _ := strings.Cut(d.o.Endpoint, "/v1")
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/info", nil)
 		if err != nil {
-			return errs.E(op, errs.Invalid, "bad swift_store_endpoint", err)
+			return fmt.Errorf("bad swift_store_endpoint: %w", err)
 		}
 		resp, err := (&http.Client{Transport: d.o.Transport}).Do(req)
 		if err != nil {
-			return errs.E(op, errs.Unavailable, "Swift endpoint "+base+" is unreachable", err)
+			return fmt.Errorf("the Swift endpoint %s is unreachable: %w", base, err)
 		}
 		resp.Body.Close()
 		return nil
 	}
 	c, err := d.connFor(ctx)
 	if err != nil {
-		return errs.E(op, fmt.Sprintf("Swift store at %s", d.o.AuthAddress), err)
+		return d.describe("Swift store at "+d.o.AuthAddress, err)
 	}
 	if d.o.MultiTenant {
 		return nil
 	}
 	if _, _, err := c.Container(ctx, d.o.Container); err != nil {
 		if !errors.Is(err, swift.ContainerNotFound) {
-			return errs.E(op, "Swift container "+d.o.Container, classify(op, err))
+			return d.describe("Swift container "+d.o.Container, err)
 		}
 		if !d.o.CreateContainer && d.o.ContainersSeed == 0 {
-			return errs.Errorf(op, errs.Unavailable, "Swift container %s does not exist and swift_store_create_container_on_put is false", d.o.Container)
+			return fmt.Errorf("the Swift container %s does not exist and swift_store_create_container_on_put is false", d.o.Container)
 		}
 	}
 	probe := ".glint-probe-" + randHex()
@@ -238,10 +255,10 @@ func (d *Driver) Check(ctx context.Context) error {
 		return err
 	}
 	if _, err := c.ObjectPut(ctx, d.o.Container, probe, strings.NewReader("probe"), false, "", "", nil); err != nil {
-		return errs.E(op, "Swift container "+d.o.Container+" is not writable", classify(op, err))
+		return d.describe("Swift container "+d.o.Container+" is not writable", err)
 	}
 	if err := c.ObjectDelete(context.WithoutCancel(ctx), d.o.Container, probe); err != nil {
-		return errs.E(op, "Swift probe object cannot be deleted", classify(op, err))
+		return d.describe("Swift probe object cannot be deleted", err)
 	}
 	return nil
 }
@@ -253,19 +270,18 @@ func randHex() string {
 }
 
 func (d *Driver) ensureContainer(ctx context.Context, c *swift.Connection, name string) error {
-	const op errs.Op = "swift.ensureContainer"
 	if !d.o.CreateContainer && !d.o.MultiTenant && d.o.ContainersSeed == 0 {
 		return nil
 	}
 	if _, _, err := c.Container(ctx, name); err == nil {
 		return nil
 	} else if !errors.Is(err, swift.ContainerNotFound) {
-		return classify(op, err)
+		return err
 	}
 	if !d.o.CreateContainer && !d.o.MultiTenant {
-		return errs.Errorf(op, errs.Unavailable, "Swift container %s does not exist and swift_store_create_container_on_put is false", name)
+		return fmt.Errorf("the Swift container %s does not exist and swift_store_create_container_on_put is false", name)
 	}
-	return classify(op, c.ContainerCreate(ctx, name, nil))
+	return c.ContainerCreate(ctx, name, nil)
 }
 
 // container is where an image goes: one container (with the seed, one of
@@ -293,24 +309,23 @@ func (d *Driver) location(c *swift.Connection, container, obj string) string {
 // parse returns the container and object of a location, and the storage
 // URL it names in multi-tenant form.
 func (d *Driver) parse(loc string) (storageURL, container, obj string, err error) {
-	const op errs.Op = "swift.parse"
 	u, perr := url.Parse(loc)
 	if perr != nil {
-		return "", "", "", errs.E(op, errs.Invalid, "bad Swift location", perr)
+		return "", "", "", errBadLocation
 	}
 	p := strings.Split(strings.Trim(u.Path, "/"), "/")
 	switch u.Scheme {
 	case "swift+config":
 		if len(p) != 2 || p[0] == "" || p[1] == "" {
-			return "", "", "", errs.Errorf(op, errs.Invalid, "bad Swift location: want swift+config://reference/container/object")
+			return "", "", "", fmt.Errorf("%w: want swift+config://reference/container/object", errBadLocation)
 		}
 		if d.o.MultiTenant || u.Host != d.o.Reference {
-			return "", "", "", errs.Errorf(op, errs.NotFound, "Swift location of reference %q is not this store's", u.Host)
+			return "", "", "", fmt.Errorf("%w: reference %q", errForeign, u.Host)
 		}
 		return "", p[0], p[1], nil
 	case "swift", "swift+http", "swift+https":
 		if len(p) < 2 {
-			return "", "", "", errs.Errorf(op, errs.Invalid, "bad Swift location")
+			return "", "", "", errBadLocation
 		}
 		container, obj = p[len(p)-2], p[len(p)-1]
 		hs := "https"
@@ -324,7 +339,7 @@ func (d *Driver) parse(loc string) (storageURL, container, obj string, err error
 		storageURL = hs + "://" + host + "/" + strings.Join(p[:len(p)-2], "/")
 		return storageURL, container, obj, nil
 	}
-	return "", "", "", errs.Errorf(op, errs.Invalid, "bad Swift location scheme %q", u.Scheme)
+	return "", "", "", fmt.Errorf("%w: scheme %q", errBadLocation, u.Scheme)
 }
 
 // Owns implements store.Owner.
@@ -350,15 +365,11 @@ func (d *Driver) connForLoc(ctx context.Context, loc string) (*swift.Connection,
 	return c, container, obj, nil
 }
 
-// Add implements store.Driver.
+// Add implements store.Writable.
 func (d *Driver) Add(ctx context.Context, imageID string, r io.Reader, size int64) (string, int64, error) {
-	const op errs.Op = "swift.Add"
-	if imageID == "" || strings.HasPrefix(imageID, ".") || strings.ContainsAny(imageID, "/\\") {
-		return "", 0, errs.Errorf(op, errs.Invalid, "bad image id %q", imageID)
-	}
 	container := d.container(imageID)
 	if _, busy := d.writing.LoadOrStore(container+"/"+imageID, true); busy {
-		return "", 0, errs.Errorf(op, errs.Conflict, "image %s is already being written to the Swift store", imageID)
+		return "", 0, fmt.Errorf("%w: %s is being written", errExists, imageID)
 	}
 	defer d.writing.Delete(container + "/" + imageID)
 	c, err := d.connFor(ctx)
@@ -369,9 +380,9 @@ func (d *Driver) Add(ctx context.Context, imageID string, r io.Reader, size int6
 		return "", 0, err
 	}
 	if _, _, err := c.Object(ctx, container, imageID); err == nil {
-		return "", 0, errs.Errorf(op, errs.Conflict, "Swift already has an image at location %s", d.location(c, container, imageID))
+		return "", 0, fmt.Errorf("%w: %s", errExists, d.location(c, container, imageID))
 	} else if !errors.Is(err, swift.ObjectNotFound) {
-		return "", 0, classify(op, err)
+		return "", 0, err
 	}
 	var n int64
 	if size >= 0 && size < d.o.LargeObjectSize {
@@ -384,56 +395,33 @@ func (d *Driver) Add(ctx context.Context, imageID string, r io.Reader, size int6
 			// The per-image container goes too, if it is empty.
 			c.ContainerDelete(context.WithoutCancel(ctx), container)
 		}
-		return "", n, classify(op, err)
+		return "", n, err
 	}
 	return d.location(c, container, imageID), n, nil
 }
 
-// countReader counts and stops on ctx.
+// countReader counts.
 type countReader struct {
-	ctx context.Context
-	r   io.Reader
-	n   int64
+	r io.Reader
+	n int64
 }
 
 func (c *countReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
 	m, err := c.r.Read(p)
 	c.n += int64(m)
-	return m, err
-}
-
-// errReader remembers the source's error, which Swift's client would
-// otherwise turn into a transport error.
-type errReader struct {
-	r   io.Reader
-	err error
-}
-
-func (e *errReader) Read(p []byte) (int, error) {
-	m, err := e.r.Read(p)
-	if err != nil && err != io.EOF {
-		e.err = err
-	}
 	return m, err
 }
 
 func noneMatch() swift.Headers { return swift.Headers{"If-None-Match": "*"} }
 
 func (d *Driver) putOne(ctx context.Context, c *swift.Connection, container, obj string, r io.Reader, size int64) (int64, error) {
-	cr := &countReader{ctx: ctx, r: r}
-	er := &errReader{r: io.LimitReader(cr, size+1)}
+	cr := &countReader{r: r}
 	h := noneMatch()
 	h["Content-Length"] = strconv.FormatInt(size, 10)
-	_, err := c.ObjectPut(ctx, container, obj, er, false, "", "application/octet-stream", h)
-	if er.err != nil {
-		err = er.err
-	}
+	_, err := c.ObjectPut(ctx, container, obj, io.LimitReader(cr, size+1), false, "", "application/octet-stream", h)
 	if err == nil && cr.n != size {
 		c.ObjectDelete(context.WithoutCancel(ctx), container, obj)
-		return cr.n, errs.Errorf("swift.Add", errs.Invalid, "image is %d bytes, not the %d announced", cr.n, size)
+		return cr.n, fmt.Errorf("image is %d bytes, not the %d announced", cr.n, size)
 	}
 	return cr.n, err
 }
@@ -459,12 +447,8 @@ func (d *Driver) putSegmented(ctx context.Context, c *swift.Connection, containe
 	}
 	for i := 0; ; i++ {
 		name := fmt.Sprintf("%s-%s-%05d", obj, nonce, i+1)
-		cr := &countReader{ctx: ctx, r: r}
-		er := &errReader{r: io.LimitReader(cr, d.o.ChunkSize)}
-		h, perr := c.ObjectPut(ctx, container, name, er, false, "", "application/octet-stream", nil)
-		if er.err != nil {
-			perr = er.err
-		}
+		cr := &countReader{r: r}
+		h, perr := c.ObjectPut(ctx, container, name, io.LimitReader(cr, d.o.ChunkSize), false, "", "application/octet-stream", nil)
 		if perr == nil && ctx.Err() != nil {
 			perr = ctx.Err()
 		}
@@ -506,7 +490,6 @@ func (d *Driver) putSegmented(ctx context.Context, c *swift.Connection, containe
 
 // Get implements store.Driver with a ranged GET.
 func (d *Driver) Get(ctx context.Context, loc string, offset int64) (io.ReadCloser, error) {
-	const op errs.Op = "swift.Get"
 	c, container, obj, err := d.connForLoc(ctx, loc)
 	if err != nil {
 		return nil, err
@@ -515,7 +498,7 @@ func (d *Driver) Get(ctx context.Context, loc string, offset int64) (io.ReadClos
 	if offset > 0 {
 		info, _, err := c.Object(ctx, container, obj)
 		if err != nil {
-			return nil, classify(op, err)
+			return nil, err
 		}
 		if offset >= info.Bytes {
 			return io.NopCloser(strings.NewReader("")), nil
@@ -524,36 +507,34 @@ func (d *Driver) Get(ctx context.Context, loc string, offset int64) (io.ReadClos
 	}
 	f, _, err := c.ObjectOpen(ctx, container, obj, false, h)
 	if err != nil {
-		return nil, classify(op, err)
+		return nil, err
 	}
 	return f, nil
 }
 
 // Size implements store.Driver.
 func (d *Driver) Size(ctx context.Context, loc string) (int64, error) {
-	const op errs.Op = "swift.Size"
 	c, container, obj, err := d.connForLoc(ctx, loc)
 	if err != nil {
 		return 0, err
 	}
 	info, _, err := c.Object(ctx, container, obj)
 	if err != nil {
-		return 0, classify(op, err)
+		return 0, err
 	}
 	return info.Bytes, nil
 }
 
-// Delete implements store.Driver: a static large object goes with its
+// Delete implements store.Writable: a static large object goes with its
 // segments, and so does a dynamic one as Glance writes them.
 func (d *Driver) Delete(ctx context.Context, loc string) error {
-	const op errs.Op = "swift.Delete"
 	c, container, obj, err := d.connForLoc(ctx, loc)
 	if err != nil {
 		return err
 	}
 	_, h, err := c.Object(ctx, container, obj)
 	if err != nil {
-		return classify(op, err)
+		return err
 	}
 	switch {
 	case strings.EqualFold(h["X-Static-Large-Object"], "true"):
@@ -567,11 +548,11 @@ func (d *Driver) Delete(ctx context.Context, loc string) error {
 		prefix, _ = url.PathUnescape(prefix)
 		names, lerr := c.ObjectNamesAll(ctx, segC, &swift.ObjectsOpts{Prefix: prefix})
 		if lerr != nil {
-			return classify(op, lerr)
+			return lerr
 		}
 		for _, n := range names {
 			if derr := c.ObjectDelete(ctx, segC, n); derr != nil && !errors.Is(derr, swift.ObjectNotFound) {
-				return classify(op, derr)
+				return derr
 			}
 		}
 		err = c.ObjectDelete(ctx, container, obj)
@@ -579,7 +560,7 @@ func (d *Driver) Delete(ctx context.Context, loc string) error {
 		err = c.ObjectDelete(ctx, container, obj)
 	}
 	if err != nil {
-		return classify(op, err)
+		return err
 	}
 	if d.o.MultiTenant {
 		c.ContainerDelete(ctx, container) // Glance removes the per-image container too

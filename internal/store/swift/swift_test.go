@@ -123,8 +123,9 @@ func multiTenant(t *testing.T, srv *testserver.Swift) {
 	}
 	// Without a caller's token there is nothing to write with.
 	d2, _ := swift.New(swift.Options{MultiTenant: true, Endpoint: srv.Proxy + "/v1/AUTH_%(tenant_id)s"})
-	if _, _, err := d2.Add(t.Context(), "img2", strings.NewReader("x"), 1); !errs.Is(errs.Unauthorized, err) {
-		t.Errorf("multi-tenant Add without a token: %v", err)
+	st := &store.Store{Name: "mt", Driver: d2}
+	if _, err := st.Write(t.Context(), "img2", strings.NewReader("x"), 1, "sha512"); !errs.Is(errs.Unauthorized, err) {
+		t.Errorf("multi-tenant Write without a token: %v", err)
 	}
 	if err := d2.Check(t.Context()); err != nil {
 		t.Errorf("multi-tenant Check of a reachable endpoint: %v", err)

@@ -1,10 +1,11 @@
-package image
+package store
 
 import (
 	"bytes"
 	"crypto/md5"
 	"crypto/sha512"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"testing"
@@ -51,6 +52,16 @@ func TestHashPipeErrors(t *testing.T) {
 	p.Close()
 	if !errors.Is(err, boom) {
 		t.Fatalf("error %v, want boom", err)
+	}
+	// A source error that wraps an end marker is still an error.
+	gone := fmt.Errorf("client gone: %w", io.ErrUnexpectedEOF)
+	for _, n := range []int{0, 100, pipeChunkSize} {
+		p = newHashPipe(io.MultiReader(bytes.NewReader(make([]byte, n)), iotest.ErrReader(gone)), md5.New())
+		_, err = p.WriteTo(io.Discard)
+		p.Close()
+		if !errors.Is(err, gone) {
+			t.Fatalf("after %d bytes: error %v, want the source's", n, err)
+		}
 	}
 	// A reader that stops early (the store failed) can close the pipe
 	// without deadlock while the source still has data.

@@ -1,10 +1,11 @@
-package image
+package store
 
 import (
-	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
+
+	"glint/internal/errs"
 )
 
 // hashPipe reads its source in large chunks on a goroutine of its own and
@@ -92,7 +93,10 @@ func (p *hashPipe) produce(src io.Reader) {
 				return
 			}
 		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		// Only ReadFull's own end markers are a clean end: a source error
+		// that wraps one (a client gone mid-body, as net/http reports
+		// it) is a failure.
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			p.err = io.EOF
 			return
 		}
@@ -144,7 +148,7 @@ func (p *hashPipe) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
 		if err := p.next(); err != nil {
-			if errors.Is(err, io.EOF) {
+			if err == io.EOF {
 				return total, nil
 			}
 			return total, err
@@ -157,6 +161,24 @@ func (p *hashPipe) WriteTo(w io.Writer) (int64, error) {
 		}
 	}
 }
+
+// end reports whether the reader of the pipe had everything the source
+// holds: nil when the source is at its end, the source's error, or
+// errUnread when bytes are left that nobody read. It waits for the
+// source's next read when the reader stopped exactly at a chunk's end.
+func (p *hashPipe) end() error {
+	var one [1]byte
+	n, err := p.Read(one[:])
+	switch {
+	case n > 0:
+		return errUnread
+	case err == io.EOF:
+		return nil
+	}
+	return err
+}
+
+var errUnread = errs.E(errs.Op("store.Write"), errs.Internal, "the driver stopped reading before the end of the data")
 
 // Close stops the pipe and waits until the hashes have seen every byte
 // that was read; after a clean EOF the sums are then complete.
