@@ -97,3 +97,21 @@ func dmsLocked(t *testing.T, path string) bool {
 	}
 	return false
 }
+
+// A backup taken in the same process as a server (here, beside a DB) does
+// not drop the server's locks either.
+func TestBackupKeepsSQLiteLocks(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	url := "sqlite:///" + filepath.Join(dir, "glint.db")
+	d := openSQLite(t, url)
+	if _, err := d.Images().Get(ctx, "00000000-0000-4000-8000-000000000000"); !errs.Is(errs.NotFound, err) {
+		t.Fatal(err)
+	}
+	if _, err := Backup(ctx, url, filepath.Join(dir, "copy.db"), false); err != nil {
+		t.Fatal(err)
+	}
+	if !dmsLocked(t, filepath.Join(dir, "glint.db-shm")) {
+		t.Fatal("a backup dropped this process's lock on the wal-index")
+	}
+}

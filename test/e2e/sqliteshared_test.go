@@ -26,7 +26,7 @@ const sharedLoad = 15 * time.Second
 // every image 1,000 at a time) while other processes use the same file as
 // SQLite allows them to: the sqlite3 shell checkpointing the WAL (PASSIVE,
 // FULL, RESTART and TRUNCATE in turn) and taking online backups (VACUUM
-// INTO, and the shell's .backup), and "glint db backup". Not one request
+// INTO, and the shell's .backup) and with "glint db backup". Not one request
 // may fail, every image created must be there afterwards, and every
 // backup must be a sound database.
 func TestSQLiteShared(t *testing.T) {
@@ -166,6 +166,17 @@ func TestSQLiteShared(t *testing.T) {
 			case 3:
 				f := filepath.Join(backups, fmt.Sprintf("shell-%d.db", n))
 				shell(".backup '" + f + "'")
+				backupFiles = append(backupFiles, f)
+			case 4:
+				f := filepath.Join(backups, fmt.Sprintf("glint-%d.db", n))
+				cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+				out, err := exec.CommandContext(cctx, glintBin, "db", "backup", "--config-file", s.conf, "--data-dir", s.dataDir, f).CombinedOutput()
+				ccancel()
+				if err != nil {
+					otherMu.Lock()
+					other = append(other, fmt.Sprintf("glint db backup: %v: %s", err, out))
+					otherMu.Unlock()
+				}
 				backupFiles = append(backupFiles, f)
 			}
 		}
