@@ -1,6 +1,6 @@
 # Glint: the two commands a newcomer needs are `make run` and `make test`.
 
-.PHONY: run test test-short build
+.PHONY: run test test-short test-litestream build
 
 # Run Glint on its embedded default: SQLite and the filesystem store under
 # ./glint-data, serving the Image API on http://127.0.0.1:9292.
@@ -16,6 +16,13 @@ test:
 # binary started (the tests that need one skip themselves under -short).
 test-short:
 	go test -short ./...
+
+# Opt-in: Litestream replicating the embedded database of a glint under
+# load, the replica restored and served by a second glint
+# (docs/operations.md). Builds Litestream into ~/.cache/glint/bin the first
+# time, which takes minutes.
+test-litestream:
+	GLINT_LITESTREAM=1 go test -count=1 -run 'TestLitestream$$' -v ./test/e2e/
 
 build:
 	go build -o glint ./cmd/glint

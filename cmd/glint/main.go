@@ -40,6 +40,7 @@ Commands:
   db sync      create or upgrade the database schema (glance-manage db sync)
   db version   print the schema version (glance-manage db version)
   db check     exit 3 if migrations are pending (glance-manage db check)
+  db backup    copy the embedded SQLite database online to a file
   policy       print the default or effective policy rules, or check policy files
   scrub        remove the data of delayed deletes and of uploads whose node died (glance-scrubber)
   metadefs     load, export or unload the metadata definitions catalog
@@ -265,6 +266,9 @@ func subcommand(args []string, name, help string, stderr io.Writer, subs ...stri
 }
 
 func dbCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "backup" {
+		return dbBackupCmd(ctx, args[1:], stdout, stderr)
+	}
 	const help = "glint db sync|version|check: manage the database schema (Glance's glance-manage db).\n\n" +
 		"  sync     apply every pending migration; a database Glance created is adopted\n" +
 		"  version  print the schema version and Glance's alembic revision\n" +

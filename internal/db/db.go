@@ -338,7 +338,10 @@ func (d *DB) Close() error {
 	if d.read == d.write {
 		return d.write.Close()
 	}
-	return errorsJoin(d.images.close(), d.read.Close(), d.write.Close())
+	err := errorsJoin(d.images.close(), d.read.Close(), d.write.Close())
+	// Only now that SQLite has let go of the file (walIndex).
+	d.images.release()
+	return err
 }
 
 // errorsJoin returns the first of errs that is not nil.

@@ -284,6 +284,7 @@ type runner interface {
 }
 
 // conn runs queries written with ? placeholders on a pool or a transaction.
+// Its errors name what the statement was for (stmtErr).
 type conn struct {
 	r     runner
 	d     dialect
@@ -293,6 +294,11 @@ type conn struct {
 	// (preparing needs the writer connection the transaction holds).
 	tx     *sql.Tx
 	missed *[]string
+	// retry: a statement that finds the database busy or locked may run
+	// again (retryBusy): outside a transaction, or in a read-only one,
+	// which has taken no snapshot when its statement fails so. A write
+	// transaction is run again whole (DB.inTx).
+	retry bool
 }
 
 // stmt returns the prepared statement to run q with, or nil.
@@ -312,25 +318,59 @@ func (c conn) stmt(ctx context.Context, q string) *sql.Stmt {
 	return nil
 }
 
-func (c conn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if st := c.stmt(ctx, q); st != nil {
-		return st.ExecContext(ctx, args...)
+// run runs fn, again while the database is busy if c may (retry).
+func (c conn) run(ctx context.Context, fn func() error) error {
+	if !c.retry {
+		return fn()
 	}
-	return c.r.ExecContext(ctx, c.d.bind(q), args...)
+	return retryBusy(ctx, time.Time{}, fn)
 }
 
-func (c conn) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if st := c.stmt(ctx, q); st != nil {
-		return st.QueryContext(ctx, args...)
-	}
-	return c.r.QueryContext(ctx, c.d.bind(q), args...)
+func (c conn) exec(ctx context.Context, q string, args ...any) (res sql.Result, err error) {
+	err = c.run(ctx, func() error {
+		if st := c.stmt(ctx, q); st != nil {
+			res, err = st.ExecContext(ctx, args...)
+		} else {
+			res, err = c.r.ExecContext(ctx, c.d.bind(q), args...)
+		}
+		return err
+	})
+	return res, stmtErr(q, err)
 }
 
-func (c conn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	if st := c.stmt(ctx, q); st != nil {
-		return st.QueryRowContext(ctx, args...)
-	}
-	return c.r.QueryRowContext(ctx, c.d.bind(q), args...)
+func (c conn) query(ctx context.Context, q string, args ...any) (rows *sql.Rows, err error) {
+	err = c.run(ctx, func() error {
+		if st := c.stmt(ctx, q); st != nil {
+			rows, err = st.QueryContext(ctx, args...)
+		} else {
+			rows, err = c.r.QueryContext(ctx, c.d.bind(q), args...)
+		}
+		return err
+	})
+	return rows, stmtErr(q, err)
+}
+
+// queryRow is QueryRowContext: the statement runs when the row is scanned.
+func (c conn) queryRow(ctx context.Context, q string, args ...any) row {
+	return row{ctx: ctx, c: c, q: q, args: args}
+}
+
+// row is a *sql.Row, with conn's naming of errors and retries.
+type row struct {
+	ctx  context.Context
+	c    conn
+	q    string
+	args []any
+}
+
+func (r row) Scan(dest ...any) error {
+	err := r.c.run(r.ctx, func() error {
+		if st := r.c.stmt(r.ctx, r.q); st != nil {
+			return st.QueryRowContext(r.ctx, r.args...).Scan(dest...)
+		}
+		return r.c.r.QueryRowContext(r.ctx, r.c.d.bind(r.q), r.args...).Scan(dest...)
+	})
+	return stmtErr(r.q, err)
 }
 
 // queryPlanned runs a query that is planned for its own arguments each
@@ -361,7 +401,7 @@ func (c conn) insertID(ctx context.Context, q string, args ...any) (int64, error
 }
 
 // reader is the pool for queries outside a transaction.
-func (d *DB) reader() conn { return conn{r: d.read, d: d.d, cache: d.stmts} }
+func (d *DB) reader() conn { return conn{r: d.read, d: d.d, cache: d.stmts, retry: true} }
 
 // snapshot returns a reader whose statements all see one state of the
 // database, and the function that ends it: a listing's statements (the
@@ -381,10 +421,10 @@ func (d *DB) snapshot(ctx context.Context) (conn, func(), error) {
 	}
 	tx, err := d.read.BeginTx(ctx, nil)
 	if err != nil {
-		return conn{}, nil, err
+		return conn{}, nil, purposeErr("begin a read transaction", err)
 	}
 	var missed []string
-	c := conn{r: tx, d: d.d, cache: d.stmts, tx: tx, missed: &missed}
+	c := conn{r: tx, d: d.d, cache: d.stmts, tx: tx, missed: &missed, retry: true}
 	return c, func() {
 		tx.Rollback()
 		// Prepared on the pool, outside the transaction, as tryTx does

@@ -104,7 +104,7 @@ func (d *DB) commitBatch(batch []*groupTx) {
 	}
 	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
-		fail(err)
+		fail(purposeErr(fmt.Sprintf("begin a group of %d transactions", len(batch)), err))
 		return
 	}
 	abort := func(err error) {
@@ -120,7 +120,7 @@ func (d *DB) commitBatch(batch []*groupTx) {
 		}
 		mctx := context.WithoutCancel(m.ctx)
 		if _, err := tx.ExecContext(mctx, "SAVEPOINT glint_group"); err != nil {
-			abort(err)
+			abort(purposeErr("savepoint of a grouped transaction", err))
 			return
 		}
 		c := conn{r: tx, d: d.d, cache: d.wstmts, tx: tx, missed: &missed}
@@ -138,7 +138,7 @@ func (d *DB) commitBatch(batch []*groupTx) {
 			ok++
 		}
 		if _, err := tx.ExecContext(mctx, "RELEASE glint_group"); err != nil {
-			abort(err)
+			abort(purposeErr("release of a grouped transaction", err))
 			return
 		}
 	}
@@ -147,7 +147,9 @@ func (d *DB) commitBatch(batch []*groupTx) {
 		return
 	}
 	if err := tx.Commit(); err != nil {
-		fail(err)
+		// The driver rolls back what the COMMIT left open: none of
+		// the group is committed.
+		fail(purposeErr(fmt.Sprintf("commit a group of %d transactions", ok), err))
 		return
 	}
 	d.prepareMissed(ctx, missed)
@@ -169,7 +171,7 @@ func runMember(fn func(conn) error, c conn) (err error) {
 func (d *DB) runTx(ctx context.Context, fn func(conn) error) error {
 	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return purposeErr("begin a write transaction", err)
 	}
 	c := conn{r: tx, d: d.d}
 	var missed []string
@@ -181,7 +183,7 @@ func (d *DB) runTx(ctx context.Context, fn func(conn) error) error {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return err
+		return purposeErr("commit", err)
 	}
 	d.prepareMissed(ctx, missed)
 	return nil

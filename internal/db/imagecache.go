@@ -103,8 +103,10 @@ func (c *imageCache) generation(ctx context.Context) (gen uint64, ok bool) {
 	if c == nil {
 		return 0, false
 	}
-	if f := c.fast.Load(); f != nil && f.shm.header() == f.hdr {
-		return f.gen, true
+	if f := c.fast.Load(); f != nil {
+		if h, ok := f.shm.header(); ok && h == f.hdr {
+			return f.gen, true
+		}
 	}
 	arrived := time.Now()
 	c.mu.Lock()
@@ -120,9 +122,12 @@ func (c *imageCache) generation(ctx context.Context) (gen uint64, ok bool) {
 			return 0, false
 		}
 	}
-	var hdr walIndexHeader
+	var (
+		hdr   walIndexHeader
+		hdrOK bool
+	)
 	if c.shm != nil {
-		hdr = c.shm.header()
+		hdr, hdrOK = c.shm.header()
 	}
 	var dv int64
 	if err := c.version.QueryRowContext(ctx).Scan(&dv); err != nil {
@@ -134,11 +139,12 @@ func (c *imageCache) generation(ctx context.Context) (gen uint64, ok bool) {
 		c.lastDV = dv
 		c.gen++
 	}
-	if c.shm != nil {
+	if hdrOK {
 		c.fast.Store(&fastCheck{shm: c.shm, hdr: hdr, gen: c.gen})
 	} else if !c.shmTried {
 		// Mapped once SQLite has read the database in WAL mode (the
-		// file then exists); used from the next check on.
+		// file then exists, and c.conn keeps SQLite's hold on it, see
+		// walIndex); used from the next check on.
 		c.shmTried = true
 		c.shm = mapWALIndex(c.shmPath)
 	}
@@ -249,9 +255,19 @@ func (c *imageCache) close() error {
 	if c.conn == nil {
 		return nil
 	}
-	// The wal-index stays mapped (a page): a call still on its way
-	// through generation may read it.
 	c.fast.Store(nil)
 	c.version.Close()
 	return c.conn.Close()
+}
+
+// release lets go of the wal-index, once every connection of the DB is
+// closed (see walIndex).
+func (c *imageCache) release() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.shm.release()
+	c.shm = nil
 }

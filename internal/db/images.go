@@ -167,7 +167,7 @@ func (r *Images) Get(ctx context.Context, id string) (*image.Image, error) {
 		return nil, errs.E(op, errs.NotFound, fmt.Sprintf("No image found with ID %s", id))
 	}
 	if err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
+		return nil, dbErr(op, err)
 	}
 	return img, nil
 }
@@ -433,9 +433,15 @@ func (r *Images) delete(ctx context.Context, op errs.Op, id string, status image
 // wrap_db_retry does for Glance.
 const maxAttempts = 5
 
-// inTx runs fn in a write transaction and classifies its error. fn may
-// run more than once, so it must not keep state from a failed attempt.
+// inTx runs fn in a write transaction and classifies its error (dbErr).
+// fn may run more than once, so it must not keep state from a failed
+// attempt: on SQLite while the database is busy or locked and the
+// request's budget lasts (retryBusy), elsewhere after a deadlock or a
+// lock wait timeout.
 func (d *DB) inTx(ctx context.Context, op errs.Op, fn func(conn) error) error {
+	if d.d == dSQLite {
+		return dbErr(op, retryBusy(ctx, time.Now(), func() error { return d.tryTx(ctx, fn) }))
+	}
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = d.tryTx(ctx, fn)
@@ -444,10 +450,7 @@ func (d *DB) inTx(ctx context.Context, op errs.Op, fn func(conn) error) error {
 		}
 		time.Sleep(time.Duration(attempt*attempt) * 5 * time.Millisecond)
 	}
-	if err != nil && errs.KindOf(err) == errs.Other {
-		return errs.E(op, errs.Unavailable, err)
-	}
-	return err
+	return dbErr(op, err)
 }
 
 // tryTx runs fn once: on SQLite, in a group of the transactions queued

@@ -49,7 +49,7 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 	}
 	c, end, err := r.db.snapshot(ctx)
 	if err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
+		return nil, dbErr(op, err)
 	}
 	defer end()
 	from, args, err := r.listSQL(ctx, c, q, v)
@@ -59,7 +59,7 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 	if cacheable {
 		imgs, ok, err := r.listCached(ctx, c, from, args, gen)
 		if err != nil {
-			return nil, errs.E(op, errs.Unavailable, err)
+			return nil, dbErr(op, err)
 		}
 		if ok {
 			r.db.images.putPage(key, imgs, gen)
@@ -68,7 +68,7 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 	}
 	imgs, err := scanAll(scanImage)(c.queryPlanned(ctx, "SELECT "+prefixed("i.", imageCols)+from, args...))
 	if err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
+		return nil, dbErr(op, err)
 	}
 	// Images read since the last commit come with their child rows from
 	// the cache; only the others are read.
@@ -85,7 +85,7 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 		}
 	}
 	if err := loadChildren(ctx, c, missed); err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
+		return nil, dbErr(op, err)
 	}
 	if cacheable {
 		for _, img := range missed {
@@ -196,7 +196,7 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 			cond, err = r.fewerOrWalk(ctx, c, visible, vargs)
 		}
 		if err != nil {
-			return "", nil, errs.E(op, errs.Unavailable, err)
+			return "", nil, dbErr(op, err)
 		}
 		add(cond, vargs...)
 	}
@@ -220,7 +220,7 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 		}
 		cond, err := r.fewerOrWalk(ctx, c, func(wrap func(string) string) string { return wrap(col) + " = ?" }, []any{val})
 		if err != nil {
-			return "", nil, errs.E(op, errs.Unavailable, err)
+			return "", nil, dbErr(op, err)
 		}
 		add(cond, val)
 	}
@@ -230,7 +230,7 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 		// common one by walking the sort order and probing the index.
 		rare, err := r.fewer(ctx, c, "SELECT 1 FROM image_tags WHERE value = ? AND "+d.notDeleted("deleted"), t)
 		if err != nil {
-			return "", nil, errs.E(op, errs.Unavailable, err)
+			return "", nil, dbErr(op, err)
 		}
 		if rare {
 			add("i.id IN (SELECT t.image_id FROM image_tags t WHERE t.value = ? AND "+d.notDeleted("t.deleted")+")", t)
@@ -243,7 +243,7 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 		if f.Property && f.Op == image.OpEq {
 			var err error
 			if rare, err = r.fewer(ctx, c, "SELECT 1 FROM image_properties WHERE name = ? AND value = ? AND "+d.notDeleted("deleted"), f.Field, f.Values[0]); err != nil {
-				return "", nil, errs.E(op, errs.Unavailable, err)
+				return "", nil, dbErr(op, err)
 			}
 		}
 		cond, a, err := filterSQL(d, f, rare)
@@ -462,7 +462,7 @@ func (r *Images) markerSQL(ctx context.Context, c conn, marker string, keys []im
 		return "", nil, errs.E(op, errs.Invalid, fmt.Sprintf("No image found with ID %s", marker))
 	}
 	if err != nil {
-		return "", nil, errs.E(op, errs.Unavailable, err)
+		return "", nil, dbErr(op, err)
 	}
 	for i, v := range vals {
 		switch v := v.(type) {

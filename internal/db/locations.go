@@ -15,7 +15,7 @@ func (r *Images) LocationInUse(ctx context.Context, url, except string) (bool, e
 		WHERE l.value = ? AND l.image_id <> ? AND l.status <> 'deleted' AND `+c.d.notDeleted("l.deleted")+
 		" AND "+c.d.notDeleted("i.deleted"), url, except).Scan(&n)
 	if err != nil {
-		return false, errs.E(errs.Op("db.Images.LocationInUse"), errs.Unavailable, err)
+		return false, dbErr(errs.Op("db.Images.LocationInUse"), err)
 	}
 	return n > 0, nil
 }

@@ -33,7 +33,7 @@ func (r *Images) Members(ctx context.Context, imageID string) ([]*image.Member, 
 	out, err := scanAll(scanMember)(c.query(ctx, "SELECT "+memberCols+" FROM image_members WHERE image_id = ? AND "+c.d.notDeleted("deleted")+
 		" ORDER BY created_at, id", imageID))
 	if err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
+		return nil, dbErr(op, err)
 	}
 	return out, nil
 }
@@ -48,7 +48,7 @@ func (r *Images) Member(ctx context.Context, imageID, memberID string) (*image.M
 		return nil, errs.Errorf(op, errs.NotFound, "Member %s not found", memberID)
 	}
 	if err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
+		return nil, dbErr(op, err)
 	}
 	return m, nil
 }

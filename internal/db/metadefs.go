@@ -97,19 +97,19 @@ func (m *Metadefs) ListNamespaces(ctx context.Context, q metadef.NamespaceQuery)
 	}
 	rows, err := c.query(ctx, "SELECT "+nsCols+" FROM metadef_namespaces WHERE "+strings.Join(where, " AND ")+" ORDER BY id", args...)
 	if err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
+		return nil, dbErr(op, err)
 	}
 	var all []*metadef.Namespace
 	for rows.Next() {
 		_, ns, err := scanNamespace(rows)
 		if err != nil {
 			rows.Close()
-			return nil, errs.E(op, errs.Unavailable, err)
+			return nil, dbErr(op, err)
 		}
 		all = append(all, ns)
 	}
 	if err := closeRows(rows); err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
+		return nil, dbErr(op, err)
 	}
 	key := func(ns *metadef.Namespace) (string, time.Time) {
 		switch q.SortKey {
@@ -162,7 +162,7 @@ func (m *Metadefs) GetNamespace(ctx context.Context, name string) (*metadef.Name
 		return nil, nsNotFound(op, name)
 	}
 	if err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
+		return nil, dbErr(op, err)
 	}
 	return ns, nil
 }
@@ -256,7 +256,7 @@ func (m *Metadefs) Contents(ctx context.Context, name string) (*metadef.Contents
 	for _, k := range []metadef.Kind{metadef.Objects, metadef.Properties, metadef.Tags} {
 		items, err := listItems(ctx, c, k, id)
 		if err != nil {
-			return nil, errs.E(op, errs.Unavailable, err)
+			return nil, dbErr(op, err)
 		}
 		slices.SortStableFunc(items, func(a, b metadef.Item) int { return strings.Compare(a.Name, b.Name) })
 		switch k {
@@ -269,18 +269,13 @@ func (m *Metadefs) Contents(ctx context.Context, name string) (*metadef.Contents
 		}
 	}
 	if out.Associations, err = listAssociations(ctx, c, id); err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
+		return nil, dbErr(op, err)
 	}
 	return &out, nil
 }
 
 // kindOr keeps a classified error's kind; others are the database's.
-func kindOr(err error) errs.Kind {
-	if k := errs.KindOf(err); k != errs.Other {
-		return k
-	}
-	return errs.Unavailable
-}
+func kindOr(err error) errs.Kind { return dbKind(err) }
 
 func listAssociations(ctx context.Context, c conn, nsID int64) ([]metadef.Association, error) {
 	rows, err := c.query(ctx, "SELECT r.name, a.prefix, a.properties_target, a.created_at, a.updated_at FROM metadef_namespace_resource_types a "+
@@ -408,7 +403,7 @@ func (m *Metadefs) ListItems(ctx context.Context, k metadef.Kind, ns string, q m
 	}
 	items, err := listItems(ctx, c, k, id)
 	if err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
+		return nil, dbErr(op, err)
 	}
 	slices.SortStableFunc(items, func(a, b metadef.Item) int {
 		var r int
@@ -447,7 +442,7 @@ func (m *Metadefs) GetItem(ctx context.Context, k metadef.Kind, ns, name string)
 		return it, itemNotFound(op, k, ns, name)
 	}
 	if err != nil {
-		return it, errs.E(op, errs.Unavailable, err)
+		return it, dbErr(op, err)
 	}
 	return it, nil
 }
@@ -584,7 +579,7 @@ func (m *Metadefs) ListResourceTypes(ctx context.Context) ([]metadef.ResourceTyp
 	const op errs.Op = "db.Metadefs.ListResourceTypes"
 	rows, err := m.db.reader().query(ctx, "SELECT name, protected, created_at, updated_at FROM metadef_resource_types ORDER BY id")
 	if err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
+		return nil, dbErr(op, err)
 	}
 	out := []metadef.ResourceType{}
 	for rows.Next() {
@@ -592,13 +587,13 @@ func (m *Metadefs) ListResourceTypes(ctx context.Context) ([]metadef.ResourceTyp
 		var created, updated dbTime
 		if err := rows.Scan(&rt.Name, &rt.Protected, &created, &updated); err != nil {
 			rows.Close()
-			return nil, errs.E(op, errs.Unavailable, err)
+			return nil, dbErr(op, err)
 		}
 		rt.CreatedAt, rt.UpdatedAt = created.Time, updated.Time
 		out = append(out, rt)
 	}
 	if err := closeRows(rows); err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
+		return nil, dbErr(op, err)
 	}
 	return out, nil
 }

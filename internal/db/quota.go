@@ -62,7 +62,7 @@ func usage(ctx context.Context, c conn, owner, except string) (image.Usage, erro
 func (r *Images) Usage(ctx context.Context, owner string) (image.Usage, error) {
 	u, err := usage(ctx, r.db.reader(), owner, "")
 	if err != nil {
-		return u, errs.E(errs.Op("db.Images.Usage"), errs.Unavailable, err)
+		return u, dbErr(errs.Op("db.Images.Usage"), err)
 	}
 	return u, nil
 }

@@ -19,7 +19,7 @@ func (r *Images) ScrubQueue(ctx context.Context, before time.Time, limit int) ([
 	imgs, err := scanAll(scanImage)(c.query(ctx, "SELECT "+imageCols+" FROM images WHERE status = 'pending_delete' AND deleted_at <= ? ORDER BY deleted_at, id LIMIT ?",
 		c.d.tsCmp(before), limit))
 	if err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
+		return nil, dbErr(op, err)
 	}
 	scanLoc := func(r rowScanner) (image.Location, error) {
 		var l image.Location
@@ -29,7 +29,7 @@ func (r *Images) ScrubQueue(ctx context.Context, before time.Time, limit int) ([
 	for _, img := range imgs {
 		img.Locations, err = scanAll(scanLoc)(c.query(ctx, "SELECT id, value, status FROM image_locations WHERE image_id = ? AND status = 'pending_delete' ORDER BY id", img.ID))
 		if err != nil {
-			return nil, errs.E(op, errs.Unavailable, err)
+			return nil, dbErr(op, err)
 		}
 	}
 	return imgs, nil
@@ -101,7 +101,7 @@ func (r *Images) StaleUploads(ctx context.Context, before time.Time) ([]*image.I
 	imgs, err := scanAll(scanImage)(c.query(ctx, "SELECT "+imageCols+" FROM images WHERE status = 'saving' AND "+c.d.notDeleted("deleted")+
 		" AND updated_at < ? ORDER BY updated_at LIMIT 1000", c.d.tsCmp(before)))
 	if err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
+		return nil, dbErr(op, err)
 	}
 	return imgs, nil
 }

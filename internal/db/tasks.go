@@ -130,7 +130,7 @@ func (r *Tasks) GetTask(ctx context.Context, id string) (*image.Task, error) {
 		return nil, errs.Errorf(op, errs.NotFound, "Could not find task %s", id)
 	}
 	if err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
+		return nil, dbErr(op, err)
 	}
 	return t, nil
 }
@@ -214,19 +214,19 @@ func (r *Tasks) ListTasks(ctx context.Context, q image.TaskQuery) ([]*image.Task
 func (r *Tasks) queryTasks(ctx context.Context, op errs.Op, c conn, query string, args ...any) ([]*image.Task, error) {
 	rows, err := c.r.QueryContext(ctx, c.d.bind(query), args...)
 	if err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
+		return nil, dbErr(op, err)
 	}
 	defer rows.Close()
 	var out []*image.Task
 	for rows.Next() {
 		t, err := scanTask(rows)
 		if err != nil {
-			return nil, errs.E(op, errs.Unavailable, err)
+			return nil, dbErr(op, err)
 		}
 		out = append(out, t)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, errs.E(op, errs.Unavailable, err)
+		return nil, dbErr(op, err)
 	}
 	return out, nil
 }

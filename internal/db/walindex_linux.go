@@ -4,6 +4,8 @@ package db
 
 import (
 	"os"
+	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -17,34 +19,130 @@ import (
 // changed (PRAGMA data_version) starts a read transaction, with its locks
 // taken by fcntl, and was a quarter of the CPU of a GET answered from the
 // image cache.
-type walIndex struct{ mem []byte }
+//
+// The descriptor it was mapped through stays open until no DB of this
+// process uses the file (release), and a second DB on the same file
+// shares it rather than opening its own: closing any descriptor of a file
+// drops every POSIX lock this process holds on that file, SQLite's among
+// them. SQLite holds a shared lock on the -shm file's "dead man switch"
+// byte for as long as it has the wal-index open; a process that finds that
+// byte unlocked takes itself for the only user, truncates the -shm file
+// and rebuilds it. Glint once opened the file and closed it again right
+// after mapping it (issue 29): from then on, the next sqlite3 shell,
+// backup or second glint on the database shrank the wal-index under
+// Glint's own SQLite connections, whose reads of the mapping faulted
+// (SQLITE_IOERR_IN_PAGE, reported as "disk I/O error (8714)"), and whose
+// read and write locks the other process could no longer see.
+type walIndex struct {
+	key  walIndexKey
+	f    *os.File
+	mem  []byte
+	refs int // guarded by walIndexes.mu
+}
+
+// walIndexKey identifies a file: device and inode.
+type walIndexKey struct{ dev, ino uint64 }
+
+// walIndexes are the wal-indexes this process has mapped, by file.
+var walIndexes struct {
+	mu sync.Mutex
+	m  map[walIndexKey]*walIndex
+}
 
 // walIndexHeader is the first copy of the header: 48 bytes.
 type walIndexHeader [12]uint32
 
 // mapWALIndex maps the wal-index at path, or returns nil (no such file,
-// or it cannot be mapped): the caller then asks SQLite every time.
+// or it cannot be mapped): the caller then asks SQLite every time. Call
+// it only while one of the caller's SQLite connections has the wal-index
+// open, and release the result once every connection of the caller is
+// closed.
 func mapWALIndex(path string) *walIndex {
+	walIndexes.mu.Lock()
+	defer walIndexes.mu.Unlock()
+	// Stat first: a file this process has mapped already is not opened
+	// again (a descriptor once opened may not be closed while SQLite
+	// uses the file).
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return nil
+	}
+	if w := walIndexes.m[walIndexKey{uint64(st.Dev), st.Ino}]; w != nil {
+		w.refs++
+		return w
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil || st.Size() < int64(unsafe.Sizeof(walIndexHeader{})) {
-		return nil
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		return keepOpen(f)
+	}
+	key := walIndexKey{uint64(st.Dev), st.Ino}
+	if w := walIndexes.m[key]; w != nil {
+		// Replaced between the two looks: this descriptor cannot be
+		// closed either.
+		keepOpen(f)
+		w.refs++
+		return w
+	}
+	if st.Size < int64(unsafe.Sizeof(walIndexHeader{})) {
+		return keepOpen(f)
 	}
 	mem, err := syscall.Mmap(int(f.Fd()), 0, os.Getpagesize(), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
-		return nil
+		return keepOpen(f)
 	}
-	return &walIndex{mem: mem}
+	w := &walIndex{key: key, f: f, mem: mem, refs: 1}
+	if walIndexes.m == nil {
+		walIndexes.m = map[walIndexKey]*walIndex{}
+	}
+	walIndexes.m[key] = w
+	return w
 }
 
-// header reads the header's first copy. Other processes write it: the
-// loads are atomic so that none is torn or left to the compiler.
-func (w *walIndex) header() (h walIndexHeader) {
+// stray are descriptors of wal-indexes that could not be used and may not
+// be closed (see walIndex); the process keeps them.
+var stray []*os.File
+
+// keepOpen keeps f open for the life of the process and returns nil.
+// walIndexes.mu is held.
+func keepOpen(f *os.File) *walIndex {
+	stray = append(stray, f)
+	return nil
+}
+
+// release gives up the caller's use of w. The last user closes the
+// descriptor, so every SQLite connection of the caller's to the file must
+// be closed by then; the page stays mapped (a call still on its way
+// through the image cache may read it).
+func (w *walIndex) release() {
+	if w == nil {
+		return
+	}
+	walIndexes.mu.Lock()
+	defer walIndexes.mu.Unlock()
+	if w.refs--; w.refs > 0 {
+		return
+	}
+	delete(walIndexes.m, w.key)
+	w.f.Close()
+}
+
+// header reads the header's first copy; ok is false if it cannot be read
+// (the file was cut short under the mapping, which SQLite does not do while
+// this process keeps its locks: the caller then asks SQLite). Other
+// processes write it: the loads are atomic so that none is torn or left to
+// the compiler.
+func (w *walIndex) header() (h walIndexHeader, ok bool) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if recover() != nil {
+			h, ok = walIndexHeader{}, false
+		}
+	}()
 	for i := range h {
 		h[i] = atomic.LoadUint32((*uint32)(unsafe.Pointer(&w.mem[4*i])))
 	}
-	return h
+	return h, true
 }

@@ -10,4 +10,6 @@ type walIndexHeader struct{}
 
 func mapWALIndex(string) *walIndex { return nil }
 
-func (w *walIndex) header() walIndexHeader { return walIndexHeader{} }
+func (w *walIndex) release() {}
+
+func (w *walIndex) header() (walIndexHeader, bool) { return walIndexHeader{}, false }
