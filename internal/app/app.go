@@ -160,16 +160,21 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 	if o.authz != nil {
 		authz = o.authz
 	}
+	imo := importOptions(cfg)
+	for _, fn := range o.imports {
+		fn(&imo)
+	}
+	staging, err := image.NewStaging(imo.StagingDir, log)
+	if err != nil {
+		return nil, err
+	}
 	so := imageOptions(cfg, a.authz)
+	so.Staging = staging
 	for _, fn := range o.image {
 		fn(&so)
 	}
 	a.images = image.NewService(a.db.Images(), a.stores, authz, so, log)
 
-	imo := importOptions(cfg)
-	for _, fn := range o.imports {
-		fn(&imo)
-	}
 	if a.importer, err = image.NewImporter(a.images, a.db.Tasks(), imo); err != nil {
 		return nil, err
 	}

@@ -2,10 +2,8 @@ package image
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,10 +57,11 @@ type ImportOptions struct {
 // Importer runs interoperable imports (stage, import, tasks) on top of a
 // Service, with a bounded pool of background workers.
 type Importer struct {
-	s     *Service
-	tasks TaskRepo
-	opts  ImportOptions
-	sem   chan struct{}
+	s       *Service
+	tasks   TaskRepo
+	opts    ImportOptions
+	staging *Staging
+	sem     chan struct{}
 
 	mu      sync.Mutex
 	running map[string]bool // task ids queued or running on this node
@@ -82,18 +81,16 @@ func NewImporter(s *Service, tasks TaskRepo, o ImportOptions) (*Importer, error)
 	if o.DownloadTimeout <= 0 {
 		o.DownloadTimeout = defaultDownloadLimit
 	}
-	if o.StagingDir == "" {
-		return nil, errors.New("import: no staging directory")
-	}
-	if err := os.MkdirAll(o.StagingDir, 0o750); err != nil {
-		return nil, fmt.Errorf("import: staging directory: %w", err)
+	staging, err := NewStaging(o.StagingDir, s.log)
+	if err != nil {
+		return nil, err
 	}
 	if o.Node == "" {
 		h, _ := os.Hostname()
 		o.Node = h + ":" + o.StagingDir
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Importer{s: s, tasks: tasks, opts: o, sem: make(chan struct{}, o.Workers),
+	return &Importer{s: s, tasks: tasks, opts: o, staging: staging, sem: make(chan struct{}, o.Workers),
 		running: map[string]bool{}, ctx: ctx, cancel: cancel}, nil
 }
 
@@ -166,18 +163,10 @@ func deref(s *string) string {
 }
 
 // stagingPath is where an image's staged data lives on this node.
-func (im *Importer) stagingPath(id string) string {
-	return filepath.Join(im.opts.StagingDir, id)
-}
+func (im *Importer) stagingPath(id string) string { return im.staging.Path(id) }
 
-// Unstage removes an image's staged data, if any (image delete).
-func (im *Importer) Unstage(ctx context.Context, id string) {
-	for _, p := range []string{im.stagingPath(id), im.stagingPath(id) + ".tmp", im.stagingPath(id) + ".work"} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			im.s.log.WarnContext(ctx, "could not remove staged data", "image_id", id, "path", p, "err", err)
-		}
-	}
-}
+// unstage removes an image's staged data, if any.
+func (im *Importer) unstage(ctx context.Context, id string) { im.staging.Drop(ctx, id) }
 
 // Stage streams data to the staging area: queued → uploading (PUT
 // /v2/images/{id}/stage). The data is inspected as it arrives: an unsafe
@@ -210,7 +199,7 @@ func (im *Importer) Stage(ctx context.Context, id string, body io.Reader, size i
 		return errs.E(op, err)
 	}
 	fail := func(cause error) error {
-		im.Unstage(ctx, id)
+		im.unstage(ctx, id)
 		if _, err := s.repo.Modify(context.WithoutCancel(ctx), id, func(cur *Image) (*Image, error) {
 			if cur.Status != Uploading {
 				return nil, errs.Errorf(op, errs.Conflict, "image is %s", cur.Status)
@@ -265,7 +254,7 @@ func (im *Importer) Stage(ctx context.Context, id string, body io.Reader, size i
 		return fail(err)
 	}
 	if err != nil {
-		im.Unstage(ctx, id)
+		im.unstage(ctx, id)
 		if errs.Is(errs.NotFound, err) {
 			return errs.E(op, errs.Gone, "Image was deleted while its data was being staged", err)
 		}
@@ -570,7 +559,7 @@ func (im *Importer) runImport(ctx context.Context, j *job, log interface {
 	if err := im.importToStores(ctx, j, im.openStaged(staged)); err != nil {
 		return err
 	}
-	im.Unstage(ctx, id)
+	im.unstage(ctx, id)
 	return nil
 }
 
@@ -703,7 +692,7 @@ func (im *Importer) failImport(ctx context.Context, t *Task, method string, caus
 		im.s.log.WarnContext(ctx, "could not release image after failed import", "image_id", id, "task_id", t.ID, "err", err)
 	}
 	if method != MethodCopyImage {
-		im.Unstage(ctx, id)
+		im.unstage(ctx, id)
 	}
 }
 

@@ -105,6 +105,9 @@ type Options struct {
 	// LocationFilter screens http(s) locations as Glance 25.1 does, with
 	// the [import_filtering_opts] rules.
 	LocationFilter urlfilter.Options
+	// Staging is the node's staging area, whose data for an image is
+	// dropped when the image is deleted; nil: the node has none.
+	Staging StagedData
 }
 
 // Service is the domain layer every image request goes through: policy,
@@ -796,19 +799,31 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	}
 	if s.opts.DelayedDelete && len(img.ActiveLocations()) > 0 {
 		// The data stays until the scrubber's scrub_time has passed.
-		_, err := s.repo.DeletePending(ctx, id)
-		return err
+		if _, err := s.repo.DeletePending(ctx, id); err != nil {
+			return err
+		}
+		s.dropStaged(ctx, id)
+		return nil
 	}
 	deleted, err := s.repo.Delete(ctx, id)
 	if err != nil {
 		return err
 	}
+	s.dropStaged(ctx, id)
 	// The row is gone first: an upload racing this delete then fails its
 	// final compare-and-set and removes its own data.
 	for _, l := range deleted.Locations {
 		s.deleteRemovedLocation(ctx, id, l)
 	}
 	return nil
+}
+
+// dropStaged removes what the node's staging area holds for a deleted
+// image. (Staged data on another node is that node's sweep's to remove.)
+func (s *Service) dropStaged(ctx context.Context, id string) {
+	if s.opts.Staging != nil {
+		s.opts.Staging.Drop(context.WithoutCancel(ctx), id)
+	}
 }
 
 // deleteData removes one location's data from its store. Failures are
