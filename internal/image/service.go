@@ -844,12 +844,15 @@ func (s *Service) deleteData(ctx context.Context, id, loc string) {
 
 // Upload streams data into target, or into the default store when target
 // is nil: queued → saving → active, hashing and inspecting as it writes.
-// size is the announced length, or -1. On any failure the data is removed
-// and the image returns to queued, as Glance does.
+// size is the announced length, or -1; a read-only target is Invalid. On
+// any failure the data is removed and the image returns to queued, as
+// Glance does.
 func (s *Service) Upload(ctx context.Context, id string, target *store.Store, body io.Reader, size int64) error {
 	const op errs.Op = "image.Upload"
 	if target == nil {
 		target = s.stores.Default()
+	} else if target.ReadOnly() {
+		return errs.Errorf(op, errs.Invalid, "Store %s is read-only", target.Name)
 	}
 	img, err := s.getOwned(ctx, id, "upload_image")
 	if err != nil {

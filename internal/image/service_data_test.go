@@ -14,6 +14,7 @@ import (
 	"glint/internal/auth"
 	"glint/internal/errs"
 	"glint/internal/image"
+	"glint/internal/store"
 )
 
 // rawImage is an image of p1 ready for data.
@@ -107,6 +108,19 @@ func TestUpload(t *testing.T) {
 				t.Errorf("read from offset 1: %q, %v", b, err)
 			}
 		})
+	}
+}
+
+// An upload to a read-only store (Glance's http store) is refused before
+// the image changes.
+func TestUploadReadOnlyStore(t *testing.T) {
+	e := newEnv(t, nil)
+	img := rawImage(e)
+	web := &store.Store{Name: "web", Type: "http", Driver: struct{ store.Driver }{}}
+	err := e.svc.Upload(e.as(member("p1")), img.ID, web, strings.NewReader("hello"), 5)
+	checkErr(t, "upload", err, errs.Invalid)
+	if got := e.stored(img.ID); got.Status != image.Queued {
+		t.Errorf("afterwards %s, want queued", got.Status)
 	}
 }
 
