@@ -175,7 +175,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 	}
 	a.images = image.NewService(a.db.Images(), a.stores, authz, so, log)
 
-	if a.importer, err = image.NewImporter(a.images, a.db.Tasks(), imo); err != nil {
+	if a.importer, err = image.NewImporter(a.images, a.db.Images(), a.db.Tasks(), a.stores, imo, log); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, func() error { a.importer.Close(); return nil })

@@ -115,6 +115,29 @@ func (s *Service) checkVisibilityPolicy(ctx context.Context, img *Image, old str
 	return nil
 }
 
+// Fetch returns an image the caller may see with every property, for
+// the domain's own work (the importer's); others are NotFound. What it
+// returns is not for the caller to read: Get is.
+func (s *Service) Fetch(ctx context.Context, id string) (*Image, error) { return s.get(ctx, id) }
+
+// Authorize enforces a policy action on an image; refused on an image
+// the caller may not even read, it is NotFound.
+func (s *Service) Authorize(ctx context.Context, action string, img *Image) error {
+	return s.authorize(ctx, action, img)
+}
+
+// AuthorizeOwner is Authorize plus the ownership check Glance hard-codes
+// when new RBAC defaults are off.
+func (s *Service) AuthorizeOwner(ctx context.Context, action string, img *Image) error {
+	return s.authorizeOwner(ctx, action, img)
+}
+
+// AuthorizeAction enforces a policy action on a target that is no image
+// (the tasks API's).
+func (s *Service) AuthorizeAction(ctx context.Context, action string, target map[string]any) error {
+	return s.authz.Authorize(ctx, action, target)
+}
+
 // getOwned returns an image the caller may change with action.
 func (s *Service) getOwned(ctx context.Context, id, action string) (*Image, error) {
 	img, err := s.get(ctx, id)

@@ -46,6 +46,10 @@ func (s *Service) dropStaged(ctx context.Context, id string) {
 	}
 }
 
+// DeleteData removes one location's data of image id from its store, as
+// deleting the image would; failures are logged.
+func (s *Service) DeleteData(ctx context.Context, id, loc string) { s.deleteData(ctx, id, loc) }
+
 // deleteData removes one location's data from its store. Failures are
 // logged: the data is then orphaned, the image already without it.
 func (s *Service) deleteData(ctx context.Context, id, loc string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,15 +17,11 @@ import (
 	"glint/internal/auth"
 	"glint/internal/errs"
 	"glint/internal/imageformat"
+	"glint/internal/store"
 	"glint/internal/urlfilter"
 )
 
-// Image properties Glance keeps during an import.
 const (
-	PropImportTask       = "os_glance_import_task"
-	PropImportingStores  = "os_glance_importing_to_stores"
-	PropFailedImport     = "os_glance_failed_import"
-	PropStageHost        = "os_glance_stage_host"
 	lockExpiry           = 60 * time.Minute // Glance's stale import lock age (doubled while pending)
 	progressEvery        = 10 * time.Second
 	defaultDownloadLimit = 24 * time.Hour
@@ -54,10 +51,24 @@ type ImportOptions struct {
 	MultiStore bool
 }
 
+// ImageRepo is what the importer needs from the image repository for
+// its own bookkeeping on an image (its lock, the stores it writes to).
+type ImageRepo interface {
+	Get(ctx context.Context, id string) (*Image, error)
+	Modify(ctx context.Context, id string, fn func(old *Image) (*Image, error)) (*Image, error)
+}
+
 // Importer runs interoperable imports (stage, import, tasks) on top of a
-// Service, with a bounded pool of background workers.
+// Service, with a bounded pool of background workers. It asks the
+// Service, through its exported methods, for every check on the caller
+// and every status change; it keeps its lock and progress on the image
+// through repo.
 type Importer struct {
 	s       *Service
+	repo    ImageRepo
+	stores  *store.Set
+	log     *slog.Logger
+	now     func() time.Time
 	tasks   TaskRepo
 	opts    ImportOptions
 	staging *Staging
@@ -70,8 +81,13 @@ type Importer struct {
 	cancel  context.CancelFunc
 }
 
-// NewImporter wires an Importer; Start must be called before imports run.
-func NewImporter(s *Service, tasks TaskRepo, o ImportOptions) (*Importer, error) {
+// NewImporter wires an Importer on the image service s, its repository,
+// the task repository and the stores; Start must be called before
+// imports run.
+func NewImporter(s *Service, repo ImageRepo, tasks TaskRepo, stores *store.Set, o ImportOptions, log *slog.Logger) (*Importer, error) {
+	if log == nil {
+		log = slog.Default()
+	}
 	if o.Workers <= 0 {
 		o.Workers = 4
 	}
@@ -81,7 +97,7 @@ func NewImporter(s *Service, tasks TaskRepo, o ImportOptions) (*Importer, error)
 	if o.DownloadTimeout <= 0 {
 		o.DownloadTimeout = defaultDownloadLimit
 	}
-	staging, err := NewStaging(o.StagingDir, s.log)
+	staging, err := NewStaging(o.StagingDir, log)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +106,7 @@ func NewImporter(s *Service, tasks TaskRepo, o ImportOptions) (*Importer, error)
 		o.Node = h + ":" + o.StagingDir
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Importer{s: s, tasks: tasks, opts: o, staging: staging, sem: make(chan struct{}, o.Workers),
+	return &Importer{s: s, repo: repo, stores: stores, log: log, now: time.Now, tasks: tasks, opts: o, staging: staging, sem: make(chan struct{}, o.Workers),
 		running: map[string]bool{}, ctx: ctx, cancel: cancel}, nil
 }
 
@@ -114,8 +130,8 @@ func (im *Importer) Start(ctx context.Context) error {
 			case <-im.ctx.Done():
 				return
 			case <-t.C:
-				if _, err := im.tasks.ExpireTasks(im.ctx, im.s.now().UTC()); err != nil && im.ctx.Err() == nil {
-					im.s.log.Warn("could not expire tasks", "err", err)
+				if _, err := im.tasks.ExpireTasks(im.ctx, im.now().UTC()); err != nil && im.ctx.Err() == nil {
+					im.log.Warn("could not expire tasks", "err", err)
 				}
 				im.sweepStaging(im.ctx, staleStaging)
 			}
@@ -142,7 +158,7 @@ func (im *Importer) recover(ctx context.Context) error {
 			if node, _ := t.Input["glint_node"].(string); node != im.opts.Node {
 				continue
 			}
-			im.s.log.Warn("failing an import left unfinished by a previous run of this node", "task_id", t.ID, "image_id", deref(t.ImageID))
+			im.log.Warn("failing an import left unfinished by a previous run of this node", "task_id", t.ID, "image_id", deref(t.ImageID))
 			method := ""
 			if req, ok := t.Input["import_req"].(map[string]any); ok {
 				if m, ok := req["method"].(map[string]any); ok {
@@ -178,38 +194,14 @@ func (im *Importer) Stage(ctx context.Context, id string, body io.Reader, size i
 	if !slices.Contains(im.opts.Methods, MethodGlanceDirect) {
 		return errs.E(op, errs.NotFound, "The resource could not be found.")
 	}
-	s := im.s
-	img, err := s.getOwned(ctx, id, "modify_image")
+	img, body, err := im.s.BeginStage(ctx, id, body, size)
 	if err != nil {
-		return errs.E(op, err)
-	}
-	if img.Status != Queued {
-		return errs.Errorf(op, errs.Conflict, "Image status transition from %s to uploading is not allowed", img.Status)
-	}
-	limit := s.opts.ImageSizeCap
-	if size > limit {
-		return errs.Errorf(op, errs.TooLarge, "The incoming image is too large: %d bytes, and the limit is %d.", size, limit)
-	}
-	if size >= 0 && size < limit {
-		limit = size
-	}
-	_, body, err = s.beginTransfer(ctx, op, img, Uploading, size,
-		s.stagedQuota(), &capReader{r: body, n: limit, announced: size, cap: s.opts.ImageSizeCap})
-	if err != nil {
-		return errs.E(op, err)
+		return err
 	}
 	fail := func(cause error) error {
 		im.unstage(ctx, id)
-		if _, err := s.repo.Modify(context.WithoutCancel(ctx), id, func(cur *Image) (*Image, error) {
-			if cur.Status != Uploading {
-				return nil, errs.Errorf(op, errs.Conflict, "image is %s", cur.Status)
-			}
-			back := cur.Clone()
-			back.Status, back.Size, back.VirtualSize = Queued, nil, nil
-			back.UpdatedAt = s.now().UTC()
-			return back, nil
-		}); err != nil && !errs.Is(errs.NotFound, err) {
-			s.log.ErrorContext(ctx, "could not return image to queued after a failed stage", "image_id", id, "err", err)
+		if err := im.s.AbandonStage(ctx, id); err != nil && !errs.Is(errs.NotFound, err) {
+			im.log.ErrorContext(ctx, "could not return image to queued after a failed stage", "image_id", id, "err", err)
 		}
 		if errs.KindOf(cause) == errs.Other {
 			return errs.E(op, errs.Unavailable, "Error writing to the staging area.", cause)
@@ -233,23 +225,7 @@ func (im *Importer) Stage(ctx context.Context, id string, body io.Reader, size i
 	if cerr := checkStaged(insp.Result(), img); cerr != nil {
 		return fail(errs.E(op, errs.BadFormat, errs.Message(cerr), cerr))
 	}
-	// Decided under the owner's quota lock when staging is counted, so that
-	// stages racing each other cannot together pass image_stage_total.
-	_, err = s.repo.ModifyCounted(context.WithoutCancel(ctx), id, ownerKey(img), func(cur *Image, o Usage) (*Image, error) {
-		if cur.Status != Uploading {
-			return nil, errs.Errorf(op, errs.Conflict, "Image status transition from %s to uploading is not allowed", cur.Status)
-		}
-		if err := s.checkStagedBytes(op, img, o, written); err != nil {
-			return nil, err
-		}
-		done := cur.Clone()
-		done.Size = &written
-		if im.opts.StageHost != "" {
-			done.Properties[PropStageHost] = im.opts.StageHost
-		}
-		done.UpdatedAt = s.now().UTC()
-		return done, nil
-	})
+	err = im.s.EndStage(ctx, img, written, im.opts.StageHost)
 	if errs.Is(errs.TooLarge, err) {
 		return fail(err)
 	}
@@ -316,8 +292,7 @@ type job struct {
 // /v2/images/{id}/import); the work happens in the background.
 func (im *Importer) Import(ctx context.Context, id string, req *ImportRequest) error {
 	const op errs.Op = "image.Import"
-	s := im.s
-	img, err := s.get(ctx, id)
+	img, err := im.s.Fetch(ctx, id)
 	if err != nil {
 		return errs.E(op, err)
 	}
@@ -342,10 +317,10 @@ func (im *Importer) Import(ctx context.Context, id string, req *ImportRequest) e
 		return errs.E(op, errs.Invalid, "The glance-download import method needs Keystone and is not available in this version of Glint")
 	}
 	if method == MethodCopyImage {
-		if err := s.authorize(ctx, "copy_image", img); err != nil {
+		if err := im.s.Authorize(ctx, "copy_image", img); err != nil {
 			return errs.E(op, err)
 		}
-	} else if err := s.authorizeOwner(ctx, "modify_image", img); err != nil {
+	} else if err := im.s.AuthorizeOwner(ctx, "modify_image", img); err != nil {
 		return errs.E(op, err)
 	}
 	var stolen *Task
@@ -373,7 +348,7 @@ func (im *Importer) Import(ctx context.Context, id string, req *ImportRequest) e
 	}
 
 	a := auth.From(ctx)
-	now := s.now().UTC()
+	now := im.now().UTC()
 	t := &Task{
 		ID: uuid.NewString(), Type: TaskTypeImageImport, Status: TaskPending, Owner: taskOwner(ctx),
 		CreatedAt: now, UpdatedAt: now, ImageID: &id, RequestID: optRef(a.RequestID), UserID: optRef(a.UserID),
@@ -405,27 +380,27 @@ func (im *Importer) Import(ctx context.Context, id string, req *ImportRequest) e
 			n.Properties[PropImportingStores] = mergeStores("", stores, nil)
 		}
 		delete(n.Properties, PropStageHost)
-		n.UpdatedAt = s.now().UTC()
+		n.UpdatedAt = im.now().UTC()
 		return n, nil
 	}
-	if s.counting() || s.stageLimit() >= 0 {
-		// Decided under the owner's quota lock, as the image starts to
-		// count as uploading (os_glance_importing_to_stores for a copy).
-		_, err = s.repo.ModifyCounted(ctx, id, ownerKey(img), func(cur *Image, o Usage) (*Image, error) {
-			if err := s.checkImportQuota(op, cur, method, len(stores), o); err != nil {
-				return nil, err
-			}
-			return take(cur)
-		})
-	} else {
-		_, err = s.repo.Modify(ctx, id, take)
-	}
-	if err != nil {
+	if err := im.s.StartImport(ctx, img, importCharge(method, len(stores)), take); err != nil {
 		im.finishTask(ctx, t, TaskFailure, nil, errs.Message(err))
 		return errs.E(op, err)
 	}
 	im.enqueue(&job{task: t, req: req, caller: a, stores: stores})
 	return nil
+}
+
+// importCharge is what an import by method to nStores counts against
+// its owner's quotas as it starts (see image.ImportCharge).
+func importCharge(method string, nStores int) ImportCharge {
+	switch method {
+	case MethodGlanceDirect:
+		return ImportCharge{StoredCopies: max(nStores, 1)}
+	case MethodWebDownload, MethodCopyImage:
+		return ImportCharge{Staged: true}
+	}
+	return ImportCharge{}
 }
 
 func noneIfEmpty(s string) string {
@@ -449,14 +424,14 @@ func (im *Importer) enforceLock(ctx context.Context, img *Image, holder string) 
 		if t.Status == TaskPending {
 			expiry *= 2
 		}
-		if im.s.now().Sub(t.UpdatedAt) < expiry {
+		if im.now().Sub(t.UpdatedAt) < expiry {
 			return nil, errs.E(op, errs.Conflict, "Image has active task")
 		}
 		if t.Status == TaskPending || t.Status == TaskProcessing {
 			im.finishTask(ctx, t, TaskFailure, nil, "Expired lock preempted")
 		}
 	}
-	im.s.log.WarnContext(ctx, "breaking a stale import lock", "image_id", img.ID, "task_id", holder)
+	im.log.WarnContext(ctx, "breaking a stale import lock", "image_id", img.ID, "task_id", holder)
 	if t == nil {
 		t = &Task{ID: holder}
 	}
@@ -503,8 +478,8 @@ func (im *Importer) Wait() {
 func (im *Importer) run(j *job) {
 	t := j.task
 	ctx := auth.With(im.ctx, j.caller)
-	log := im.s.log.With("task_id", t.ID, "image_id", deref(t.ImageID), "method", j.req.Method)
-	now := im.s.now().UTC()
+	log := im.log.With("task_id", t.ID, "image_id", deref(t.ImageID), "method", j.req.Method)
+	now := im.now().UTC()
 	t.Status, t.UpdatedAt = TaskProcessing, now
 	if err := im.tasks.SaveTask(ctx, t, TaskPending); err != nil {
 		log.Error("could not start import task", "err", err)
@@ -577,11 +552,11 @@ func (im *Importer) download(ctx context.Context, j *job, dst string) error {
 	if resp.StatusCode != 200 {
 		return errs.Errorf(op, errs.Invalid, "web-download of %s failed: HTTP %s", redact(j.req.URI), resp.Status)
 	}
-	capN := im.s.opts.ImageSizeCap
+	capN := im.s.SizeCap()
 	if resp.ContentLength > capN {
 		return errs.Errorf(op, errs.TooLarge, "The incoming image is too large: %d bytes, and the limit is %d.", resp.ContentLength, capN)
 	}
-	r := &capReader{r: resp.Body, n: capN, announced: -1, cap: capN}
+	r := im.s.CapReader(resp.Body)
 	pr := &progressReader{r: r, every: progressEvery, report: func(n int64) { im.progress(ctx, j.task, n) }}
 	_, err = writeFile(dst, pr)
 	return err
@@ -603,9 +578,9 @@ func redact(raw string) string {
 func (im *Importer) progress(ctx context.Context, t *Task, n int64) {
 	c := *t
 	c.Message = fmt.Sprintf("Copied %d MiB", n>>20)
-	c.UpdatedAt = im.s.now().UTC()
+	c.UpdatedAt = im.now().UTC()
 	if err := im.tasks.SaveTask(ctx, &c, TaskProcessing); err != nil {
-		im.s.log.WarnContext(ctx, "could not record import progress", "task_id", t.ID, "err", err)
+		im.log.WarnContext(ctx, "could not record import progress", "task_id", t.ID, "err", err)
 	}
 }
 
@@ -631,7 +606,7 @@ func (p *progressReader) Read(b []byte) (int, error) {
 
 // modifyLocked changes the image as long as this task still holds its lock.
 func (im *Importer) modifyLocked(ctx context.Context, t *Task, fn func(*Image) error) (*Image, error) {
-	return im.s.repo.Modify(context.WithoutCancel(ctx), deref(t.ImageID), func(cur *Image) (*Image, error) {
+	return im.repo.Modify(context.WithoutCancel(ctx), deref(t.ImageID), func(cur *Image) (*Image, error) {
 		if cur.Properties[PropImportTask] != t.ID {
 			return nil, errs.Errorf("image.modifyLocked", errs.Conflict, "Image %s is no longer locked by import task %s", cur.ID, t.ID)
 		}
@@ -639,7 +614,7 @@ func (im *Importer) modifyLocked(ctx context.Context, t *Task, fn func(*Image) e
 		if err := fn(n); err != nil {
 			return nil, err
 		}
-		n.UpdatedAt = im.s.now().UTC()
+		n.UpdatedAt = im.now().UTC()
 		return n, nil
 	})
 }
@@ -654,7 +629,7 @@ func (im *Importer) failImport(ctx context.Context, t *Task, method string, caus
 	}
 	if t.Status == TaskPending || t.Status == TaskProcessing {
 		if err := im.finishTask(ctx, t, TaskFailure, nil, msg); err != nil {
-			im.s.log.WarnContext(ctx, "could not fail import task", "task_id", t.ID, "err", err)
+			im.log.WarnContext(ctx, "could not fail import task", "task_id", t.ID, "err", err)
 		}
 	}
 	id := deref(t.ImageID)
@@ -686,10 +661,10 @@ func (im *Importer) failImport(ctx context.Context, t *Task, method string, caus
 		return nil
 	})
 	for _, l := range orphans {
-		im.s.deleteData(ctx, id, l.URL)
+		im.s.DeleteData(ctx, id, l.URL)
 	}
 	if err != nil && !errs.Is(errs.NotFound, err) {
-		im.s.log.WarnContext(ctx, "could not release image after failed import", "image_id", id, "task_id", t.ID, "err", err)
+		im.log.WarnContext(ctx, "could not release image after failed import", "image_id", id, "task_id", t.ID, "err", err)
 	}
 	if method != MethodCopyImage {
 		im.unstage(ctx, id)
@@ -700,7 +675,7 @@ func (im *Importer) failImport(ctx context.Context, t *Task, method string, caus
 // data when that is another node and this one has no copy (Glance's
 // os_glance_stage_host rule); "" otherwise.
 func (im *Importer) StagedElsewhere(ctx context.Context, id string) string {
-	img, err := im.s.get(ctx, id)
+	img, err := im.s.Fetch(ctx, id)
 	if err != nil || img.Status != Uploading {
 		return ""
 	}
@@ -733,7 +708,7 @@ func (im *Importer) sweepStaging(ctx context.Context, grace time.Duration) {
 		if err != nil || time.Since(info.ModTime()) < grace {
 			continue
 		}
-		img, err := im.s.repo.Get(ctx, id)
+		img, err := im.repo.Get(ctx, id)
 		switch {
 		case errs.Is(errs.NotFound, err):
 		case err != nil:
@@ -741,7 +716,7 @@ func (im *Importer) sweepStaging(ctx context.Context, grace time.Duration) {
 		case img.Status == Uploading || img.Status == Importing:
 			continue
 		}
-		im.s.log.InfoContext(ctx, "removing stale staged data", "image_id", id, "file", name)
+		im.log.InfoContext(ctx, "removing stale staged data", "image_id", id, "file", name)
 		os.Remove(filepath.Join(im.opts.StagingDir, name))
 	}
 }
@@ -763,17 +738,17 @@ func (im *Importer) recoverStaging(ctx context.Context) {
 		if _, err := uuid.Parse(id); err != nil {
 			continue
 		}
-		_, err := im.s.repo.Modify(ctx, id, func(cur *Image) (*Image, error) {
+		_, err := im.repo.Modify(ctx, id, func(cur *Image) (*Image, error) {
 			if cur.Status != Uploading || cur.Size != nil {
 				return nil, errs.E(errs.Conflict, "not an interrupted stage")
 			}
 			n := cur.Clone()
 			n.Status = Queued
-			n.UpdatedAt = im.s.now().UTC()
+			n.UpdatedAt = im.now().UTC()
 			return n, nil
 		})
 		if err == nil {
-			im.s.log.WarnContext(ctx, "staging interrupted by a stop of this node; image queued again", "image_id", id)
+			im.log.WarnContext(ctx, "staging interrupted by a stop of this node; image queued again", "image_id", id)
 		}
 	}
 }

@@ -30,11 +30,11 @@ func (im *Importer) importStores(img *Image, req *ImportRequest) ([]string, erro
 			if req.AllStores {
 				return nil, nil
 			}
-			return nil, errs.Errorf(op, errs.Invalid, "Image is already present at store '%s'", im.s.stores.Default().Driver.Scheme())
+			return nil, errs.Errorf(op, errs.Invalid, "Image is already present at store '%s'", im.stores.Default().Driver.Scheme())
 		}
 		return []string{""}, nil
 	}
-	set := im.s.stores
+	set := im.stores
 	_, hasStores := req.Raw["stores"]
 	var names []string
 	switch {
@@ -102,7 +102,7 @@ func (im *Importer) heldStores(img *Image) []string {
 	for _, l := range img.ActiveLocations() {
 		n, _ := l.Metadata["store"].(string)
 		if n == "" {
-			n = im.s.stores.NameFor(l.URL)
+			n = im.stores.NameFor(l.URL)
 		}
 		if n != "" && !slices.Contains(out, n) {
 			out = append(out, n)
@@ -176,9 +176,9 @@ func (im *Importer) writeToStore(ctx context.Context, j *job, st *store.Store, n
 // task: "" is the default store (no enabled_backends).
 func (im *Importer) target(name string) (*store.Store, error) {
 	if name == "" {
-		return im.s.stores.Default(), nil
+		return im.stores.Default(), nil
 	}
-	st, err := im.s.stores.Named(name)
+	st, err := im.stores.Named(name)
 	if err != nil {
 		return nil, &storeError{name, errs.E(errs.Op("image.importToStores"), err)}
 	}
@@ -196,7 +196,7 @@ func (im *Importer) storeFailure(ctx context.Context, j *job, name string) {
 		n.Properties[PropFailedImport] = mergeStores(n.Properties[PropFailedImport], []string{name}, nil)
 		return nil
 	}); err != nil {
-		im.s.log.WarnContext(ctx, "could not record a failed store", "image_id", deref(j.task.ImageID), "store", name, "err", err)
+		im.log.WarnContext(ctx, "could not record a failed store", "image_id", deref(j.task.ImageID), "store", name, "err", err)
 	}
 }
 
@@ -214,10 +214,10 @@ func (im *Importer) revertStores(ctx context.Context, j *job, done []*written) {
 		return nil
 	})
 	if err != nil && !errs.Is(errs.NotFound, err) {
-		im.s.log.WarnContext(ctx, "could not remove the locations of a failed import", "image_id", id, "err", err)
+		im.log.WarnContext(ctx, "could not remove the locations of a failed import", "image_id", id, "err", err)
 	}
 	for _, w := range done {
-		im.s.deleteData(ctx, id, w.Location)
+		im.s.DeleteData(ctx, id, w.Location)
 	}
 }
 
@@ -226,13 +226,13 @@ func (im *Importer) revertStores(ctx context.Context, j *job, done []*written) {
 func (im *Importer) copySource(ctx context.Context, img *Image) (io.ReadCloser, error) {
 	const op errs.Op = "image.copySource"
 	locs := img.ActiveLocations()
-	def := im.s.stores.DefaultName()
+	def := im.stores.DefaultName()
 	sort.SliceStable(locs, func(a, b int) bool {
 		return im.locStore(locs[a]) == def && im.locStore(locs[b]) != def
 	})
 	var last error
 	for _, l := range locs {
-		st, err := im.s.stores.For(l.URL)
+		st, err := im.stores.For(l.URL)
 		if err != nil {
 			last = err
 			continue
@@ -240,7 +240,7 @@ func (im *Importer) copySource(ctx context.Context, img *Image) (io.ReadCloser, 
 		rc, err := st.Open(ctx, l.URL, 0)
 		if err != nil {
 			last = err
-			im.s.log.WarnContext(ctx, "copy-image: could not read a copy, trying the next", "image_id", img.ID,
+			im.log.WarnContext(ctx, "copy-image: could not read a copy, trying the next", "image_id", img.ID,
 				"location", store.Redact(l.URL), "err", err)
 			continue
 		}
@@ -253,7 +253,7 @@ func (im *Importer) locStore(l Location) string {
 	if n, _ := l.Metadata["store"].(string); n != "" {
 		return n
 	}
-	return im.s.stores.NameFor(l.URL)
+	return im.stores.NameFor(l.URL)
 }
 
 // importToStores writes the data to each of the job's stores in turn,
@@ -264,14 +264,13 @@ func (im *Importer) locStore(l Location) string {
 // failures are only listed. open returns the data for one more store.
 func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.ReadCloser, int64, error)) error {
 	const op errs.Op = "image.importToStores"
-	s := im.s
 	id := deref(j.task.ImageID)
-	img, err := s.repo.Get(ctx, id)
+	img, err := im.repo.Get(ctx, id)
 	if err != nil {
 		return err
 	}
 	copying := j.req.Method == MethodCopyImage
-	algo := s.opts.HashingAlgorithm
+	algo := im.s.HashingAlgorithm()
 	if copying && img.OSHashAlgo != nil && *img.OSHashAlgo != "" {
 		algo = *img.OSHashAlgo // compare with the image's own hash
 	}
@@ -301,7 +300,7 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 		if err == nil {
 			err = im.checkWritten(op, img, first, w, inspected, copying, wantHash)
 			if err != nil {
-				s.deleteWritten(ctx, id, st, w.Location)
+				im.deleteWritten(ctx, id, st, w.Location)
 				var se *storeError
 				if !errors.As(err, &se) {
 					im.revertStores(ctx, j, done)
@@ -312,7 +311,7 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 		if err != nil {
 			var se *storeError
 			if !errors.As(err, &se) || j.req.AllStoresMustSucceed {
-				s.log.WarnContext(ctx, "import to a store failed", "image_id", id, "store", name, "err", err)
+				im.log.WarnContext(ctx, "import to a store failed", "image_id", id, "store", name, "err", err)
 				im.storeFailure(ctx, j, name)
 				im.revertStores(ctx, j, done)
 				if se != nil && name != "" {
@@ -320,7 +319,7 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 				}
 				return err
 			}
-			s.log.WarnContext(ctx, "import to a store failed; all_stores_must_succeed is false, going on", "image_id", id, "store", name, "err", err)
+			im.log.WarnContext(ctx, "import to a store failed; all_stores_must_succeed is false, going on", "image_id", id, "store", name, "err", err)
 			im.storeFailure(ctx, j, name)
 			lastErr = err
 			continue
@@ -355,7 +354,7 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 			return nil
 		})
 		if err != nil {
-			s.deleteWritten(ctx, id, st, w.Location)
+			im.deleteWritten(ctx, id, st, w.Location)
 			im.revertStores(ctx, j, done)
 			return err
 		}
@@ -383,7 +382,7 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 		return err
 	}
 	if err := im.finishTask(ctx, j.task, TaskSuccess, map[string]any{"image_id": id}, ""); err != nil {
-		s.log.ErrorContext(ctx, "import done but its task could not be marked successful", "task_id", j.task.ID, "err", err)
+		im.log.ErrorContext(ctx, "import done but its task could not be marked successful", "task_id", j.task.ID, "err", err)
 	}
 	return nil
 }
@@ -453,9 +452,9 @@ func (im *Importer) openStaged(staged string) func() (io.ReadCloser, int64, erro
 			f.Close()
 			return nil, 0, err
 		}
-		if st.Size() > im.s.opts.ImageSizeCap {
+		if st.Size() > im.s.SizeCap() {
 			f.Close()
-			return nil, 0, errs.Errorf(op, errs.TooLarge, "The incoming image is too large: %d bytes, and the limit is %d.", st.Size(), im.s.opts.ImageSizeCap)
+			return nil, 0, errs.Errorf(op, errs.TooLarge, "The incoming image is too large: %d bytes, and the limit is %d.", st.Size(), im.s.SizeCap())
 		}
 		return f, st.Size(), nil
 	}
@@ -465,7 +464,7 @@ func (im *Importer) openStaged(staged string) func() (io.ReadCloser, int64, erro
 // copies, streamed straight into each target store. Glint: Glance copies
 // it into the staging area first and from there to the stores.
 func (im *Importer) copyImage(ctx context.Context, j *job) error {
-	img, err := im.s.repo.Get(ctx, deref(j.task.ImageID))
+	img, err := im.repo.Get(ctx, deref(j.task.ImageID))
 	if err != nil {
 		return err
 	}
@@ -496,21 +495,9 @@ func backendInput(stores []string) []any {
 	return out
 }
 
-// checkImportQuota is Glance's quota check when an import starts:
-// glance-direct adds the staged size to image_size_total (Glint: once
-// per target store, as each copy counts); web-download and copy-image
-// use staging space (image_stage_total) and count as uploading
-// (image_count_uploading).
-func (s *Service) checkImportQuota(op errs.Op, img *Image, method string, nStores int, o Usage) error {
-	size := deref64(img.Size)
-	switch method {
-	case MethodGlanceDirect:
-		return s.checkStored(op, img, o, size*int64(max(nStores, 1)))
-	case MethodWebDownload, MethodCopyImage:
-		if err := s.checkStagedBytes(op, img, o, size); err != nil {
-			return err
-		}
-		return s.checkUploading(op, img, o)
+// deleteWritten removes data just written to st that no image will have.
+func (im *Importer) deleteWritten(ctx context.Context, id string, st *store.Store, loc string) {
+	if err := st.Delete(context.WithoutCancel(ctx), loc); err != nil {
+		im.log.ErrorContext(ctx, "could not delete image data; it is orphaned", "image_id", id, "location", store.Redact(loc), "err", err)
 	}
-	return nil
 }

@@ -17,14 +17,14 @@ import (
 // filtered exactly as web-download's.
 func (im *Importer) CreateLegacyTask(ctx context.Context, typ string, input map[string]any) (*Task, error) {
 	const op errs.Op = "image.CreateLegacyTask"
-	if err := im.s.authz.Authorize(ctx, "add_task", nil); err != nil {
+	if err := im.s.AuthorizeAction(ctx, "add_task", nil); err != nil {
 		return nil, errs.E(op, err)
 	}
 	if typ != TaskTypeImport {
 		return nil, errs.Errorf(op, errs.Invalid, "Task type %s cannot be created through the tasks API", typ)
 	}
 	a := auth.From(ctx)
-	now := im.s.now().UTC()
+	now := im.now().UTC()
 	t := &Task{
 		ID: uuid.NewString(), Type: typ, Status: TaskPending, Owner: taskOwner(ctx), CreatedAt: now, UpdatedAt: now,
 		RequestID: optRef(a.RequestID), UserID: optRef(a.UserID), Input: input,
@@ -64,7 +64,7 @@ func (im *Importer) runLegacy(ctx context.Context, j *job) error {
 	}
 	fail := func(err error) error {
 		if derr := im.s.Delete(context.WithoutCancel(ctx), img.ID); derr != nil {
-			im.s.log.WarnContext(ctx, "could not delete the image of a failed legacy import", "image_id", img.ID, "err", derr)
+			im.log.WarnContext(ctx, "could not delete the image of a failed legacy import", "image_id", img.ID, "err", derr)
 		}
 		return err
 	}
@@ -78,7 +78,7 @@ func (im *Importer) runLegacy(ctx context.Context, j *job) error {
 	if resp.StatusCode != 200 {
 		return fail(fmt.Errorf("download of %s failed: HTTP %s", redact(from), resp.Status))
 	}
-	if err := im.s.Upload(dctx, img.ID, im.s.stores.Default(), resp.Body, resp.ContentLength); err != nil {
+	if err := im.s.Upload(dctx, img.ID, im.stores.Default(), resp.Body, resp.ContentLength); err != nil {
 		return fail(err)
 	}
 	return im.finishTask(ctx, j.task, TaskSuccess, map[string]any{"image_id": img.ID}, "")

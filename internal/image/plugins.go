@@ -50,7 +50,7 @@ func (im *Importer) runPlugins(ctx context.Context, j *job, staged string) error
 		var err error
 		switch p {
 		case PluginNoOp:
-			im.s.log.DebugContext(ctx, "no_op import plugin", "task_id", j.task.ID)
+			im.log.DebugContext(ctx, "no_op import plugin", "task_id", j.task.ID)
 		case PluginInjectMeta:
 			err = im.injectMetadata(ctx, j)
 		case PluginDecompression:
@@ -102,7 +102,7 @@ var (
 // "compressed" are meant to stay compressed and are left alone.
 func (im *Importer) decompress(ctx context.Context, j *job, staged string) error {
 	const op errs.Op = "image.decompress"
-	img, err := im.s.repo.Get(ctx, deref(j.task.ImageID))
+	img, err := im.repo.Get(ctx, deref(j.task.ImageID))
 	if err != nil {
 		return err
 	}
@@ -150,9 +150,8 @@ func (im *Importer) decompress(ctx context.Context, j *job, staged string) error
 	default:
 		return nil
 	}
-	capN := im.s.opts.ImageSizeCap
 	out := staged + ".work"
-	if _, err := writeFile(out, &capReader{r: src, n: capN, announced: -1, cap: capN}); err != nil {
+	if _, err := writeFile(out, im.s.CapReader(src)); err != nil {
 		return errs.E(op, errs.Invalid, "Image decompression failed", err)
 	}
 	return os.Rename(out, staged)
@@ -193,7 +192,7 @@ func (im *Importer) qemuImg(ctx context.Context, limitCPU bool, args ...string) 
 		}
 		cmdArgs = append(append(lim, "--"), cmdArgs...)
 	} else {
-		im.s.log.WarnContext(ctx, "prlimit not found: qemu-img runs without resource limits")
+		im.log.WarnContext(ctx, "prlimit not found: qemu-img runs without resource limits")
 	}
 	cmd := exec.CommandContext(ctx, cmdArgs[0], cmdArgs[1:]...)
 	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
@@ -216,7 +215,7 @@ func (im *Importer) convert(ctx context.Context, j *job, staged string) error {
 		target = "raw"
 	}
 	id := deref(j.task.ImageID)
-	img, err := im.s.repo.Get(ctx, id)
+	img, err := im.repo.Get(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -107,11 +107,11 @@ func taskVisible(ctx context.Context, t *Task) bool {
 // (GET /v2/images/{id}/tasks); an invisible image is NotFound.
 func (im *Importer) ImageTasks(ctx context.Context, id string) ([]*Task, error) {
 	const op errs.Op = "image.ImageTasks"
-	if _, err := im.s.get(ctx, id); err != nil {
+	if _, err := im.s.Fetch(ctx, id); err != nil {
 		return nil, errs.E(op, errs.NotFound, errs.Message(err), err)
 	}
-	if _, err := im.tasks.ExpireTasks(ctx, im.s.now().UTC()); err != nil {
-		im.s.log.WarnContext(ctx, "could not expire tasks", "err", err)
+	if _, err := im.tasks.ExpireTasks(ctx, im.now().UTC()); err != nil {
+		im.log.WarnContext(ctx, "could not expire tasks", "err", err)
 	}
 	all, err := im.tasks.ImageTasks(ctx, id)
 	if err != nil {
@@ -129,10 +129,10 @@ func (im *Importer) ImageTasks(ctx context.Context, id string) ([]*Task, error) 
 // authorizeTasksAPI is the legacy tasks API's gate: Glance's
 // tasks_api_access rule (role:admin by default).
 func (im *Importer) authorizeTasksAPI(ctx context.Context, action string) error {
-	if err := im.s.authz.Authorize(ctx, "tasks_api_access", map[string]any{}); err != nil {
+	if err := im.s.AuthorizeAction(ctx, "tasks_api_access", map[string]any{}); err != nil {
 		return err
 	}
-	return im.s.authz.Authorize(ctx, action, map[string]any{})
+	return im.s.AuthorizeAction(ctx, action, map[string]any{})
 }
 
 // GetTask returns one task (GET /v2/tasks/{id}).
@@ -158,8 +158,8 @@ func (im *Importer) ListTasks(ctx context.Context, q TaskQuery) ([]*Task, error)
 	if err := im.authorizeTasksAPI(ctx, "get_tasks"); err != nil {
 		return nil, errs.E(op, err)
 	}
-	if _, err := im.tasks.ExpireTasks(ctx, im.s.now().UTC()); err != nil {
-		im.s.log.WarnContext(ctx, "could not expire tasks", "err", err)
+	if _, err := im.tasks.ExpireTasks(ctx, im.now().UTC()); err != nil {
+		im.log.WarnContext(ctx, "could not expire tasks", "err", err)
 	}
 	a := auth.From(ctx)
 	if !a.IsAdmin {
@@ -181,7 +181,7 @@ func (im *Importer) ListTasks(ctx context.Context, q TaskQuery) ([]*Task, error)
 // finishTask moves a task to a terminal status and starts its expiry clock.
 func (im *Importer) finishTask(ctx context.Context, t *Task, status TaskStatus, result map[string]any, msg string) error {
 	from := t.Status
-	now := im.s.now().UTC()
+	now := im.now().UTC()
 	exp := now.Add(im.opts.TaskTimeToLive)
 	t.Status, t.Result, t.Message, t.UpdatedAt, t.ExpiresAt = status, result, msg, now, &exp
 	return im.tasks.SaveTask(context.WithoutCancel(ctx), t, from)
@@ -190,5 +190,5 @@ func (im *Importer) finishTask(ctx context.Context, t *Task, status TaskStatus, 
 // AuthorizeTasksAPI applies tasks_api_access, the gate of every legacy
 // tasks API call.
 func (im *Importer) AuthorizeTasksAPI(ctx context.Context) error {
-	return im.s.authz.Authorize(ctx, "tasks_api_access", map[string]any{})
+	return im.s.AuthorizeAction(ctx, "tasks_api_access", map[string]any{})
 }

@@ -91,6 +91,17 @@ func (s *Service) Upload(ctx context.Context, id string, target *store.Store, bo
 	return nil
 }
 
+// SizeCap is image_size_cap: no image's data may be larger.
+func (s *Service) SizeCap() int64 { return s.opts.ImageSizeCap }
+
+// HashingAlgorithm is hashing_algorithm: how image data is hashed.
+func (s *Service) HashingAlgorithm() string { return s.opts.HashingAlgorithm }
+
+// CapReader fails reading r past image_size_cap (TooLarge).
+func (s *Service) CapReader(r io.Reader) io.Reader {
+	return &capReader{r: r, n: s.opts.ImageSizeCap, announced: -1, cap: s.opts.ImageSizeCap}
+}
+
 // deleteWritten removes data just written to st that no image will have.
 func (s *Service) deleteWritten(ctx context.Context, id string, st *store.Store, loc string) {
 	if err := st.Delete(context.WithoutCancel(ctx), loc); err != nil {
