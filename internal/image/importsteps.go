@@ -19,6 +19,13 @@ const (
 	PropStageHost       = "os_glance_stage_host"
 )
 
+// StagedData is what the service needs from the node's staging area:
+// the data staged for an image goes with the image.
+type StagedData interface {
+	// Drop removes whatever is staged for image id; failures are logged.
+	Drop(ctx context.Context, id string)
+}
+
 // BeginStage moves an image the caller may modify from queued to
 // uploading, as PUT /v2/images/{id}/stage starts; size is the announced
 // length, or -1. It returns the image as it was and body bounded by

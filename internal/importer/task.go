@@ -1,4 +1,4 @@
-package image
+package importer
 
 import (
 	"context"
@@ -57,7 +57,7 @@ type TaskQuery struct {
 }
 
 // TaskRepo is what the import machinery needs from the database. Every
-// task repository must pass imagetest.TestTaskRepo; imagetest.MemTasks is
+// task repository must pass importertest.TestTaskRepo; importertest.MemTasks is
 // one in memory.
 type TaskRepo interface {
 	// CreateTask stores a new task; a taken ID, even an expired task's,
@@ -106,7 +106,7 @@ func taskVisible(ctx context.Context, t *Task) bool {
 // ImageTasks returns the tasks of an image the caller may see
 // (GET /v2/images/{id}/tasks); an invisible image is NotFound.
 func (im *Importer) ImageTasks(ctx context.Context, id string) ([]*Task, error) {
-	const op errs.Op = "image.ImageTasks"
+	const op errs.Op = "importer.ImageTasks"
 	if _, err := im.s.Fetch(ctx, id); err != nil {
 		return nil, errs.E(op, errs.NotFound, errs.Message(err), err)
 	}
@@ -137,7 +137,7 @@ func (im *Importer) authorizeTasksAPI(ctx context.Context, action string) error 
 
 // GetTask returns one task (GET /v2/tasks/{id}).
 func (im *Importer) GetTask(ctx context.Context, id string) (*Task, error) {
-	const op errs.Op = "image.GetTask"
+	const op errs.Op = "importer.GetTask"
 	if err := im.authorizeTasksAPI(ctx, "get_task"); err != nil {
 		return nil, errs.E(op, err)
 	}
@@ -154,7 +154,7 @@ func (im *Importer) GetTask(ctx context.Context, id string) (*Task, error) {
 // ListTasks lists tasks (GET /v2/tasks), expiring old ones first as
 // Glance does on every list.
 func (im *Importer) ListTasks(ctx context.Context, q TaskQuery) ([]*Task, error) {
-	const op errs.Op = "image.ListTasks"
+	const op errs.Op = "importer.ListTasks"
 	if err := im.authorizeTasksAPI(ctx, "get_tasks"); err != nil {
 		return nil, errs.E(op, err)
 	}

@@ -1,4 +1,4 @@
-package image
+package importer
 
 import (
 	"context"
@@ -10,16 +10,9 @@ import (
 	"path/filepath"
 )
 
-// StagedData is what the service needs from the node's staging area:
-// the data staged for an image goes with the image.
-type StagedData interface {
-	// Drop removes whatever is staged for image id; failures are logged.
-	Drop(ctx context.Context, id string)
-}
-
 // Staging is a node's staging area (node_staging_uri): the directory
 // where glance-direct stages data and imports work on it, one file per
-// image.
+// image. It is the image service's image.StagedData.
 type Staging struct {
 	dir string
 	log *slog.Logger

@@ -1,4 +1,4 @@
-package image
+package importer
 
 import (
 	"archive/zip"
@@ -16,6 +16,7 @@ import (
 
 	"glint/internal/auth"
 	"glint/internal/errs"
+	"glint/internal/image"
 	"glint/internal/imageformat"
 )
 
@@ -58,7 +59,7 @@ func (im *Importer) runPlugins(ctx context.Context, j *job, staged string) error
 		case PluginConversion:
 			err = im.convert(ctx, j, staged)
 		default:
-			err = errs.Errorf("image.runPlugins", errs.Internal, "unknown import plugin %q", p)
+			err = errs.Errorf("importer.runPlugins", errs.Internal, "unknown import plugin %q", p)
 		}
 		if err != nil {
 			return err
@@ -80,9 +81,9 @@ func (im *Importer) injectMetadata(ctx context.Context, j *job) error {
 	if len(o.InjectProperties) == 0 {
 		return nil
 	}
-	_, err := im.modifyLocked(ctx, j.task, func(n *Image) error {
+	_, err := im.modifyLocked(ctx, j.task, func(n *image.Image) error {
 		for k, v := range o.InjectProperties {
-			if IsReserved(k) || IsCore(k) {
+			if image.IsReserved(k) || image.IsCore(k) {
 				continue // Glance's plugin never sets its own attributes
 			}
 			n.Properties[k] = v
@@ -101,7 +102,7 @@ var (
 // content, capped at image_size_cap. Images whose container_format is
 // "compressed" are meant to stay compressed and are left alone.
 func (im *Importer) decompress(ctx context.Context, j *job, staged string) error {
-	const op errs.Op = "image.decompress"
+	const op errs.Op = "importer.decompress"
 	img, err := im.repo.Get(ctx, deref(j.task.ImageID))
 	if err != nil {
 		return err
@@ -209,7 +210,7 @@ func (im *Importer) qemuImg(ctx context.Context, limitCPU bool, args ...string) 
 // qemu-img, after the format inspector and qemu-img itself agree that it
 // is a safe image of its declared disk_format.
 func (im *Importer) convert(ctx context.Context, j *job, staged string) error {
-	const op errs.Op = "image.convert"
+	const op errs.Op = "importer.convert"
 	target := im.opts.Plugin.ConversionFormat
 	if target == "" {
 		target = "raw"
@@ -285,7 +286,7 @@ func (im *Importer) convert(ctx context.Context, j *job, staged string) error {
 		os.Remove(out)
 		return err
 	}
-	_, err = im.modifyLocked(ctx, j.task, func(n *Image) error {
+	_, err = im.modifyLocked(ctx, j.task, func(n *image.Image) error {
 		n.DiskFormat = &target
 		bare := "bare"
 		n.ContainerFormat = &bare

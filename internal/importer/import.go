@@ -1,4 +1,11 @@
-package image
+// Package importer is Glance's interoperable image import and its tasks:
+// staging (PUT /v2/images/{id}/stage), the import methods (glance-direct,
+// web-download, copy-image) and their plugins, run as tasks on a bounded
+// pool of workers, and the legacy tasks API. It works on images through
+// image.Service's exported methods, which keep every image rule (who may
+// do what, status changes, quotas); its own are the staging area, the
+// tasks (TaskRepo, which internal/db implements) and the import lock.
+package importer
 
 import (
 	"context"
@@ -16,6 +23,7 @@ import (
 
 	"glint/internal/auth"
 	"glint/internal/errs"
+	"glint/internal/image"
 	"glint/internal/imageformat"
 	"glint/internal/store"
 	"glint/internal/urlfilter"
@@ -28,8 +36,8 @@ const (
 	staleStaging         = time.Hour
 )
 
-// ImportOptions are the import settings, taken from configuration at start.
-type ImportOptions struct {
+// Options are the import settings, taken from configuration at start.
+type Options struct {
 	Methods        []string      // enabled_import_methods
 	StagingDir     string        // node_staging_uri's directory
 	Workers        int           // imports running at once on this node
@@ -54,23 +62,22 @@ type ImportOptions struct {
 // ImageRepo is what the importer needs from the image repository for
 // its own bookkeeping on an image (its lock, the stores it writes to).
 type ImageRepo interface {
-	Get(ctx context.Context, id string) (*Image, error)
-	Modify(ctx context.Context, id string, fn func(old *Image) (*Image, error)) (*Image, error)
+	Get(ctx context.Context, id string) (*image.Image, error)
+	Modify(ctx context.Context, id string, fn func(old *image.Image) (*image.Image, error)) (*image.Image, error)
 }
 
-// Importer runs interoperable imports (stage, import, tasks) on top of a
-// Service, with a bounded pool of background workers. It asks the
-// Service, through its exported methods, for every check on the caller
-// and every status change; it keeps its lock and progress on the image
-// through repo.
+// Importer runs interoperable imports (stage, import, tasks) on top of an
+// image.Service, with a bounded pool of background workers. It asks the
+// service for every check on the caller and every status change; it
+// keeps its lock and progress on the image through repo.
 type Importer struct {
-	s       *Service
+	s       *image.Service
 	repo    ImageRepo
 	stores  *store.Set
 	log     *slog.Logger
 	now     func() time.Time
 	tasks   TaskRepo
-	opts    ImportOptions
+	opts    Options
 	staging *Staging
 	sem     chan struct{}
 
@@ -81,10 +88,10 @@ type Importer struct {
 	cancel  context.CancelFunc
 }
 
-// NewImporter wires an Importer on the image service s, its repository,
+// New wires an Importer on the image service s, its repository,
 // the task repository and the stores; Start must be called before
 // imports run.
-func NewImporter(s *Service, repo ImageRepo, tasks TaskRepo, stores *store.Set, o ImportOptions, log *slog.Logger) (*Importer, error) {
+func New(s *image.Service, repo ImageRepo, tasks TaskRepo, stores *store.Set, o Options, log *slog.Logger) (*Importer, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -190,7 +197,7 @@ func (im *Importer) unstage(ctx context.Context, id string) { im.staging.Drop(ct
 // at once…) or one whose content contradicts a disk_format already set is
 // refused with 415 and nothing is kept, the image back to queued.
 func (im *Importer) Stage(ctx context.Context, id string, body io.Reader, size int64) error {
-	const op errs.Op = "image.Stage"
+	const op errs.Op = "importer.Stage"
 	if !slices.Contains(im.opts.Methods, MethodGlanceDirect) {
 		return errs.E(op, errs.NotFound, "The resource could not be found.")
 	}
@@ -241,7 +248,7 @@ func (im *Importer) Stage(ctx context.Context, id string, body io.Reader, size i
 
 // checkStaged inspects staged data: always for safety, and against the
 // declared disk_format when one is set on a bare image.
-func checkStaged(r imageformat.Result, img *Image) error {
+func checkStaged(r imageformat.Result, img *image.Image) error {
 	if img.ContainerFormat != nil && *img.ContainerFormat != "bare" {
 		return nil
 	}
@@ -283,28 +290,28 @@ func writeFile(path string, r io.Reader) (int64, error) {
 // job is an import waiting for or holding a worker.
 type job struct {
 	task   *Task
-	req    *ImportRequest
+	req    *Request
 	caller *auth.Context
 	stores []string // the stores to write to; "" is the default store without enabled_backends
 }
 
 // Import validates an import request and queues its task (POST
 // /v2/images/{id}/import); the work happens in the background.
-func (im *Importer) Import(ctx context.Context, id string, req *ImportRequest) error {
-	const op errs.Op = "image.Import"
+func (im *Importer) Import(ctx context.Context, id string, req *Request) error {
+	const op errs.Op = "importer.Import"
 	img, err := im.s.Fetch(ctx, id)
 	if err != nil {
 		return errs.E(op, err)
 	}
 	method := req.Method
 	switch {
-	case img.Status == Active && method != MethodCopyImage:
+	case img.Status == image.Active && method != MethodCopyImage:
 		return errs.E(op, errs.Conflict, "Image with status active cannot be target for import")
-	case img.Status != Active && method == MethodCopyImage:
+	case img.Status != image.Active && method == MethodCopyImage:
 		return errs.E(op, errs.Conflict, "Only images with status active can be targeted for copying")
-	case img.Status != Queued && (method == MethodWebDownload || method == MethodGlanceDownload):
+	case img.Status != image.Queued && (method == MethodWebDownload || method == MethodGlanceDownload):
 		return errs.Errorf(op, errs.Conflict, "Image needs to be in 'queued' state to use '%s' method", method)
-	case method == MethodGlanceDirect && (img.Status != Uploading || img.Size == nil):
+	case method == MethodGlanceDirect && (img.Status != image.Uploading || img.Size == nil):
 		// Glint: an image whose staging is still streaming (uploading, no
 		// size yet) is not staged either.
 		return errs.E(op, errs.Conflict, "Image needs to be staged before 'glance-direct' method can be used")
@@ -324,7 +331,7 @@ func (im *Importer) Import(ctx context.Context, id string, req *ImportRequest) e
 		return errs.E(op, err)
 	}
 	var stolen *Task
-	if holder, ok := img.Properties[PropImportTask]; ok {
+	if holder, ok := img.Properties[image.PropImportTask]; ok {
 		if stolen, err = im.enforceLock(ctx, img, holder); err != nil {
 			return errs.E(op, err)
 		}
@@ -359,27 +366,27 @@ func (im *Importer) Import(ctx context.Context, id string, req *ImportRequest) e
 	}
 	// Take the lock and mark the image importing in one step, so that a
 	// client polling the image never sees the task running on a queued image.
-	take := func(cur *Image) (*Image, error) {
-		if h, ok := cur.Properties[PropImportTask]; ok && (stolen == nil || h != stolen.ID) {
+	take := func(cur *image.Image) (*image.Image, error) {
+		if h, ok := cur.Properties[image.PropImportTask]; ok && (stolen == nil || h != stolen.ID) {
 			return nil, errs.Errorf(op, errs.Conflict, "New operation on image '%s' is not permitted as prior operation is still in progress", id)
 		}
 		if cur.Status != img.Status {
 			return nil, errs.Errorf(op, errs.Conflict, "Image status transition from %s to importing is not allowed", cur.Status)
 		}
 		n := cur.Clone()
-		n.Properties[PropImportTask] = t.ID
+		n.Properties[image.PropImportTask] = t.ID
 		if method != MethodCopyImage {
-			n.Status = Importing
+			n.Status = image.Importing
 		}
 		// Glance adds the stores to the importing list and takes them off
 		// the failed one; with one store both stay empty.
-		n.Properties[PropImportingStores] = mergeStores(n.Properties[PropImportingStores], stores, nil)
-		n.Properties[PropFailedImport] = mergeStores(n.Properties[PropFailedImport], nil, stores)
+		n.Properties[image.PropImportingStores] = mergeStores(n.Properties[image.PropImportingStores], stores, nil)
+		n.Properties[image.PropFailedImport] = mergeStores(n.Properties[image.PropFailedImport], nil, stores)
 		if stolen != nil || !im.opts.MultiStore {
 			// What a broken lock's import left is stale.
-			n.Properties[PropImportingStores] = mergeStores("", stores, nil)
+			n.Properties[image.PropImportingStores] = mergeStores("", stores, nil)
 		}
-		delete(n.Properties, PropStageHost)
+		delete(n.Properties, image.PropStageHost)
 		n.UpdatedAt = im.now().UTC()
 		return n, nil
 	}
@@ -393,14 +400,14 @@ func (im *Importer) Import(ctx context.Context, id string, req *ImportRequest) e
 
 // importCharge is what an import by method to nStores counts against
 // its owner's quotas as it starts (see image.ImportCharge).
-func importCharge(method string, nStores int) ImportCharge {
+func importCharge(method string, nStores int) image.ImportCharge {
 	switch method {
 	case MethodGlanceDirect:
-		return ImportCharge{StoredCopies: max(nStores, 1)}
+		return image.ImportCharge{StoredCopies: max(nStores, 1)}
 	case MethodWebDownload, MethodCopyImage:
-		return ImportCharge{Staged: true}
+		return image.ImportCharge{Staged: true}
 	}
-	return ImportCharge{}
+	return image.ImportCharge{}
 }
 
 func noneIfEmpty(s string) string {
@@ -413,8 +420,8 @@ func noneIfEmpty(s string) string {
 // enforceLock is Glance's import lock rule: a lock held by a live task is
 // a 409; one whose task is gone, or finished or silent for an hour (two
 // while pending), is broken and that task failed.
-func (im *Importer) enforceLock(ctx context.Context, img *Image, holder string) (*Task, error) {
-	const op errs.Op = "image.Import"
+func (im *Importer) enforceLock(ctx context.Context, img *image.Image, holder string) (*Task, error) {
+	const op errs.Op = "importer.Import"
 	t, err := im.tasks.GetTask(ctx, holder)
 	if err != nil && !errs.Is(errs.NotFound, err) {
 		return nil, err
@@ -526,7 +533,7 @@ func (im *Importer) runImport(ctx context.Context, j *job, log interface {
 	case MethodCopyImage:
 		return im.copyImage(ctx, j)
 	default:
-		return errs.Errorf("image.runImport", errs.Invalid, "import method %s is not supported", j.req.Method)
+		return errs.Errorf("importer.runImport", errs.Invalid, "import method %s is not supported", j.req.Method)
 	}
 	if err := im.runPlugins(ctx, j, staged); err != nil {
 		return err
@@ -541,7 +548,7 @@ func (im *Importer) runImport(ctx context.Context, j *job, log interface {
 // download fetches a web-download URI into the staging area, through the
 // import filter (checked again on every redirect and every connection).
 func (im *Importer) download(ctx context.Context, j *job, dst string) error {
-	const op errs.Op = "image.webDownload"
+	const op errs.Op = "importer.webDownload"
 	ctx, cancel := context.WithTimeout(ctx, im.opts.DownloadTimeout)
 	defer cancel()
 	resp, err := im.opts.Filter.Get(ctx, im.opts.Filter.Client(urlfilter.ClientOptions{}), j.req.URI)
@@ -605,10 +612,10 @@ func (p *progressReader) Read(b []byte) (int, error) {
 }
 
 // modifyLocked changes the image as long as this task still holds its lock.
-func (im *Importer) modifyLocked(ctx context.Context, t *Task, fn func(*Image) error) (*Image, error) {
-	return im.repo.Modify(context.WithoutCancel(ctx), deref(t.ImageID), func(cur *Image) (*Image, error) {
-		if cur.Properties[PropImportTask] != t.ID {
-			return nil, errs.Errorf("image.modifyLocked", errs.Conflict, "Image %s is no longer locked by import task %s", cur.ID, t.ID)
+func (im *Importer) modifyLocked(ctx context.Context, t *Task, fn func(*image.Image) error) (*image.Image, error) {
+	return im.repo.Modify(context.WithoutCancel(ctx), deref(t.ImageID), func(cur *image.Image) (*image.Image, error) {
+		if cur.Properties[image.PropImportTask] != t.ID {
+			return nil, errs.Errorf("importer.modifyLocked", errs.Conflict, "Image %s is no longer locked by import task %s", cur.ID, t.ID)
 		}
 		n := cur.Clone()
 		if err := fn(n); err != nil {
@@ -636,28 +643,28 @@ func (im *Importer) failImport(ctx context.Context, t *Task, method string, caus
 	if id == "" {
 		return
 	}
-	var orphans []Location
-	_, err := im.modifyLocked(ctx, t, func(n *Image) error {
-		if method != MethodCopyImage && (n.Status == Importing || n.Status == Uploading) {
+	var orphans []image.Location
+	_, err := im.modifyLocked(ctx, t, func(n *image.Image) error {
+		if method != MethodCopyImage && (n.Status == image.Importing || n.Status == image.Uploading) {
 			// An image being imported had no data before: the copies an
 			// interrupted import wrote go too. (With
 			// all_stores_must_succeed false an image already active keeps
 			// the copies that were made.)
 			orphans = n.Locations
 			n.Locations = nil
-			n.Status = Queued
+			n.Status = image.Queued
 			n.Size, n.VirtualSize = nil, nil
 			n.Checksum, n.OSHashAlgo, n.OSHashValue = nil, nil, nil
 		}
 		// Glint: the stores still listed as importing are not: the import
 		// is over (Glance leaves them, and the image counts as uploading
 		// against the quotas for good). The failed stores stay listed.
-		n.Properties[PropImportingStores] = ""
+		n.Properties[image.PropImportingStores] = ""
 		if !im.opts.MultiStore {
-			n.Properties[PropFailedImport] = ""
+			n.Properties[image.PropFailedImport] = ""
 		}
-		delete(n.Properties, PropImportTask)
-		delete(n.Properties, PropStageHost)
+		delete(n.Properties, image.PropImportTask)
+		delete(n.Properties, image.PropStageHost)
 		return nil
 	})
 	for _, l := range orphans {
@@ -676,10 +683,10 @@ func (im *Importer) failImport(ctx context.Context, t *Task, method string, caus
 // os_glance_stage_host rule); "" otherwise.
 func (im *Importer) StagedElsewhere(ctx context.Context, id string) string {
 	img, err := im.s.Fetch(ctx, id)
-	if err != nil || img.Status != Uploading {
+	if err != nil || img.Status != image.Uploading {
 		return ""
 	}
-	host := img.Properties[PropStageHost]
+	host := img.Properties[image.PropStageHost]
 	if host == "" || strings.TrimSuffix(host, "/") == strings.TrimSuffix(im.opts.StageHost, "/") {
 		return ""
 	}
@@ -713,7 +720,7 @@ func (im *Importer) sweepStaging(ctx context.Context, grace time.Duration) {
 		case errs.Is(errs.NotFound, err):
 		case err != nil:
 			continue
-		case img.Status == Uploading || img.Status == Importing:
+		case img.Status == image.Uploading || img.Status == image.Importing:
 			continue
 		}
 		im.log.InfoContext(ctx, "removing stale staged data", "image_id", id, "file", name)
@@ -738,12 +745,12 @@ func (im *Importer) recoverStaging(ctx context.Context) {
 		if _, err := uuid.Parse(id); err != nil {
 			continue
 		}
-		_, err := im.repo.Modify(ctx, id, func(cur *Image) (*Image, error) {
-			if cur.Status != Uploading || cur.Size != nil {
+		_, err := im.repo.Modify(ctx, id, func(cur *image.Image) (*image.Image, error) {
+			if cur.Status != image.Uploading || cur.Size != nil {
 				return nil, errs.E(errs.Conflict, "not an interrupted stage")
 			}
 			n := cur.Clone()
-			n.Status = Queued
+			n.Status = image.Queued
 			n.UpdatedAt = im.now().UTC()
 			return n, nil
 		})

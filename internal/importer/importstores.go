@@ -1,4 +1,4 @@
-package image
+package importer
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"glint/internal/errs"
+	"glint/internal/image"
 	"glint/internal/imageformat"
 	"glint/internal/store"
 )
@@ -21,8 +22,8 @@ import (
 // store: the default. For copy-image the stores already holding the image
 // are checked (explicit stores) or skipped (all_stores); an empty answer
 // then means there is nothing to copy.
-func (im *Importer) importStores(img *Image, req *ImportRequest) ([]string, error) {
-	const op errs.Op = "image.Import"
+func (im *Importer) importStores(img *image.Image, req *Request) ([]string, error) {
+	const op errs.Op = "importer.Import"
 	if !im.opts.MultiStore {
 		if req.Method == MethodCopyImage {
 			// One store, which holds the image already (Glance fails
@@ -97,7 +98,7 @@ func (im *Importer) importStores(img *Image, req *ImportRequest) ([]string, erro
 }
 
 // heldStores lists the stores holding an image's data.
-func (im *Importer) heldStores(img *Image) []string {
+func (im *Importer) heldStores(img *image.Image) []string {
 	var out []string
 	for _, l := range img.ActiveLocations() {
 		n, _ := l.Metadata["store"].(string)
@@ -157,7 +158,7 @@ type written struct {
 // way; name is st's name in the task ("" for the default store without
 // enabled_backends).
 func (im *Importer) writeToStore(ctx context.Context, j *job, st *store.Store, name string, src io.Reader, size int64, algo string) (*written, error) {
-	const op errs.Op = "image.writeToStore"
+	const op errs.Op = "importer.writeToStore"
 	// The store's pipe reads on its own goroutine: report progress on a
 	// snapshot of the task.
 	snap := *j.task
@@ -180,7 +181,7 @@ func (im *Importer) target(name string) (*store.Store, error) {
 	}
 	st, err := im.stores.Named(name)
 	if err != nil {
-		return nil, &storeError{name, errs.E(errs.Op("image.importToStores"), err)}
+		return nil, &storeError{name, errs.E(errs.Op("importer.importToStores"), err)}
 	}
 	return st, nil
 }
@@ -191,9 +192,9 @@ func (im *Importer) storeFailure(ctx context.Context, j *job, name string) {
 	if name == "" {
 		return
 	}
-	if _, err := im.modifyLocked(ctx, j.task, func(n *Image) error {
-		n.Properties[PropImportingStores] = mergeStores(n.Properties[PropImportingStores], nil, []string{name})
-		n.Properties[PropFailedImport] = mergeStores(n.Properties[PropFailedImport], []string{name}, nil)
+	if _, err := im.modifyLocked(ctx, j.task, func(n *image.Image) error {
+		n.Properties[image.PropImportingStores] = mergeStores(n.Properties[image.PropImportingStores], nil, []string{name})
+		n.Properties[image.PropFailedImport] = mergeStores(n.Properties[image.PropFailedImport], []string{name}, nil)
 		return nil
 	}); err != nil {
 		im.log.WarnContext(ctx, "could not record a failed store", "image_id", deref(j.task.ImageID), "store", name, "err", err)
@@ -207,8 +208,8 @@ func (im *Importer) revertStores(ctx context.Context, j *job, done []*written) {
 		return
 	}
 	id := deref(j.task.ImageID)
-	_, err := im.modifyLocked(ctx, j.task, func(n *Image) error {
-		n.Locations = slices.DeleteFunc(n.Locations, func(l Location) bool {
+	_, err := im.modifyLocked(ctx, j.task, func(n *image.Image) error {
+		n.Locations = slices.DeleteFunc(n.Locations, func(l image.Location) bool {
 			return slices.ContainsFunc(done, func(w *written) bool { return w.Location == l.URL })
 		})
 		return nil
@@ -223,8 +224,8 @@ func (im *Importer) revertStores(ctx context.Context, j *job, done []*written) {
 
 // copySource opens the data of an active image for copy-image: the
 // default store's copy first, then the others, as Glance looks for it.
-func (im *Importer) copySource(ctx context.Context, img *Image) (io.ReadCloser, error) {
-	const op errs.Op = "image.copySource"
+func (im *Importer) copySource(ctx context.Context, img *image.Image) (io.ReadCloser, error) {
+	const op errs.Op = "importer.copySource"
 	locs := img.ActiveLocations()
 	def := im.stores.DefaultName()
 	sort.SliceStable(locs, func(a, b int) bool {
@@ -249,7 +250,7 @@ func (im *Importer) copySource(ctx context.Context, img *Image) (io.ReadCloser, 
 	return nil, errs.E(op, errs.NotFound, "Image not found in any configured store", last)
 }
 
-func (im *Importer) locStore(l Location) string {
+func (im *Importer) locStore(l image.Location) string {
 	if n, _ := l.Metadata["store"].(string); n != "" {
 		return n
 	}
@@ -263,7 +264,7 @@ func (im *Importer) locStore(l Location) string {
 // when false the image becomes active with the first copy and the
 // failures are only listed. open returns the data for one more store.
 func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.ReadCloser, int64, error)) error {
-	const op errs.Op = "image.importToStores"
+	const op errs.Op = "importer.importToStores"
 	id := deref(j.task.ImageID)
 	img, err := im.repo.Get(ctx, id)
 	if err != nil {
@@ -328,11 +329,11 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 			first = w
 		}
 		setActive := !copying && (!j.req.AllStoresMustSucceed || i == len(j.stores)-1)
-		_, err = im.modifyLocked(ctx, j.task, func(n *Image) error {
-			if !copying && n.Status != Importing && n.Status != Active {
+		_, err = im.modifyLocked(ctx, j.task, func(n *image.Image) error {
+			if !copying && n.Status != image.Importing && n.Status != image.Active {
 				return errs.Errorf(op, errs.Conflict, "Image status transition from %s to active is not allowed", n.Status)
 			}
-			if copying && n.Status != Active {
+			if copying && n.Status != image.Active {
 				return errs.Errorf(op, errs.Conflict, "Image is %s: copy abandoned", n.Status)
 			}
 			if !copying && first == w {
@@ -346,10 +347,10 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 			if name != "" {
 				md["store"] = name
 			}
-			n.Locations = append(n.Locations, Location{URL: w.Location, Metadata: md, Status: "active"})
-			n.Properties[PropImportingStores] = mergeStores(n.Properties[PropImportingStores], nil, []string{name})
+			n.Locations = append(n.Locations, image.Location{URL: w.Location, Metadata: md, Status: "active"})
+			n.Properties[image.PropImportingStores] = mergeStores(n.Properties[image.PropImportingStores], nil, []string{name})
 			if setActive {
-				n.Status = Active
+				n.Status = image.Active
 			}
 			return nil
 		})
@@ -364,15 +365,15 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 		// Every store failed (all_stores_must_succeed false).
 		return errs.E(op, errs.Unavailable, "None of the uploads finished!", lastErr)
 	}
-	_, err = im.modifyLocked(ctx, j.task, func(n *Image) error {
-		if !copying && n.Status != Active {
+	_, err = im.modifyLocked(ctx, j.task, func(n *image.Image) error {
+		if !copying && n.Status != image.Active {
 			return errs.Errorf(op, errs.Conflict, "Image status transition from %s to active is not allowed", n.Status)
 		}
-		n.Properties[PropImportingStores] = ""
+		n.Properties[image.PropImportingStores] = ""
 		if !im.opts.MultiStore {
-			n.Properties[PropFailedImport] = ""
+			n.Properties[image.PropFailedImport] = ""
 		}
-		delete(n.Properties, PropImportTask)
+		delete(n.Properties, image.PropImportTask)
 		return nil
 	})
 	if err != nil {
@@ -393,7 +394,7 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 // copy must be the same data as the copies already made or, for
 // copy-image, as the image records (Glance's "… of uploaded data is
 // different from current value set on the image."): that fails the store.
-func (im *Importer) checkWritten(op errs.Op, img *Image, first, w *written, inspected, copying bool, wantHash string) error {
+func (im *Importer) checkWritten(op errs.Op, img *image.Image, first, w *written, inspected, copying bool, wantHash string) error {
 	if first == nil && inspected {
 		if cerr := imageformat.Check(w.Format, *img.DiskFormat); cerr != nil {
 			return errs.E(op, errs.BadFormat, errs.Message(cerr), cerr)
@@ -442,7 +443,7 @@ func deref64(p *int64) int64 {
 // openStaged returns the staged data, for each store in turn.
 func (im *Importer) openStaged(staged string) func() (io.ReadCloser, int64, error) {
 	return func() (io.ReadCloser, int64, error) {
-		const op errs.Op = "image.importToStore"
+		const op errs.Op = "importer.importToStore"
 		f, err := os.Open(staged)
 		if err != nil {
 			return nil, 0, errs.E(op, errs.NotFound, "Staged image data not found", err)
