@@ -12,8 +12,8 @@ import (
 )
 
 // The image and task repositories keep the contract of image.Repo and
-// importer.TaskRepo on every database: imagetest's and importertest's suites, which the
-// in-memory fakes pass too.
+// importer.TaskRepo on every database: the imagetest and importertest
+// suites, which the in-memory fakes pass too.
 func TestRepo(t *testing.T) {
 	eachDB(t, func(t *testing.T, c dbtest.Conn) {
 		d := emptied(t, c)
