@@ -106,9 +106,6 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
 	if err := s.images.Delete(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
-	if s.cfg.Importer != nil {
-		s.cfg.Importer.Unstage(r.Context(), r.PathValue("id"))
-	}
 	noContent(w)
 	return nil
 }

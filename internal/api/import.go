@@ -18,7 +18,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"glint/internal/errs"
-	"glint/internal/image"
+	"glint/internal/importer"
 )
 
 // importRoutes adds the interoperable import and tasks routes; without an
@@ -36,7 +36,7 @@ func (s *Server) importRoutes() {
 
 // importer is the Importer, or, when there is none, the 404 Glance gives
 // with every import method disabled.
-func (s *Server) importer() (*image.Importer, error) {
+func (s *Server) importer() (*importer.Importer, error) {
 	if s.cfg.Importer == nil {
 		return nil, errs.E(errs.Op("api.importer"), errs.NotFound)
 	}
@@ -85,7 +85,7 @@ func (s *Server) importImage(w http.ResponseWriter, r *http.Request) error {
 	if strings.TrimSpace(string(body)) == "" {
 		return errs.E(op, errs.Invalid, "Body expected in request.")
 	}
-	req, err := image.ParseImportRequest(body, im.Methods())
+	req, err := importer.ParseRequest(body, im.Methods())
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func (s *Server) importImage(w http.ResponseWriter, r *http.Request) error {
 	if s.multiStore() {
 		req.HeaderStore = strings.TrimSpace(r.Header.Get("X-Image-Meta-Store"))
 	}
-	if req.Method == image.MethodGlanceDirect && r.Header.Get(proxiedHeader) == "" {
+	if req.Method == importer.MethodGlanceDirect && r.Header.Get(proxiedHeader) == "" {
 		if host := im.StagedElsewhere(r.Context(), r.PathValue("id")); host != "" {
 			return s.proxyImport(w, r, host, body)
 		}
@@ -216,7 +216,7 @@ func publicInput(in map[string]any) map[string]any {
 	return out
 }
 
-func taskView(t *image.Task, full bool) map[string]any {
+func taskView(t *importer.Task, full bool) map[string]any {
 	v := map[string]any{
 		"id": t.ID, "type": t.Type, "status": string(t.Status), "owner": t.Owner,
 		"created_at": t.CreatedAt.UTC().Format(timeLayout), "updated_at": t.UpdatedAt.UTC().Format(timeLayout),
@@ -280,7 +280,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	qv := r.URL.Query()
-	q := image.TaskQuery{SortKey: "created_at", SortDir: "desc", Limit: s.cfg.LimitParamDefault}
+	q := importer.TaskQuery{SortKey: "created_at", SortDir: "desc", Limit: s.cfg.LimitParamDefault}
 	if v := qv.Get("sort_dir"); qv.Has("sort_dir") {
 		if v != "asc" && v != "desc" {
 			return errs.Errorf(op, errs.Invalid, "Invalid sort direction: %s", v)

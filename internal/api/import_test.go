@@ -23,13 +23,14 @@ import (
 	"glint/internal/config"
 	"glint/internal/db"
 	"glint/internal/image"
+	"glint/internal/importer"
 	"glint/internal/store"
 	"glint/internal/urlfilter"
 )
 
 type importEnv struct {
 	*env
-	im      *image.Importer
+	im      *importer.Importer
 	db      *db.DB
 	staging string
 	svc     *image.Service
@@ -39,7 +40,7 @@ type importOpts struct {
 	dbURL   string
 	filter  *urlfilter.Options // nil: the configuration's ([import_filtering_opts] defaults)
 	plugins []string
-	plugin  image.PluginOptions // with plugins
+	plugin  importer.PluginOptions // with plugins
 	methods []string
 	node    string
 	dir     string               // data_dir; empty: a temporary one
@@ -79,7 +80,7 @@ func newImportEnv(t *testing.T, o importOpts) *importEnv {
 		o.methods = []string{"glance-direct", "web-download", "copy-image"}
 	}
 	aopts := []app.Option{app.WithAuthenticator(roleAuth{}), app.WithImageOptions(o.svc),
-		app.WithImportOptions(func(im *image.ImportOptions) {
+		app.WithImportOptions(func(im *importer.Options) {
 			if o.filter != nil {
 				im.Filter = *o.filter
 			}
@@ -410,7 +411,7 @@ func TestWebDownloadFiltering(t *testing.T) {
 // after checking it; inject_image_metadata adds the configured properties.
 func TestImportConversion(t *testing.T) {
 	e := newImportEnv(t, importOpts{plugins: []string{"inject_image_metadata", "image_conversion"},
-		plugin: image.PluginOptions{ConversionFormat: "raw", InjectProperties: map[string]string{"injected": "yes", "os_glance_x": "no"},
+		plugin: importer.PluginOptions{ConversionFormat: "raw", InjectProperties: map[string]string{"injected": "yes", "os_glance_x": "no"},
 			InjectIgnoreRoles: []string{"admin"}, QemuMemory: 2 << 30, QemuCPU: 30}})
 	q := qemuImage(t, "-f", "qcow2", "-o", "size=16M")
 	id := e.create(`{"name":"c","disk_format":"qcow2","container_format":"bare"}`)
@@ -555,7 +556,7 @@ func TestImportRecovery(t *testing.T) {
 	// and the image importing and locked, with no worker left.
 	ctx := context.Background()
 	now := time.Now().UTC()
-	tk := &image.Task{ID: "11111111-1111-1111-1111-111111111111", Type: image.TaskTypeImageImport, Status: image.TaskProcessing,
+	tk := &importer.Task{ID: "11111111-1111-1111-1111-111111111111", Type: importer.TaskTypeImageImport, Status: importer.TaskProcessing,
 		CreatedAt: now, UpdatedAt: now, ImageID: &id,
 		Input: map[string]any{"image_id": id, "glint_node": "node-a",
 			"import_req": map[string]any{"method": map[string]any{"name": "glance-direct"}}}}
@@ -601,7 +602,7 @@ func TestImportRecovery(t *testing.T) {
 	if len(tasks) != 1 || tasks[0]["status"] != "failure" || !strings.Contains(tasks[0]["message"].(string), "interrupted") {
 		t.Errorf("recovered task: %v", tasks)
 	}
-	if o, err := second.db.Tasks().GetTask(ctx, other.ID); err != nil || o.Status != image.TaskProcessing {
+	if o, err := second.db.Tasks().GetTask(ctx, other.ID); err != nil || o.Status != importer.TaskProcessing {
 		t.Errorf("other node's task: %v %v", o, err)
 	}
 	if f := second.stagingFiles(); len(f) != 0 {
@@ -716,7 +717,7 @@ func TestHostileImagesOnEveryImportPath(t *testing.T) {
 	u, _ := url.Parse(src.URL)
 	port, _ := strconv.Atoi(u.Port())
 	e := newImportEnv(t, importOpts{filter: &urlfilter.Options{AllowedPorts: []int{port}, AllowPrivate: true},
-		plugins: []string{"image_conversion"}, plugin: image.PluginOptions{ConversionFormat: "qcow2"}})
+		plugins: []string{"image_conversion"}, plugin: importer.PluginOptions{ConversionFormat: "qcow2"}})
 	admin := []string{"X-Roles", "admin"}
 	for name, h := range hostile {
 		t.Run(name, func(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"glint/internal/errs"
 	"glint/internal/framing"
 	"glint/internal/image"
+	"glint/internal/importer"
 	"glint/internal/metadef"
 	"glint/internal/store"
 )
@@ -40,7 +41,7 @@ type Config struct {
 	// Authenticator builds each request's identity; nil means noauth.
 	Authenticator auth.Authenticator
 	// Importer runs interoperable imports and tasks; nil disables them.
-	Importer *image.Importer
+	Importer *importer.Importer
 	// Metadefs serves the metadata definitions catalog; nil leaves
 	// /v2/metadefs unrouted.
 	Metadefs *metadef.Service

@@ -71,9 +71,6 @@ func (s *Server) uploadTarget(r *http.Request) (*store.Store, error) {
 	if err != nil {
 		return nil, errs.E(op, errs.Invalid, err)
 	}
-	if st.ReadOnly() {
-		return nil, errs.Errorf(op, errs.Invalid, "Store %s is read-only", name)
-	}
 	return st, nil
 }
 

@@ -26,6 +26,7 @@ import (
 	"glint/internal/config"
 	"glint/internal/db"
 	"glint/internal/image"
+	"glint/internal/importer"
 	"glint/internal/metadef"
 	"glint/internal/store"
 )
@@ -39,7 +40,7 @@ type App struct {
 	health   *storeHealth
 	authz    *Authorization
 	images   *image.Service
-	importer *image.Importer
+	importer *importer.Importer
 	metadefs *metadef.Service
 	handler  *api.Server
 	closers  []func() error // in the order of construction; Close runs them backwards
@@ -55,7 +56,7 @@ type overrides struct {
 	authz   image.Authorizer
 	stores  map[string]*store.Store
 	image   []func(*image.Options)
-	imports []func(*image.ImportOptions)
+	imports []func(*importer.Options)
 }
 
 // WithLogger gives the App its logger; the default is slog.Default().
@@ -95,7 +96,7 @@ func WithImageOptions(fn func(*image.Options)) Option {
 
 // WithImportOptions adjusts the importer's options after they are taken
 // from the configuration.
-func WithImportOptions(fn func(*image.ImportOptions)) Option {
+func WithImportOptions(fn func(*importer.Options)) Option {
 	return func(o *overrides) {
 		if fn != nil {
 			o.imports = append(o.imports, fn)
@@ -160,17 +161,22 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 	if o.authz != nil {
 		authz = o.authz
 	}
+	imo := importOptions(cfg)
+	for _, fn := range o.imports {
+		fn(&imo)
+	}
+	staging, err := importer.NewStaging(imo.StagingDir, log)
+	if err != nil {
+		return nil, err
+	}
 	so := imageOptions(cfg, a.authz)
+	so.Staging = staging
 	for _, fn := range o.image {
 		fn(&so)
 	}
 	a.images = image.NewService(a.db.Images(), a.stores, authz, so, log)
 
-	imo := importOptions(cfg)
-	for _, fn := range o.imports {
-		fn(&imo)
-	}
-	if a.importer, err = image.NewImporter(a.images, a.db.Tasks(), imo); err != nil {
+	if a.importer, err = importer.New(a.images, a.db.Images(), a.db.Tasks(), a.stores, imo, log); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, func() error { a.importer.Close(); return nil })
@@ -273,7 +279,7 @@ func (a *App) Handler() http.Handler { return a.handler }
 func (a *App) Service() *image.Service { return a.images }
 
 // Importer runs the node's interoperable imports and tasks.
-func (a *App) Importer() *image.Importer { return a.importer }
+func (a *App) Importer() *importer.Importer { return a.importer }
 
 // DB is the node's database.
 func (a *App) DB() *db.DB { return a.db }

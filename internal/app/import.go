@@ -7,13 +7,13 @@ import (
 	"time"
 
 	"glint/internal/config"
-	"glint/internal/image"
+	"glint/internal/importer"
 	"glint/internal/urlfilter"
 )
 
 // importOptions are the interoperable import settings the configuration
 // gives.
-func importOptions(cfg *config.Config) image.ImportOptions {
+func importOptions(cfg *config.Config) importer.Options {
 	ports := func(list []string) []int {
 		var out []int
 		for _, p := range list {
@@ -38,7 +38,7 @@ func importOptions(cfg *config.Config) image.ImportOptions {
 		// be reached at it.
 		stageHost = "http://" + net.JoinHostPort(cfg.BindHost, strconv.Itoa(cfg.BindPort))
 	}
-	return image.ImportOptions{
+	return importer.Options{
 		Methods:        cfg.EnabledImportMethods,
 		StagingDir:     strings.TrimPrefix(cfg.NodeStagingURI, "file://"),
 		Workers:        cfg.TaskPoolThreads,
@@ -52,7 +52,7 @@ func importOptions(cfg *config.Config) image.ImportOptions {
 			AllowPrivate: cfg.ImportAllowPrivate,
 		},
 		Plugins: cfg.ImageImportPlugins,
-		Plugin: image.PluginOptions{
+		Plugin: importer.PluginOptions{
 			ConversionFormat:  cfg.ConversionFormat,
 			InjectProperties:  inject,
 			InjectIgnoreRoles: cfg.InjectIgnoreUserRoles,

@@ -7,11 +7,13 @@ import (
 	"glint/internal/db/dbtest"
 	"glint/internal/image"
 	"glint/internal/image/imagetest"
+	"glint/internal/importer"
+	"glint/internal/importer/importertest"
 )
 
 // The image and task repositories keep the contract of image.Repo and
-// image.TaskRepo on every database: imagetest's suites, which the
-// in-memory fakes pass too.
+// importer.TaskRepo on every database: the imagetest and importertest
+// suites, which the in-memory fakes pass too.
 func TestRepo(t *testing.T) {
 	eachDB(t, func(t *testing.T, c dbtest.Conn) {
 		d := emptied(t, c)
@@ -22,7 +24,7 @@ func TestRepo(t *testing.T) {
 func TestTaskRepo(t *testing.T) {
 	eachDB(t, func(t *testing.T, c dbtest.Conn) {
 		d := emptied(t, c)
-		imagetest.TestTaskRepo(t, func(t *testing.T) image.TaskRepo { return d(t).Tasks() })
+		importertest.TestTaskRepo(t, func(t *testing.T) importer.TaskRepo { return d(t).Tasks() })
 	})
 }
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"glint/internal/errs"
-	"glint/internal/image"
+	"glint/internal/importer"
 )
 
 // Tasks is the task repository: Glance's tasks and task_info tables.
@@ -24,9 +24,9 @@ const taskCols = "t.id, t.type, t.status, t.owner, t.expires_at, t.created_at, t
 
 const taskFrom = " FROM tasks t LEFT JOIN task_info i ON i.task_id = t.id"
 
-func scanTask(r rowScanner) (*image.Task, error) {
+func scanTask(r rowScanner) (*importer.Task, error) {
 	var (
-		t                                  image.Task
+		t                                  importer.Task
 		owner, imageID, reqID, userID      sql.NullString
 		input, result, message             sql.NullString
 		expires, created, updated, deleted dbTime
@@ -37,7 +37,7 @@ func scanTask(r rowScanner) (*image.Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.Status = image.TaskStatus(status)
+	t.Status = importer.TaskStatus(status)
 	// Glint writes "" for a task made without a project (noauth): the
 	// column is NOT NULL in Glance's schema.
 	if owner.Valid && owner.String != "" {
@@ -89,7 +89,7 @@ func nullTime(d dialect, t *time.Time) any {
 }
 
 // CreateTask inserts a task and its task_info row.
-func (r *Tasks) CreateTask(ctx context.Context, t *image.Task) error {
+func (r *Tasks) CreateTask(ctx context.Context, t *importer.Task) error {
 	const op errs.Op = "db.Tasks.Create"
 	d := r.db.d
 	input, err := jsonText(t.Input)
@@ -122,7 +122,7 @@ func (r *Tasks) CreateTask(ctx context.Context, t *image.Task) error {
 }
 
 // GetTask returns a live task.
-func (r *Tasks) GetTask(ctx context.Context, id string) (*image.Task, error) {
+func (r *Tasks) GetTask(ctx context.Context, id string) (*importer.Task, error) {
 	const op errs.Op = "db.Tasks.Get"
 	c := r.db.reader()
 	t, err := scanTask(c.queryRow(ctx, "SELECT "+taskCols+taskFrom+" WHERE t.id = ? AND "+c.d.notDeleted("t.deleted"), id))
@@ -138,7 +138,7 @@ func (r *Tasks) GetTask(ctx context.Context, id string) (*image.Task, error) {
 // SaveTask updates a task's status, expiry, result and message as long as
 // its stored status is still from (compare-and-set, so a task failed by
 // recovery on one node cannot be marked successful by another).
-func (r *Tasks) SaveTask(ctx context.Context, t *image.Task, from image.TaskStatus) error {
+func (r *Tasks) SaveTask(ctx context.Context, t *importer.Task, from importer.TaskStatus) error {
 	const op errs.Op = "db.Tasks.Save"
 	d := r.db.d
 	result, err := jsonText(t.Result)
@@ -167,7 +167,7 @@ var taskSortKeys = map[string]string{
 }
 
 // ListTasks returns one page of live tasks.
-func (r *Tasks) ListTasks(ctx context.Context, q image.TaskQuery) ([]*image.Task, error) {
+func (r *Tasks) ListTasks(ctx context.Context, q importer.TaskQuery) ([]*importer.Task, error) {
 	const op errs.Op = "db.Tasks.List"
 	c := r.db.reader()
 	key := taskSortKeys[q.SortKey]
@@ -211,13 +211,13 @@ func (r *Tasks) ListTasks(ctx context.Context, q image.TaskQuery) ([]*image.Task
 	return r.queryTasks(ctx, op, c, query, args...)
 }
 
-func (r *Tasks) queryTasks(ctx context.Context, op errs.Op, c conn, query string, args ...any) ([]*image.Task, error) {
+func (r *Tasks) queryTasks(ctx context.Context, op errs.Op, c conn, query string, args ...any) ([]*importer.Task, error) {
 	rows, err := c.r.QueryContext(ctx, c.d.bind(query), args...)
 	if err != nil {
 		return nil, dbErr(op, err)
 	}
 	defer rows.Close()
-	var out []*image.Task
+	var out []*importer.Task
 	for rows.Next() {
 		t, err := scanTask(rows)
 		if err != nil {
@@ -232,14 +232,14 @@ func (r *Tasks) queryTasks(ctx context.Context, op errs.Op, c conn, query string
 }
 
 // ImageTasks returns an image's live tasks, oldest first.
-func (r *Tasks) ImageTasks(ctx context.Context, imageID string) ([]*image.Task, error) {
+func (r *Tasks) ImageTasks(ctx context.Context, imageID string) ([]*importer.Task, error) {
 	c := r.db.reader()
 	return r.queryTasks(ctx, "db.Tasks.ImageTasks", c, "SELECT "+taskCols+taskFrom+" WHERE t.image_id = ? AND "+
 		c.d.notDeleted("t.deleted")+" ORDER BY t.created_at, t.id", imageID)
 }
 
 // TasksInStatus lists live tasks of a type in a status, oldest first.
-func (r *Tasks) TasksInStatus(ctx context.Context, typ string, status image.TaskStatus) ([]*image.Task, error) {
+func (r *Tasks) TasksInStatus(ctx context.Context, typ string, status importer.TaskStatus) ([]*importer.Task, error) {
 	c := r.db.reader()
 	return r.queryTasks(ctx, "db.Tasks.InStatus", c, "SELECT "+taskCols+taskFrom+" WHERE t.type = ? AND t.status = ? AND "+
 		c.d.notDeleted("t.deleted")+" ORDER BY t.created_at, t.id", typ, string(status))

@@ -1,6 +1,13 @@
 package image
 
-import "time"
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"glint/internal/auth"
+	"glint/internal/errs"
+)
 
 // ListQuery is a parsed GET /v2/images request.
 type ListQuery struct {
@@ -53,4 +60,28 @@ var SortKeys = []string{"name", "status", "container_format", "disk_format", "si
 type Viewer struct {
 	Admin   bool
 	Project string // "" when the caller has no project
+}
+
+// List returns one page of images.
+func (s *Service) List(ctx context.Context, q ListQuery) ([]*Image, error) {
+	const op errs.Op = "image.List"
+	if err := s.authz.Authorize(ctx, "get_images", map[string]any{"project_id": auth.From(ctx).ProjectID}); err != nil {
+		return nil, errs.E(op, err)
+	}
+	if q.Marker != "" {
+		if _, err := s.get(ctx, q.Marker); err != nil {
+			return nil, errs.E(op, errs.Invalid, fmt.Sprintf("No image found with ID %s", q.Marker))
+		}
+	}
+	if q.MemberStatus == "" {
+		q.MemberStatus = "accepted"
+	}
+	imgs, err := s.repo.List(ctx, q, viewerOf(ctx))
+	if err != nil {
+		return nil, err
+	}
+	for i, img := range imgs {
+		imgs[i] = s.readable(ctx, img)
+	}
+	return imgs, nil
 }

@@ -1,16 +1,20 @@
 package image_test
 
 import (
+	"context"
 	"crypto/md5"
 	"crypto/sha512"
 	"encoding/hex"
 	"io"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"glint/internal/auth"
 	"glint/internal/errs"
 	"glint/internal/image"
+	"glint/internal/store"
 )
 
 // rawImage is an image of p1 ready for data.
@@ -104,6 +108,19 @@ func TestUpload(t *testing.T) {
 				t.Errorf("read from offset 1: %q, %v", b, err)
 			}
 		})
+	}
+}
+
+// An upload to a read-only store (Glance's http store) is refused before
+// the image changes.
+func TestUploadReadOnlyStore(t *testing.T) {
+	e := newEnv(t, nil)
+	img := rawImage(e)
+	web := &store.Store{Name: "web", Type: "http", Driver: struct{ store.Driver }{}}
+	err := e.svc.Upload(e.as(member("p1")), img.ID, web, strings.NewReader("hello"), 5)
+	checkErr(t, "upload", err, errs.Invalid)
+	if got := e.stored(img.ID); got.Status != image.Queued {
+		t.Errorf("afterwards %s, want queued", got.Status)
 	}
 }
 
@@ -203,6 +220,24 @@ func TestDelete(t *testing.T) {
 		}
 	})
 	for _, delayed := range []bool{false, true} {
+		name := "staged data"
+		if delayed {
+			name += ", delayed"
+		}
+		t.Run(name, func(t *testing.T) {
+			staged := &stagedData{}
+			e := newEnv(t, nil, func(o *image.Options) { o.DelayedDelete, o.Staging = delayed, staged })
+			kept := e.create(member("p1"), map[string]any{"protected": true})
+			checkErr(t, "delete protected", e.svc.Delete(e.as(member("p1")), kept.ID), errs.Forbidden)
+			img := rawImage(e)
+			e.upload(img.ID, "hello")
+			checkErr(t, "delete", e.svc.Delete(e.as(member("p1")), img.ID), errs.Other)
+			if !slices.Equal(staged.dropped, []string{img.ID}) {
+				t.Errorf("staged data dropped for %v, want only the deleted image %s", staged.dropped, img.ID)
+			}
+		})
+	}
+	for _, delayed := range []bool{false, true} {
 		name := "shared data"
 		if delayed {
 			name += ", delayed"
@@ -248,4 +283,16 @@ func TestImageCountLimit(t *testing.T) {
 	if err != nil || u["image_count_total"] != (image.UsageEntry{Limit: 2, Usage: 2}) {
 		t.Errorf("usage %v, %v", u, err)
 	}
+}
+
+// stagedData records what the service drops from the staging area.
+type stagedData struct {
+	mu      sync.Mutex
+	dropped []string
+}
+
+func (s *stagedData) Drop(_ context.Context, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropped = append(s.dropped, id)
 }

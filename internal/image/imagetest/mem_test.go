@@ -12,7 +12,3 @@ import (
 func TestMemRepo(t *testing.T) {
 	imagetest.TestRepo(t, func(*testing.T) image.Repo { return imagetest.NewMemRepo() })
 }
-
-func TestMemTasks(t *testing.T) {
-	imagetest.TestTaskRepo(t, func(*testing.T) image.TaskRepo { return imagetest.NewMemTasks() })
-}

@@ -55,24 +55,6 @@ func TestRepo(t *testing.T, open func(t *testing.T) image.Repo) {
 	}
 }
 
-// TestTaskRepo is the conformance suite of image.TaskRepo, run as
-// TestRepo is.
-func TestTaskRepo(t *testing.T, open func(t *testing.T) image.TaskRepo) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, r image.TaskRepo)
-	}{
-		{"CreateGet", testTaskCreateGet},
-		{"Save", testTaskSave},
-		{"List", testTaskList},
-		{"Queries", testTaskQueries},
-		{"Expire", testTaskExpire},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
-	}
-}
-
 // at is the suite's clock: image i's times are at(i).
 func at(seconds int) time.Time {
 	return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC).Add(time.Duration(seconds) * time.Second)

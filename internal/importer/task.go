@@ -1,4 +1,4 @@
-package image
+package importer
 
 import (
 	"context"
@@ -57,7 +57,7 @@ type TaskQuery struct {
 }
 
 // TaskRepo is what the import machinery needs from the database. Every
-// task repository must pass imagetest.TestTaskRepo; imagetest.MemTasks is
+// task repository must pass importertest.TestTaskRepo; importertest.MemTasks is
 // one in memory.
 type TaskRepo interface {
 	// CreateTask stores a new task; a taken ID, even an expired task's,
@@ -106,12 +106,12 @@ func taskVisible(ctx context.Context, t *Task) bool {
 // ImageTasks returns the tasks of an image the caller may see
 // (GET /v2/images/{id}/tasks); an invisible image is NotFound.
 func (im *Importer) ImageTasks(ctx context.Context, id string) ([]*Task, error) {
-	const op errs.Op = "image.ImageTasks"
-	if _, err := im.s.get(ctx, id); err != nil {
+	const op errs.Op = "importer.ImageTasks"
+	if _, err := im.s.Fetch(ctx, id); err != nil {
 		return nil, errs.E(op, errs.NotFound, errs.Message(err), err)
 	}
-	if _, err := im.tasks.ExpireTasks(ctx, im.s.now().UTC()); err != nil {
-		im.s.log.WarnContext(ctx, "could not expire tasks", "err", err)
+	if _, err := im.tasks.ExpireTasks(ctx, im.now().UTC()); err != nil {
+		im.log.WarnContext(ctx, "could not expire tasks", "err", err)
 	}
 	all, err := im.tasks.ImageTasks(ctx, id)
 	if err != nil {
@@ -129,15 +129,15 @@ func (im *Importer) ImageTasks(ctx context.Context, id string) ([]*Task, error) 
 // authorizeTasksAPI is the legacy tasks API's gate: Glance's
 // tasks_api_access rule (role:admin by default).
 func (im *Importer) authorizeTasksAPI(ctx context.Context, action string) error {
-	if err := im.s.authz.Authorize(ctx, "tasks_api_access", map[string]any{}); err != nil {
+	if err := im.s.AuthorizeAction(ctx, "tasks_api_access", map[string]any{}); err != nil {
 		return err
 	}
-	return im.s.authz.Authorize(ctx, action, map[string]any{})
+	return im.s.AuthorizeAction(ctx, action, map[string]any{})
 }
 
 // GetTask returns one task (GET /v2/tasks/{id}).
 func (im *Importer) GetTask(ctx context.Context, id string) (*Task, error) {
-	const op errs.Op = "image.GetTask"
+	const op errs.Op = "importer.GetTask"
 	if err := im.authorizeTasksAPI(ctx, "get_task"); err != nil {
 		return nil, errs.E(op, err)
 	}
@@ -154,12 +154,12 @@ func (im *Importer) GetTask(ctx context.Context, id string) (*Task, error) {
 // ListTasks lists tasks (GET /v2/tasks), expiring old ones first as
 // Glance does on every list.
 func (im *Importer) ListTasks(ctx context.Context, q TaskQuery) ([]*Task, error) {
-	const op errs.Op = "image.ListTasks"
+	const op errs.Op = "importer.ListTasks"
 	if err := im.authorizeTasksAPI(ctx, "get_tasks"); err != nil {
 		return nil, errs.E(op, err)
 	}
-	if _, err := im.tasks.ExpireTasks(ctx, im.s.now().UTC()); err != nil {
-		im.s.log.WarnContext(ctx, "could not expire tasks", "err", err)
+	if _, err := im.tasks.ExpireTasks(ctx, im.now().UTC()); err != nil {
+		im.log.WarnContext(ctx, "could not expire tasks", "err", err)
 	}
 	a := auth.From(ctx)
 	if !a.IsAdmin {
@@ -181,7 +181,7 @@ func (im *Importer) ListTasks(ctx context.Context, q TaskQuery) ([]*Task, error)
 // finishTask moves a task to a terminal status and starts its expiry clock.
 func (im *Importer) finishTask(ctx context.Context, t *Task, status TaskStatus, result map[string]any, msg string) error {
 	from := t.Status
-	now := im.s.now().UTC()
+	now := im.now().UTC()
 	exp := now.Add(im.opts.TaskTimeToLive)
 	t.Status, t.Result, t.Message, t.UpdatedAt, t.ExpiresAt = status, result, msg, now, &exp
 	return im.tasks.SaveTask(context.WithoutCancel(ctx), t, from)
@@ -190,5 +190,5 @@ func (im *Importer) finishTask(ctx context.Context, t *Task, status TaskStatus, 
 // AuthorizeTasksAPI applies tasks_api_access, the gate of every legacy
 // tasks API call.
 func (im *Importer) AuthorizeTasksAPI(ctx context.Context) error {
-	return im.s.authz.Authorize(ctx, "tasks_api_access", map[string]any{})
+	return im.s.AuthorizeAction(ctx, "tasks_api_access", map[string]any{})
 }

@@ -1,4 +1,4 @@
-package imagetest
+package importertest
 
 import (
 	"cmp"
@@ -9,21 +9,21 @@ import (
 	"time"
 
 	"glint/internal/errs"
-	"glint/internal/image"
+	"glint/internal/importer"
 )
 
-// MemTasks is an image.TaskRepo in memory, keeping the SQL task
+// MemTasks is an importer.TaskRepo in memory, keeping the SQL task
 // repository's contract: expired tasks stay, deleted and hidden; input
 // and result go through JSON, as the task_info columns take them.
 type MemTasks struct {
 	mu    sync.Mutex
-	tasks map[string]*image.Task
+	tasks map[string]*importer.Task
 }
 
 // NewMemTasks returns an empty task repository.
-func NewMemTasks() *MemTasks { return &MemTasks{tasks: map[string]*image.Task{}} }
+func NewMemTasks() *MemTasks { return &MemTasks{tasks: map[string]*importer.Task{}} }
 
-var _ image.TaskRepo = (*MemTasks)(nil)
+var _ importer.TaskRepo = (*MemTasks)(nil)
 
 // jsonCopy is m as read back from a JSON column.
 func jsonCopy(m map[string]any) (map[string]any, error) {
@@ -47,7 +47,7 @@ func ref[T any](p *T) *T {
 }
 
 // copyTask is a deep copy of t, whose maps are JSON copies already.
-func copyTask(t *image.Task) *image.Task {
+func copyTask(t *importer.Task) *importer.Task {
 	c := *t
 	c.Owner, c.ExpiresAt, c.DeletedAt = ref(t.Owner), ref(t.ExpiresAt), ref(t.DeletedAt)
 	c.ImageID, c.RequestID, c.UserID = ref(t.ImageID), ref(t.RequestID), ref(t.UserID)
@@ -58,7 +58,7 @@ func copyTask(t *image.Task) *image.Task {
 
 // CreateTask stores a new task; a taken ID, even an expired task's, is a
 // Conflict.
-func (r *MemTasks) CreateTask(ctx context.Context, t *image.Task) error {
+func (r *MemTasks) CreateTask(ctx context.Context, t *importer.Task) error {
 	const op errs.Op = "imagetest.CreateTask"
 	input, err := jsonCopy(t.Input)
 	if err != nil {
@@ -84,7 +84,7 @@ func (r *MemTasks) CreateTask(ctx context.Context, t *image.Task) error {
 }
 
 // GetTask returns a live task.
-func (r *MemTasks) GetTask(ctx context.Context, id string) (*image.Task, error) {
+func (r *MemTasks) GetTask(ctx context.Context, id string) (*importer.Task, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t := r.tasks[id]
@@ -96,7 +96,7 @@ func (r *MemTasks) GetTask(ctx context.Context, id string) (*image.Task, error) 
 
 // SaveTask stores t's status, expiry, result and message if its stored
 // status is still from.
-func (r *MemTasks) SaveTask(ctx context.Context, t *image.Task, from image.TaskStatus) error {
+func (r *MemTasks) SaveTask(ctx context.Context, t *importer.Task, from importer.TaskStatus) error {
 	const op errs.Op = "imagetest.SaveTask"
 	result, err := jsonCopy(t.Result)
 	if err != nil {
@@ -113,7 +113,7 @@ func (r *MemTasks) SaveTask(ctx context.Context, t *image.Task, from image.TaskS
 }
 
 // taskKey is a task's sort column.
-func taskKey(t *image.Task, key string) value {
+func taskKey(t *importer.Task, key string) value {
 	switch key {
 	case "created_at":
 		return value{t: t.CreatedAt}
@@ -133,10 +133,10 @@ func taskKey(t *image.Task, key string) value {
 		}
 		return value{t: *t.ExpiresAt}
 	}
-	panic("imagetest: unknown task sort key " + key)
+	panic("importertest: unknown task sort key " + key)
 }
 
-func ownerOfTask(t *image.Task) string {
+func ownerOfTask(t *importer.Task) string {
 	if t.Owner == nil {
 		return ""
 	}
@@ -144,29 +144,29 @@ func ownerOfTask(t *image.Task) string {
 }
 
 // ListTasks returns one page of live tasks, sorted by q.SortKey and id.
-func (r *MemTasks) ListTasks(ctx context.Context, q image.TaskQuery) ([]*image.Task, error) {
+func (r *MemTasks) ListTasks(ctx context.Context, q importer.TaskQuery) ([]*importer.Task, error) {
 	key := cmp.Or(q.SortKey, "created_at")
 	switch key {
 	case "created_at", "updated_at", "id", "status", "type", "expires_at", "owner":
 	default:
-		return nil, errs.Errorf("imagetest.ListTasks", errs.Invalid, "Unsupported sort_key %s", q.SortKey)
+		return nil, errs.Errorf("importertest.ListTasks", errs.Invalid, "Unsupported sort_key %s", q.SortKey)
 	}
 	dir := -1 // descending unless asked otherwise
 	if q.SortDir == "asc" {
 		dir = 1
 	}
-	order := func(a, b *image.Task) int {
+	order := func(a, b *importer.Task) int {
 		return dir * cmp.Or(compareValues(taskKey(a, key), taskKey(b, key)), cmp.Compare(a.ID, b.ID))
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var marker *image.Task
+	var marker *importer.Task
 	if q.Marker != "" {
 		if marker = r.tasks[q.Marker]; marker == nil {
 			return nil, nil // no row comes after a marker that is not there
 		}
 	}
-	var out []*image.Task
+	var out []*importer.Task
 	for _, t := range r.tasks {
 		if t.Deleted || q.Status != "" && string(t.Status) != q.Status || q.Type != "" && t.Type != q.Type ||
 			q.Owner != nil && ownerOfTask(t) != *q.Owner {
@@ -190,29 +190,29 @@ func (r *MemTasks) ListTasks(ctx context.Context, q image.TaskQuery) ([]*image.T
 }
 
 // oldestFirst returns copies of the live tasks keep selects, by creation.
-func (r *MemTasks) oldestFirst(keep func(*image.Task) bool) []*image.Task {
+func (r *MemTasks) oldestFirst(keep func(*importer.Task) bool) []*importer.Task {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []*image.Task
+	var out []*importer.Task
 	for _, t := range r.tasks {
 		if !t.Deleted && keep(t) {
 			out = append(out, copyTask(t))
 		}
 	}
-	slices.SortFunc(out, func(a, b *image.Task) int {
+	slices.SortFunc(out, func(a, b *importer.Task) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
 	})
 	return out
 }
 
 // ImageTasks returns an image's live tasks, oldest first.
-func (r *MemTasks) ImageTasks(ctx context.Context, imageID string) ([]*image.Task, error) {
-	return r.oldestFirst(func(t *image.Task) bool { return t.ImageID != nil && *t.ImageID == imageID }), nil
+func (r *MemTasks) ImageTasks(ctx context.Context, imageID string) ([]*importer.Task, error) {
+	return r.oldestFirst(func(t *importer.Task) bool { return t.ImageID != nil && *t.ImageID == imageID }), nil
 }
 
 // TasksInStatus lists live tasks of a type in a status, oldest first.
-func (r *MemTasks) TasksInStatus(ctx context.Context, typ string, status image.TaskStatus) ([]*image.Task, error) {
-	return r.oldestFirst(func(t *image.Task) bool { return t.Type == typ && t.Status == status }), nil
+func (r *MemTasks) TasksInStatus(ctx context.Context, typ string, status importer.TaskStatus) ([]*importer.Task, error) {
+	return r.oldestFirst(func(t *importer.Task) bool { return t.Type == typ && t.Status == status }), nil
 }
 
 // ExpireTasks soft-deletes the live tasks whose expires_at has passed.
@@ -228,4 +228,26 @@ func (r *MemTasks) ExpireTasks(ctx context.Context, now time.Time) (int64, error
 		}
 	}
 	return n, nil
+}
+
+// value is one sort column of a task; null for SQL's NULL.
+type value struct {
+	null bool
+	s    string
+	t    time.Time
+}
+
+// compareValues orders two values of a column, NULL first.
+func compareValues(x, y value) int {
+	switch {
+	case x.null || y.null:
+		if x.null == y.null {
+			return 0
+		}
+		if x.null {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Or(cmp.Compare(x.s, y.s), x.t.Compare(y.t))
 }

@@ -1,4 +1,4 @@
-package image
+package importer
 
 import (
 	"testing"
@@ -9,19 +9,19 @@ var allMethods = []string{MethodGlanceDirect, MethodWebDownload, MethodCopyImage
 func TestParseImportRequest(t *testing.T) {
 	for _, c := range []struct {
 		body, err string
-		want      ImportRequest
+		want      Request
 	}{
-		{`{"method":{"name":"glance-direct"}}`, "", ImportRequest{Method: "glance-direct", AllStoresMustSucceed: true}},
+		{`{"method":{"name":"glance-direct"}}`, "", Request{Method: "glance-direct", AllStoresMustSucceed: true}},
 		{`{"method":{"name":"web-download","uri":"http://x/y"},"all_stores":true,"all_stores_must_succeed":false,"stores":["a","b"]}`, "",
-			ImportRequest{Method: "web-download", URI: "http://x/y", AllStores: true, Stores: []string{"a", "b"}}},
-		{`{"method":"glance-direct"}`, "'method' must be an object", ImportRequest{}},
-		{`{"method":{"name":3}}`, "Unknown import method name '3'.", ImportRequest{}},
-		{`{"method":{"name":"glance-download"}}`, "Unknown import method name 'glance-download'.", ImportRequest{}},
-		{`{"method":{"name":"copy-image"},"stores":"a"}`, "'stores' must be a list", ImportRequest{}},
-		{`{"method":{"name":"copy-image"},"stores":[1]}`, "'stores' must be a list", ImportRequest{}},
-		{`null`, "Unexpected body type", ImportRequest{}},
+			Request{Method: "web-download", URI: "http://x/y", AllStores: true, Stores: []string{"a", "b"}}},
+		{`{"method":"glance-direct"}`, "'method' must be an object", Request{}},
+		{`{"method":{"name":3}}`, "Unknown import method name '3'.", Request{}},
+		{`{"method":{"name":"glance-download"}}`, "Unknown import method name 'glance-download'.", Request{}},
+		{`{"method":{"name":"copy-image"},"stores":"a"}`, "'stores' must be a list", Request{}},
+		{`{"method":{"name":"copy-image"},"stores":[1]}`, "'stores' must be a list", Request{}},
+		{`null`, "Unexpected body type", Request{}},
 	} {
-		got, err := ParseImportRequest([]byte(c.body), allMethods)
+		got, err := ParseRequest([]byte(c.body), allMethods)
 		if c.err != "" {
 			if err == nil || !contains(err.Error(), c.err) {
 				t.Errorf("%s: error %v, want %q", c.body, err, c.err)
@@ -60,7 +60,7 @@ func FuzzParseImportRequest(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		req, err := ParseImportRequest(b, allMethods)
+		req, err := ParseRequest(b, allMethods)
 		if err != nil {
 			return
 		}

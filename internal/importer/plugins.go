@@ -1,4 +1,4 @@
-package image
+package importer
 
 import (
 	"archive/zip"
@@ -16,6 +16,7 @@ import (
 
 	"glint/internal/auth"
 	"glint/internal/errs"
+	"glint/internal/image"
 	"glint/internal/imageformat"
 )
 
@@ -50,7 +51,7 @@ func (im *Importer) runPlugins(ctx context.Context, j *job, staged string) error
 		var err error
 		switch p {
 		case PluginNoOp:
-			im.s.log.DebugContext(ctx, "no_op import plugin", "task_id", j.task.ID)
+			im.log.DebugContext(ctx, "no_op import plugin", "task_id", j.task.ID)
 		case PluginInjectMeta:
 			err = im.injectMetadata(ctx, j)
 		case PluginDecompression:
@@ -58,7 +59,7 @@ func (im *Importer) runPlugins(ctx context.Context, j *job, staged string) error
 		case PluginConversion:
 			err = im.convert(ctx, j, staged)
 		default:
-			err = errs.Errorf("image.runPlugins", errs.Internal, "unknown import plugin %q", p)
+			err = errs.Errorf("importer.runPlugins", errs.Internal, "unknown import plugin %q", p)
 		}
 		if err != nil {
 			return err
@@ -80,9 +81,9 @@ func (im *Importer) injectMetadata(ctx context.Context, j *job) error {
 	if len(o.InjectProperties) == 0 {
 		return nil
 	}
-	_, err := im.modifyLocked(ctx, j.task, func(n *Image) error {
+	_, err := im.modifyLocked(ctx, j.task, func(n *image.Image) error {
 		for k, v := range o.InjectProperties {
-			if IsReserved(k) || IsCore(k) {
+			if image.IsReserved(k) || image.IsCore(k) {
 				continue // Glance's plugin never sets its own attributes
 			}
 			n.Properties[k] = v
@@ -101,8 +102,8 @@ var (
 // content, capped at image_size_cap. Images whose container_format is
 // "compressed" are meant to stay compressed and are left alone.
 func (im *Importer) decompress(ctx context.Context, j *job, staged string) error {
-	const op errs.Op = "image.decompress"
-	img, err := im.s.repo.Get(ctx, deref(j.task.ImageID))
+	const op errs.Op = "importer.decompress"
+	img, err := im.repo.Get(ctx, deref(j.task.ImageID))
 	if err != nil {
 		return err
 	}
@@ -150,9 +151,8 @@ func (im *Importer) decompress(ctx context.Context, j *job, staged string) error
 	default:
 		return nil
 	}
-	capN := im.s.opts.ImageSizeCap
 	out := staged + ".work"
-	if _, err := writeFile(out, &capReader{r: src, n: capN, announced: -1, cap: capN}); err != nil {
+	if _, err := writeFile(out, im.s.CapReader(src)); err != nil {
 		return errs.E(op, errs.Invalid, "Image decompression failed", err)
 	}
 	return os.Rename(out, staged)
@@ -193,7 +193,7 @@ func (im *Importer) qemuImg(ctx context.Context, limitCPU bool, args ...string) 
 		}
 		cmdArgs = append(append(lim, "--"), cmdArgs...)
 	} else {
-		im.s.log.WarnContext(ctx, "prlimit not found: qemu-img runs without resource limits")
+		im.log.WarnContext(ctx, "prlimit not found: qemu-img runs without resource limits")
 	}
 	cmd := exec.CommandContext(ctx, cmdArgs[0], cmdArgs[1:]...)
 	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
@@ -210,13 +210,13 @@ func (im *Importer) qemuImg(ctx context.Context, limitCPU bool, args ...string) 
 // qemu-img, after the format inspector and qemu-img itself agree that it
 // is a safe image of its declared disk_format.
 func (im *Importer) convert(ctx context.Context, j *job, staged string) error {
-	const op errs.Op = "image.convert"
+	const op errs.Op = "importer.convert"
 	target := im.opts.Plugin.ConversionFormat
 	if target == "" {
 		target = "raw"
 	}
 	id := deref(j.task.ImageID)
-	img, err := im.s.repo.Get(ctx, id)
+	img, err := im.repo.Get(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -286,7 +286,7 @@ func (im *Importer) convert(ctx context.Context, j *job, staged string) error {
 		os.Remove(out)
 		return err
 	}
-	_, err = im.modifyLocked(ctx, j.task, func(n *Image) error {
+	_, err = im.modifyLocked(ctx, j.task, func(n *image.Image) error {
 		n.DiskFormat = &target
 		bare := "bare"
 		n.ContainerFormat = &bare

@@ -1,4 +1,4 @@
-package image
+package importer
 
 import (
 	"encoding/json"
@@ -16,8 +16,8 @@ const (
 	MethodGlanceDownload = "glance-download"
 )
 
-// ImportRequest is the body of POST /v2/images/{id}/import.
-type ImportRequest struct {
+// Request is the body of POST /v2/images/{id}/import.
+type Request struct {
 	Method               string
 	URI                  string // web-download
 	Stores               []string
@@ -31,11 +31,11 @@ type ImportRequest struct {
 	Raw map[string]any
 }
 
-// ParseImportRequest decodes and checks an import body the way Glance's
+// ParseRequest decodes and checks an import body the way Glance's
 // request deserializer does, with the same messages; enabled is
 // enabled_import_methods. It never panics on any input (fuzzed).
-func ParseImportRequest(body []byte, enabled []string) (*ImportRequest, error) {
-	const op errs.Op = "image.ParseImportRequest"
+func ParseRequest(body []byte, enabled []string) (*Request, error) {
+	const op errs.Op = "importer.ParseRequest"
 	var v any
 	if err := json.Unmarshal(body, &v); err != nil {
 		return nil, errs.E(op, errs.Invalid, "Malformed JSON in request body.")
@@ -61,7 +61,7 @@ func ParseImportRequest(body []byte, enabled []string) (*ImportRequest, error) {
 	if !slices.Contains(enabled, name) {
 		return nil, errs.Errorf(op, errs.Invalid, "Unknown import method name '%s'.", fmt.Sprint(nv))
 	}
-	req := &ImportRequest{Method: name, AllStoresMustSucceed: true, Raw: raw}
+	req := &Request{Method: name, AllStoresMustSucceed: true, Raw: raw}
 	if b, ok := raw["all_stores_must_succeed"]; ok {
 		v, isBool := b.(bool)
 		if !isBool {

@@ -1,4 +1,4 @@
-package image
+package importer
 
 import (
 	"context"
@@ -16,15 +16,15 @@ import (
 // from input.image_properties and fills it from input.import_from, a URL
 // filtered exactly as web-download's.
 func (im *Importer) CreateLegacyTask(ctx context.Context, typ string, input map[string]any) (*Task, error) {
-	const op errs.Op = "image.CreateLegacyTask"
-	if err := im.s.authz.Authorize(ctx, "add_task", nil); err != nil {
+	const op errs.Op = "importer.CreateLegacyTask"
+	if err := im.s.AuthorizeAction(ctx, "add_task", nil); err != nil {
 		return nil, errs.E(op, err)
 	}
 	if typ != TaskTypeImport {
 		return nil, errs.Errorf(op, errs.Invalid, "Task type %s cannot be created through the tasks API", typ)
 	}
 	a := auth.From(ctx)
-	now := im.s.now().UTC()
+	now := im.now().UTC()
 	t := &Task{
 		ID: uuid.NewString(), Type: typ, Status: TaskPending, Owner: taskOwner(ctx), CreatedAt: now, UpdatedAt: now,
 		RequestID: optRef(a.RequestID), UserID: optRef(a.UserID), Input: input,
@@ -37,7 +37,7 @@ func (im *Importer) CreateLegacyTask(ctx context.Context, typ string, input map[
 	}
 	// The worker owns t from now on; the caller gets the task as created.
 	created := *t
-	im.enqueue(&job{task: t, req: &ImportRequest{Method: "legacy-import", Raw: map[string]any{}}, caller: a})
+	im.enqueue(&job{task: t, req: &Request{Method: "legacy-import", Raw: map[string]any{}}, caller: a})
 	return &created, nil
 }
 
@@ -46,14 +46,14 @@ func (im *Importer) runLegacy(ctx context.Context, j *job) error {
 	in := j.task.Input
 	from, _ := in["import_from"].(string)
 	if from == "" {
-		return errs.E(errs.Op("image.runLegacy"), errs.Invalid, "Input does not contain 'import_from' field")
+		return errs.E(errs.Op("importer.runLegacy"), errs.Invalid, "Input does not contain 'import_from' field")
 	}
 	if f, _ := in["import_from_format"].(string); f == "" {
-		return errs.E(errs.Op("image.runLegacy"), errs.Invalid, "Input does not contain 'import_from_format' field")
+		return errs.E(errs.Op("importer.runLegacy"), errs.Invalid, "Input does not contain 'import_from_format' field")
 	}
 	props, ok := in["image_properties"].(map[string]any)
 	if !ok {
-		return errs.E(errs.Op("image.runLegacy"), errs.Invalid, "Input does not contain 'image_properties' field")
+		return errs.E(errs.Op("importer.runLegacy"), errs.Invalid, "Input does not contain 'image_properties' field")
 	}
 	if err := im.opts.Filter.Check(from); err != nil {
 		return err
@@ -64,7 +64,7 @@ func (im *Importer) runLegacy(ctx context.Context, j *job) error {
 	}
 	fail := func(err error) error {
 		if derr := im.s.Delete(context.WithoutCancel(ctx), img.ID); derr != nil {
-			im.s.log.WarnContext(ctx, "could not delete the image of a failed legacy import", "image_id", img.ID, "err", derr)
+			im.log.WarnContext(ctx, "could not delete the image of a failed legacy import", "image_id", img.ID, "err", derr)
 		}
 		return err
 	}
@@ -78,7 +78,7 @@ func (im *Importer) runLegacy(ctx context.Context, j *job) error {
 	if resp.StatusCode != 200 {
 		return fail(fmt.Errorf("download of %s failed: HTTP %s", redact(from), resp.Status))
 	}
-	if err := im.s.Upload(dctx, img.ID, im.s.stores.Default(), resp.Body, resp.ContentLength); err != nil {
+	if err := im.s.Upload(dctx, img.ID, im.stores.Default(), resp.Body, resp.ContentLength); err != nil {
 		return fail(err)
 	}
 	return im.finishTask(ctx, j.task, TaskSuccess, map[string]any{"image_id": img.ID}, "")

@@ -1,4 +1,4 @@
-package image
+package importer
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"glint/internal/errs"
+	"glint/internal/image"
 	"glint/internal/imageformat"
 	"glint/internal/store"
 )
@@ -21,8 +22,8 @@ import (
 // store: the default. For copy-image the stores already holding the image
 // are checked (explicit stores) or skipped (all_stores); an empty answer
 // then means there is nothing to copy.
-func (im *Importer) importStores(img *Image, req *ImportRequest) ([]string, error) {
-	const op errs.Op = "image.Import"
+func (im *Importer) importStores(img *image.Image, req *Request) ([]string, error) {
+	const op errs.Op = "importer.Import"
 	if !im.opts.MultiStore {
 		if req.Method == MethodCopyImage {
 			// One store, which holds the image already (Glance fails
@@ -30,11 +31,11 @@ func (im *Importer) importStores(img *Image, req *ImportRequest) ([]string, erro
 			if req.AllStores {
 				return nil, nil
 			}
-			return nil, errs.Errorf(op, errs.Invalid, "Image is already present at store '%s'", im.s.stores.Default().Driver.Scheme())
+			return nil, errs.Errorf(op, errs.Invalid, "Image is already present at store '%s'", im.stores.Default().Driver.Scheme())
 		}
 		return []string{""}, nil
 	}
-	set := im.s.stores
+	set := im.stores
 	_, hasStores := req.Raw["stores"]
 	var names []string
 	switch {
@@ -97,12 +98,12 @@ func (im *Importer) importStores(img *Image, req *ImportRequest) ([]string, erro
 }
 
 // heldStores lists the stores holding an image's data.
-func (im *Importer) heldStores(img *Image) []string {
+func (im *Importer) heldStores(img *image.Image) []string {
 	var out []string
 	for _, l := range img.ActiveLocations() {
 		n, _ := l.Metadata["store"].(string)
 		if n == "" {
-			n = im.s.stores.NameFor(l.URL)
+			n = im.stores.NameFor(l.URL)
 		}
 		if n != "" && !slices.Contains(out, n) {
 			out = append(out, n)
@@ -157,7 +158,7 @@ type written struct {
 // way; name is st's name in the task ("" for the default store without
 // enabled_backends).
 func (im *Importer) writeToStore(ctx context.Context, j *job, st *store.Store, name string, src io.Reader, size int64, algo string) (*written, error) {
-	const op errs.Op = "image.writeToStore"
+	const op errs.Op = "importer.writeToStore"
 	// The store's pipe reads on its own goroutine: report progress on a
 	// snapshot of the task.
 	snap := *j.task
@@ -176,11 +177,11 @@ func (im *Importer) writeToStore(ctx context.Context, j *job, st *store.Store, n
 // task: "" is the default store (no enabled_backends).
 func (im *Importer) target(name string) (*store.Store, error) {
 	if name == "" {
-		return im.s.stores.Default(), nil
+		return im.stores.Default(), nil
 	}
-	st, err := im.s.stores.Named(name)
+	st, err := im.stores.Named(name)
 	if err != nil {
-		return nil, &storeError{name, errs.E(errs.Op("image.importToStores"), err)}
+		return nil, &storeError{name, errs.E(errs.Op("importer.importToStores"), err)}
 	}
 	return st, nil
 }
@@ -191,12 +192,12 @@ func (im *Importer) storeFailure(ctx context.Context, j *job, name string) {
 	if name == "" {
 		return
 	}
-	if _, err := im.modifyLocked(ctx, j.task, func(n *Image) error {
-		n.Properties[PropImportingStores] = mergeStores(n.Properties[PropImportingStores], nil, []string{name})
-		n.Properties[PropFailedImport] = mergeStores(n.Properties[PropFailedImport], []string{name}, nil)
+	if _, err := im.modifyLocked(ctx, j.task, func(n *image.Image) error {
+		n.Properties[image.PropImportingStores] = mergeStores(n.Properties[image.PropImportingStores], nil, []string{name})
+		n.Properties[image.PropFailedImport] = mergeStores(n.Properties[image.PropFailedImport], []string{name}, nil)
 		return nil
 	}); err != nil {
-		im.s.log.WarnContext(ctx, "could not record a failed store", "image_id", deref(j.task.ImageID), "store", name, "err", err)
+		im.log.WarnContext(ctx, "could not record a failed store", "image_id", deref(j.task.ImageID), "store", name, "err", err)
 	}
 }
 
@@ -207,32 +208,32 @@ func (im *Importer) revertStores(ctx context.Context, j *job, done []*written) {
 		return
 	}
 	id := deref(j.task.ImageID)
-	_, err := im.modifyLocked(ctx, j.task, func(n *Image) error {
-		n.Locations = slices.DeleteFunc(n.Locations, func(l Location) bool {
+	_, err := im.modifyLocked(ctx, j.task, func(n *image.Image) error {
+		n.Locations = slices.DeleteFunc(n.Locations, func(l image.Location) bool {
 			return slices.ContainsFunc(done, func(w *written) bool { return w.Location == l.URL })
 		})
 		return nil
 	})
 	if err != nil && !errs.Is(errs.NotFound, err) {
-		im.s.log.WarnContext(ctx, "could not remove the locations of a failed import", "image_id", id, "err", err)
+		im.log.WarnContext(ctx, "could not remove the locations of a failed import", "image_id", id, "err", err)
 	}
 	for _, w := range done {
-		im.s.deleteData(ctx, id, w.Location)
+		im.s.DeleteData(ctx, id, w.Location)
 	}
 }
 
 // copySource opens the data of an active image for copy-image: the
 // default store's copy first, then the others, as Glance looks for it.
-func (im *Importer) copySource(ctx context.Context, img *Image) (io.ReadCloser, error) {
-	const op errs.Op = "image.copySource"
+func (im *Importer) copySource(ctx context.Context, img *image.Image) (io.ReadCloser, error) {
+	const op errs.Op = "importer.copySource"
 	locs := img.ActiveLocations()
-	def := im.s.stores.DefaultName()
+	def := im.stores.DefaultName()
 	sort.SliceStable(locs, func(a, b int) bool {
 		return im.locStore(locs[a]) == def && im.locStore(locs[b]) != def
 	})
 	var last error
 	for _, l := range locs {
-		st, err := im.s.stores.For(l.URL)
+		st, err := im.stores.For(l.URL)
 		if err != nil {
 			last = err
 			continue
@@ -240,7 +241,7 @@ func (im *Importer) copySource(ctx context.Context, img *Image) (io.ReadCloser, 
 		rc, err := st.Open(ctx, l.URL, 0)
 		if err != nil {
 			last = err
-			im.s.log.WarnContext(ctx, "copy-image: could not read a copy, trying the next", "image_id", img.ID,
+			im.log.WarnContext(ctx, "copy-image: could not read a copy, trying the next", "image_id", img.ID,
 				"location", store.Redact(l.URL), "err", err)
 			continue
 		}
@@ -249,11 +250,11 @@ func (im *Importer) copySource(ctx context.Context, img *Image) (io.ReadCloser, 
 	return nil, errs.E(op, errs.NotFound, "Image not found in any configured store", last)
 }
 
-func (im *Importer) locStore(l Location) string {
+func (im *Importer) locStore(l image.Location) string {
 	if n, _ := l.Metadata["store"].(string); n != "" {
 		return n
 	}
-	return im.s.stores.NameFor(l.URL)
+	return im.stores.NameFor(l.URL)
 }
 
 // importToStores writes the data to each of the job's stores in turn,
@@ -263,15 +264,14 @@ func (im *Importer) locStore(l Location) string {
 // when false the image becomes active with the first copy and the
 // failures are only listed. open returns the data for one more store.
 func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.ReadCloser, int64, error)) error {
-	const op errs.Op = "image.importToStores"
-	s := im.s
+	const op errs.Op = "importer.importToStores"
 	id := deref(j.task.ImageID)
-	img, err := s.repo.Get(ctx, id)
+	img, err := im.repo.Get(ctx, id)
 	if err != nil {
 		return err
 	}
 	copying := j.req.Method == MethodCopyImage
-	algo := s.opts.HashingAlgorithm
+	algo := im.s.HashingAlgorithm()
 	if copying && img.OSHashAlgo != nil && *img.OSHashAlgo != "" {
 		algo = *img.OSHashAlgo // compare with the image's own hash
 	}
@@ -301,7 +301,7 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 		if err == nil {
 			err = im.checkWritten(op, img, first, w, inspected, copying, wantHash)
 			if err != nil {
-				s.deleteWritten(ctx, id, st, w.Location)
+				im.deleteWritten(ctx, id, st, w.Location)
 				var se *storeError
 				if !errors.As(err, &se) {
 					im.revertStores(ctx, j, done)
@@ -312,7 +312,7 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 		if err != nil {
 			var se *storeError
 			if !errors.As(err, &se) || j.req.AllStoresMustSucceed {
-				s.log.WarnContext(ctx, "import to a store failed", "image_id", id, "store", name, "err", err)
+				im.log.WarnContext(ctx, "import to a store failed", "image_id", id, "store", name, "err", err)
 				im.storeFailure(ctx, j, name)
 				im.revertStores(ctx, j, done)
 				if se != nil && name != "" {
@@ -320,7 +320,7 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 				}
 				return err
 			}
-			s.log.WarnContext(ctx, "import to a store failed; all_stores_must_succeed is false, going on", "image_id", id, "store", name, "err", err)
+			im.log.WarnContext(ctx, "import to a store failed; all_stores_must_succeed is false, going on", "image_id", id, "store", name, "err", err)
 			im.storeFailure(ctx, j, name)
 			lastErr = err
 			continue
@@ -329,11 +329,11 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 			first = w
 		}
 		setActive := !copying && (!j.req.AllStoresMustSucceed || i == len(j.stores)-1)
-		_, err = im.modifyLocked(ctx, j.task, func(n *Image) error {
-			if !copying && n.Status != Importing && n.Status != Active {
+		_, err = im.modifyLocked(ctx, j.task, func(n *image.Image) error {
+			if !copying && n.Status != image.Importing && n.Status != image.Active {
 				return errs.Errorf(op, errs.Conflict, "Image status transition from %s to active is not allowed", n.Status)
 			}
-			if copying && n.Status != Active {
+			if copying && n.Status != image.Active {
 				return errs.Errorf(op, errs.Conflict, "Image is %s: copy abandoned", n.Status)
 			}
 			if !copying && first == w {
@@ -347,15 +347,15 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 			if name != "" {
 				md["store"] = name
 			}
-			n.Locations = append(n.Locations, Location{URL: w.Location, Metadata: md, Status: "active"})
-			n.Properties[PropImportingStores] = mergeStores(n.Properties[PropImportingStores], nil, []string{name})
+			n.Locations = append(n.Locations, image.Location{URL: w.Location, Metadata: md, Status: "active"})
+			n.Properties[image.PropImportingStores] = mergeStores(n.Properties[image.PropImportingStores], nil, []string{name})
 			if setActive {
-				n.Status = Active
+				n.Status = image.Active
 			}
 			return nil
 		})
 		if err != nil {
-			s.deleteWritten(ctx, id, st, w.Location)
+			im.deleteWritten(ctx, id, st, w.Location)
 			im.revertStores(ctx, j, done)
 			return err
 		}
@@ -365,15 +365,15 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 		// Every store failed (all_stores_must_succeed false).
 		return errs.E(op, errs.Unavailable, "None of the uploads finished!", lastErr)
 	}
-	_, err = im.modifyLocked(ctx, j.task, func(n *Image) error {
-		if !copying && n.Status != Active {
+	_, err = im.modifyLocked(ctx, j.task, func(n *image.Image) error {
+		if !copying && n.Status != image.Active {
 			return errs.Errorf(op, errs.Conflict, "Image status transition from %s to active is not allowed", n.Status)
 		}
-		n.Properties[PropImportingStores] = ""
+		n.Properties[image.PropImportingStores] = ""
 		if !im.opts.MultiStore {
-			n.Properties[PropFailedImport] = ""
+			n.Properties[image.PropFailedImport] = ""
 		}
-		delete(n.Properties, PropImportTask)
+		delete(n.Properties, image.PropImportTask)
 		return nil
 	})
 	if err != nil {
@@ -383,7 +383,7 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 		return err
 	}
 	if err := im.finishTask(ctx, j.task, TaskSuccess, map[string]any{"image_id": id}, ""); err != nil {
-		s.log.ErrorContext(ctx, "import done but its task could not be marked successful", "task_id", j.task.ID, "err", err)
+		im.log.ErrorContext(ctx, "import done but its task could not be marked successful", "task_id", j.task.ID, "err", err)
 	}
 	return nil
 }
@@ -394,7 +394,7 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 // copy must be the same data as the copies already made or, for
 // copy-image, as the image records (Glance's "… of uploaded data is
 // different from current value set on the image."): that fails the store.
-func (im *Importer) checkWritten(op errs.Op, img *Image, first, w *written, inspected, copying bool, wantHash string) error {
+func (im *Importer) checkWritten(op errs.Op, img *image.Image, first, w *written, inspected, copying bool, wantHash string) error {
 	if first == nil && inspected {
 		if cerr := imageformat.Check(w.Format, *img.DiskFormat); cerr != nil {
 			return errs.E(op, errs.BadFormat, errs.Message(cerr), cerr)
@@ -443,7 +443,7 @@ func deref64(p *int64) int64 {
 // openStaged returns the staged data, for each store in turn.
 func (im *Importer) openStaged(staged string) func() (io.ReadCloser, int64, error) {
 	return func() (io.ReadCloser, int64, error) {
-		const op errs.Op = "image.importToStore"
+		const op errs.Op = "importer.importToStore"
 		f, err := os.Open(staged)
 		if err != nil {
 			return nil, 0, errs.E(op, errs.NotFound, "Staged image data not found", err)
@@ -453,9 +453,9 @@ func (im *Importer) openStaged(staged string) func() (io.ReadCloser, int64, erro
 			f.Close()
 			return nil, 0, err
 		}
-		if st.Size() > im.s.opts.ImageSizeCap {
+		if st.Size() > im.s.SizeCap() {
 			f.Close()
-			return nil, 0, errs.Errorf(op, errs.TooLarge, "The incoming image is too large: %d bytes, and the limit is %d.", st.Size(), im.s.opts.ImageSizeCap)
+			return nil, 0, errs.Errorf(op, errs.TooLarge, "The incoming image is too large: %d bytes, and the limit is %d.", st.Size(), im.s.SizeCap())
 		}
 		return f, st.Size(), nil
 	}
@@ -465,7 +465,7 @@ func (im *Importer) openStaged(staged string) func() (io.ReadCloser, int64, erro
 // copies, streamed straight into each target store. Glint: Glance copies
 // it into the staging area first and from there to the stores.
 func (im *Importer) copyImage(ctx context.Context, j *job) error {
-	img, err := im.s.repo.Get(ctx, deref(j.task.ImageID))
+	img, err := im.repo.Get(ctx, deref(j.task.ImageID))
 	if err != nil {
 		return err
 	}
@@ -496,21 +496,9 @@ func backendInput(stores []string) []any {
 	return out
 }
 
-// checkImportQuota is Glance's quota check when an import starts:
-// glance-direct adds the staged size to image_size_total (Glint: once
-// per target store, as each copy counts); web-download and copy-image
-// use staging space (image_stage_total) and count as uploading
-// (image_count_uploading).
-func (s *Service) checkImportQuota(op errs.Op, img *Image, method string, nStores int, o Usage) error {
-	size := deref64(img.Size)
-	switch method {
-	case MethodGlanceDirect:
-		return s.checkStored(op, img, o, size*int64(max(nStores, 1)))
-	case MethodWebDownload, MethodCopyImage:
-		if err := s.checkStagedBytes(op, img, o, size); err != nil {
-			return err
-		}
-		return s.checkUploading(op, img, o)
+// deleteWritten removes data just written to st that no image will have.
+func (im *Importer) deleteWritten(ctx context.Context, id string, st *store.Store, loc string) {
+	if err := st.Delete(context.WithoutCancel(ctx), loc); err != nil {
+		im.log.ErrorContext(ctx, "could not delete image data; it is orphaned", "image_id", id, "location", store.Redact(loc), "err", err)
 	}
-	return nil
 }
