@@ -3,6 +3,8 @@ package api_test
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -230,9 +232,20 @@ func TestCreateOwner(t *testing.T) {
 }
 
 // TestTasksOfNoProject: a caller without a project sees no task, where it
-// used to see every project's.
+// used to see every project's, through the image's tasks and through the
+// legacy tasks API (opened to every caller here, so that only the
+// ownership rule decides).
 func TestTasksOfNoProject(t *testing.T) {
-	e := newImportEnv(t, importOpts{})
+	dir := t.TempDir()
+	pf := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(pf, []byte("tasks_api_access: \"\"\nget_tasks: \"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	en, err := policy.NewGlance(policy.Options{PolicyFile: pf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newImportEnv(t, importOpts{authz: policy.Authorizer{Enforcer: en}})
 	r := e.do("POST", "/v2/images", strings.NewReader(`{"name":"x","disk_format":"raw","container_format":"bare","visibility":"community"}`),
 		ownerMember.hdr()...)
 	if r.status != 201 {
@@ -245,6 +258,20 @@ func TestTasksOfNoProject(t *testing.T) {
 	}
 	if r := e.do("POST", "/v2/images/"+id+"/import", strings.NewReader(`{"method":{"name":"glance-direct"}}`), ownerMember.hdr()...); r.status != 202 {
 		t.Fatalf("import: %d %s", r.status, r.body)
+	}
+	// A task made in noauth mode has no owner (stored as ""): a caller
+	// without a project must not match it either.
+	noauth := caller{name: "noauth"}
+	r = e.do("POST", "/v2/images", strings.NewReader(`{"name":"n","disk_format":"raw","container_format":"bare"}`), noauth.hdr()...)
+	if r.status != 201 {
+		t.Fatalf("noauth create: %d %s", r.status, r.body)
+	}
+	nid := r.json(t)["id"].(string)
+	if r := e.do("PUT", "/v2/images/"+nid+"/stage", strings.NewReader("data"), noauth.hdr("Content-Type", "application/octet-stream")...); r.status != 204 {
+		t.Fatalf("noauth stage: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", "/v2/images/"+nid+"/import", strings.NewReader(`{"method":{"name":"glance-direct"}}`), noauth.hdr()...); r.status != 202 {
+		t.Fatalf("noauth import: %d %s", r.status, r.body)
 	}
 	count := func(c caller) int {
 		r := e.do("GET", "/v2/images/"+id+"/tasks", nil, c.hdr()...)
@@ -259,6 +286,17 @@ func TestTasksOfNoProject(t *testing.T) {
 	}{{ownerMember, 1}, {ownerAdmin, 1}, {ownerOther, 0}, {ownerNoProject, 0}} {
 		if got := count(tc.c); got != tc.want {
 			t.Errorf("%s sees %d tasks, want %d", tc.c.name, got, tc.want)
+		}
+		r := e.do("GET", "/v2/tasks", nil, tc.c.hdr()...)
+		if r.status != 200 {
+			t.Fatalf("/v2/tasks as %s: %d %s", tc.c.name, r.status, r.body)
+		}
+		want := tc.want
+		if tc.c == ownerAdmin {
+			want = 2 // and the noauth one
+		}
+		if got := len(r.json(t)["tasks"].([]any)); got != want {
+			t.Errorf("%s lists %d tasks, want %d", tc.c.name, got, want)
 		}
 	}
 }
