@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 
-	"glint/internal/auth"
 	"glint/internal/errs"
 	"glint/internal/image"
 	"glint/internal/store"
@@ -52,9 +51,10 @@ func (s *Server) infoStoresDetail(w http.ResponseWriter, r *http.Request) error 
 	if !s.multiStore() {
 		return errs.E(errs.Op("api.infoStoresDetail"), errs.NotFound, "Multi backend is not supported at this site.")
 	}
-	// Glance's stores_info_detail policy defaults to admin only.
-	if !auth.From(r.Context()).IsAdmin {
-		return errs.E(errs.Op("api.infoStoresDetail"), errs.Forbidden, "You are not authorized to complete stores_info_detail action.")
+	// Glance's stores_info_detail policy (admin only by default; operators
+	// open it to the service role, as Glance master does).
+	if err := s.images.AuthorizeAction(r.Context(), "stores_info_detail", map[string]any{}); err != nil {
+		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"stores": s.storeList(true)})
 }
