@@ -35,6 +35,7 @@ type Config struct {
 	ImageLocationQuota    int      // image_location_quota, default 10
 	EnabledImportMethods  []string // enabled_import_methods, default [glance-direct, web-download, copy-image]
 	NodeStagingURI        string   // node_staging_uri, default "" (meaning file://<DataDir>/staging, see Finish)
+	StagingStoreDatadir   string   // [os_glance_staging_store] filesystem_store_datadir, default "" (see StagingDir)
 	MaxRequestIDLength    int      // max_request_id_length, default 64
 	DelayedDelete         bool     // delayed_delete, default false
 	ScrubTime             int      // scrub_time, default 0 (seconds)
@@ -53,6 +54,10 @@ type Config struct {
 	LimitImageStageTotal     int64 // image_stage_total (MiB)
 	LimitImageCountTotal     int64 // image_count_total
 	LimitImageCountUploading int64 // image_count_uploading
+
+	// [oslo_limit] (oslo.limit: where Keystone's unified limits are read;
+	// see oslolimit.go)
+	OsloLimit OsloLimit
 
 	// [oslo_policy]
 	PolicyFile         string   // policy_file, default "policy.yaml"
@@ -164,9 +169,13 @@ type Config struct {
 	QemuImgCPU             int      // [glint] qemu_img_cpu_time, seconds, default 30
 	ConversionTimeout      int      // [glint] image_conversion_timeout, seconds, default 3600
 
-	// Ignored lists "section.option" names present in the files that Glint
-	// does not know, sorted, each once.
+	// Ignored lists "section.option" names present in the files that
+	// neither Glint nor Glance 25.1 knows (typos, most likely), sorted,
+	// each once.
 	Ignored []string
+	// Unused lists, likewise, the options present in the files that
+	// Glance knows and Glint accepts without using (see UnusedReason).
+	Unused []string
 
 	// derived tracks the options whose empty value means "derive from
 	// DataDir" (indexed by optDef.slot), so Finish can be re-run after
@@ -260,4 +269,21 @@ func deriveStagingURI(dataDir string) string {
 		dir = "/" + dir // Windows drive paths: file:///C:/...
 	}
 	return "file://" + dir
+}
+
+// StagingDir is the directory of the node's staging area and the option
+// that gave it. As in Glance, with enabled_backends the reserved store
+// [os_glance_staging_store] filesystem_store_datadir names it, and
+// node_staging_uri only without. Where Glance would fall back on its
+// built-in default (/var/lib/glance/os_glance_staging_store), Glint takes
+// node_staging_uri, then <data_dir>/staging.
+func (c *Config) StagingDir() (dir, from string) {
+	if len(c.EnabledBackends) > 0 && c.StagingStoreDatadir != "" {
+		return c.StagingStoreDatadir, "[os_glance_staging_store] filesystem_store_datadir"
+	}
+	dir = strings.TrimPrefix(c.NodeStagingURI, "file://")
+	if st := c.derived[slotStaging]; !st.userSet && c.NodeStagingURI == st.last {
+		return dir, "[glint] data_dir"
+	}
+	return dir, "[DEFAULT] node_staging_uri"
 }
