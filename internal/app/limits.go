@@ -102,6 +102,9 @@ func unifiedLimits(ctx context.Context, cfg *config.Config, log *slog.Logger) (i
 	if err != nil {
 		return nil, err
 	}
+	if ol.SystemScope == "" {
+		log.Warn("[oslo_limit] system_scope is not set: Keystone shows a project-scoped token only its own project's limits, so other projects get the registered limits alone; oslo.limit asks for a system-scoped reader")
+	}
 	// Like Glance, start while Keystone is down; say so now rather than
 	// on the first refused request.
 	checkCtx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -286,12 +286,16 @@ func (l *Limits) fetch(ctx context.Context, project string) (map[string]int64, e
 		q.Set("project_id", project)
 		kind, field = "limits", "resource_limit"
 	}
-	var doc map[string][]map[string]any
+	var doc map[string]json.RawMessage
 	if err := l.getJSON(ctx, "/"+kind+"?"+q.Encode(), &doc); err != nil {
 		return nil, err
 	}
+	var items []map[string]any
+	if err := json.Unmarshal(doc[kind], &items); err != nil {
+		return nil, fmt.Errorf("keystone: GET /%s: %w", kind, err)
+	}
 	out := map[string]int64{}
-	for _, it := range doc[kind] {
+	for _, it := range items {
 		name, _ := it["resource_name"].(string)
 		if pid, _ := it["project_id"].(string); project != "" && pid != "" && pid != project {
 			continue // a Keystone that ignored the filter
