@@ -209,3 +209,17 @@ func TestGlanceOptionsNeverUnknown(t *testing.T) {
 		t.Errorf("typo: %v, Ignored %v, Unused %v", err, c.Ignored, c.Unused)
 	}
 }
+
+// TestDocsListAcceptedOptions: docs/configuration.md gives the reason of
+// every option Glint accepts without effect.
+func TestDocsListAcceptedOptions(t *testing.T) {
+	data, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range AcceptedOptions() {
+		if row := "| `[" + a.Section + "] " + a.Name + "` | " + a.Reason + " |"; !strings.Contains(string(data), row) {
+			t.Errorf("docs/configuration.md lacks the row %q", row)
+		}
+	}
+}
