@@ -177,6 +177,9 @@ type Config struct {
 	// Glance knows and Glint accepts without using (see UnusedReason).
 	Unused []string
 
+	// fromFiles: Load read at least one configuration file.
+	fromFiles bool
+
 	// derived tracks the options whose empty value means "derive from
 	// DataDir" (indexed by optDef.slot), so Finish can be re-run after
 	// DataDir changes without clobbering values somebody chose.
@@ -271,19 +274,36 @@ func deriveStagingURI(dataDir string) string {
 	return "file://" + dir
 }
 
+// Glance's own staging defaults: node_staging_uri's, and the reserved
+// staging store's with enabled_backends.
+const (
+	GlanceStagingDir      = "/tmp/staging/"
+	GlanceStagingStoreDir = "/var/lib/glance/os_glance_staging_store"
+)
+
 // StagingDir is the directory of the node's staging area and the option
 // that gave it. As in Glance, with enabled_backends the reserved store
 // [os_glance_staging_store] filesystem_store_datadir names it, and
-// node_staging_uri only without. Where Glance would fall back on its
-// built-in default (/var/lib/glance/os_glance_staging_store), Glint takes
-// node_staging_uri, then <data_dir>/staging.
+// node_staging_uri only without (Glint also takes node_staging_uri with
+// enabled_backends when the reserved store's is unset). When neither is
+// set, the staging area is <data_dir>/staging for the zero-configuration
+// default (no configuration file) or a data_dir somebody chose; a
+// configuration that names none of them gets Glance's default, never a
+// directory under wherever Glint happened to be started.
 func (c *Config) StagingDir() (dir, from string) {
-	if len(c.EnabledBackends) > 0 && c.StagingStoreDatadir != "" {
+	multi := len(c.EnabledBackends) > 0
+	if multi && c.StagingStoreDatadir != "" {
 		return c.StagingStoreDatadir, "[os_glance_staging_store] filesystem_store_datadir"
 	}
-	dir = strings.TrimPrefix(c.NodeStagingURI, "file://")
-	if st := c.derived[slotStaging]; !st.userSet && c.NodeStagingURI == st.last {
-		return dir, "[glint] data_dir"
+	st := c.derived[slotStaging]
+	if st.userSet || c.NodeStagingURI != st.last {
+		return strings.TrimPrefix(c.NodeStagingURI, "file://"), "[DEFAULT] node_staging_uri"
 	}
-	return dir, "[DEFAULT] node_staging_uri"
+	if c.fromFiles && c.DataDir == defaultDataDir {
+		if multi {
+			return GlanceStagingStoreDir, "Glance's default for [os_glance_staging_store] filesystem_store_datadir (configuration files set neither it, node_staging_uri nor data_dir)"
+		}
+		return GlanceStagingDir, "Glance's default node_staging_uri (configuration files set neither it nor data_dir)"
+	}
+	return strings.TrimPrefix(c.NodeStagingURI, "file://"), "[glint] data_dir"
 }

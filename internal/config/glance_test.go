@@ -223,3 +223,49 @@ func TestDocsListAcceptedOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestStagingDir: where the staging area is, as Glance's configuration
+// says, and under data_dir only for the zero-configuration default or a
+// data_dir somebody chose.
+func TestStagingDir(t *testing.T) {
+	multi := "[DEFAULT]\nenabled_backends = fast:file\n[glance_store]\ndefault_backend = fast\n"
+	for _, tc := range []struct {
+		name, conf string
+		want       string
+	}{
+		{"a file naming none of them: Glance's node_staging_uri default", "[DEFAULT]\nbind_port = 9293\n", GlanceStagingDir},
+		{"enabled_backends naming none: Glance's reserved store default", multi, GlanceStagingStoreDir},
+		{"data_dir", "[glint]\ndata_dir = /srv/glint\n", "/srv/glint/staging"},
+		{"node_staging_uri", "[DEFAULT]\nnode_staging_uri = file:///srv/stage\n", "/srv/stage"},
+		{"node_staging_uri over the reserved store without enabled_backends",
+			"[DEFAULT]\nnode_staging_uri = file:///srv/stage\n[os_glance_staging_store]\nfilesystem_store_datadir = /srv/reserved\n", "/srv/stage"},
+		{"the reserved store over node_staging_uri with enabled_backends",
+			multi + "[DEFAULT]\nnode_staging_uri = file:///srv/stage\n[os_glance_staging_store]\nfilesystem_store_datadir = /srv/reserved\n", "/srv/reserved"},
+		{"node_staging_uri with enabled_backends and no reserved store", multi + "[DEFAULT]\nnode_staging_uri = file:///srv/stage\n", "/srv/stage"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "g.conf")
+			os.WriteFile(p, []byte(tc.conf), 0o644)
+			c, err := Load([]string{p}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dir, from := c.StagingDir(); dir != tc.want {
+				t.Errorf("StagingDir() = %q (from %s), want %q", dir, from, tc.want)
+			}
+		})
+	}
+	// No configuration file: under data_dir, made absolute.
+	if dir, _ := Default().StagingDir(); dir != filepath.ToSlash(mustAbs(t, "glint-data/staging")) {
+		t.Errorf("zero configuration: %q", dir)
+	}
+	// --data-dir (set after Load, then Finish) counts as chosen.
+	p := filepath.Join(t.TempDir(), "g.conf")
+	os.WriteFile(p, []byte("[DEFAULT]\nbind_port = 9293\n"), 0o644)
+	c, _ := Load([]string{p}, nil)
+	c.DataDir = "/srv/flag"
+	c.Finish()
+	if dir, _ := c.StagingDir(); dir != "/srv/flag/staging" {
+		t.Errorf("--data-dir: %q", dir)
+	}
+}

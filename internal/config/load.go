@@ -88,6 +88,7 @@ func Load(files, dirs []string) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	c.Ignored, c.Unused = r.ignored()
+	c.fromFiles = len(parsed) > 0
 	c.Finish()
 	return c, nil
 }

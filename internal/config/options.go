@@ -43,9 +43,11 @@ const (
 
 const defaultSection = "DEFAULT"
 
+const defaultDataDir = "glint-data"
+
 // options is the immutable table of every option Glint honours.
 var options = []optDef{
-	stringOpt("glint", "data_dir", "glint-data",
+	stringOpt("glint", "data_dir", defaultDataDir,
 		"Directory for Glint's state (database, images, staging), relative to the working directory unless absolute.",
 		func(c *Config) *string { return &c.DataDir }, nonEmpty),
 
