@@ -2,13 +2,8 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net/http"
-	"os"
 	"time"
 
 	"glint/internal/config"
@@ -42,31 +37,9 @@ func unifiedLimits(ctx context.Context, cfg *config.Config, log *slog.Logger) (i
 	if ol.TrustID != "" {
 		return nil, errors.New("oslo_limit.trust_id is not supported: authenticate with a password or an application credential")
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if ol.CAFile != "" || ol.Insecure || ol.CertFile != "" {
-		tc := &tls.Config{InsecureSkipVerify: ol.Insecure} //nolint:gosec // the operator asked for it
-		if ol.CAFile != "" {
-			pem, err := os.ReadFile(ol.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("oslo_limit.cafile: %w", err)
-			}
-			tc.RootCAs = x509.NewCertPool()
-			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("oslo_limit.cafile %s: no PEM certificates", ol.CAFile)
-			}
-		}
-		if ol.CertFile != "" {
-			key := ol.KeyFile
-			if key == "" {
-				key = ol.CertFile
-			}
-			cert, err := tls.LoadX509KeyPair(ol.CertFile, key)
-			if err != nil {
-				return nil, fmt.Errorf("oslo_limit.certfile: %w", err)
-			}
-			tc.Certificates = []tls.Certificate{cert}
-		}
-		tr.TLSClientConfig = tc
+	tr, err := keystoneTransport("oslo_limit", ol.CAFile, ol.Insecure, ol.CertFile, ol.KeyFile)
+	if err != nil {
+		return nil, err
 	}
 	l, err := keystone.NewLimits(keystone.LimitsOptions{
 		AuthURL:                     ol.AuthURL,
