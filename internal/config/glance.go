@@ -12,9 +12,10 @@ import (
 // hundred warnings about Glance's own options.
 
 // glanceOptionsFile lists, one "section.option" a line, the options of the
-// glance-api.conf and glance-image-import.conf Debian's Glance 25.1
-// ships (every option line, commented or not, and every deprecated name
-// they mention). TestGlanceKnownOptions derives the same list from the
+// configuration files Debian's Glance 25.1 ships (glance-api.conf,
+// glance-image-import.conf, and the scrubber's, cache's and
+// glance-manage's: every option line, commented or not, and every
+// deprecated name they mention). TestGlanceKnownOptions derives the same list from the
 // shipped files and fails when this one falls behind; run it with
 // -update to rewrite this file.
 //

@@ -13,9 +13,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite glance-options.txt from the configuration files Debian's Glance ships")
 
-// The configuration files of Debian's glance-common whose options Glance's
-// API server knows.
-var shippedConfs = []string{"glance-api.conf", "glance-image-import.conf"}
+// The configuration files of Debian's glance-common: the API server's, and
+// those of the programs whose work glint's subcommands do (glint scrub,
+// glint db, the cache).
+var shippedConfs = []string{"glance-api.conf", "glance-image-import.conf", "glance-scrubber.conf", "glance-cache.conf", "glance-manage.conf"}
 
 // shippedGlanceDir finds the sample configurations Debian's glance-common
 // installs in /usr/share/glance-common; without the package, it extracts
