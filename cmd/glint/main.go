@@ -197,6 +197,11 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, ready 
 	for _, o := range cfg.Ignored {
 		log.Warn("ignoring unknown configuration option", "option", o)
 	}
+	// Glance's own options are no typos: one line each, saying they have
+	// no effect here and why.
+	for _, o := range cfg.Unused {
+		log.Info("Glance option has no effect in Glint", "option", o, "why", config.UnusedReason(o))
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

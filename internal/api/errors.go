@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -182,7 +183,17 @@ func errorPage(r *http.Request, status int, msg string) (ctype, body string) {
 		return "text/html; charset=UTF-8", "<html>\n <head>\n  <title>" + code + "</title>\n </head>\n <body>\n  <h1>" +
 			code + "</h1>\n  " + html.EscapeString(msg) + "<br /><br />\n\n\n\n </body>\n</html>"
 	}
-	return "text/plain; charset=UTF-8", code + "\n\n" + msg + "\n\n   "
+	return "text/plain; charset=UTF-8", code + "\n\n" + stripTags(msg) + "\n\n   "
+}
+
+var tagRE = regexp.MustCompile(`(?s)<.*?>`)
+
+// stripTags is what WebOb does to a plain-text error's explanation: line
+// breaks become spaces (oslo.limit's 413 message spans lines) and
+// anything between angle brackets goes.
+func stripTags(msg string) string {
+	msg = strings.ReplaceAll(strings.ReplaceAll(msg, "\n", " "), "\r", "")
+	return tagRE.ReplaceAllString(msg, "")
 }
 
 // errorFormat picks json, html or plain from Accept as WebOb does: JSON

@@ -157,6 +157,9 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 	if a.authz, err = NewAuthorization(cfg); err != nil {
 		return nil, err
 	}
+	if a.authz.Limits, err = unifiedLimits(ctx, cfg, log); err != nil {
+		return nil, err
+	}
 	var authz image.Authorizer = a.authz.Images
 	if o.authz != nil {
 		authz = o.authz
@@ -168,6 +171,9 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 	staging, err := importer.NewStaging(imo.StagingDir, log)
 	if err != nil {
 		return nil, err
+	}
+	if dir, from := cfg.StagingDir(); dir == imo.StagingDir {
+		log.Info("staging area", "dir", dir, "from", from)
 	}
 	so := imageOptions(cfg, a.authz)
 	so.Staging = staging

@@ -19,8 +19,8 @@ type Authorization struct {
 	Enforcer     *policy.Enforcer
 	Images       policy.Authorizer // the Enforcer, as the image and metadefs services ask it
 	Protections  image.PropertyRules
-	StorageQuota int64         // user_storage_quota in bytes
-	Limits       *image.Limits // nil unless use_keystone_limits
+	StorageQuota int64             // user_storage_quota in bytes
+	Limits       image.LimitSource // nil unless use_keystone_limits (set by New: see unifiedLimits)
 }
 
 // NewAuthorization loads the policy files, the property protections and
@@ -57,14 +57,6 @@ func NewAuthorization(cfg *config.Config) (*Authorization, error) {
 	}
 	if a.StorageQuota, err = config.StorageQuotaBytes(cfg.UserStorageQuota); err != nil {
 		return nil, err
-	}
-	if cfg.UseKeystoneLimits {
-		a.Limits = &image.Limits{
-			ImageSizeTotal:      cfg.LimitImageSizeTotal,
-			ImageStageTotal:     cfg.LimitImageStageTotal,
-			ImageCountTotal:     cfg.LimitImageCountTotal,
-			ImageCountUploading: cfg.LimitImageCountUploading,
-		}
 	}
 	return a, nil
 }

@@ -22,20 +22,9 @@ func authenticator(ctx context.Context, cfg *config.Config, log *slog.Logger) (*
 	if !strings.HasPrefix(cfg.Flavor, "keystone") {
 		return nil, nil
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if cfg.AuthtokenCAFile != "" || cfg.AuthtokenInsecure {
-		tc := &tls.Config{InsecureSkipVerify: cfg.AuthtokenInsecure} //nolint:gosec // the operator asked for it
-		if cfg.AuthtokenCAFile != "" {
-			pem, err := os.ReadFile(cfg.AuthtokenCAFile)
-			if err != nil {
-				return nil, fmt.Errorf("keystone_authtoken.cafile: %w", err)
-			}
-			tc.RootCAs = x509.NewCertPool()
-			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("keystone_authtoken.cafile %s: no PEM certificates", cfg.AuthtokenCAFile)
-			}
-		}
-		tr.TLSClientConfig = tc
+	tr, err := keystoneTransport("keystone_authtoken", cfg.AuthtokenCAFile, cfg.AuthtokenInsecure, "", "")
+	if err != nil {
+		return nil, err
 	}
 	a, err := keystone.New(keystone.Options{
 		AuthURL:                   cfg.AuthtokenAuthURL,
@@ -86,4 +75,36 @@ func revocationInterval(cfg *config.Config) time.Duration {
 		return 0
 	}
 	return time.Duration(cfg.KeystoneRevocationInterval) * time.Second
+}
+
+// keystoneTransport carries requests to Keystone with the TLS settings of
+// section: its CA file, insecure, and a client certificate.
+func keystoneTransport(section, caFile string, insecure bool, certFile, keyFile string) (*http.Transport, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if caFile == "" && !insecure && certFile == "" {
+		return tr, nil
+	}
+	tc := &tls.Config{InsecureSkipVerify: insecure} //nolint:gosec // the operator asked for it
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s.cafile: %w", section, err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s.cafile %s: no PEM certificates", section, caFile)
+		}
+	}
+	if certFile != "" {
+		if keyFile == "" {
+			keyFile = certFile
+		}
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s.certfile: %w", section, err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	tr.TLSClientConfig = tc
+	return tr, nil
 }

@@ -38,9 +38,10 @@ func importOptions(cfg *config.Config) importer.Options {
 		// be reached at it.
 		stageHost = "http://" + net.JoinHostPort(cfg.BindHost, strconv.Itoa(cfg.BindPort))
 	}
+	stagingDir, _ := cfg.StagingDir()
 	return importer.Options{
 		Methods:        cfg.EnabledImportMethods,
-		StagingDir:     strings.TrimPrefix(cfg.NodeStagingURI, "file://"),
+		StagingDir:     stagingDir,
 		Workers:        cfg.TaskPoolThreads,
 		TaskTimeToLive: time.Duration(cfg.TaskTimeToLive) * time.Hour,
 		StageHost:      stageHost,

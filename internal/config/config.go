@@ -35,6 +35,7 @@ type Config struct {
 	ImageLocationQuota    int      // image_location_quota, default 10
 	EnabledImportMethods  []string // enabled_import_methods, default [glance-direct, web-download, copy-image]
 	NodeStagingURI        string   // node_staging_uri, default "" (meaning file://<DataDir>/staging, see Finish)
+	StagingStoreDatadir   string   // [os_glance_staging_store] filesystem_store_datadir, default "" (see StagingDir)
 	MaxRequestIDLength    int      // max_request_id_length, default 64
 	DelayedDelete         bool     // delayed_delete, default false
 	ScrubTime             int      // scrub_time, default 0 (seconds)
@@ -53,6 +54,10 @@ type Config struct {
 	LimitImageStageTotal     int64 // image_stage_total (MiB)
 	LimitImageCountTotal     int64 // image_count_total
 	LimitImageCountUploading int64 // image_count_uploading
+
+	// [oslo_limit] (oslo.limit: where Keystone's unified limits are read;
+	// see oslolimit.go)
+	OsloLimit OsloLimit
 
 	// [oslo_policy]
 	PolicyFile         string   // policy_file, default "policy.yaml"
@@ -164,9 +169,16 @@ type Config struct {
 	QemuImgCPU             int      // [glint] qemu_img_cpu_time, seconds, default 30
 	ConversionTimeout      int      // [glint] image_conversion_timeout, seconds, default 3600
 
-	// Ignored lists "section.option" names present in the files that Glint
-	// does not know, sorted, each once.
+	// Ignored lists "section.option" names present in the files that
+	// neither Glint nor Glance 25.1 knows (typos, most likely), sorted,
+	// each once.
 	Ignored []string
+	// Unused lists, likewise, the options present in the files that
+	// Glance knows and Glint accepts without using (see UnusedReason).
+	Unused []string
+
+	// fromFiles: Load read at least one configuration file.
+	fromFiles bool
 
 	// derived tracks the options whose empty value means "derive from
 	// DataDir" (indexed by optDef.slot), so Finish can be re-run after
@@ -260,4 +272,38 @@ func deriveStagingURI(dataDir string) string {
 		dir = "/" + dir // Windows drive paths: file:///C:/...
 	}
 	return "file://" + dir
+}
+
+// Glance's own staging defaults: node_staging_uri's, and the reserved
+// staging store's with enabled_backends.
+const (
+	GlanceStagingDir      = "/tmp/staging/"
+	GlanceStagingStoreDir = "/var/lib/glance/os_glance_staging_store"
+)
+
+// StagingDir is the directory of the node's staging area and the option
+// that gave it. As in Glance, with enabled_backends the reserved store
+// [os_glance_staging_store] filesystem_store_datadir names it, and
+// node_staging_uri only without (Glint also takes node_staging_uri with
+// enabled_backends when the reserved store's is unset). When neither is
+// set, the staging area is <data_dir>/staging for the zero-configuration
+// default (no configuration file) or a data_dir somebody chose; a
+// configuration that names none of them gets Glance's default, never a
+// directory under wherever Glint happened to be started.
+func (c *Config) StagingDir() (dir, from string) {
+	multi := len(c.EnabledBackends) > 0
+	if multi && c.StagingStoreDatadir != "" {
+		return c.StagingStoreDatadir, "[os_glance_staging_store] filesystem_store_datadir"
+	}
+	st := c.derived[slotStaging]
+	if st.userSet || c.NodeStagingURI != st.last {
+		return strings.TrimPrefix(c.NodeStagingURI, "file://"), "[DEFAULT] node_staging_uri"
+	}
+	if c.fromFiles && c.DataDir == defaultDataDir {
+		if multi {
+			return GlanceStagingStoreDir, "Glance's default for [os_glance_staging_store] filesystem_store_datadir (configuration files set neither it, node_staging_uri nor data_dir)"
+		}
+		return GlanceStagingDir, "Glance's default node_staging_uri (configuration files set neither it nor data_dir)"
+	}
+	return strings.TrimPrefix(c.NodeStagingURI, "file://"), "[glint] data_dir"
 }

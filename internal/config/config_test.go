@@ -101,6 +101,7 @@ func TestDefault(t *testing.T) {
 	want.AuthtokenServiceTokenRoles, want.AuthtokenHTTPRequestMaxRetries = []string{"service"}, 3
 	want.AuthtokenDelayAuthDecision, want.KeystoneTokenCacheSize = true, 10000
 	want.KeystoneRevocationCheck, want.KeystoneRevocationInterval = true, 5
+	want.OsloLimit = OsloLimit{EndpointInterface: "public", CacheTime: 30}
 	want.derived = c.derived // internal bookkeeping, checked in TestFinish
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", c, want)
@@ -168,9 +169,11 @@ func TestLoadRealistic(t *testing.T) {
 		{"Authtoken service user", []string{c.AuthtokenUsername, c.AuthtokenPassword, c.AuthtokenProjectName,
 			c.AuthtokenUserDomainName, c.AuthtokenProjectDomainName}, []string{"glance", "secret", "service", "Default", "Default"}},
 		{"NodeStagingURI (derived)", c.NodeStagingURI, "file://" + filepath.ToSlash(mustAbs(t, "glint-data/staging"))},
-		{"Ignored", c.Ignored, []string{
+		{"Ignored (unknown to Glance too)", c.Ignored, []string{
 			"DEFAULT.api_host",
 			"DEFAULT.price",
+		}},
+		{"Unused (Glance's)", c.Unused, []string{
 			"DEFAULT.transport_url",
 			"database.max_pool_size",
 			"keystone_authtoken.memcached_servers",
@@ -296,7 +299,7 @@ func TestLoadSyntax(t *testing.T) {
 		{"references use the winning file's value", []string{"[DEFAULT]\nhost = old\nlog_file = /$host\n", "[DEFAULT]\nhost = new\n"},
 			func(c *Config) (any, any) { return c.LogFile, "/new" }},
 		{"unknown references elsewhere are not fatal", []string{"[keystone_authtoken]\nmemcached_servers = $nowhere\n"},
-			func(c *Config) (any, any) { return c.Ignored, []string{"keystone_authtoken.memcached_servers"} }},
+			func(c *Config) (any, any) { return c.Unused, []string{"keystone_authtoken.memcached_servers"} }},
 		{"auth_uri is the old name of www_authenticate_uri", []string{"[keystone_authtoken]\nauth_uri = http://ks:5000\n"},
 			func(c *Config) (any, any) { return c.AuthtokenWWWAuthenticateURI, "http://ks:5000" }},
 	}
@@ -561,7 +564,10 @@ func TestOptionsTable(t *testing.T) {
 	// Every Config field but Ignored, SearchDirs and Backends is backed by exactly one option.
 	n := 0
 	for f := range reflect.TypeFor[Config]().Fields() {
-		if f.IsExported() && f.Name != "Ignored" && f.Name != "SearchDirs" && f.Name != "Backends" {
+		switch {
+		case f.Name == "OsloLimit":
+			n += f.Type.NumField()
+		case f.IsExported() && f.Name != "Ignored" && f.Name != "Unused" && f.Name != "SearchDirs" && f.Name != "Backends":
 			n++
 		}
 	}

@@ -87,7 +87,8 @@ func Load(files, dirs []string) (*Config, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	c.Ignored = r.ignored()
+	c.Ignored, c.Unused = r.ignored()
+	c.fromFiles = len(parsed) > 0
 	c.Finish()
 	return c, nil
 }
@@ -487,23 +488,29 @@ func (r *resolver) optionValue(o *optDef) (string, error) {
 	return v, err
 }
 
-// ignored lists "section.key" for every assignment no option claims.
-func (r *resolver) ignored() []string {
-	var out []string
+// ignored lists "section.key" for every assignment no option claims:
+// unknown to Glance too, or known to Glance (unused).
+func (r *resolver) ignored() (unknown, unused []string) {
 	for _, f := range r.files {
 		for sec, keys := range f.sections {
 			for key, rv := range keys {
 				if r.backends[sec] && r.known["glance_store."+key] != nil {
 					continue
 				}
-				if r.known[sec+"."+key] == nil {
-					out = append(out, sec+"."+rv.key)
+				if r.known[sec+"."+key] != nil {
+					continue
+				}
+				if knownToGlance(sec, normKey(key), r.backends[sec]) {
+					unused = append(unused, sec+"."+normKey(key))
+				} else {
+					unknown = append(unknown, sec+"."+rv.key)
 				}
 			}
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	slices.Sort(unknown)
+	slices.Sort(unused)
+	return slices.Compact(unknown), slices.Compact(unused)
 }
 
 // loadBackends builds the per-backend configurations of enabled_backends:

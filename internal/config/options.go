@@ -43,9 +43,11 @@ const (
 
 const defaultSection = "DEFAULT"
 
+const defaultDataDir = "glint-data"
+
 // options is the immutable table of every option Glint honours.
 var options = []optDef{
-	stringOpt("glint", "data_dir", "glint-data",
+	stringOpt("glint", "data_dir", defaultDataDir,
 		"Directory for Glint's state (database, images, staging), relative to the working directory unless absolute.",
 		func(c *Config) *string { return &c.DataDir }, nonEmpty),
 
@@ -102,6 +104,9 @@ var options = []optDef{
 	derived(slotStaging, deriveStagingURI, stringOpt(defaultSection, "node_staging_uri", "",
 		"file:// URI of the staging area for interoperable import; empty means file://<data_dir>/staging (made absolute).",
 		func(c *Config) *string { return &c.NodeStagingURI }, fileURI)),
+	stringOpt("os_glance_staging_store", "filesystem_store_datadir", "",
+		"With enabled_backends: the staging area's directory (Glance's reserved staging store), in place of node_staging_uri; empty means node_staging_uri's.",
+		func(c *Config) *string { return &c.StagingStoreDatadir }, nil),
 	intOpt(defaultSection, "max_request_id_length", 64, 0, math.MaxInt,
 		"Maximum length of a caller-supplied X-Openstack-Request-ID (>= 0).",
 		func(c *Config) *int { return &c.MaxRequestIDLength }),
@@ -145,19 +150,19 @@ var options = []optDef{
 		"What the property protection file's values name: roles or policies.",
 		func(c *Config) *string { return &c.PropertyProtectionRuleFormat }, oneOf("roles", "policies")),
 	boolOpt(defaultSection, "use_keystone_limits", false,
-		"Enforce the unified limits image_size_total, image_stage_total, image_count_total and image_count_uploading (values from [glint_limits]) instead of user_storage_quota.",
+		"Enforce the unified limits image_size_total, image_stage_total, image_count_total and image_count_uploading instead of user_storage_quota: Keystone's, read as [oslo_limit] says; without [oslo_limit] auth_url, the same ones for every project from [glint_limits] (the embedded default's way, with no Keystone).",
 		func(c *Config) *bool { return &c.UseKeystoneLimits }),
 	intOpt("glint_limits", "image_size_total", -1, -1, math.MaxInt64,
-		"Unified limit: total MiB of image data per project; -1 means unlimited.",
+		"Without Keystone ([oslo_limit] auth_url empty): total MiB of image data per project; -1 means unlimited.",
 		func(c *Config) *int64 { return &c.LimitImageSizeTotal }),
 	intOpt("glint_limits", "image_stage_total", -1, -1, math.MaxInt64,
-		"Unified limit: total MiB of staged image data per project; -1 means unlimited.",
+		"Without Keystone: total MiB of staged image data per project; -1 means unlimited.",
 		func(c *Config) *int64 { return &c.LimitImageStageTotal }),
 	intOpt("glint_limits", "image_count_total", -1, -1, math.MaxInt64,
-		"Unified limit: number of images per project; -1 means unlimited.",
+		"Without Keystone: number of images per project; -1 means unlimited.",
 		func(c *Config) *int64 { return &c.LimitImageCountTotal }),
 	intOpt("glint_limits", "image_count_uploading", -1, -1, math.MaxInt64,
-		"Unified limit: number of images being uploaded or imported at once per project; -1 means unlimited.",
+		"Without Keystone: number of images being uploaded or imported at once per project; -1 means unlimited.",
 		func(c *Config) *int64 { return &c.LimitImageCountUploading }),
 
 	stringOpt("oslo_policy", "policy_file", "policy.yaml",

@@ -78,8 +78,12 @@ func (s *Service) Create(ctx context.Context, attrs map[string]any) (*Image, err
 	if err := s.checkQuotas(img, nil); err != nil {
 		return nil, errs.E(op, err)
 	}
-	if l := s.opts.Limits; l != nil && l.ImageCountTotal >= 0 {
-		err := s.repo.CreateCounted(ctx, img, func(u Usage) error { return s.checkCount(op, img, u) })
+	q, err := s.quotaFor(ctx, op, img)
+	if err != nil {
+		return nil, err
+	}
+	if q.countsImages() {
+		err := s.repo.CreateCounted(ctx, img, func(u Usage) error { return q.checkCount(op, img, u) })
 		if err != nil {
 			return nil, err
 		}

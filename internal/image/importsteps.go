@@ -46,8 +46,12 @@ func (s *Service) BeginStage(ctx context.Context, id string, body io.Reader, siz
 	if size >= 0 && size < limit {
 		limit = size
 	}
+	q, err := s.quotaFor(ctx, op, img)
+	if err != nil {
+		return nil, nil, err
+	}
 	_, body, err = s.beginTransfer(ctx, op, img, Uploading, size,
-		s.stagedQuota(), &capReader{r: body, n: limit, announced: size, cap: s.opts.ImageSizeCap})
+		q.staged(), &capReader{r: body, n: limit, announced: size, cap: s.opts.ImageSizeCap})
 	if err != nil {
 		return nil, nil, errs.E(op, err)
 	}
@@ -60,11 +64,15 @@ func (s *Service) BeginStage(ctx context.Context, id string, body io.Reader, siz
 // stages racing each other cannot together pass image_stage_total.
 func (s *Service) EndStage(ctx context.Context, img *Image, written int64, host string) error {
 	const op errs.Op = "image.Stage"
-	_, err := s.repo.ModifyCounted(context.WithoutCancel(ctx), img.ID, ownerKey(img), func(cur *Image, o Usage) (*Image, error) {
+	q, err := s.quotaFor(ctx, op, img)
+	if err != nil {
+		return err
+	}
+	_, err = s.repo.ModifyCounted(context.WithoutCancel(ctx), img.ID, ownerKey(img), func(cur *Image, o Usage) (*Image, error) {
 		if cur.Status != Uploading {
 			return nil, errs.Errorf(op, errs.Conflict, "Image status transition from %s to uploading is not allowed", cur.Status)
 		}
-		if err := s.checkStagedBytes(op, img, o, written); err != nil {
+		if err := q.checkStagedBytes(op, img, o, written); err != nil {
 			return nil, err
 		}
 		done := cur.Clone()
@@ -113,32 +121,36 @@ type ImportCharge struct {
 // (os_glance_importing_to_stores for a copy).
 func (s *Service) StartImport(ctx context.Context, img *Image, charge ImportCharge, take func(cur *Image) (*Image, error)) error {
 	const op errs.Op = "image.Import"
-	if s.counting() || s.stageLimit() >= 0 {
+	q, err := s.quotaFor(ctx, op, img)
+	if err != nil {
+		return err
+	}
+	if q.counting() || q.stageLimit() >= 0 {
 		_, err := s.repo.ModifyCounted(ctx, img.ID, ownerKey(img), func(cur *Image, o Usage) (*Image, error) {
-			if err := s.checkImportCharge(op, cur, charge, o); err != nil {
+			if err := q.checkImportCharge(op, cur, charge, o); err != nil {
 				return nil, err
 			}
 			return take(cur)
 		})
 		return err
 	}
-	_, err := s.repo.Modify(ctx, img.ID, take)
+	_, err = s.repo.Modify(ctx, img.ID, take)
 	return err
 }
 
-func (s *Service) checkImportCharge(op errs.Op, img *Image, c ImportCharge, o Usage) error {
+func (q quota) checkImportCharge(op errs.Op, img *Image, c ImportCharge, o Usage) error {
 	var size int64
 	if img.Size != nil {
 		size = *img.Size
 	}
 	switch {
 	case c.StoredCopies > 0:
-		return s.checkStored(op, img, o, size*int64(c.StoredCopies))
+		return q.checkStored(op, img, o, size*int64(c.StoredCopies))
 	case c.Staged:
-		if err := s.checkStagedBytes(op, img, o, size); err != nil {
+		if err := q.checkStagedBytes(op, img, o, size); err != nil {
 			return err
 		}
-		return s.checkUploading(op, img, o)
+		return q.checkUploading(op, img, o)
 	}
 	return nil
 }

@@ -16,14 +16,27 @@ type Usage struct {
 	Uploading   int64 // images being uploaded, imported or copied
 }
 
-// Limits are the unified limits ([DEFAULT] use_keystone_limits); a
-// negative value is unlimited. Sizes are in MiB, as Glance has them.
+// Limits are one project's unified limits ([DEFAULT] use_keystone_limits);
+// a negative value is unlimited. Sizes are in MiB, as Glance has them.
 type Limits struct {
 	ImageSizeTotal      int64
 	ImageStageTotal     int64
 	ImageCountTotal     int64
 	ImageCountUploading int64
 }
+
+// LimitSource gives a project's unified limits: Keystone's (registered
+// limits, overridden by the project's own), or the same ones for every
+// project. A source that cannot tell (Keystone unreachable with nothing
+// cached) returns an error of kind Unavailable: the request that would
+// add usage is then refused, never let through unlimited.
+type LimitSource interface {
+	ProjectLimits(ctx context.Context, project string) (Limits, error)
+}
+
+// ProjectLimits makes fixed Limits a LimitSource: the same for every
+// project ([glint_limits]).
+func (l *Limits) ProjectLimits(context.Context, string) (Limits, error) { return *l, nil }
 
 const mib = 1 << 20
 
@@ -61,24 +74,47 @@ func storageFull(op errs.Op, size any, remaining int64) error {
 	return errs.Errorf(op, errs.TooLarge, "Image exceeds the storage quota: The size of the data %v will exceed the limit. %d bytes remaining.", size, remaining)
 }
 
+// quota is what one owner's new usage is checked against: the unified
+// limits of that project when they are on, else user_storage_quota.
+type quota struct {
+	unified *Limits // nil without use_keystone_limits
+	storage int64   // user_storage_quota in bytes; 0 is unlimited
+}
+
+// quotaFor resolves the quotas of img's owner. With unified limits this
+// asks the limit source, which may fail (Unavailable): the caller then
+// refuses the new usage.
+func (s *Service) quotaFor(ctx context.Context, op errs.Op, img *Image) (quota, error) {
+	q := quota{storage: s.opts.StorageQuota}
+	if s.opts.Limits == nil {
+		return q, nil
+	}
+	l, err := s.opts.Limits.ProjectLimits(ctx, ownerKey(img))
+	if err != nil {
+		return q, errs.E(op, err)
+	}
+	q.unified = &l
+	return q, nil
+}
+
 // storageLimit returns the bytes the owner may store in all, or -1.
-func (s *Service) storageLimit() int64 {
+func (q quota) storageLimit() int64 {
 	switch {
-	case s.opts.Limits != nil:
-		if s.opts.Limits.ImageSizeTotal < 0 {
+	case q.unified != nil:
+		if q.unified.ImageSizeTotal < 0 {
 			return -1
 		}
-		return s.opts.Limits.ImageSizeTotal * mib
-	case s.opts.StorageQuota > 0:
-		return s.opts.StorageQuota
+		return q.unified.ImageSizeTotal * mib
+	case q.storage > 0:
+		return q.storage
 	}
 	return -1
 }
 
 // checkStored refuses data of size bytes (-1: not yet known) that would
 // take the owner's stored bytes over its quota.
-func (s *Service) checkStored(op errs.Op, img *Image, others Usage, size int64) error {
-	limit := s.storageLimit()
+func (q quota) checkStored(op errs.Op, img *Image, others Usage, size int64) error {
+	limit := q.storageLimit()
 	if limit < 0 {
 		return nil
 	}
@@ -86,9 +122,9 @@ func (s *Service) checkStored(op errs.Op, img *Image, others Usage, size int64) 
 	if size < 0 && remaining > 0 || size >= 0 && size <= remaining {
 		return nil
 	}
-	if s.opts.Limits != nil {
+	if q.unified != nil {
 		delta := max(size, 0) / mib
-		return overLimit(op, ownerKey(img), "image_size_total", s.opts.Limits.ImageSizeTotal, others.StoredBytes/mib, delta)
+		return overLimit(op, ownerKey(img), "image_size_total", q.unified.ImageSizeTotal, others.StoredBytes/mib, delta)
 	}
 	var sz any = size
 	if size < 0 {
@@ -98,8 +134,8 @@ func (s *Service) checkStored(op errs.Op, img *Image, others Usage, size int64) 
 }
 
 // stageLimit returns the bytes the owner may have staged in all, or -1.
-func (s *Service) stageLimit() int64 {
-	if l := s.opts.Limits; l != nil && l.ImageStageTotal >= 0 {
+func (q quota) stageLimit() int64 {
+	if l := q.unified; l != nil && l.ImageStageTotal >= 0 {
 		return l.ImageStageTotal * mib
 	}
 	return -1
@@ -107,8 +143,8 @@ func (s *Service) stageLimit() int64 {
 
 // checkStagedBytes refuses staging size bytes (-1: not yet known) past
 // image_stage_total.
-func (s *Service) checkStagedBytes(op errs.Op, img *Image, others Usage, size int64) error {
-	limit := s.stageLimit()
+func (q quota) checkStagedBytes(op errs.Op, img *Image, others Usage, size int64) error {
+	limit := q.stageLimit()
 	if limit < 0 {
 		return nil
 	}
@@ -116,44 +152,49 @@ func (s *Service) checkStagedBytes(op errs.Op, img *Image, others Usage, size in
 	if size < 0 && remaining > 0 || size >= 0 && size <= remaining {
 		return nil
 	}
-	return overLimit(op, ownerKey(img), "image_stage_total", s.opts.Limits.ImageStageTotal, others.StagedBytes/mib, max(size, 0)/mib)
+	return overLimit(op, ownerKey(img), "image_stage_total", q.unified.ImageStageTotal, others.StagedBytes/mib, max(size, 0)/mib)
 }
 
+// countsImages reports whether image_count_total applies.
+func (q quota) countsImages() bool { return q.unified != nil && q.unified.ImageCountTotal >= 0 }
+
 // checkCount refuses a new image past image_count_total.
-func (s *Service) checkCount(op errs.Op, img *Image, u Usage) error {
-	if l := s.opts.Limits; l != nil && l.ImageCountTotal >= 0 && u.Images+1 > l.ImageCountTotal {
+func (q quota) checkCount(op errs.Op, img *Image, u Usage) error {
+	if l := q.unified; l != nil && l.ImageCountTotal >= 0 && u.Images+1 > l.ImageCountTotal {
 		return overLimit(op, ownerKey(img), "image_count_total", l.ImageCountTotal, u.Images, 1)
 	}
 	return nil
 }
 
+// countsUploads reports whether image_count_uploading applies.
+func (q quota) countsUploads() bool { return q.unified != nil && q.unified.ImageCountUploading >= 0 }
+
 // checkUploading refuses one more upload past image_count_uploading.
-func (s *Service) checkUploading(op errs.Op, img *Image, others Usage) error {
-	if l := s.opts.Limits; l != nil && l.ImageCountUploading >= 0 && others.Uploading+1 > l.ImageCountUploading {
+func (q quota) checkUploading(op errs.Op, img *Image, others Usage) error {
+	if l := q.unified; l != nil && l.ImageCountUploading >= 0 && others.Uploading+1 > l.ImageCountUploading {
 		return overLimit(op, ownerKey(img), "image_count_uploading", l.ImageCountUploading, others.Uploading+1, 0)
 	}
 	return nil
 }
 
 // counting reports whether uploads are counted against any quota.
-func (s *Service) counting() bool {
-	return s.storageLimit() >= 0 || s.opts.Limits != nil && s.opts.Limits.ImageCountUploading >= 0
-}
+func (q quota) counting() bool { return q.storageLimit() >= 0 || q.countsUploads() }
 
 // byteQuota is the byte quota a transfer counts against: the stored
 // bytes for an upload, the staged bytes for a stage.
 type byteQuota struct {
+	quota
 	limit int64 // bytes, or -1
 	used  func(Usage) int64
 	check func(op errs.Op, img *Image, others Usage, size int64) error
 }
 
-func (s *Service) storedQuota() byteQuota {
-	return byteQuota{s.storageLimit(), func(u Usage) int64 { return u.StoredBytes }, s.checkStored}
+func (q quota) stored() byteQuota {
+	return byteQuota{q, q.storageLimit(), func(u Usage) int64 { return u.StoredBytes }, q.checkStored}
 }
 
-func (s *Service) stagedQuota() byteQuota {
-	return byteQuota{s.stageLimit(), func(u Usage) int64 { return u.StagedBytes }, s.checkStagedBytes}
+func (q quota) staged() byteQuota {
+	return byteQuota{q, q.stageLimit(), func(u Usage) int64 { return u.StagedBytes }, q.checkStagedBytes}
 }
 
 // beginTransfer moves img from queued to status to (saving or uploading)
@@ -164,7 +205,7 @@ func (s *Service) beginTransfer(ctx context.Context, op errs.Op, img *Image, to 
 	next := img.Clone()
 	next.Status = to
 	next.UpdatedAt = s.now().UTC()
-	if q.limit < 0 && (s.opts.Limits == nil || s.opts.Limits.ImageCountUploading < 0) {
+	if q.limit < 0 && !q.countsUploads() {
 		return next, body, s.save(ctx, next, Queued)
 	}
 	var others Usage // the owner's usage by its other images
@@ -173,7 +214,7 @@ func (s *Service) beginTransfer(ctx context.Context, op errs.Op, img *Image, to 
 			return err
 		}
 		others = o
-		return s.checkUploading(op, img, o)
+		return q.checkUploading(op, img, o)
 	})
 	if err != nil || q.limit < 0 {
 		return next, body, err
@@ -206,9 +247,12 @@ type UsageEntry struct {
 func (s *Service) Usage(ctx context.Context, project string) (map[string]UsageEntry, error) {
 	const op errs.Op = "image.Usage"
 	out := map[string]UsageEntry{}
-	l := s.opts.Limits
-	if l == nil {
+	if s.opts.Limits == nil {
 		return out, nil
+	}
+	l, err := s.opts.Limits.ProjectLimits(ctx, project)
+	if err != nil {
+		return nil, errs.E(op, err)
 	}
 	u, err := s.repo.Usage(ctx, project)
 	if err != nil {

@@ -74,8 +74,9 @@ type Options struct {
 	MemberQuota      int
 	// StorageQuota is user_storage_quota in bytes; 0 is unlimited.
 	StorageQuota int64
-	// Limits are the unified limits; nil when use_keystone_limits is off.
-	Limits *Limits
+	// Limits give each project's unified limits; nil when
+	// use_keystone_limits is off.
+	Limits LimitSource
 	// DelayedDelete leaves a deleted image's data for the scrubber.
 	DelayedDelete bool
 	// UploadHeartbeat is how often an upload in progress marks its image

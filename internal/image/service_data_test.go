@@ -296,3 +296,44 @@ func (s *stagedData) Drop(_ context.Context, id string) {
 	defer s.mu.Unlock()
 	s.dropped = append(s.dropped, id)
 }
+
+// flakyLimits is a limit source that can be told it cannot answer, as
+// Keystone's when it is unreachable and nothing is cached.
+type flakyLimits struct {
+	mu   sync.Mutex
+	down bool
+}
+
+func (f *flakyLimits) ProjectLimits(context.Context, string) (image.Limits, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return image.Limits{}, errs.E(errs.Op("test.Limits"), errs.Unavailable, "Keystone is unavailable")
+	}
+	return image.Limits{ImageSizeTotal: -1, ImageStageTotal: -1, ImageCountTotal: -1, ImageCountUploading: -1}, nil
+}
+
+// When the limits cannot be read, everything that adds usage is refused
+// (Unavailable) and leaves the image as it was; nothing is unlimited.
+func TestLimitsUnavailable(t *testing.T) {
+	src := &flakyLimits{}
+	e := newEnv(t, nil, func(o *image.Options) { o.Limits = src })
+	img := rawImage(e)
+	src.mu.Lock()
+	src.down = true
+	src.mu.Unlock()
+	_, err := e.svc.Create(e.as(member("p1")), map[string]any{"name": "b"})
+	checkErr(t, "create", err, errs.Unavailable)
+	err = e.svc.Upload(e.as(member("p1")), img.ID, nil, strings.NewReader("hello"), 5)
+	checkErr(t, "upload", err, errs.Unavailable)
+	_, _, err = e.svc.BeginStage(e.as(member("p1")), img.ID, strings.NewReader("hello"), 5)
+	checkErr(t, "stage", err, errs.Unavailable)
+	_, err = e.svc.Usage(e.as(member("p1")), "p1")
+	checkErr(t, "usage", err, errs.Unavailable)
+	if st := e.stored(img.ID).Status; st != image.Queued || len(e.files()) != 0 {
+		t.Errorf("after refusals: %s, %d files", st, len(e.files()))
+	}
+	if _, err := e.svc.Get(e.as(member("p1")), img.ID); err != nil {
+		t.Errorf("reading the image: %v", err)
+	}
+}

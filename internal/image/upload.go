@@ -40,8 +40,12 @@ func (s *Service) Upload(ctx context.Context, id string, target *store.Store, bo
 		limit = size
 	}
 
+	q, err := s.quotaFor(ctx, op, img)
+	if err != nil {
+		return err
+	}
 	saving, src, err := s.beginTransfer(ctx, op, img, Saving, size,
-		s.storedQuota(), &capReader{r: body, n: limit, announced: size, cap: s.opts.ImageSizeCap})
+		q.stored(), &capReader{r: body, n: limit, announced: size, cap: s.opts.ImageSizeCap})
 	if err != nil {
 		return err
 	}
@@ -71,10 +75,10 @@ func (s *Service) Upload(ctx context.Context, id string, target *store.Store, bo
 	}
 	done.Locations = append(done.Locations, Location{URL: w.Location, Metadata: map[string]any{}, Status: "active"})
 	done.UpdatedAt = s.now().UTC()
-	if s.counting() {
+	if q.counting() {
 		// Decided under the owner's quota lock: uploads racing each other
 		// cannot together take the project past its quota.
-		err = s.saveCounted(context.WithoutCancel(ctx), done, Saving, func(o Usage) error { return s.checkStored(op, img, o, w.Size) })
+		err = s.saveCounted(context.WithoutCancel(ctx), done, Saving, func(o Usage) error { return q.checkStored(op, img, o, w.Size) })
 	} else {
 		err = s.save(context.WithoutCancel(ctx), done, Saving)
 	}

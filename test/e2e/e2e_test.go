@@ -236,6 +236,13 @@ func tryStart(t *testing.T, dir string, attempt int, extraConf string) (*server,
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// The suite's configurations hold no typo: every option they set is
+	// Glint's or Glance's (docs/configuration.md, "unknown options").
+	for _, line := range strings.Split(s.log(), "\n") {
+		if strings.Contains(line, "ignoring unknown configuration option") {
+			t.Errorf("glint serve: %s", line)
+		}
+	}
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {

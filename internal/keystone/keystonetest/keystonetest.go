@@ -336,3 +336,124 @@ func freePort() (int, error) {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
+
+// API sends an admin request (a system-scoped admin token) to Keystone's
+// v3 API and returns the status and the decoded JSON answer (nil when
+// empty).
+func (k *Keystone) API(t testing.TB, method, path string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd *bytes.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, _ := http.NewRequest(method, k.URL+"/v3"+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Auth-Token", k.TokenScoped(t, "admin", map[string]any{"system": map[string]any{"all": true}}))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc map[string]any
+	json.NewDecoder(resp.Body).Decode(&doc) // an empty answer leaves it nil
+	return resp.StatusCode, doc
+}
+
+func (k *Keystone) mustAPI(t testing.TB, want int, method, path string, body any) map[string]any {
+	t.Helper()
+	st, doc := k.API(t, method, path, body)
+	if st != want {
+		t.Fatalf("keystone %s %s: %d %v (want %d)", method, path, st, doc, want)
+	}
+	return doc
+}
+
+// LimitsService is an image service of one test's own in Keystone, with a
+// public, internal and admin endpoint in RegionOne: unified limits
+// registered for it concern no other test. NewLimitsService removes it,
+// with its limits, when the test ends.
+type LimitsService struct {
+	k          *Keystone
+	ServiceID  string
+	EndpointID string // its public endpoint
+	Name       string
+	limits     []string // project limit ids, deleted first
+	registered []string
+}
+
+// NewLimitsService registers an image service named name (unique per
+// test) at url.
+func (k *Keystone) NewLimitsService(t testing.TB, name, url string) *LimitsService {
+	t.Helper()
+	doc := k.mustAPI(t, http.StatusCreated, http.MethodPost, "/services",
+		map[string]any{"service": map[string]any{"type": "image", "name": name, "description": "limits test " + name}})
+	s := &LimitsService{k: k, ServiceID: doc["service"].(map[string]any)["id"].(string), Name: name}
+	for _, iface := range []string{"public", "internal", "admin"} {
+		doc := k.mustAPI(t, http.StatusCreated, http.MethodPost, "/endpoints", map[string]any{"endpoint": map[string]any{
+			"service_id": s.ServiceID, "interface": iface, "url": url, "region_id": "RegionOne"}})
+		if iface == "public" {
+			s.EndpointID = doc["endpoint"].(map[string]any)["id"].(string)
+		}
+	}
+	t.Cleanup(func() {
+		for _, id := range s.limits {
+			k.API(t, http.MethodDelete, "/limits/"+id, nil)
+		}
+		for _, id := range s.registered {
+			k.API(t, http.MethodDelete, "/registered_limits/"+id, nil)
+		}
+		// Deleting the service deletes its endpoints.
+		k.API(t, http.MethodDelete, "/services/"+s.ServiceID, nil)
+	})
+	return s
+}
+
+// Register registers a default limit of the service in RegionOne.
+func (s *LimitsService) Register(t testing.TB, resource string, limit int64) {
+	t.Helper()
+	doc := s.k.mustAPI(t, http.StatusCreated, http.MethodPost, "/registered_limits", map[string]any{"registered_limits": []any{
+		map[string]any{"service_id": s.ServiceID, "region_id": "RegionOne", "resource_name": resource, "default_limit": limit}}})
+	s.registered = append(s.registered, doc["registered_limits"].([]any)[0].(map[string]any)["id"].(string))
+}
+
+// SetProjectLimit gives project (an id) its own limit of resource, or
+// changes it.
+func (s *LimitsService) SetProjectLimit(t testing.TB, project, resource string, limit int64) {
+	t.Helper()
+	_, doc := s.k.API(t, http.MethodGet, "/limits?service_id="+s.ServiceID+"&project_id="+project+"&resource_name="+resource, nil)
+	if items, _ := doc["limits"].([]any); len(items) > 0 {
+		id := items[0].(map[string]any)["id"].(string)
+		s.k.mustAPI(t, http.StatusOK, http.MethodPatch, "/limits/"+id, map[string]any{"limit": map[string]any{"resource_limit": limit}})
+		return
+	}
+	doc = s.k.mustAPI(t, http.StatusCreated, http.MethodPost, "/limits", map[string]any{"limits": []any{
+		map[string]any{"service_id": s.ServiceID, "region_id": "RegionOne", "project_id": project,
+			"resource_name": resource, "resource_limit": limit}}})
+	s.limits = append(s.limits, doc["limits"].([]any)[0].(map[string]any)["id"].(string))
+}
+
+// GlanceUser makes sure Keystone has the user oslo.limit's documentation
+// asks for: "glance" (password glance-pass) with the reader role on the
+// system scope. It returns the name and the password.
+func (k *Keystone) GlanceUser(t testing.TB) (string, string) {
+	t.Helper()
+	const name, password = "glance", "glance-pass"
+	mu.Lock()
+	defer mu.Unlock()
+	_, doc := k.API(t, http.MethodGet, "/users?name="+name, nil)
+	var uid string
+	if items, _ := doc["users"].([]any); len(items) > 0 {
+		uid = items[0].(map[string]any)["id"].(string)
+	} else {
+		doc := k.mustAPI(t, http.StatusCreated, http.MethodPost, "/users",
+			map[string]any{"user": map[string]any{"name": name, "domain_id": "default", "password": password}})
+		uid = doc["user"].(map[string]any)["id"].(string)
+	}
+	_, roles := k.API(t, http.MethodGet, "/roles?name=reader", nil)
+	rid := roles["roles"].([]any)[0].(map[string]any)["id"].(string)
+	k.mustAPI(t, http.StatusNoContent, http.MethodPut, "/system/users/"+uid+"/roles/"+rid, nil)
+	return name, password
+}
