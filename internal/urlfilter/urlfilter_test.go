@@ -74,6 +74,16 @@ func TestCheck(t *testing.T) {
 		{deny, "http://127.0.0.2/", true},
 		{Options{AllowedHosts: []string{"127.0.0.1"}, AllowPrivate: true}, "http://[::ffff:127.0.0.1]:8/", true},
 		{Options{AllowedHosts: []string{"127.0.0.1"}, AllowPrivate: true}, "http://127.1/", false},
+		// An address the operator names in allowed_hosts may be private;
+		// the others stay refused, and so do ports not allowed.
+		{Options{AllowedHosts: []string{"127.0.0.1"}, AllowedPorts: []int{8}}, "http://127.0.0.1:8/img", true},
+		{Options{AllowedHosts: []string{"127.0.0.1"}, AllowedPorts: []int{8}}, "http://[::ffff:127.0.0.1]:8/", true},
+		{Options{AllowedHosts: []string{"127.0.0.1"}, AllowedPorts: []int{8}}, "http://127.0.0.1:9/img", false},
+		{Options{AllowedHosts: []string{"127.0.0.1"}, AllowedPorts: []int{8}}, "http://127.1:8/", false},
+		{Options{AllowedHosts: []string{"127.0.0.1", "10.0.0.1"}}, "http://10.0.0.1/", true},
+		{Options{AllowedHosts: []string{"127.0.0.1"}}, "http://127.0.0.2/", false},
+		{Options{AllowedHosts: []string{"[::1]", "::1"}}, "http://[::1]/", true},
+		{Options{DisallowedHosts: []string{"8.8.8.8"}}, "http://127.0.0.1/", false},
 	} {
 		err := c.o.Check(c.uri)
 		if (err == nil) != c.pass {
