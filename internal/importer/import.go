@@ -78,7 +78,9 @@ func (im *Importer) Import(ctx context.Context, id string, req *Request) error {
 		return errs.Errorf(op, errs.Invalid, "All_stores_must_succeed can only be set with enabled_backends %s", noneIfEmpty(req.URI))
 	}
 	if method == MethodWebDownload {
-		if err := im.opts.Filter.Check(req.URI); err != nil {
+		// As Glance: what the filter refuses, the unresolvable host
+		// included, is a 400 here; what fails later fails the task.
+		if err := im.opts.Filter.CheckResolve(ctx, req.URI); err != nil {
 			return errs.E(op, err)
 		}
 	}

@@ -95,6 +95,33 @@ func (o Options) passes(u *url.URL) bool {
 	return true
 }
 
+// CheckResolve is Check plus what Glance's filter judges at the API
+// since its SSRF hardening (Glance 25.1's Debian updates, master): a host
+// name must resolve, and to at least one address a fetch may connect to
+// (CheckAddr, or any address when the host is named in AllowedHosts). An
+// import refused here is a 400 rather than a failed task. The dialler
+// still judges the address it connects to, so a name that resolves
+// differently later (DNS rebinding) is still caught.
+func (o Options) CheckResolve(ctx context.Context, raw string) error {
+	if err := o.Check(raw); err != nil {
+		return err
+	}
+	u, _ := url.Parse(raw) // Check parsed it
+	host, _ := canonHost(u.Hostname())
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil // an address: Check judged it
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err == nil {
+		for _, a := range addrs {
+			if o.named(host) || o.CheckAddr(a) == nil {
+				return nil
+			}
+		}
+	}
+	return errs.Errorf(op, errs.Invalid, "URI for web-download does not pass filtering: %s", raw)
+}
+
 // named reports whether host, in canonHost's form, is one the operator
 // lists in allowed_hosts: naming an address there, or a name, is the
 // operator saying it is meant to be reached, private or not (the way
