@@ -626,6 +626,27 @@ func TestImportMethodsDisabled(t *testing.T) {
 	}
 }
 
+// TestGlanceDownloadRequest: Glance's API refuses a glance-download
+// request without a region or a remote image id, or with an id that is
+// not a UUID (Tempest's test_image_glance_download_import_bad_uuid);
+// past those checks Glint says the method is not available yet.
+func TestGlanceDownloadRequest(t *testing.T) {
+	e := newImportEnv(t, importOpts{methods: []string{"glance-direct", "glance-download"}})
+	id := e.create(rawBare)
+	for _, c := range []struct{ body, want string }{
+		{`{"method":{"name":"glance-download","glance_image_id":"` + id + `"}}`, "'glance_region' needs to be set for glance-download import method"},
+		{`{"method":{"name":"glance-download","glance_region":"RegionOne"}}`, "'glance_image_id' needs to be set for glance-download import method"},
+		{`{"method":{"name":"glance-download","glance_region":"RegionOne","glance_image_id":"not-a-uuid"}}`, "Remote image id does not look like a UUID: not-a-uuid"},
+		{`{"method":{"name":"glance-download","glance_region":"RegionOne","glance_image_id":7}}`, "Remote image id does not look like a UUID: 7"},
+		{`{"method":{"name":"glance-download","glance_region":"RegionOne","glance_image_id":"` + id + `"}}`, "not available in this version of Glint"},
+	} {
+		wantStatus(t, c.body, e.importReq(id, c.body), 400, c.want)
+	}
+	if img := e.show(id); img["status"] != "queued" {
+		t.Errorf("status %v after refused imports, want queued", img["status"])
+	}
+}
+
 // Two nodes share a database but not a staging area: an image staged on
 // one is imported through the other, which forwards the request to the
 // node holding the data (os_glance_stage_host).

@@ -20,6 +20,10 @@ const (
 type Request struct {
 	Method               string
 	URI                  string // web-download
+	// glance-download: the image to copy and where its Image API is. Set
+	// tells whether the body named each.
+	GlanceRegion, GlanceImageID       any
+	HasGlanceRegion, HasGlanceImageID bool
 	Stores               []string
 	AllStores            bool
 	AllStoresMustSucceed bool
@@ -92,5 +96,7 @@ func ParseRequest(body []byte, enabled []string) (*Request, error) {
 	if u, ok := method["uri"]; ok {
 		req.URI, _ = u.(string)
 	}
+	req.GlanceRegion, req.HasGlanceRegion = method["glance_region"]
+	req.GlanceImageID, req.HasGlanceImageID = method["glance_image_id"]
 	return req, nil
 }
