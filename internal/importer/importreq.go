@@ -18,15 +18,15 @@ const (
 
 // Request is the body of POST /v2/images/{id}/import.
 type Request struct {
-	Method               string
-	URI                  string // web-download
+	Method string
+	URI    string // web-download
 	// glance-download: the image to copy and where its Image API is. Set
 	// tells whether the body named each.
 	GlanceRegion, GlanceImageID       any
 	HasGlanceRegion, HasGlanceImageID bool
-	Stores               []string
-	AllStores            bool
-	AllStoresMustSucceed bool
+	Stores                            []string
+	AllStores                         bool
+	AllStoresMustSucceed              bool
 	// HeaderStore is the request's X-Image-Meta-Store header, which
 	// names the store of an import when the body names none.
 	HeaderStore string
