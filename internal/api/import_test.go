@@ -671,13 +671,32 @@ func testImportTwoNodes(t *testing.T, dbURL string) {
 		t.Errorf("a's staging area holds %v", f)
 	}
 
+	// A staged image deleted through b is deleted by a, the stage host,
+	// with its staged data, as in Glance (Tempest's test_remote_delete).
+	id = a.create(rawBare)
+	wantStatus(t, "stage on a", a.stage(id, data), 204, "")
+	wantStatus(t, "delete through b", b.do("DELETE", "/v2/images/"+id, nil), 204, "")
+	if st := b.do("GET", "/v2/images/"+id, nil).status; st != 404 {
+		t.Errorf("after delete through b: image answers %d, want 404", st)
+	}
+	if f := a.stagingFiles(); len(f) != 0 {
+		t.Errorf("a's staging area holds %v after the delete through b", f)
+	}
+
 	// The stage host is down: 504, and the image stays staged.
 	id = a.create(rawBare)
 	wantStatus(t, "stage on a", a.stage(id, data), 204, "")
+	staged := a.create(rawBare)
+	wantStatus(t, "stage on a", a.stage(staged, data), 204, "")
 	a.srv.Close()
 	wantStatus(t, "import through b with a down", b.importReq(id, `{"method":{"name":"glance-direct"}}`), 504, "Stage host is unavailable")
 	if img := b.show(id); img["status"] != "uploading" {
 		t.Errorf("after a failed forward: %v", img["status"])
+	}
+	// A delete through b with a down deletes the image there all the same.
+	wantStatus(t, "delete through b with a down", b.do("DELETE", "/v2/images/"+staged, nil), 204, "")
+	if st := b.do("GET", "/v2/images/"+staged, nil).status; st != 404 {
+		t.Errorf("after delete through b with a down: image answers %d, want 404", st)
 	}
 }
 
