@@ -1,6 +1,6 @@
 # Glint: the two commands a newcomer needs are `make run` and `make test`.
 
-.PHONY: run test test-short test-litestream build
+.PHONY: run test test-short test-litestream test-tempest build
 
 # Run Glint on its embedded default: SQLite and the filesystem store under
 # ./glint-data, serving the Image API on http://127.0.0.1:9292.
@@ -23,6 +23,12 @@ test-short:
 # time, which takes minutes.
 test-litestream:
 	GLINT_LITESTREAM=1 go test -count=1 -run 'TestLitestream$$' -v ./test/e2e/
+
+# Opt-in: Tempest's image suite (Debian's tempest package) against the
+# glint binary with Keystone and PostgreSQL (test/tempest); installs
+# tempest when missing. It takes many minutes, most of them in Keystone.
+test-tempest:
+	./scripts/test-tempest
 
 build:
 	go build -o glint ./cmd/glint

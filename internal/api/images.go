@@ -103,6 +103,21 @@ func (s *Server) showImage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) error {
+	// As Glance: an image staged on another node is deleted through that
+	// node, which removes the staged data with it. When that node cannot
+	// be asked, or fails, this one deletes the image and the data stays
+	// there until that node's staging sweep.
+	if im := s.cfg.Importer; im != nil && r.Header.Get(proxiedHeader) == "" {
+		if host := im.StagedElsewhere(r.Context(), r.PathValue("id")); host != "" {
+			a, err := s.forward(r, host, http.MethodDelete, "", nil)
+			if err == nil && a.status < 500 {
+				a.relay(w)
+				return nil
+			}
+			s.log.WarnContext(r.Context(), "the stage host did not delete the image; deleting it here", "image_id", r.PathValue("id"),
+				"stage_host", host, "status", a.status, "err", err)
+		}
+	}
 	if err := s.images.Delete(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}

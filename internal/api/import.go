@@ -110,11 +110,11 @@ func (s *Server) importImage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// proxiedHeader marks an import request one node forwards to another, so
-// that it is never forwarded again.
+// proxiedHeader marks a request one node forwards to another (an import
+// or a delete of staged data), so that it is never forwarded again.
 const proxiedHeader = "X-Glint-Proxied-Import"
 
-// newProxyClient is the client that forwards imports between nodes. It
+// newProxyClient is the client that forwards requests between nodes. It
 // follows no redirect: the caller's token goes to the stage host only,
 // never to wherever that host might point.
 func newProxyClient() *http.Client {
@@ -128,14 +128,47 @@ func newProxyClient() *http.Client {
 // does not answer, 502 when the exchange fails otherwise. The answer it
 // relays, an error or not, is the other node's.
 func (s *Server) proxyImport(w http.ResponseWriter, r *http.Request, host string, body []byte) error {
-	const op errs.Op = "api.proxyImport"
+	a, err := s.forward(r, host, http.MethodPost, "/import", body)
+	if err != nil {
+		return err
+	}
+	a.relay(w)
+	return nil
+}
+
+// answer is another node's answer to a forwarded request.
+type answer struct {
+	status      int
+	contentType string
+	body        []byte
+}
+
+func (a answer) relay(w http.ResponseWriter) {
+	if a.contentType != "" {
+		w.Header().Set("Content-Type", a.contentType)
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(a.body)))
+	w.WriteHeader(a.status)
+	w.Write(a.body)
+}
+
+// forward sends r's request for the image (method, the image's path plus
+// suffix, body) to host with the caller's headers, marked as forwarded.
+// The error, when that node cannot be asked, is Glance's 504 (no answer)
+// or 502.
+func (s *Server) forward(r *http.Request, host, method, suffix string, body []byte) (answer, error) {
+	const op errs.Op = "api.forward"
 	unavailable := func(status int, err error) error {
 		return &httpError{status: status, err: errs.E(op, "Stage host is unavailable", err)}
 	}
-	target := strings.TrimSuffix(host, "/") + "/v2/images/" + url.PathEscape(r.PathValue("id")) + "/import"
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, target, bytes.NewReader(body))
+	target := strings.TrimSuffix(host, "/") + "/v2/images/" + url.PathEscape(r.PathValue("id")) + suffix
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(r.Context(), method, target, rd)
 	if err != nil {
-		return unavailable(http.StatusBadGateway, err)
+		return answer{}, unavailable(http.StatusBadGateway, err)
 	}
 	for k, v := range r.Header {
 		switch http.CanonicalHeaderKey(k) {
@@ -145,27 +178,19 @@ func (s *Server) proxyImport(w http.ResponseWriter, r *http.Request, host string
 		}
 	}
 	req.Header.Set(proxiedHeader, "1")
-	s.log.InfoContext(r.Context(), "forwarding import to the node holding the staged data", "request_id", requestID(r),
-		"image_id", r.PathValue("id"), "stage_host", host)
+	s.log.InfoContext(r.Context(), "forwarding a request to the node holding the staged data", "request_id", requestID(r),
+		"image_id", r.PathValue("id"), "method", method, "stage_host", host)
 	resp, err := s.proxy.Do(req)
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.ECONNREFUSED) {
-			return unavailable(http.StatusGatewayTimeout, err)
+			return answer{}, unavailable(http.StatusGatewayTimeout, err)
 		}
-		return unavailable(http.StatusBadGateway, err)
+		return answer{}, unavailable(http.StatusBadGateway, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxJSONBody))
-	for _, k := range []string{"Content-Type"} {
-		if v := resp.Header.Get(k); v != "" {
-			w.Header().Set(k, v)
-		}
-	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(resp.StatusCode)
-	w.Write(b)
-	return nil
+	return answer{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), body: b}, nil
 }
 
 // dbTime is how Glance's GET /v2/images/{id}/tasks renders timestamps:

@@ -18,6 +18,11 @@ var opColumns = map[string]bool{"name": true, "id": true, "status": true, "conta
 // Filters that compare a core column literally.
 var plainColumns = map[string]bool{"owner": true, "checksum": true, "os_hash_value": true, "os_hash_algo": true}
 
+// Integer columns: Glance compares any image column a query names by
+// equality (not only the documented filters), and takes KEY_min and
+// KEY_max as bounds on it; only the other keys are custom properties.
+var intColumns = map[string]bool{"size": true, "virtual_size": true, "min_disk": true, "min_ram": true}
+
 // parseListQuery turns GET /v2/images parameters into a ListQuery with
 // Glance's 400s for what it refuses.
 func parseListQuery(raw string, defLimit, maxLimit int) (image.ListQuery, error) {
@@ -144,16 +149,24 @@ func parseListQuery(raw string, defLimit, maxLimit int) (image.ListQuery, error)
 			}
 		case k == "tag":
 			q.Tags = append(q.Tags, vs...)
-		case k == "size_min" || k == "size_max":
+		case (strings.HasSuffix(k, "_min") || strings.HasSuffix(k, "_max")) && intColumns[k[:len(k)-4]]:
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
 				return bad("Unable to filter on a range with a non-numeric value.")
 			}
 			o := image.OpGte
-			if k == "size_max" {
+			if strings.HasSuffix(k, "_max") {
 				o = image.OpLte
 			}
-			q.Filters = append(q.Filters, image.Filter{Field: "size", Op: o, Int: n})
+			q.Filters = append(q.Filters, image.Filter{Field: k[:len(k)-4], Op: o, Int: n})
+		case intColumns[k]:
+			// Glance leaves a non-number to the database (no match on
+			// SQLite, an error on PostgreSQL); a clear 400 instead.
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return bad("Invalid value '%s' for '%s' filter: it must be an integer.", v, k)
+			}
+			q.Filters = append(q.Filters, image.Filter{Field: k, Op: image.OpEq, Int: n})
 		case k == "created_at" || k == "updated_at":
 			o, ts := image.OpEq, v
 			if before, after, ok := strings.Cut(v, ":"); ok && isTimeOp(before) {

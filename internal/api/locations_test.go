@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -47,12 +49,19 @@ type locOpts struct {
 	directURL bool                     // show_image_direct_url on
 	adjust    func(o *image.Options)   // more service options
 	filter    func(*urlfilter.Options) // the location filter
-	authz     image.Authorizer
+	// allowed names hosts and ports in [import_filtering_opts] for both
+	// the location filter and the HTTP store, as the app configures them.
+	allowed *urlfilter.Options
+	authz   image.Authorizer
 }
 
 func newLocEnv(t *testing.T, o locOpts) *env {
 	t.Helper()
-	hs, err := httpstore.New(httpstore.Options{Filter: urlfilter.Options{AllowPrivate: !o.private}})
+	storeFilter := urlfilter.Options{AllowPrivate: !o.private}
+	if o.allowed != nil {
+		storeFilter.AllowedHosts, storeFilter.AllowedPorts = o.allowed.AllowedHosts, o.allowed.AllowedPorts
+	}
+	hs, err := httpstore.New(httpstore.Options{Filter: storeFilter})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +73,9 @@ func newLocEnv(t *testing.T, o locOpts) *env {
 		},
 		svc: func(so *image.Options) {
 			so.LocationFilter = urlfilter.Options{AllowPrivate: true}
+			if o.allowed != nil {
+				so.LocationFilter = storeFilter
+			}
 			if o.filter != nil {
 				o.filter(&so.LocationFilter)
 			}
@@ -282,6 +294,24 @@ func TestLocationsFiltered(t *testing.T) {
 	private := newLocEnv(t, locOpts{private: true})
 	id = private.createAs(rawBare)
 	expect(t, "loopback refused by the store", private.patch(id, addLoc(web.URL+"/a", "")), 400, "Invalid location")
+
+	// The operator names the loopback server in allowed_hosts and its port
+	// in allowed_ports (as Tempest's setup does): the location is added
+	// and read although private targets are otherwise refused.
+	u, _ := url.Parse(web.URL)
+	port, _ := strconv.Atoi(u.Port())
+	named := newLocEnv(t, locOpts{private: true, allowed: &urlfilter.Options{AllowedHosts: []string{"127.0.0.1"}, AllowedPorts: []int{port}}})
+	id = named.createAs(rawBare)
+	expect(t, "allow-listed loopback", named.patch(id, addLoc(web.URL+"/a", "")), 200, "")
+	if got := named.showAs(id)["status"]; got != "active" {
+		t.Errorf("status %v after adding an allow-listed location, want active", got)
+	}
+	if r := named.do("GET", "/v2/images/"+id+"/file", nil, "X-Roles", "member", "X-Project-Id", "p1"); r.status != 200 {
+		t.Errorf("download from an allow-listed location: %d %s", r.status, r.body)
+	}
+	other := newLocEnv(t, locOpts{private: true, allowed: &urlfilter.Options{AllowedHosts: []string{"127.0.0.2"}, AllowedPorts: []int{port}}})
+	id = other.createAs(rawBare)
+	expect(t, "loopback not named", other.patch(id, addLoc(web.URL+"/a", "")), 400, "Invalid location")
 }
 
 // TestLocationsQuota: every location of an image counts its size against

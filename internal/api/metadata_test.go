@@ -299,6 +299,14 @@ func testListFiltersAndPaging(t *testing.T, dbURL string) {
 		{"status=active", "alpha"},
 		{"size_min=5&size_max=5", "alpha"},
 		{"size_min=6", ""},
+		{"size=5", "alpha"},
+		{"size=6", ""},
+		{"min_disk=0&min_ram=0&name=in:alpha,beta&sort=name:asc", "alpha beta"},
+		{"min_ram=1", ""},
+		{"min_disk_max=0&min_disk_min=0&name=beta", "beta"},
+		{"virtual_size=5", "alpha"},
+		{"virtual_size_min=6", ""},
+		{"container_format=ovf", "gamma,delta"},
 		{"created_at=lte:2999-01-01T00:00:00Z&sort=name:asc&name=in:alpha,beta", "alpha beta"},
 		{"created_at=gt:2999-01-01T00:00:00Z", ""},
 	}
@@ -312,7 +320,7 @@ func testListFiltersAndPaging(t *testing.T, dbURL string) {
 	}
 	for _, q := range []string{"limit=x", "limit=-1", "sort_key=owner", "sort_dir=up", "sort=name&sort_key=name",
 		"visibility=everyone", "os_hidden=yes", "protected=1", "changes-since=2020-01-01", "marker=nope",
-		"name=" + url.QueryEscape(`in:"a,b`), "name=like:x", "size_min=big", "created_at=gt:yesterday",
+		"name=" + url.QueryEscape(`in:"a,b`), "name=like:x", "size_min=big", "size=big", "min_ram=1.5", "created_at=gt:yesterday",
 		"sort_key=name&sort_key=id&sort_dir=asc&sort_dir=desc&sort_dir=asc", "member_status=maybe"} {
 		if _, r := names(q); r.status != 400 {
 			t.Errorf("?%s: status %d, want 400", q, r.status)

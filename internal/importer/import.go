@@ -50,6 +50,9 @@ func (im *Importer) Import(ctx context.Context, id string, req *Request) error {
 		return errs.E(op, errs.Conflict, "'disk_format' needs to be set before import")
 	}
 	if method == MethodGlanceDownload {
+		if err := checkGlanceDownload(req); err != nil {
+			return errs.E(op, err)
+		}
 		return errs.E(op, errs.Invalid, "The glance-download import method needs Keystone and is not available in this version of Glint")
 	}
 	if method == MethodCopyImage {
@@ -78,7 +81,9 @@ func (im *Importer) Import(ctx context.Context, id string, req *Request) error {
 		return errs.Errorf(op, errs.Invalid, "All_stores_must_succeed can only be set with enabled_backends %s", noneIfEmpty(req.URI))
 	}
 	if method == MethodWebDownload {
-		if err := im.opts.Filter.Check(req.URI); err != nil {
+		// As Glance: what the filter refuses, the unresolvable host
+		// included, is a 400 here; what fails later fails the task.
+		if err := im.opts.Filter.CheckResolve(ctx, req.URI); err != nil {
 			return errs.E(op, err)
 		}
 	}
@@ -124,6 +129,23 @@ func (im *Importer) Import(ctx context.Context, id string, req *Request) error {
 		return errs.E(op, err)
 	}
 	im.enqueue(&job{task: t, req: req, caller: a, stores: stores})
+	return nil
+}
+
+// checkGlanceDownload refuses a glance-download request as Glance's API
+// does, before any task: the region and the remote image's id are
+// required, and the id must read as a UUID.
+func checkGlanceDownload(req *Request) error {
+	const op errs.Op = "importer.checkGlanceDownload"
+	if !req.HasGlanceRegion {
+		return errs.E(op, errs.Invalid, "'glance_region' needs to be set for glance-download import method")
+	}
+	if !req.HasGlanceImageID {
+		return errs.E(op, errs.Invalid, "'glance_image_id' needs to be set for glance-download import method")
+	}
+	if s, ok := req.GlanceImageID.(string); !ok || uuid.Validate(s) != nil {
+		return errs.Errorf(op, errs.Invalid, "Remote image id does not look like a UUID: %v", req.GlanceImageID)
+	}
 	return nil
 }
 

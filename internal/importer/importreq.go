@@ -18,11 +18,15 @@ const (
 
 // Request is the body of POST /v2/images/{id}/import.
 type Request struct {
-	Method               string
-	URI                  string // web-download
-	Stores               []string
-	AllStores            bool
-	AllStoresMustSucceed bool
+	Method string
+	URI    string // web-download
+	// glance-download: the image to copy and where its Image API is. Set
+	// tells whether the body named each.
+	GlanceRegion, GlanceImageID       any
+	HasGlanceRegion, HasGlanceImageID bool
+	Stores                            []string
+	AllStores                         bool
+	AllStoresMustSucceed              bool
 	// HeaderStore is the request's X-Image-Meta-Store header, which
 	// names the store of an import when the body names none.
 	HeaderStore string
@@ -92,5 +96,7 @@ func ParseRequest(body []byte, enabled []string) (*Request, error) {
 	if u, ok := method["uri"]; ok {
 		req.URI, _ = u.(string)
 	}
+	req.GlanceRegion, req.HasGlanceRegion = method["glance_region"]
+	req.GlanceImageID, req.HasGlanceImageID = method["glance_image_id"]
 	return req, nil
 }

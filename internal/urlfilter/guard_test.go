@@ -62,6 +62,10 @@ func TestClientFirstHop(t *testing.T) {
 		{"disallowed address by name", urlfilter.Options{AllowPrivate: true, DisallowedHosts: []string{"127.0.0.1"}},
 			"http://localhost:" + data + "/img", "disallowed host"},
 		{"not http", urlfilter.Options{AllowPrivate: true}, "ftp://127.0.0.1:" + data + "/img", "does not pass filtering"},
+		{"named host, other address", urlfilter.Options{AllowedHosts: []string{"127.0.0.2", "localhost"}, AllowedPorts: []int{urlfiltertest.Port(t, w.Data)}},
+			"http://127.0.0.1:" + data + "/img", "does not pass filtering"},
+		{"named host, other port", urlfilter.Options{AllowedHosts: []string{"localhost"}, AllowedPorts: []int{urlfiltertest.Port(t, w.Data)}},
+			"http://localhost:" + secret + "/img", "does not pass filtering"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			resp, err := c.o.Client(urlfilter.ClientOptions{Timeout: 30 * time.Second}).Get(c.url)
@@ -75,6 +79,16 @@ func TestClientFirstHop(t *testing.T) {
 	}
 	if n := w.SecretHits.Load(); n != 0 {
 		t.Errorf("the forbidden server was asked %d times", n)
+	}
+	// A host the operator names in allowed_hosts is reached although its
+	// address is loopback: named as an address, or by name.
+	for _, host := range []string{"127.0.0.1", "localhost"} {
+		o := urlfilter.Options{AllowedHosts: []string{host}, AllowedPorts: []int{urlfiltertest.Port(t, w.Data)}}
+		resp, err := o.Get(context.Background(), o.Client(urlfilter.ClientOptions{Timeout: 30 * time.Second}), "http://"+host+":"+data+"/img")
+		if err != nil {
+			t.Fatalf("allowed_hosts [%s]: %v", host, err)
+		}
+		resp.Body.Close()
 	}
 	// The network failing is not a refusal.
 	resp, err := w.Filter.Client(urlfilter.ClientOptions{}).Get(w.Data.URL + "/img")

@@ -1,7 +1,8 @@
 // Package urlfilter decides which URLs Glint may fetch on a user's behalf
 // (web-download, the legacy import task, http locations): Glance's
 // [import_filtering_opts] (schemes, hosts, ports), plus Glint's refusal of
-// loopback, private and link-local addresses. Client is the one guarded
+// loopback, private and link-local addresses that the operator has not
+// named in allowed_hosts. Client is the one guarded
 // HTTP client every such fetch uses: it checks the URL of every hop,
 // redirects included, and every address it actually connects to.
 package urlfilter
@@ -34,7 +35,9 @@ type Options struct {
 	DisallowedPorts   []int
 	// AllowPrivate lets a fetch reach loopback, private (RFC 1918, ULA),
 	// link-local, CGNAT and other non-global addresses. Glance 25.1 has no
-	// such check; Glint refuses them unless this is set.
+	// such check; Glint refuses them unless this is set, or unless the
+	// operator names the host (an address, or a name and whatever it
+	// resolves to) in AllowedHosts.
 	AllowPrivate bool
 }
 
@@ -86,10 +89,45 @@ func (o Options) passes(u *url.URL) bool {
 			return false
 		}
 	}
-	if ip, err := netip.ParseAddr(host); err == nil && o.CheckAddr(ip) != nil {
+	if ip, err := netip.ParseAddr(host); err == nil && !o.named(host) && o.CheckAddr(ip) != nil {
 		return false
 	}
 	return true
+}
+
+// CheckResolve is Check plus what Glance's filter judges at the API
+// since its SSRF hardening (Glance 25.1's Debian updates, master): a host
+// name must resolve, and to at least one address a fetch may connect to
+// (CheckAddr, or any address when the host is named in AllowedHosts). An
+// import refused here is a 400 rather than a failed task. The dialler
+// still judges the address it connects to, so a name that resolves
+// differently later (DNS rebinding) is still caught.
+func (o Options) CheckResolve(ctx context.Context, raw string) error {
+	if err := o.Check(raw); err != nil {
+		return err
+	}
+	u, _ := url.Parse(raw) // Check parsed it
+	host, _ := canonHost(u.Hostname())
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil // an address: Check judged it
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err == nil {
+		for _, a := range addrs {
+			if o.named(host) || o.CheckAddr(a) == nil {
+				return nil
+			}
+		}
+	}
+	return errs.Errorf(op, errs.Invalid, "URI for web-download does not pass filtering: %s", raw)
+}
+
+// named reports whether host, in canonHost's form, is one the operator
+// lists in allowed_hosts: naming an address there, or a name, is the
+// operator saying it is meant to be reached, private or not (the way
+// Glance's functional tests and devstack allow-list 127.0.0.1).
+func (o Options) named(host string) bool {
+	return host != "" && slices.Contains(canonHosts(o.AllowedHosts), host)
 }
 
 // canonHost is the form of a URL's host that the host lists and the
@@ -202,7 +240,7 @@ type ClientOptions struct {
 // Every hop, the first request and each redirect alike, must pass Check;
 // every connection's address, as dialled after DNS (so DNS rebinding
 // cannot slip a private address in after Check), must pass CheckAddr
-// and the port lists; at most MaxRedirects redirects are followed; and no
+// (unless the URL's host is named in AllowedHosts) and the port lists; at most MaxRedirects redirects are followed; and no
 // proxy from the environment is used, as a proxy would dial for us. An
 // error that is the guard refusing, rather than the network failing,
 // satisfies Refused.
@@ -211,19 +249,35 @@ func (o Options) Client(c ClientOptions) *http.Client {
 	if maxRedirects <= 0 {
 		maxRedirects = 10
 	}
-	d := &net.Dialer{
-		Timeout:   30 * time.Second,
-		KeepAlive: 30 * time.Second,
-		Control: func(_, address string, _ syscall.RawConn) error {
-			if err := o.checkDial(address); err != nil {
-				return &refusal{err}
+	dialer := func(o Options) *net.Dialer {
+		return &net.Dialer{
+			Timeout:   30 * time.Second,
+			KeepAlive: 30 * time.Second,
+			Control: func(_, address string, _ syscall.RawConn) error {
+				if err := o.checkDial(address); err != nil {
+					return &refusal{err}
+				}
+				return nil
+			},
+		}
+	}
+	d := dialer(o)
+	// A host the operator named in allowed_hosts may resolve to a
+	// private address; the port lists still apply to it.
+	trusted := o
+	trusted.AllowPrivate = true
+	named := dialer(trusted)
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		if host, _, err := net.SplitHostPort(address); err == nil {
+			if h, ok := canonHost(host); ok && o.named(h) {
+				return named.DialContext(ctx, network, address)
 			}
-			return nil
-		},
+		}
+		return d.DialContext(ctx, network, address)
 	}
 	tr := &http.Transport{
 		Proxy:                 nil,
-		DialContext:           d.DialContext,
+		DialContext:           dial,
 		TLSClientConfig:       c.TLS,
 		TLSHandshakeTimeout:   30 * time.Second,
 		ResponseHeaderTimeout: 60 * time.Second,

@@ -1,6 +1,7 @@
 package urlfilter
 
 import (
+	"context"
 	"net/netip"
 	"strings"
 	"testing"
@@ -74,12 +75,50 @@ func TestCheck(t *testing.T) {
 		{deny, "http://127.0.0.2/", true},
 		{Options{AllowedHosts: []string{"127.0.0.1"}, AllowPrivate: true}, "http://[::ffff:127.0.0.1]:8/", true},
 		{Options{AllowedHosts: []string{"127.0.0.1"}, AllowPrivate: true}, "http://127.1/", false},
+		// An address the operator names in allowed_hosts may be private;
+		// the others stay refused, and so do ports not allowed.
+		{Options{AllowedHosts: []string{"127.0.0.1"}, AllowedPorts: []int{8}}, "http://127.0.0.1:8/img", true},
+		{Options{AllowedHosts: []string{"127.0.0.1"}, AllowedPorts: []int{8}}, "http://[::ffff:127.0.0.1]:8/", true},
+		{Options{AllowedHosts: []string{"127.0.0.1"}, AllowedPorts: []int{8}}, "http://127.0.0.1:9/img", false},
+		{Options{AllowedHosts: []string{"127.0.0.1"}, AllowedPorts: []int{8}}, "http://127.1:8/", false},
+		{Options{AllowedHosts: []string{"127.0.0.1", "10.0.0.1"}}, "http://10.0.0.1/", true},
+		{Options{AllowedHosts: []string{"127.0.0.1"}}, "http://127.0.0.2/", false},
+		{Options{AllowedHosts: []string{"[::1]", "::1"}}, "http://[::1]/", true},
+		{Options{DisallowedHosts: []string{"8.8.8.8"}}, "http://127.0.0.1/", false},
 	} {
 		err := c.o.Check(c.uri)
 		if (err == nil) != c.pass {
 			t.Errorf("%+v Check(%q) = %v, want pass=%v", c.o, c.uri, err, c.pass)
 		}
 		if err != nil && !strings.Contains(err.Error(), "does not pass filtering") {
+			t.Errorf("message: %v", err)
+		}
+	}
+}
+
+// TestCheckResolve: a web-download host must resolve, to an address a
+// fetch may reach, unless the operator named it.
+func TestCheckResolve(t *testing.T) {
+	for _, c := range []struct {
+		o    Options
+		uri  string
+		pass bool
+	}{
+		{Defaults(), "http://does-not.exist.invalid/no/possible/way", false},
+		{Defaults(), "http://localhost/img", false}, // loopback only
+		{Options{AllowedHosts: []string{"localhost"}}, "http://localhost/img", true},
+		{Options{AllowPrivate: true}, "http://localhost/img", true},
+		{Options{AllowPrivate: true}, "http://does-not.exist.invalid/", false},
+		{Defaults(), "http://127.0.0.1/img", false},
+		{Options{AllowedHosts: []string{"127.0.0.1"}}, "http://127.0.0.1/img", true},
+		{Defaults(), "http://8.8.8.8/img", true}, // an address: nothing to resolve
+		{Defaults(), "ftp://8.8.8.8/img", false},
+	} {
+		err := c.o.CheckResolve(context.Background(), c.uri)
+		if (err == nil) != c.pass {
+			t.Errorf("%+v CheckResolve(%q) = %v, want pass=%v", c.o, c.uri, err, c.pass)
+		}
+		if err != nil && !strings.Contains(err.Error(), "URI for web-download does not pass filtering: "+c.uri) {
 			t.Errorf("message: %v", err)
 		}
 	}
