@@ -242,6 +242,7 @@ func imageOptions(cfg *config.Config, authz *Authorization) image.Options {
 		ShowLocations:    cfg.ShowMultipleLocations,
 		LocationQuota:    cfg.ImageLocationQuota,
 		LocationFilter:   locationFilter(cfg),
+		MultiStore:       len(cfg.EnabledBackends) > 0,
 	}
 }
 
