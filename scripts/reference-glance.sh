@@ -113,7 +113,11 @@ write_config() {
   mkdir -p "$DIR/images" "$DIR/staging" "$DIR/tasks_store" "$DIR/work" "$DIR/lock"
   # Paste config: Debian's file, copied so that the run does not depend on
   # /etc/glance permissions; healthcheck disable-file pointed into DIR.
-  sed "s#^disable_by_file_path = .*#disable_by_file_path = $DIR/healthcheck_disable#" \
+  # The cors filter builds its own oslo.config object, which reads
+  # /etc/glance/glance-api.conf unless oslo_config_file names a file:
+  # point it at this run's configuration so that [cors] applies.
+  sed -e "s#^disable_by_file_path = .*#disable_by_file_path = $DIR/healthcheck_disable#" \
+    -e "s#^oslo_config_program = glance-api\$#&\noslo_config_file = $CONF#" \
     /etc/glance/glance-api-paste.ini >"$DIR/glance-api-paste.ini"
   FLAVOR_LINE="# flavor unset: no-auth pipeline \"glance-api\""
   if [ -n "$TRUSTED" ]; then
@@ -168,7 +172,9 @@ EOF
   local kv section opt val
   for kv in "${SETS[@]+"${SETS[@]}"}"; do
     case $kv in *.*=*) ;; *) die "--set wants SECTION.OPTION=VALUE, got: $kv" ;; esac
-    section=${kv%%.*}; opt=${kv#*.}; val=${opt#*=}; opt=${opt%%=*}
+    # the option is after the last dot before '=': sections may have dots
+    # ([cors.NAME]), option names have none
+    opt=${kv%%=*}; val=${kv#*=}; section=${opt%.*}; opt=${opt##*.}
     # oslo.config: a later assignment in the same file wins, and sections
     # may be repeated, so appending is enough.
     printf '\n[%s]\n%s = %s\n' "$section" "$opt" "$val" >>"$CONF"

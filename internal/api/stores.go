@@ -74,12 +74,14 @@ func (s *Server) uploadTarget(r *http.Request) (*store.Store, error) {
 	return st, nil
 }
 
-// storeNames lists, comma-separated, the stores holding the image's data:
-// the image's "stores" field under multi-store.
+// storeNames lists, comma-separated, the store of each of the image's
+// locations, in their order: the image's "stores" field under
+// multi-store, as Glance lists them (a store twice if it holds two of the
+// image's locations).
 func (s *Server) storeNames(img *image.Image) string {
 	var names []string
 	for _, l := range img.ActiveLocations() {
-		if n := s.cfg.Stores.NameFor(l.URL); n != "" && !strings.Contains(","+strings.Join(names, ",")+",", ","+n+",") {
+		if n := l.Store(s.cfg.Stores); n != "" {
 			names = append(names, n)
 		}
 	}

@@ -24,6 +24,7 @@ import (
 	"glint/internal/api"
 	"glint/internal/auth"
 	"glint/internal/config"
+	"glint/internal/cors"
 	"glint/internal/db"
 	"glint/internal/image"
 	"glint/internal/importer"
@@ -207,11 +208,24 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 		Stores:                a.stores,
 		MultiStore:            len(cfg.EnabledBackends) > 0,
 		Authenticator:         authn,
+		CORS:                  corsPolicy(cfg),
 	}, a.check, log)
 	if err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// corsPolicy is the origins [cors] and the [cors.<name>] sections allow,
+// in the order oslo.middleware reads them.
+func corsPolicy(cfg *config.Config) *cors.Policy {
+	var groups []cors.Group
+	for _, c := range append([]config.CORS{cfg.CORS}, cfg.CORSSections...) {
+		groups = append(groups, cors.Group{Origins: c.AllowedOrigin, Rule: cors.Rule{
+			AllowCredentials: c.AllowCredentials, ExposeHeaders: c.ExposeHeaders, MaxAge: c.MaxAge,
+			AllowMethods: c.AllowMethods, AllowHeaders: c.AllowHeaders}})
+	}
+	return cors.New(groups...)
 }
 
 // imageOptions are the image service's settings the configuration and
@@ -234,6 +248,7 @@ func imageOptions(cfg *config.Config, authz *Authorization) image.Options {
 		ShowLocations:    cfg.ShowMultipleLocations,
 		LocationQuota:    cfg.ImageLocationQuota,
 		LocationFilter:   locationFilter(cfg),
+		MultiStore:       len(cfg.EnabledBackends) > 0,
 	}
 }
 

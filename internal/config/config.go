@@ -118,6 +118,12 @@ type Config struct {
 	// [paste_deploy]
 	Flavor string // flavor, default "" (no-auth pipeline); "", keystone, caching, cachemanagement, keystone+caching, keystone+cachemanagement
 
+	// [cors] (oslo.middleware's CORS filter, with the defaults Glance
+	// sets; see CORS) and the [cors.<name>] sections, sorted by name as
+	// oslo.middleware reads them (see cors.go).
+	CORS         CORS
+	CORSSections []CORS
+
 	// [keystone_authtoken] (keystonemiddleware's options; used when Flavor starts with "keystone")
 	AuthtokenWWWAuthenticateURI        string   // www_authenticate_uri (also auth_uri), default ""
 	AuthtokenAuthURL                   string   // auth_url, default ""

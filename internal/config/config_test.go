@@ -102,6 +102,12 @@ func TestDefault(t *testing.T) {
 	want.AuthtokenDelayAuthDecision, want.KeystoneTokenCacheSize = true, 10000
 	want.KeystoneRevocationCheck, want.KeystoneRevocationInterval = true, 5
 	want.OsloLimit = OsloLimit{EndpointInterface: "public", CacheTime: 30}
+	// [cors]: oslo.middleware's, with the defaults Glance sets
+	want.CORS = CORS{AllowedOrigin: []string{}, AllowCredentials: true, MaxAge: 3600,
+		ExposeHeaders: []string{"X-Image-Meta-Checksum", "X-Auth-Token", "X-Subject-Token", "X-Service-Token", "X-OpenStack-Request-ID"},
+		AllowMethods:  []string{"GET", "PUT", "POST", "DELETE", "PATCH"},
+		AllowHeaders: []string{"Content-MD5", "X-Image-Meta-Checksum", "X-Storage-Token", "Accept-Encoding", "X-Auth-Token",
+			"X-Identity-Status", "X-Roles", "X-Service-Catalog", "X-User-Id", "X-Tenant-Id", "X-OpenStack-Request-ID"}}
 	want.derived = c.derived // internal bookkeeping, checked in TestFinish
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", c, want)
@@ -561,13 +567,18 @@ func TestOptionsTable(t *testing.T) {
 			t.Errorf("%s has unknown type %q", id, o.Type)
 		}
 	}
-	// Every Config field but Ignored, SearchDirs and Backends is backed by exactly one option.
+	// Every Config field but Ignored, SearchDirs, Backends and
+	// CORSSections is backed by exactly one option; CORS by one for each
+	// of its fields but Section.
 	n := 0
 	for f := range reflect.TypeFor[Config]().Fields() {
 		switch {
+		case !f.IsExported() || f.Name == "Ignored" || f.Name == "Unused" || f.Name == "SearchDirs" || f.Name == "Backends" || f.Name == "CORSSections":
 		case f.Name == "OsloLimit":
 			n += f.Type.NumField()
-		case f.IsExported() && f.Name != "Ignored" && f.Name != "Unused" && f.Name != "SearchDirs" && f.Name != "Backends":
+		case f.Name == "CORS":
+			n += f.Type.NumField() - 1
+		default:
 			n++
 		}
 	}

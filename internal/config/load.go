@@ -29,6 +29,7 @@ type rawValue struct {
 type parsedFile struct {
 	path     string
 	sections map[string]map[string]rawValue
+	raw      []string // section names as written, for [cors.<name>]
 }
 
 // Load reads the given files in order (later files override earlier ones,
@@ -84,6 +85,7 @@ func Load(files, dirs []string) (*Config, error) {
 		}
 	}
 	errs = append(errs, loadBackends(c, r)...)
+	errs = append(errs, loadCORSSections(c, r)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -156,6 +158,7 @@ func readFile(path string) (*parsedFile, error) {
 	pf := &parsedFile{path: path, sections: map[string]map[string]rawValue{}}
 	for _, sec := range f.Sections() {
 		name := normSection(sec.Name())
+		pf.raw = append(pf.raw, sec.Name())
 		m := pf.sections[name]
 		if m == nil {
 			m = map[string]rawValue{}
@@ -285,6 +288,9 @@ type resolver struct {
 	// backends are the sections of enabled_backends, whose keys are
 	// [glance_store] options.
 	backends map[string]bool
+	// corsSections are the [cors.<name>] sections, whose keys are [cors]
+	// options.
+	corsSections map[string]bool
 }
 
 type result struct {
@@ -495,6 +501,9 @@ func (r *resolver) ignored() (unknown, unused []string) {
 		for sec, keys := range f.sections {
 			for key, rv := range keys {
 				if r.backends[sec] && r.known["glance_store."+key] != nil {
+					continue
+				}
+				if r.corsSections[sec] && r.known["cors."+key] != nil {
 					continue
 				}
 				if r.known[sec+"."+key] != nil {

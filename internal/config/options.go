@@ -296,6 +296,28 @@ var options = []optDef{
 		func(c *Config) *string { return &c.Flavor },
 		oneOf("", "keystone", "caching", "cachemanagement", "keystone+caching", "keystone+cachemanagement")),
 
+	// oslo.middleware's cors filter, with the defaults Glance's
+	// set_cors_middleware_defaults gives it; [cors.<name>] sections take
+	// the same options (cors.go).
+	listOpt("cors", "allowed_origin", nil,
+		"Origins (scheme://host[:port], no trailing slash; * for any) whose browsers may call the API: preflights are answered and responses carry the CORS headers. Empty: no CORS headers at all.",
+		func(c *Config) *[]string { return &c.CORS.AllowedOrigin }, nil),
+	boolOpt("cors", "allow_credentials", true,
+		"Send Access-Control-Allow-Credentials: true to the allowed origins.",
+		func(c *Config) *bool { return &c.CORS.AllowCredentials }),
+	listOpt("cors", "expose_headers", corsExposeHeaders,
+		"Response headers an allowed origin's scripts may read (Access-Control-Expose-Headers).",
+		func(c *Config) *[]string { return &c.CORS.ExposeHeaders }, nil),
+	intOpt("cors", "max_age", 3600, math.MinInt, math.MaxInt,
+		"Seconds a browser may cache a preflight answer (Access-Control-Max-Age); 0 sends no such header.",
+		func(c *Config) *int { return &c.CORS.MaxAge }),
+	listOpt("cors", "allow_methods", []string{"GET", "PUT", "POST", "DELETE", "PATCH"},
+		"Methods a preflight may ask for (compared exactly, so in capitals).",
+		func(c *Config) *[]string { return &c.CORS.AllowMethods }, nil),
+	listOpt("cors", "allow_headers", corsAllowHeaders,
+		"Request headers a preflight may ask for, besides the simple ones (Accept, Accept-Language, Content-Type, Cache-Control, Content-Language, Expires, Last-Modified, Pragma); compared without case.",
+		func(c *Config) *[]string { return &c.CORS.AllowHeaders }, nil),
+
 	deprecatedAs("keystone_authtoken.auth_uri", stringOpt("keystone_authtoken", "www_authenticate_uri", "",
 		"Keystone URL clients are sent to in the WWW-Authenticate header of a 401; empty means auth_url.",
 		func(c *Config) *string { return &c.AuthtokenWWWAuthenticateURI }, nil)),

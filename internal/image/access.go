@@ -16,6 +16,7 @@ func (s *Service) allowedProp(ctx context.Context, prop, op string) bool {
 // readable returns img as the caller may read it: properties that the
 // protections hide from it are left out (of a copy; img is unchanged).
 func (s *Service) readable(ctx context.Context, img *Image) *Image {
+	img = s.withStores(img)
 	if s.opts.Protections == nil {
 		return img
 	}

@@ -90,6 +90,28 @@ func locationValues(c Change) ([]newLocation, error) {
 	return out, nil
 }
 
+// setLocationStores is Glance's multi-store rule for locations a patch
+// sets or adds: the store the URL belongs to goes in the metadata's
+// "store", over what the caller wrote there; a URL of no store keeps the
+// caller's metadata.
+func (s *Service) setLocationStores(locs []newLocation) {
+	if !s.opts.MultiStore {
+		return
+	}
+	for i, l := range locs {
+		n := s.stores.NameFor(l.url)
+		if n == "" {
+			continue
+		}
+		md := make(map[string]any, len(l.metadata)+1)
+		for k, v := range l.metadata {
+			md[k] = v
+		}
+		md["store"] = n
+		locs[i].metadata = md
+	}
+}
+
 func hasLocationChanges(changes []Change) bool {
 	for _, c := range changes {
 		if c.Path[0] == "locations" {
@@ -236,6 +258,7 @@ func (s *Service) locationChange(img *Image, c Change, probes map[string]probe, 
 	if err != nil {
 		return errs.E(op, err)
 	}
+	s.setLocationStores(locs)
 	if len(locs) == 0 {
 		return errs.E(op, errs.Forbidden, "Cannot set locations to empty list.")
 	}

@@ -100,6 +100,10 @@ type Options struct {
 	// Staging is the node's staging area, whose data for an image is
 	// dropped when the image is deleted; nil: the node has none.
 	Staging StagedData
+	// MultiStore is Glance's enabled_backends mode: every location
+	// records its store in its metadata ("store"), and one read without
+	// it is shown with the store its URL belongs to.
+	MultiStore bool
 }
 
 // Service is the domain layer every image request goes through: policy,

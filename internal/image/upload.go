@@ -73,7 +73,7 @@ func (s *Service) Upload(ctx context.Context, id string, target *store.Store, bo
 	if vs := w.Format.VirtualSizeFor(*done.DiskFormat); inspected && vs > 0 {
 		done.VirtualSize = &vs
 	}
-	done.Locations = append(done.Locations, Location{URL: w.Location, Metadata: map[string]any{}, Status: "active"})
+	done.Locations = append(done.Locations, Location{URL: w.Location, Metadata: s.storeMetadata(target.Name), Status: "active"})
 	done.UpdatedAt = s.now().UTC()
 	if q.counting() {
 		// Decided under the owner's quota lock: uploads racing each other

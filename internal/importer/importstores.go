@@ -101,11 +101,7 @@ func (im *Importer) importStores(img *image.Image, req *Request) ([]string, erro
 func (im *Importer) heldStores(img *image.Image) []string {
 	var out []string
 	for _, l := range img.ActiveLocations() {
-		n, _ := l.Metadata["store"].(string)
-		if n == "" {
-			n = im.stores.NameFor(l.URL)
-		}
-		if n != "" && !slices.Contains(out, n) {
+		if n := l.Store(im.stores); n != "" && !slices.Contains(out, n) {
 			out = append(out, n)
 		}
 	}
@@ -250,12 +246,7 @@ func (im *Importer) copySource(ctx context.Context, img *image.Image) (io.ReadCl
 	return nil, errs.E(op, errs.NotFound, "Image not found in any configured store", last)
 }
 
-func (im *Importer) locStore(l image.Location) string {
-	if n, _ := l.Metadata["store"].(string); n != "" {
-		return n
-	}
-	return im.stores.NameFor(l.URL)
-}
+func (im *Importer) locStore(l image.Location) string { return l.Store(im.stores) }
 
 // importToStores writes the data to each of the job's stores in turn,
 // keeping os_glance_importing_to_stores and os_glance_failed_import up

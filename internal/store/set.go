@@ -121,13 +121,32 @@ func (s *Set) For(loc string) (*Store, error) {
 	return st, nil
 }
 
-// NameFor returns the name of the store that serves loc, or "".
+// NameFor returns the name of the store loc belongs to, or "": the first
+// store, in configuration order, of loc's scheme that owns it (a driver
+// that cannot tell owns every location of its scheme). It is Glance's
+// store of a location URL (glance_store's prefix of each store), where
+// For also falls back on any store of the scheme to read a location.
 func (s *Set) NameFor(loc string) string {
-	st, err := s.For(loc)
+	u, err := url.Parse(loc)
 	if err != nil {
 		return ""
 	}
-	return st.Name
+	for _, n := range s.order {
+		st := s.byName[n]
+		if !schemeMatches(st.Driver.Scheme(), u.Scheme) && !(st.Driver.Scheme() == "file" && u.Scheme == "filesystem") {
+			continue
+		}
+		if o, ok := st.Driver.(Owner); !ok || o.Owns(loc) {
+			return st.Name
+		}
+	}
+	return ""
+}
+
+// Has reports whether a store is called name.
+func (s *Set) Has(name string) bool {
+	_, ok := s.byName[name]
+	return ok
 }
 
 // schemeMatches lets one driver serve the scheme variants Glance writes

@@ -17,6 +17,10 @@ import (
 	"glint/internal/store/storetest"
 )
 
+// noOwner hides its driver's Owns: a driver that cannot tell its
+// locations from others of its scheme.
+type noOwner struct{ store.Driver }
+
 // fake is a driver that owns locations of its scheme under one host.
 type fake struct{ scheme, host string }
 
@@ -31,7 +35,7 @@ func (f fake) Owns(loc string) bool {
 
 func TestSet(t *testing.T) {
 	a, b := fake{"s3+http", "a"}, fake{"s3+http", "b"}
-	web := fake{"http", "w"}
+	web := noOwner{fake{"http", "w"}} // as the HTTP store: every http(s) location is its
 	set, err := store.NewNamedSet("b",
 		&store.Store{Name: "sa", Driver: a}, &store.Store{Name: "b", Driver: b}, &store.Store{Name: "web", Driver: web})
 	if err != nil {
@@ -39,10 +43,19 @@ func TestSet(t *testing.T) {
 	}
 	for loc, want := range map[string]string{
 		"s3+http://a/bucket/x": "sa", "s3+http://b/bucket/x": "b", "https://w/x": "web", "http://w/x": "web",
+		// No store owns it (Glance: no store's prefix matches), though one
+		// of its scheme reads it.
+		"s3+http://c/bucket/x": "", "swift://x/y": "", "::": "",
 	} {
 		if got := set.NameFor(loc); got != want {
 			t.Errorf("NameFor(%s) = %q, want %q", loc, got, want)
 		}
+	}
+	if st, err := set.For("s3+http://c/bucket/x"); err != nil || st.Name != "sa" {
+		t.Errorf("For(a location no store owns): %v, %v", st, err)
+	}
+	if !set.Has("web") || set.Has("fast") {
+		t.Errorf("Has: web %v, fast %v", set.Has("web"), set.Has("fast"))
 	}
 	if _, err := set.For("rbd://x/y"); !errs.Is(errs.Unavailable, err) {
 		t.Errorf("For(rbd): %v", err)

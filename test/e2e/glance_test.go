@@ -18,6 +18,13 @@ import (
 // with the given extra options, and stops it when t ends.
 func startGlance(t *testing.T, dir string, sets ...string) string {
 	t.Helper()
+	return startGlanceArgs(t, dir, nil, sets...)
+}
+
+// startGlanceArgs is startGlance with further arguments to
+// reference-glance.sh (--trusted-headers).
+func startGlanceArgs(t *testing.T, dir string, extra []string, sets ...string) string {
+	t.Helper()
 	skipShort(t)
 	if _, err := os.Stat("/usr/bin/glance-api"); err != nil && os.Getenv("CI") == "" && os.Getenv("GLINT_REQUIRE_GLANCE") == "" {
 		t.Skip("glance-api is not installed (scripts/test installs it)")
@@ -27,7 +34,7 @@ func startGlance(t *testing.T, dir string, sets ...string) string {
 		t.Fatal(err)
 	}
 	script, _ := filepath.Abs("../../scripts/reference-glance.sh")
-	args := []string{"start", dir, "--port", fmt.Sprint(port), "--no-schema-image"}
+	args := append([]string{"start", dir, "--port", fmt.Sprint(port), "--no-schema-image"}, extra...)
 	for _, s := range sets {
 		args = append(args, "--set", s)
 	}
