@@ -1,0 +1,137 @@
+#!/bin/bash
+# bench-churn.sh — issue 32's churn benchmark: the cycle create → 4 KiB
+# upload → list 50 → delete (glintbench -scenarios cycle, 4 clients) on a
+# fresh database, then with DELETED deleted images added, then with LIVE
+# live images added on top, then on a fresh database again (to bracket
+# the machine's noise), one after the other in one session. Each stage
+# restarts Glint on its database; the images are seeded in bulk through
+# Glint's database layer (glintbench seed → db.SeedChurn), with Glint
+# stopped, and the planner's statistics refreshed (ANALYZE) after. See
+# docs/performance.md.
+#
+# Usage:
+#   scripts/bench-churn.sh                   # SQLite, the embedded default
+#   DB=postgres scripts/bench-churn.sh
+#
+# Environment (defaults in brackets):
+#   DB        sqlite or postgres or mysql [sqlite]
+#   DB_URL    the [database] connection of the server databases; the
+#             database is dropped and created for each stage
+#             [postgres: postgresql://postgres@127.0.0.1:5432/glintchurn?sslmode=disable,
+#              mysql: mysql://root@127.0.0.1:3306/glintchurn]
+#   DELETED   deleted images [200000]; LIVE live images [200000]
+#   DURATION  of each cycle run [20s]; C clients [4]
+#   WORK      scratch directory, recreated [/var/tmp/glint-churn]
+#   OUT       results [/var/tmp/glintbench-results/churn-DB-DATE]
+#   PORT      Glint's port [9497]
+#
+# Output: OUT/summary.txt (cycles/s and server CPU per cycle by stage, and
+# the ratio to the first fresh run), OUT/STAGE.json, OUT/STAGE.txt, logs.
+set -euo pipefail
+
+die() { echo "bench-churn.sh: $*" >&2; exit 1; }
+log() { echo "bench-churn.sh: $*" >&2; }
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DB=${DB:-sqlite}
+DELETED=${DELETED:-200000}
+LIVE=${LIVE:-200000}
+DURATION=${DURATION:-20s}
+C=${C:-4}
+WORK=${WORK:-/var/tmp/glint-churn}
+OUT=${OUT:-/var/tmp/glintbench-results/churn-$DB-$(date +%Y%m%d-%H%M%S)}
+PORT=${PORT:-9497}
+command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
+case $WORK in /|/tmp|/var/tmp|"$ROOT"*) die "WORK=$WORK: choose a dedicated directory" ;; esac
+
+case $DB in
+  sqlite) ;;
+  postgres) DB_URL=${DB_URL:-postgresql://postgres@127.0.0.1:5432/glintchurn?sslmode=disable} ;;
+  mysql) DB_URL=${DB_URL:-mysql://root@127.0.0.1:3306/glintchurn} ;;
+  *) die "DB=$DB: sqlite, postgres or mysql" ;;
+esac
+
+# fresh_db empties the stage's database.
+fresh_db() {
+  rm -rf "$WORK/data"
+  mkdir -p "$WORK/data"
+  local name
+  case $DB in
+    sqlite) CONN="sqlite:///$WORK/data/glint.db" ;;
+    postgres)
+      CONN=$DB_URL; name=${DB_URL##*/}; name=${name%%\?*}
+      psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name" >/dev/null ;;
+    mysql)
+      CONN=$DB_URL; name=${DB_URL##*/}; name=${name%%\?*}
+      mysql -h 127.0.0.1 -uroot -e "DROP DATABASE IF EXISTS $name; CREATE DATABASE $name" ;;
+  esac
+}
+
+GLINT_PID=
+stop_glint() {
+  if [ -n "$GLINT_PID" ] && kill -0 "$GLINT_PID" 2>/dev/null; then
+    kill -TERM "$GLINT_PID" 2>/dev/null || true
+    wait "$GLINT_PID" 2>/dev/null || true
+  fi
+  GLINT_PID=
+}
+trap stop_glint EXIT
+trap 'exit 130' INT TERM
+
+# stage NAME: Glint on the stage's database, the cycle against it.
+stage() {
+  local name=$1
+  printf '[DEFAULT]\nbind_port = %s\n[database]\nconnection = %s\n' "$PORT" "$CONN" >"$WORK/glint.conf"
+  "$BIN/glint" serve --data-dir "$WORK/data" --config-file "$WORK/glint.conf" >"$OUT/$name-server.log" 2>&1 &
+  GLINT_PID=$!
+  "$BIN/glintbench" wait -url "http://127.0.0.1:$PORT/versions" -timeout 120s >&2 || { cat "$OUT/$name-server.log" >&2; die "glint did not start"; }
+  "$BIN/glintbench" -target "glint-$DB-$name" -url "http://127.0.0.1:$PORT" -pid "$GLINT_PID" \
+    -scenarios cycle -cycle-c "$C" -duration "$DURATION" -n 1000000 -work-dir "$WORK/bench" \
+    -json "$OUT/$name.json" >"$OUT/$name.txt" 2> >(tee "$OUT/$name.log" >&2)
+  stop_glint
+  local line
+  line=$(grep -o '[0-9.]* cycles/s.*' "$OUT/$name.log" | tail -1)
+  echo "$name: ${line:-no result}" >>"$OUT/stages.txt"
+}
+
+seed() {
+  log "seeding $*"
+  "$BIN/glintbench" seed -db "$CONN" "$@" | tee -a "$OUT/seed.txt" >&2
+}
+
+rm -rf "$WORK"
+BIN=$WORK/bin
+mkdir -p "$BIN" "$OUT"
+log "results go to $OUT"
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') $(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l) changed files in the work tree"
+  echo "database: $DB; cycle: $C clients, $DURATION per stage; seeded: $DELETED deleted, then $LIVE live"
+  echo "loadavg: $(cat /proc/loadavg)"
+} >"$OUT/run.txt"
+(cd "$ROOT" && go build -o "$BIN/glint" ./cmd/glint && go build -o "$BIN/glintbench" ./bench/cmd/glintbench)
+
+fresh_db
+stage fresh
+seed -deleted "$DELETED" -live 0 -id-prefix 5eed0000
+stage deleted
+seed -deleted 0 -live "$LIVE" -id-prefix 5eed0001
+stage deleted+live
+fresh_db
+stage fresh-again
+
+python3 - "$OUT/stages.txt" >"$OUT/summary.txt" <<'EOF'
+import re, sys
+rows = [l.strip() for l in open(sys.argv[1])]
+base = None
+for l in rows:
+    m = re.match(r'(\S+): ([0-9.]+) cycles/s(?:, server CPU ([0-9.]+) ms per cycle)?', l)
+    if not m:
+        print(l); continue
+    rate = float(m.group(2))
+    base = base or rate
+    print(f"{m.group(1):14s} {rate:8.1f} cycles/s  {m.group(3) or '?':>6s} ms server CPU per cycle  {100*rate/base:5.0f}% of fresh")
+EOF
+echo "loadavg at end: $(cat /proc/loadavg)" >>"$OUT/run.txt"
+cat "$OUT/run.txt" "$OUT/summary.txt"
+log "results in $OUT"
