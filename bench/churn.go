@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync/atomic"
+	"time"
 )
 
 // CycleSize is the data each cycle uploads.
@@ -77,4 +78,50 @@ func (s *Suite) deleteLeft(ctx context.Context, w *Worker, id string) {
 		s.mu.Unlock()
 		w.Rec.MergeErrors(aux.Rec)
 	}
+}
+
+// windowRates counts a load's finished operations once a second, for
+// its rate in its first and its last window.
+type windowRates struct {
+	done   atomic.Int64
+	marks  []int64 // operations finished after 1, 2, … seconds
+	quit   chan struct{}
+	exited chan struct{}
+}
+
+func startWindowRates() *windowRates {
+	w := &windowRates{quit: make(chan struct{}), exited: make(chan struct{})}
+	go func() {
+		defer close(w.exited)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				w.marks = append(w.marks, w.done.Load())
+			case <-w.quit:
+				return
+			}
+		}
+	}()
+	return w
+}
+
+// stop ends the counting and returns the operations per second of the
+// first and the last window of length win; zeros when the load was
+// shorter than two windows.
+func (w *windowRates) stop(win time.Duration) (first, last float64) {
+	close(w.quit)
+	<-w.exited
+	return windowOps(w.marks, int(win/time.Second))
+}
+
+// windowOps is the rate of the first and of the last k seconds of a load
+// from its counts of finished operations after 1, 2, … seconds.
+func windowOps(marks []int64, k int) (first, last float64) {
+	n := len(marks)
+	if k < 1 || n < 2*k {
+		return 0, 0
+	}
+	return float64(marks[k-1]) / float64(k), float64(marks[n-1]-marks[n-1-k]) / float64(k)
 }

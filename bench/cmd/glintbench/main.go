@@ -77,6 +77,7 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 	par := fs.Int("parallel-uploads", 4, "concurrent uploads of -parallel-size")
 	parSize := fs.String("parallel-size", "256MiB", "size of each concurrent upload")
 	mixedDur := fs.Duration("mixed-duration", 20*time.Second, "duration of the mixed load")
+	mixedWin := fs.Duration("mixed-window", 0, "opt-in soak figures: the mixed load's rate in its first and its last window of this length (e.g. 1m with -mixed-duration 10m; 0: off)")
 	cycleC := fs.Int("cycle-c", 4, "concurrency of the cycle scenario (create, 4 KiB upload, list 50, delete; bounded by -duration and -n)")
 	limitsSize := fs.String("limits-size", "", "bytes streamed by the limits scenario (default -upload-size)")
 	limitsRuns := fs.Int("limits-runs", 2, "runs of each hashing and disk measurement (the best is reported)")
@@ -203,7 +204,7 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 		PageLimit: *pageLimit, ListAllPasses: *passes,
 		UploadSize: sizes[0], Uploads: *uploads, Downloads: *downloads,
 		ParallelUploads: *par, ParallelSize: sizes[1],
-		MixedDuration: *mixedDur, WorkDir: *workDir,
+		MixedDuration: *mixedDur, MixedWindow: *mixedWin, WorkDir: *workDir,
 	}
 	rep.Options = opt
 	s := &bench.Suite{C: c, Opt: opt, Log: stderr}
