@@ -39,3 +39,26 @@ func TestCycle(t *testing.T) {
 		t.Errorf("after the cycles the server lists %d images (%v)", len(page.Images), err)
 	}
 }
+
+// The opt-in soak figures of the mixed load: its rate in its first and
+// its last window, both measured.
+func TestMixedWindow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a 3-second mixed load")
+	}
+	g := apptest.New(t, nil)
+	c, err := bench.NewClient(g.URL, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &bench.Suite{C: c, Opt: bench.Options{Duration: 10 * time.Second, MaxRequests: 100,
+		MixedDuration: 3 * time.Second, MixedWindow: time.Second}}
+	ctx := context.Background()
+	if err := s.Baseline(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res := s.Mixed(ctx, 2)[0]
+	if res.Errors != 0 || res.FirstWindowOps <= 0 || res.LastWindowOps <= 0 || !strings.HasPrefix(res.Note, "first 1s ") {
+		t.Fatalf("errors %d %v, windows %v and %v, note %q", res.Errors, res.ErrorLog, res.FirstWindowOps, res.LastWindowOps, res.Note)
+	}
+}
