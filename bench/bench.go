@@ -55,7 +55,11 @@ type Result struct {
 	MBPerSec float64 `json:"mb_per_sec,omitempty"` // 10^6 bytes per second
 
 	PassSeconds float64 `json:"pass_seconds,omitempty"` // list-all: mean time of one pass over every image
-	FirstMs     float64 `json:"first_ms,omitempty"`     // startup: the first start
+	// mixed with -mixed-window: operations per second in the first and
+	// the last window
+	FirstWindowOps float64 `json:"first_window_ops,omitempty"`
+	LastWindowOps  float64 `json:"last_window_ops,omitempty"`
+	FirstMs        float64 `json:"first_ms,omitempty"` // startup: the first start
 
 	ServerRSSStartKiB int64   `json:"server_rss_start_kib,omitempty"`    // VmRSS (summed) when the scenario started
 	ServerRSSPeakKiB  int64   `json:"server_rss_peak_kib,omitempty"`     // sampled sum of VmRSS over the server's processes

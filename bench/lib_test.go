@@ -114,3 +114,22 @@ func TestClientToken(t *testing.T) {
 		}
 	}
 }
+
+// The soak figures: the rate of the first and of the last window, from
+// the counts taken once a second; none for a load shorter than two.
+func TestWindowOps(t *testing.T) {
+	for _, c := range []struct {
+		marks       []int64
+		k           int
+		first, last float64
+	}{
+		{[]int64{10, 20, 30, 40}, 2, 10, 10},
+		{[]int64{10, 30, 40, 45, 47}, 2, 15, 3.5},
+		{[]int64{10, 20, 30}, 2, 0, 0},
+		{[]int64{10, 20}, 0, 0, 0},
+	} {
+		if f, l := windowOps(c.marks, c.k); f != c.first || l != c.last {
+			t.Errorf("windowOps(%v, %d) = %v, %v; want %v, %v", c.marks, c.k, f, l, c.first, c.last)
+		}
+	}
+}

@@ -30,7 +30,11 @@ type Options struct {
 	ParallelUploads int
 	ParallelSize    int64
 	MixedDuration   time.Duration
-	WorkDir         string // data files (same filesystem as the server's store, for the limits)
+	// MixedWindow, if set, has the mixed load report its rate in its
+	// first and its last window of this length (a soak: does the rate
+	// hold as the database fills with deleted images?).
+	MixedWindow time.Duration
+	WorkDir     string // data files (same filesystem as the server's store, for the limits)
 }
 
 // Tags and properties of the seeded images: ten tags and ten values of a
@@ -547,10 +551,17 @@ func (s *Suite) Mixed(ctx context.Context, conc int) []Result {
 	liveAtStart := s.live
 	var byKind map[string]*Recorder
 	var el time.Duration
+	var windows *windowRates
 	res := s.measure(Result{Name: fmt.Sprintf("mixed c=%d", conc), Kind: "api", Concurrency: conc, Images: s.live}, func(res *Result) {
 		var rec *Recorder
+		if s.Opt.MixedWindow > 0 {
+			windows = startWindowRates()
+		}
 		rec, byKind, el = s.C.Run(ctx, Load{Concurrency: conc, Duration: s.Opt.MixedDuration},
 			func(ctx context.Context, w *Worker, i int) {
+				if windows != nil {
+					defer windows.done.Add(1)
+				}
 				x := w.Rand.Float64()
 				switch {
 				case x < 0.5:
@@ -587,6 +598,15 @@ func (s *Suite) Mixed(ctx context.Context, conc int) []Result {
 				}
 			})
 		res.Fill(rec, el)
+		if windows != nil {
+			res.FirstWindowOps, res.LastWindowOps = windows.stop(s.Opt.MixedWindow)
+			if res.FirstWindowOps > 0 {
+				res.Note = fmt.Sprintf("first %v %.1f ops/s, last %v %.1f ops/s (%.0f%%)", s.Opt.MixedWindow, res.FirstWindowOps,
+					s.Opt.MixedWindow, res.LastWindowOps, 100*res.LastWindowOps/res.FirstWindowOps)
+			} else {
+				res.Note = fmt.Sprintf("shorter than two windows of %v: no first and last rates", s.Opt.MixedWindow)
+			}
+		}
 	})
 	out := []Result{res}
 	for _, k := range []string{"show", "list", "patch", "create+delete"} {

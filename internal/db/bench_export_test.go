@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -58,57 +57,12 @@ func (d *DB) BulkInsertForBench(ctx context.Context, n int) error {
 	return nil
 }
 
-// Analyze refreshes the planner's statistics after a bulk load, as
-// autovacuum (PostgreSQL) or InnoDB's automatic statistics (MySQL) would.
-func (d *DB) Analyze(ctx context.Context) error {
-	var q string
-	switch d.d {
-	case dPostgres:
-		q = "ANALYZE"
-	case dMySQL:
-		q = "ANALYZE TABLE images, image_properties, image_tags, image_members"
-	default:
-		return nil // SQLite's planner runs without statistics, as Glint ships it
-	}
-	rows, err := d.write.QueryContext(ctx, q)
-	if err != nil {
-		return err
-	}
-	return closeRows(rows)
-}
-
-// ListPlanForTest is the database's plan (EXPLAIN, one line per row) of
-// the query List runs for q and v, and of the selectivity probes it ran.
+// ListPlanForTest is the database's plan (ExplainForTest) of the query
+// List runs for q and v, after the selectivity probes it ran.
 func (d *DB) ListPlanForTest(ctx context.Context, q image.ListQuery, v image.Viewer) ([]string, error) {
-	c := d.reader()
-	from, args, err := d.Images().listSQL(ctx, c, q, v)
+	from, args, err := d.Images().listSQL(ctx, d.reader(), q, v)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := c.r.QueryContext(ctx, "EXPLAIN SELECT "+prefixed("i.", imageCols)+d.d.bind(from), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	var plan []string
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		var b strings.Builder
-		for i, c := range cols {
-			fmt.Fprintf(&b, "%s=%s ", c, vals[i].String)
-		}
-		plan = append(plan, b.String())
-	}
-	return plan, rows.Err()
+	return d.ExplainForTest(ctx, "SELECT "+prefixed("i.", imageCols)+from, args)
 }

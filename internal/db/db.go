@@ -48,6 +48,9 @@ type DB struct {
 	wstmts  *stmtCache   // SQLite only: the writer's
 	images  *imageCache  // SQLite only
 	group   *commitGroup // SQLite only: the writer's transactions
+	// trace, if not nil, is told every statement the repositories run
+	// (the plan tests collect them); set before the DB is used.
+	trace func(q string, args []any)
 }
 
 // Dialect names, as in DB.Dialect and as goose's migration directories.

@@ -27,6 +27,7 @@ import (
 //     time.Time elsewhere, whole seconds on MySQL, whose DATETIME has none)
 //   - notDeleted, unindexed, unindexedBool: a predicate the planner should
 //     not drive from an index (SQLite's unary +, MySQL's col+0)
+//   - live: deleted = false in a form that bounds an index range
 //   - exists, picksSemiJoin: a correlated subquery probed row by row
 //   - orderBy: NULL first ascending and last descending everywhere, as
 //     SQLite and MySQL do and as markerSQL assumes
@@ -145,9 +146,30 @@ func (d dialect) unindexedBool(col string) string {
 	return col
 }
 
-// notDeleted is the condition that the row of col (a deleted column) is live.
+// notDeleted is the condition that the row of col (a deleted column) is
+// live, checked row by row on SQLite and MySQL: for statements keyed by
+// an image's ID, whose rows are few whatever the deleted ones.
 func (d dialect) notDeleted(col string) string {
 	return d.unindexedBool(col) + " = false"
+}
+
+// live is the condition that the row of col (a deleted column) is live,
+// for a statement that is to seek past deleted rows through an index
+// holding deleted right after the columns it compares for equality
+// (migration 8): clouds keep deleted rows for years, and a statement
+// keyed by a location's URL, a tag, a property value, an owner or the sort
+// order must not read them. On PostgreSQL the indexes are partial (WHERE
+// deleted = false), which this condition, as written, lets the planner
+// use. SQLite's planner, without statistics, takes any equality on an
+// index's first column for a selective one and would pick Glance's
+// (deleted) indexes over the one a statement is keyed by; likelihood()
+// tells it that nearly every row matches, and the condition still bounds
+// the index range. MariaDB weighs the index statistics itself.
+func (d dialect) live(col string) string {
+	if d == dSQLite {
+		return "likelihood(" + col + " = false, 0.9375)"
+	}
+	return col + " = false"
 }
 
 // indexedBy names the index a SQLite query is to use for table (a table
@@ -299,6 +321,8 @@ type conn struct {
 	// which has taken no snapshot when its statement fails so. A write
 	// transaction is run again whole (DB.inTx).
 	retry bool
+	// trace, if not nil, is told every statement before it runs (DB.trace).
+	trace func(q string, args []any)
 }
 
 // stmt returns the prepared statement to run q with, or nil.
@@ -327,6 +351,7 @@ func (c conn) run(ctx context.Context, fn func() error) error {
 }
 
 func (c conn) exec(ctx context.Context, q string, args ...any) (res sql.Result, err error) {
+	c.traced(q, args)
 	err = c.run(ctx, func() error {
 		if st := c.stmt(ctx, q); st != nil {
 			res, err = st.ExecContext(ctx, args...)
@@ -339,6 +364,7 @@ func (c conn) exec(ctx context.Context, q string, args ...any) (res sql.Result, 
 }
 
 func (c conn) query(ctx context.Context, q string, args ...any) (rows *sql.Rows, err error) {
+	c.traced(q, args)
 	err = c.run(ctx, func() error {
 		if st := c.stmt(ctx, q); st != nil {
 			rows, err = st.QueryContext(ctx, args...)
@@ -364,6 +390,7 @@ type row struct {
 }
 
 func (r row) Scan(dest ...any) error {
+	r.c.traced(r.q, r.args)
 	err := r.c.run(r.ctx, func() error {
 		if st := r.c.stmt(r.ctx, r.q); st != nil {
 			return st.QueryRowContext(r.ctx, r.args...).Scan(dest...)
@@ -400,8 +427,17 @@ func (c conn) insertID(ctx context.Context, q string, args ...any) (int64, error
 	return res.LastInsertId()
 }
 
+// traced tells c.trace, if any, of a statement about to run.
+func (c conn) traced(q string, args []any) {
+	if c.trace != nil {
+		c.trace(q, args)
+	}
+}
+
 // reader is the pool for queries outside a transaction.
-func (d *DB) reader() conn { return conn{r: d.read, d: d.d, cache: d.stmts, retry: true} }
+func (d *DB) reader() conn {
+	return conn{r: d.read, d: d.d, cache: d.stmts, retry: true, trace: d.trace}
+}
 
 // snapshot returns a reader whose statements all see one state of the
 // database, and the function that ends it: a listing's statements (the
@@ -417,14 +453,14 @@ func (d *DB) snapshot(ctx context.Context) (conn, func(), error) {
 		if err != nil {
 			return conn{}, nil, err
 		}
-		return conn{r: tx, d: d.d}, func() { tx.Rollback() }, nil
+		return conn{r: tx, d: d.d, trace: d.trace}, func() { tx.Rollback() }, nil
 	}
 	tx, err := d.read.BeginTx(ctx, nil)
 	if err != nil {
 		return conn{}, nil, purposeErr("begin a read transaction", err)
 	}
 	var missed []string
-	c := conn{r: tx, d: d.d, cache: d.stmts, tx: tx, missed: &missed, retry: true}
+	c := conn{r: tx, d: d.d, cache: d.stmts, tx: tx, missed: &missed, retry: true, trace: d.trace}
 	return c, func() {
 		tx.Rollback()
 		// Prepared on the pool, outside the transaction, as tryTx does

@@ -123,7 +123,7 @@ func (d *DB) commitBatch(batch []*groupTx) {
 			abort(purposeErr("savepoint of a grouped transaction", err))
 			return
 		}
-		c := conn{r: tx, d: d.d, cache: d.wstmts, tx: tx, missed: &missed}
+		c := conn{r: tx, d: d.d, cache: d.wstmts, tx: tx, missed: &missed, trace: d.trace}
 		if err := runMember(m.fn, c); err != nil {
 			m.err = err
 			// A statement that failed has left the transaction open
@@ -173,7 +173,7 @@ func (d *DB) runTx(ctx context.Context, fn func(conn) error) error {
 	if err != nil {
 		return purposeErr("begin a write transaction", err)
 	}
-	c := conn{r: tx, d: d.d}
+	c := conn{r: tx, d: d.d, trace: d.trace}
 	var missed []string
 	if d.wstmts != nil {
 		c.cache, c.tx, c.missed = d.wstmts, tx, &missed

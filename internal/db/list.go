@@ -66,6 +66,13 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 			return imgs, nil
 		}
 	}
+	if c.d == dPostgres {
+		imgs, err := scanAll(scanWithChildren)(c.queryPlanned(ctx, listWithChildrenSQL+from, args...))
+		if err != nil {
+			return nil, dbErr(op, err)
+		}
+		return imgs, nil
+	}
 	imgs, err := scanAll(scanImage)(c.queryPlanned(ctx, "SELECT "+prefixed("i.", imageCols)+from, args...))
 	if err != nil {
 		return nil, dbErr(op, err)
@@ -96,6 +103,23 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 		}
 	}
 	return imgs, nil
+}
+
+// listWithChildrenSQL selects a page's images with their properties, tags
+// and locations as JSON columns (children), on PostgreSQL: one statement
+// and one round trip for the page instead of two. With churn (issue 32:
+// create, upload, list 50 of 200,000 images, delete) Glint's CPU per
+// cycle went from 10.5–11.2 ms to 8.8–9.4 ms, measured back to back.
+var listWithChildrenSQL = "SELECT " + prefixed("i.", imageCols) + ", " + children(dPostgres)
+
+// scanWithChildren scans a row of listWithChildrenSQL.
+func scanWithChildren(r rowScanner) (*image.Image, error) {
+	var props, tags, locs string
+	img, err := scanImage(extraScanner{r, []any{&props, &tags, &locs}})
+	if err != nil {
+		return nil, err
+	}
+	return img, setChildren(img, props, tags, locs)
 }
 
 // pageKey names a listing for the image cache: everything that decides
@@ -147,9 +171,19 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 	)
 	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
 	walked := false // MySQL: the visibility condition is checked image by image in the sort order
+	looked := false // a rare tag or property value's images drive the query
 	// These conditions match nearly every row: they are checked row by row
 	// (d.unindexed), while the sort and filter indexes drive the query.
-	add(d.notDeleted("i.deleted"))
+	// Live images only, through indexes that hold deleted before the
+	// sort columns (migration 8): the walk never passes a deleted image.
+	// MariaDB, offered the live sort index, walked it even for a
+	// project's few private images: on MySQL deleted is checked image by
+	// image, as before.
+	if d == dMySQL {
+		add(d.notDeleted("i.deleted"))
+	} else {
+		add(d.live("i.deleted"))
+	}
 	add(d.unindexed("i.status") + " <> 'killed'")
 
 	// Who may see what (Glance's _select_images_query): public and
@@ -228,24 +262,26 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 	for _, t := range q.Tags {
 		// A rare tag is best found through its index and then sorted; a
 		// common one by walking the sort order and probing the index.
-		rare, err := r.fewer(ctx, c, "SELECT 1 FROM image_tags WHERE value = ? AND "+d.notDeleted("deleted"), t)
+		rare, err := r.fewer(ctx, c, "SELECT 1 FROM image_tags WHERE value = ? AND "+d.live("deleted"), t)
 		if err != nil {
 			return "", nil, dbErr(op, err)
 		}
 		if rare {
-			add("i.id IN (SELECT t.image_id FROM image_tags t WHERE t.value = ? AND "+d.notDeleted("t.deleted")+")", t)
+			looked = true
+			add("i.id IN (SELECT t.image_id FROM image_tags t WHERE t.value = ? AND "+d.live("t.deleted")+")", t)
 		} else {
-			add(d.exists("SELECT 1 FROM image_tags t WHERE t.image_id = i.id AND t.value = ? AND "+d.notDeleted("t.deleted")), t)
+			add(d.exists("SELECT 1 FROM image_tags t WHERE t.image_id = i.id AND t.value = ? AND "+d.live("t.deleted")), t)
 		}
 	}
 	for _, f := range q.Filters {
 		rare := true
 		if f.Property && f.Op == image.OpEq {
 			var err error
-			if rare, err = r.fewer(ctx, c, "SELECT 1 FROM image_properties WHERE name = ? AND value = ? AND "+d.notDeleted("deleted"), f.Field, f.Values[0]); err != nil {
+			if rare, err = r.fewer(ctx, c, "SELECT 1 FROM image_properties WHERE name = ? AND value = ? AND "+d.live("deleted"), f.Field, f.Values[0]); err != nil {
 				return "", nil, dbErr(op, err)
 			}
 		}
+		looked = looked || (f.Property && rare)
 		cond, a, err := filterSQL(d, f, rare)
 		if err != nil {
 			return "", nil, errs.E(op, errs.Invalid, err.Error())
@@ -295,7 +331,9 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 	// reads each image's row to check the walked visibility condition; the
 	// covering index (migration 6) answers it from the index alone.
 	table := "images i"
-	if walked && sortKeys[0].Key == "created_at" {
+	// Not when a rare tag's or value's few images drive the query: held to
+	// one index, MariaDB joined them to every image (a block nested loop).
+	if walked && !looked && sortKeys[0].Key == "created_at" {
 		table = d.forceIndex(table, "glint_images_created_live")
 	}
 	from := " FROM " + table + " WHERE " + strings.Join(where, " AND ") + " ORDER BY " + strings.Join(order, ", ") + " LIMIT ?"
@@ -336,11 +374,11 @@ func (r *Images) fewer(ctx context.Context, c conn, query string, args ...any) (
 func (r *Images) visibleMySQL(ctx context.Context, c conn, v image.Viewer, memberStatus string, visible func(func(string) string) string) (cond string, walk bool, err error) {
 	d := r.db.d
 	limit := " LIMIT " + fmt.Sprint(rareLimit)
-	parts := []string{"SELECT 1 FROM images i WHERE " + d.notDeleted("i.deleted") + " AND i.visibility IN ('public','community')" + limit}
+	parts := []string{"SELECT 1 FROM images i WHERE " + d.live("i.deleted") + " AND i.visibility IN ('public','community')" + limit}
 	var args []any
 	if v.Project != "" {
-		parts = append(parts, "SELECT 1 FROM images i WHERE "+d.notDeleted("i.deleted")+" AND i.owner = ?"+limit)
-		member := "SELECT 1 FROM image_members m WHERE m.member = ? AND " + d.notDeleted("m.deleted")
+		parts = append(parts, "SELECT 1 FROM images i WHERE "+d.live("i.deleted")+" AND i.owner = ?"+limit)
+		member := "SELECT 1 FROM image_members m WHERE m.member = ? AND " + d.live("m.deleted")
 		args = append(args, v.Project, v.Project)
 		if memberStatus != "all" {
 			member += " AND m.status = ?"
@@ -374,7 +412,7 @@ func (r *Images) fewerOrWalk(ctx context.Context, c conn, cond func(col func(str
 	if walk == lookup {
 		return walk, nil
 	}
-	few, err := r.fewer(ctx, c, "SELECT 1 FROM images i WHERE "+d.notDeleted("i.deleted")+" AND "+lookup, args...)
+	few, err := r.fewer(ctx, c, "SELECT 1 FROM images i WHERE "+d.live("i.deleted")+" AND "+lookup, args...)
 	if few {
 		return lookup, err
 	}
@@ -383,12 +421,12 @@ func (r *Images) fewerOrWalk(ctx context.Context, c conn, cond func(col func(str
 
 func filterSQL(d dialect, f image.Filter, rare bool) (string, []any, error) {
 	if f.Property {
-		base := "i.id IN (SELECT p.image_id FROM image_properties p WHERE " + d.notDeleted("p.deleted") + " AND p.name = ? AND "
+		base := "i.id IN (SELECT p.image_id FROM image_properties p WHERE " + d.live("p.deleted") + " AND p.name = ? AND "
 		if !rare && f.Op == image.OpEq {
 			// SQLite would probe the unique (image_id, name) index and then
 			// read the row; this one answers from the index alone.
 			props := d.indexedBy("image_properties p", "glint_image_properties_name_value_live")
-			return d.exists("SELECT 1 FROM " + props + " WHERE p.image_id = i.id AND p.name = ? AND p.value = ? AND " + d.notDeleted("p.deleted")),
+			return d.exists("SELECT 1 FROM " + props + " WHERE p.image_id = i.id AND p.name = ? AND p.value = ? AND " + d.live("p.deleted")),
 				[]any{f.Field, f.Values[0]}, nil
 		}
 		switch f.Op {

@@ -44,7 +44,9 @@ func usage(ctx context.Context, c conn, owner, except string) (image.Usage, erro
 		where += " AND i.id <> ?"
 		args = append(args, except)
 	}
-	live := c.d.notDeleted("i.deleted") + " AND i.status NOT IN ('killed', 'deleted')"
+	// The owner's live images, through an (owner, deleted) index
+	// (migration 8): not its deleted ones.
+	live := c.d.live("i.deleted") + " AND i.status NOT IN ('killed', 'deleted')"
 	copying := "EXISTS (SELECT 1 FROM image_properties p WHERE p.image_id = i.id AND p.name = 'os_glance_importing_to_stores' AND p.value <> '' AND " +
 		c.d.notDeleted("p.deleted") + ")"
 	q := `SELECT

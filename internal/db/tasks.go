@@ -178,7 +178,7 @@ func (r *Tasks) ListTasks(ctx context.Context, q importer.TaskQuery) ([]*importe
 		return nil, errs.Errorf(op, errs.Invalid, "Unsupported sort_key %s", q.SortKey)
 	}
 	desc := q.SortDir != "asc"
-	where := []string{c.d.notDeleted("t.deleted")}
+	where := []string{c.d.live("t.deleted")}
 	var args []any
 	if q.Status != "" {
 		where, args = append(where, "t.status = ?"), append(args, q.Status)
@@ -212,6 +212,7 @@ func (r *Tasks) ListTasks(ctx context.Context, q importer.TaskQuery) ([]*importe
 }
 
 func (r *Tasks) queryTasks(ctx context.Context, op errs.Op, c conn, query string, args ...any) ([]*importer.Task, error) {
+	c.traced(query, args)
 	rows, err := c.r.QueryContext(ctx, c.d.bind(query), args...)
 	if err != nil {
 		return nil, dbErr(op, err)
@@ -251,7 +252,7 @@ func (r *Tasks) ExpireTasks(ctx context.Context, now time.Time) (int64, error) {
 	d := r.db.d
 	var n int64
 	err := r.db.inTx(ctx, op, func(tx conn) error {
-		res, err := tx.exec(ctx, "UPDATE tasks SET deleted=true, deleted_at=? WHERE "+d.notDeleted("deleted")+
+		res, err := tx.exec(ctx, "UPDATE tasks SET deleted=true, deleted_at=? WHERE "+d.live("deleted")+
 			" AND expires_at IS NOT NULL AND expires_at <= ?", d.ts(now), d.tsCmp(now))
 		if err != nil {
 			return err

@@ -3,6 +3,7 @@
 //
 //	glintbench [flags]                      run scenarios against -url
 //	glintbench compare [flags]              Markdown comparison of JSON reports
+//	glintbench seed -db URL [flags]         bulk-load deleted and live images (issue 32)
 //	glintbench wait -url URL [-timeout T]   wait until GET URL answers 200
 //
 // Every scenario is bounded in count and time, and only loopback targets
@@ -28,6 +29,7 @@ import (
 	"time"
 
 	"glint/bench"
+	"glint/internal/db"
 )
 
 func main() {
@@ -41,12 +43,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return compare(args[1:], stdout, stderr)
 		case "wait":
 			return wait(args[1:], stdout, stderr)
+		case "seed":
+			return seed(args[1:], stdout, stderr)
 		}
 	}
 	return benchmark(args, stdout, stderr)
 }
 
-var allScenarios = []string{"limits", "startup", "create", "show", "patch", "delete", "list", "upload", "download", "upload4", "mixed"}
+var allScenarios = []string{"limits", "startup", "create", "show", "patch", "delete", "list", "upload", "download", "upload4", "mixed", "cycle"}
 var suiteScenarios = []string{"create", "show", "patch", "delete", "list", "upload", "download", "upload4", "mixed"}
 
 func benchmark(args []string, stdout, stderr io.Writer) int {
@@ -73,6 +77,8 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 	par := fs.Int("parallel-uploads", 4, "concurrent uploads of -parallel-size")
 	parSize := fs.String("parallel-size", "256MiB", "size of each concurrent upload")
 	mixedDur := fs.Duration("mixed-duration", 20*time.Second, "duration of the mixed load")
+	mixedWin := fs.Duration("mixed-window", 0, "opt-in soak figures: the mixed load's rate in its first and its last window of this length (e.g. 1m with -mixed-duration 10m; 0: off)")
+	cycleC := fs.Int("cycle-c", 4, "concurrency of the cycle scenario (create, 4 KiB upload, list 50, delete; bounded by -duration and -n)")
 	limitsSize := fs.String("limits-size", "", "bytes streamed by the limits scenario (default -upload-size)")
 	limitsRuns := fs.Int("limits-runs", 2, "runs of each hashing and disk measurement (the best is reported)")
 	loopRuns := fs.Int("loopback-runs", 3, "runs of the loopback copy")
@@ -148,7 +154,7 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 		}
 		sizes[i] = n
 	}
-	if *conc < 1 || *conc > 1024 || *seedC < 1 || *seedC > 1024 || *par < 1 || *par > 64 {
+	if *conc < 1 || *conc > 1024 || *cycleC < 1 || *cycleC > 1024 || *seedC < 1 || *seedC > 1024 || *par < 1 || *par > 64 {
 		return fail(errors.New("concurrency flags must be 1…1024 (-parallel-uploads 1…64)"))
 	}
 	if *pageLimit < 1 || *maxReq < 1 {
@@ -163,7 +169,7 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, *maxTime)
 	defer cancel()
 
-	needsServer := false
+	needsServer := want["cycle"]
 	for _, s := range suiteScenarios {
 		needsServer = needsServer || want[s]
 	}
@@ -198,7 +204,7 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 		PageLimit: *pageLimit, ListAllPasses: *passes,
 		UploadSize: sizes[0], Uploads: *uploads, Downloads: *downloads,
 		ParallelUploads: *par, ParallelSize: sizes[1],
-		MixedDuration: *mixedDur, WorkDir: *workDir,
+		MixedDuration: *mixedDur, MixedWindow: *mixedWin, WorkDir: *workDir,
 	}
 	rep.Options = opt
 	s := &bench.Suite{C: c, Opt: opt, Log: stderr}
@@ -314,6 +320,9 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 	if want["mixed"] {
 		s.Mixed(ctx, *conc)
 	}
+	if want["cycle"] {
+		s.Cycle(ctx, *cycleC)
+	}
 	return finish()
 }
 
@@ -398,4 +407,45 @@ func wait(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "glintbench wait: no 200 from %s within %v\n", *u, *timeout)
 	return 1
+}
+
+// seed bulk-loads deleted and live images into a Glint database through
+// its database layer (db.SeedChurn), migrating it first: the state of a
+// cloud that has run for years, which the API would take hours to build.
+// Run it while no Glint serves the database (Glint's SQLite image cache
+// does not expect writes from another process).
+func seed(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("glintbench seed", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	conn := fs.String("db", "", "the database, as Glance's [database] connection (sqlite:////path/glint.db, postgresql://…, mysql://…)")
+	deleted := fs.Int("deleted", 200000, "deleted images (status deleted, their rows soft-deleted)")
+	live := fs.Int("live", 0, "live (active) images")
+	owner := fs.String("owner", "", "owner of every image (empty: none, as noauth makes them)")
+	prefix := fs.String("id-prefix", "5eed0000", "first 8 hex digits of the images' IDs: a second seed needs another")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *conn == "" || *deleted < 0 || *live < 0 || *deleted+*live > 10_000_000 {
+		fmt.Fprintln(stderr, "glintbench seed: -db is required; -deleted and -live 0…10,000,000 in all")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	d, err := db.Open(ctx, *conn)
+	if err != nil {
+		fmt.Fprintln(stderr, "glintbench seed:", err)
+		return 1
+	}
+	defer d.Close()
+	if _, err := d.Sync(ctx); err != nil {
+		fmt.Fprintln(stderr, "glintbench seed:", err)
+		return 1
+	}
+	start := time.Now()
+	if err := d.SeedChurn(ctx, db.Churn{Deleted: *deleted, Live: *live, Owner: *owner, IDPrefix: *prefix}); err != nil {
+		fmt.Fprintln(stderr, "glintbench seed:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "seeded %d deleted and %d live images in %v\n", *deleted, *live, time.Since(start).Round(time.Millisecond))
+	return 0
 }
