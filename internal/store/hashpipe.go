@@ -12,7 +12,10 @@ import (
 // hands each chunk, without copying, to one goroutine per hash and to
 // whoever reads the pipe (the store). So md5 and the multihash run on
 // separate cores while the data is written, instead of one after the
-// other on the writer's core. Memory stays at chunks × chunkSize.
+// other on the writer's core. Memory stays at most chunks × chunkSize, and
+// is allocated as the data comes: a small upload (most of a busy cloud's
+// requests are metadata and small images) costs one small chunk, not the
+// eight full ones a gigabyte needs.
 type hashPipe struct {
 	out     chan *chunk
 	hashers []chan *chunk
@@ -23,6 +26,9 @@ type hashPipe struct {
 	cur     *chunk
 	off     int
 	closeMu sync.Once
+	// The producer's own: chunks allocated so far, bytes read so far.
+	allocated int
+	read      int64
 }
 
 type chunk struct {
@@ -34,6 +40,9 @@ type chunk struct {
 const (
 	pipeChunkSize = 1 << 20
 	pipeChunks    = 8
+	// pipeFirstChunk is the first chunk's size: enough for a small image
+	// in one read. Once the data outgrows it, chunks are full-sized.
+	pipeFirstChunk = 64 << 10
 )
 
 // newHashPipe starts the pipe; every consumer (the hashes, a format
@@ -43,9 +52,6 @@ func newHashPipe(src io.Reader, hashes ...io.Writer) *hashPipe {
 		out:  make(chan *chunk, pipeChunks),
 		free: make(chan *chunk, pipeChunks),
 		done: make(chan struct{}),
-	}
-	for range pipeChunks {
-		p.free <- &chunk{buf: make([]byte, pipeChunkSize)}
 	}
 	for _, h := range hashes {
 		ch := make(chan *chunk, pipeChunks)
@@ -73,13 +79,12 @@ func (p *hashPipe) produce(src io.Reader) {
 		close(p.out)
 	}()
 	for {
-		var c *chunk
-		select {
-		case c = <-p.free:
-		case <-p.done:
+		c := p.take()
+		if c == nil {
 			return
 		}
 		n, err := io.ReadFull(src, c.buf)
+		p.read += int64(n)
 		if n > 0 {
 			c.n = n
 			c.refs.Store(int32(len(p.hashers) + 1))
@@ -105,6 +110,40 @@ func (p *hashPipe) produce(src io.Reader) {
 			return
 		}
 	}
+}
+
+// take returns a chunk to read into: a free one, or a new one while
+// fewer than pipeChunks exist; nil when the pipe is closing. A small chunk
+// is grown once the data has shown itself large, so a big image is moved
+// in full-sized reads and writes.
+func (p *hashPipe) take() *chunk {
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	var c *chunk
+	select {
+	case c = <-p.free:
+	default:
+		if p.allocated < pipeChunks {
+			p.allocated++
+			size := pipeChunkSize
+			if p.read == 0 {
+				size = pipeFirstChunk
+			}
+			return &chunk{buf: make([]byte, size)}
+		}
+		select {
+		case c = <-p.free:
+		case <-p.done:
+			return nil
+		}
+	}
+	if len(c.buf) < pipeChunkSize && p.read >= pipeFirstChunk {
+		c.buf = make([]byte, pipeChunkSize)
+	}
+	return c
 }
 
 func (p *hashPipe) release(c *chunk) {

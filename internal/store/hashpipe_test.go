@@ -45,6 +45,41 @@ func TestHashPipe(t *testing.T) {
 	}
 }
 
+// TestHashPipeMemory: a small upload costs one small chunk; a large one
+// never more than pipeChunks full ones.
+func TestHashPipeMemory(t *testing.T) {
+	for _, c := range []struct {
+		size          int
+		maxChunks     int
+		maxChunkBytes int
+	}{
+		{0, 1, pipeFirstChunk},
+		{4 << 10, 1, pipeFirstChunk},
+		{pipeFirstChunk - 1, 1, pipeFirstChunk},
+		{20 * pipeChunkSize, pipeChunks, pipeChunkSize},
+	} {
+		p := newHashPipe(bytes.NewReader(make([]byte, c.size)), md5.New())
+		largest := 0
+		var total int64
+		for {
+			if err := p.next(); err != nil {
+				if err != io.EOF {
+					t.Fatal(err)
+				}
+				break
+			}
+			largest = max(largest, len(p.cur.buf))
+			total += int64(p.cur.n - p.off)
+			p.off = p.cur.n
+		}
+		p.Close()
+		if total != int64(c.size) || p.allocated > c.maxChunks || largest > c.maxChunkBytes {
+			t.Errorf("%d bytes: read %d, %d chunks allocated (max %d), largest %d bytes (max %d)",
+				c.size, total, p.allocated, c.maxChunks, largest, c.maxChunkBytes)
+		}
+	}
+}
+
 func TestHashPipeErrors(t *testing.T) {
 	boom := errors.New("boom")
 	p := newHashPipe(io.MultiReader(bytes.NewReader(make([]byte, 3*pipeChunkSize)), iotest.ErrReader(boom)), md5.New())
@@ -79,6 +114,16 @@ func BenchmarkUploadHashing(b *testing.B) {
 		for b.Loop() {
 			md, sh := md5.New(), sha512.New()
 			io.Copy(io.Discard, io.TeeReader(bytes.NewReader(data), io.MultiWriter(md, sh)))
+		}
+	})
+	b.Run("pipe-4KiB", func(b *testing.B) {
+		small := data[:4<<10]
+		b.SetBytes(int64(len(small)))
+		b.ReportAllocs()
+		for b.Loop() {
+			p := newHashPipe(bytes.NewReader(small), md5.New(), sha512.New())
+			p.WriteTo(io.Discard)
+			p.Close()
 		}
 	})
 	b.Run("pipe", func(b *testing.B) {
