@@ -54,18 +54,23 @@ func port(t *testing.T, raw string) int {
 // and each way the task fails leaves the image queued with its metadata.
 func TestGlanceDownload(t *testing.T) {
 	remote := newImportEnv(t, importOpts{})
+	badHash := uuid.NewString()
 	log := &tokenLog{tokens: map[string]string{}}
 	front := log.proxy(t, remote.url)
 
-	// A remote that lies about the size of its image: the metadata is
+	// A remote that lies about the size (or, for badHash, the hash) of its image: the metadata is
 	// applied, then the download fails and must be undone.
 	liar := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/file") {
 			w.Write([]byte("short"))
 			return
 		}
-		json.NewEncoder(w).Encode(map[string]any{"status": "active", "size": 100, "disk_format": "qcow2",
-			"container_format": "bare", "hw_disk_bus": "scsi"})
+		size, hash := 100, "0"
+		if strings.Contains(r.URL.Path, badHash) {
+			size = 5
+		}
+		json.NewEncoder(w).Encode(map[string]any{"status": "active", "size": size, "disk_format": "qcow2",
+			"container_format": "bare", "hw_disk_bus": "scsi", "os_hash_algo": "sha512", "os_hash_value": hash})
 	}))
 	t.Cleanup(liar.Close)
 	blocked := httptest.NewServer(http.NotFoundHandler()) // its port is not allowed
@@ -165,6 +170,7 @@ func TestGlanceDownload(t *testing.T) {
 		{"remote image not active", "RegionTwo", queuedSrc, "tok-1", "Source image status should be active instead of queued"},
 		{"endpoint refused by the filter", "Blocked", src, "tok-1", "does not pass filtering"},
 		{"data of another size", "Liar", src, "tok-1", "is different from expected 100"},
+		{"data of another hash", "Liar", badHash, "tok-1", "is different from the remote image's os_hash_value 0"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			id := target()

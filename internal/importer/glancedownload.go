@@ -2,6 +2,7 @@ package importer
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"glint/internal/auth"
 	"glint/internal/errs"
 	"glint/internal/image"
+	"glint/internal/store"
 	"glint/internal/urlfilter"
 )
 
@@ -29,7 +31,7 @@ type CatalogFunc func(ctx context.Context, token string) ([]auth.Endpoint, error
 // and interface), read the remote image with the caller's token (it must
 // be active), give the local image its formats and the properties
 // extra_properties names, and download its data into the staging area,
-// of exactly the remote's size. Every URL passes the import filter, as
+// of exactly the remote's size (and hash). Every URL passes the import filter, as
 // web-download's do. restore, when not nil, undoes the metadata step: the
 // caller runs it if the import fails later.
 func (im *Importer) glanceDownload(ctx context.Context, j *job, dst string) (restore func(context.Context), err error) {
@@ -79,13 +81,27 @@ func (im *Importer) glanceDownload(ctx context.Context, j *job, dst string) (res
 		return restore, err
 	}
 	defer resp.Body.Close()
-	pr := &progressReader{r: im.s.CapReader(resp.Body), every: progressEvery, report: func(n int64) { im.progress(ctx, j.task, n) }}
+	var body io.Reader = resp.Body
+	// Glint: the data must have the remote's os_hash_value (Glance checks
+	// only the size), hashed as it arrives, before any plugin changes it.
+	algo, _ := remote["os_hash_algo"].(string)
+	want, _ := remote["os_hash_value"].(string)
+	h, herr := store.NewHash(algo)
+	if herr == nil && want != "" {
+		body = io.TeeReader(body, h)
+	}
+	pr := &progressReader{r: im.s.CapReader(body), every: progressEvery, report: func(n int64) { im.progress(ctx, j.task, n) }}
 	n, err := writeFile(dst, pr)
 	if err != nil {
 		return restore, errs.E(op, errs.KindOf(err), fmt.Sprintf("glance-download of %s failed: %v", redact(metaURL+"/file"), err), err)
 	}
 	if n != size {
 		return restore, errs.Errorf(op, errs.Invalid, "Task %s failed because downloaded data size %d is different from expected %d", j.task.ID, n, size)
+	}
+	if herr == nil && want != "" {
+		if got := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(got, want) {
+			return restore, errs.Errorf(op, errs.Invalid, "Downloaded data's %s %s is different from the remote image's os_hash_value %s", algo, got, want)
+		}
 	}
 	return restore, nil
 }
