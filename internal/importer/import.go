@@ -336,11 +336,16 @@ func (im *Importer) failImport(ctx context.Context, t *Task, method string, caus
 	if msg == "" {
 		msg = cause.Error()
 	}
-	if t.Status == TaskPending || t.Status == TaskProcessing {
-		if err := im.finishTask(ctx, t, TaskFailure, nil, msg); err != nil {
-			im.log.WarnContext(ctx, "could not fail import task", "task_id", t.ID, "err", err)
+	// The task fails last, as Glance's revert releases the image before
+	// the task is marked: a client that sees the failure sees the image
+	// queued again.
+	defer func() {
+		if t.Status == TaskPending || t.Status == TaskProcessing {
+			if err := im.finishTask(ctx, t, TaskFailure, nil, msg); err != nil {
+				im.log.WarnContext(ctx, "could not fail import task", "task_id", t.ID, "err", err)
+			}
 		}
-	}
+	}()
 	id := deref(t.ImageID)
 	if id == "" {
 		return
