@@ -1,10 +1,11 @@
 // Package importer is Glance's interoperable image import and its tasks:
 // staging (PUT /v2/images/{id}/stage), the import methods (glance-direct,
-// web-download, copy-image, glance-download) and their plugins, run as tasks on a bounded
-// pool of workers, and the legacy tasks API. It works on images through
-// image.Service's exported methods, which keep every image rule (who may
-// do what, status changes, quotas); its own are the staging area, the
-// tasks (TaskRepo, which internal/db implements) and the import lock.
+// web-download, copy-image, glance-download) and their plugins, run as
+// tasks on a bounded pool of workers, and the legacy tasks API. It works
+// on images through image.Service's exported methods, which keep every
+// image rule (who may do what, status changes, quotas); its own are the
+// staging area, the tasks (TaskRepo, which internal/db implements) and
+// the import lock.
 package importer
 
 import (
