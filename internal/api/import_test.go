@@ -49,6 +49,8 @@ type importOpts struct {
 	// with these stores; the first is the default.
 	stores func(dir string) []*store.Store
 	authz  image.Authorizer // nil: Glance's legacy policy defaults
+	// catalog is the callers' service catalog (glance-download's).
+	catalog importer.CatalogFunc
 }
 
 // roleAuth is a test Authenticator: the X-Roles header lists the roles;
@@ -58,9 +60,12 @@ type roleAuth struct{}
 func (roleAuth) Authenticate(ctx context.Context, r *http.Request) (*auth.Context, error) {
 	roles := r.Header.Get("X-Roles")
 	if roles == "" {
-		return auth.NoAuth(""), nil
+		c := auth.NoAuth("")
+		c.AuthToken = r.Header.Get("X-Auth-Token")
+		return c, nil
 	}
-	c := &auth.Context{Roles: strings.Split(roles, ","), ProjectID: r.Header.Get("X-Project-Id"), UserID: "u1"}
+	c := &auth.Context{Roles: strings.Split(roles, ","), ProjectID: r.Header.Get("X-Project-Id"), UserID: "u1",
+		AuthToken: r.Header.Get("X-Auth-Token")}
 	c.IsAdmin = c.HasRole("admin")
 	return c, nil
 }
@@ -89,6 +94,9 @@ func newImportEnv(t *testing.T, o importOpts) *importEnv {
 			}
 			if o.node != "" {
 				im.Node = o.node
+			}
+			if o.catalog != nil {
+				im.Catalog = o.catalog
 			}
 		})}
 	if o.authz != nil {
@@ -629,7 +637,7 @@ func TestImportMethodsDisabled(t *testing.T) {
 // TestGlanceDownloadRequest: Glance's API refuses a glance-download
 // request without a region or a remote image id, or with an id that is
 // not a UUID (Tempest's test_image_glance_download_import_bad_uuid);
-// past those checks Glint says the method is not available yet.
+// past those checks the task fails.
 func TestGlanceDownloadRequest(t *testing.T) {
 	e := newImportEnv(t, importOpts{methods: []string{"glance-direct", "glance-download"}})
 	id := e.create(rawBare)
@@ -638,12 +646,23 @@ func TestGlanceDownloadRequest(t *testing.T) {
 		{`{"method":{"name":"glance-download","glance_region":"RegionOne"}}`, "'glance_image_id' needs to be set for glance-download import method"},
 		{`{"method":{"name":"glance-download","glance_region":"RegionOne","glance_image_id":"not-a-uuid"}}`, "Remote image id does not look like a UUID: not-a-uuid"},
 		{`{"method":{"name":"glance-download","glance_region":"RegionOne","glance_image_id":7}}`, "Remote image id does not look like a UUID: 7"},
-		{`{"method":{"name":"glance-download","glance_region":"RegionOne","glance_image_id":"` + id + `"}}`, "not available in this version of Glint"},
 	} {
 		wantStatus(t, c.body, e.importReq(id, c.body), 400, c.want)
 	}
 	if img := e.show(id); img["status"] != "queued" {
 		t.Errorf("status %v after refused imports, want queued", img["status"])
+	}
+	// Past those checks the import is accepted; without a Keystone token
+	// and catalog its task fails, as Glance's does without a catalog.
+	body := `{"method":{"name":"glance-download","glance_region":"RegionOne","glance_image_id":"` + id + `"}}`
+	wantStatus(t, body, e.importReq(id, body), 202, "")
+	e.im.Wait()
+	if img := e.show(id); img["status"] != "queued" {
+		t.Errorf("status %v after a failed glance-download, want queued", img["status"])
+	}
+	ts := e.tasks(id)
+	if len(ts) != 1 || ts[0]["status"] != "failure" || !strings.Contains(fmt.Sprint(ts[0]["message"]), "service catalog") {
+		t.Errorf("tasks %v, want one failed for want of a catalog", ts)
 	}
 }
 

@@ -166,6 +166,11 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 		authz = o.authz
 	}
 	imo := importOptions(cfg)
+	if c, ok := authn.(interface {
+		Catalog(context.Context, string) ([]auth.Endpoint, error)
+	}); ok && cfg.AuthtokenIncludeServiceCatalog {
+		imo.Catalog = c.Catalog // glance-download's remote Image API
+	}
 	for _, fn := range o.imports {
 		fn(&imo)
 	}

@@ -52,7 +52,8 @@ func importOptions(cfg *config.Config) importer.Options {
 			AllowedPorts: ports(cfg.AllowedPorts), DisallowedPorts: ports(cfg.DisallowedPorts),
 			AllowPrivate: cfg.ImportAllowPrivate,
 		},
-		Plugins: cfg.ImageImportPlugins,
+		Plugins:            cfg.ImageImportPlugins,
+		DownloadProperties: cfg.DownloadProperties,
 		Plugin: importer.PluginOptions{
 			ConversionFormat:  cfg.ConversionFormat,
 			InjectProperties:  inject,

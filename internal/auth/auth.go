@@ -47,6 +47,14 @@ type Service struct {
 	Roles         []string // as Keystone names them (Glance lower-cases only the user's)
 }
 
+// Endpoint is one endpoint of the caller's Keystone service catalog.
+type Endpoint struct {
+	ServiceType string // image, identity, ...
+	Region      string // the region's id; empty when the endpoint has none
+	Interface   string // public, internal or admin
+	URL         string
+}
+
 // HasRole reports whether the caller holds role r.
 func (c *Context) HasRole(r string) bool { return slices.Contains(c.Roles, r) }
 

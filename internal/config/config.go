@@ -171,6 +171,7 @@ type Config struct {
 	ConversionFormat       string   // [image_conversion] output_format, default raw
 	InjectIgnoreUserRoles  []string // [inject_metadata_properties] ignore_user_roles, default [admin]
 	InjectProperties       []string // [inject_metadata_properties] inject, "key:value" items, default []
+	DownloadProperties     []string // [glance_download_properties] extra_properties, default [hw_, trait:, os_distro, os_secure_boot, os_type]
 	QemuImgMemory          int64    // [glint] qemu_img_address_space, bytes, default 2 GiB
 	QemuImgCPU             int      // [glint] qemu_img_cpu_time, seconds, default 30
 	ConversionTimeout      int      // [glint] image_conversion_timeout, seconds, default 3600

@@ -95,6 +95,7 @@ func TestDefault(t *testing.T) {
 		QemuImgMemory:                2147483648,
 		QemuImgCPU:                   30,
 		ConversionTimeout:            3600,
+		DownloadProperties:           []string{"hw_", "trait:", "os_distro", "os_secure_boot", "os_type"},
 	}
 	// [keystone_authtoken] defaults, keystonemiddleware's (delay_auth_decision: Glance's paste pipeline's)
 	want.AuthtokenAuthType, want.AuthtokenTokenCacheTime, want.AuthtokenIncludeServiceCatalog = "password", 300, true

@@ -53,7 +53,6 @@ func (im *Importer) Import(ctx context.Context, id string, req *Request) error {
 		if err := checkGlanceDownload(req); err != nil {
 			return errs.E(op, err)
 		}
-		return errs.E(op, errs.Invalid, "The glance-download import method needs Keystone and is not available in this version of Glint")
 	}
 	if method == MethodCopyImage {
 		if err := im.s.Authorize(ctx, "copy_image", img); err != nil {
@@ -146,6 +145,12 @@ func checkGlanceDownload(req *Request) error {
 	if s, ok := req.GlanceImageID.(string); !ok || uuid.Validate(s) != nil {
 		return errs.Errorf(op, errs.Invalid, "Remote image id does not look like a UUID: %v", req.GlanceImageID)
 	}
+	// As Glance, the interface defaults to public, in the task's input too.
+	if m, ok := req.Raw["method"].(map[string]any); ok {
+		if _, set := m["glance_service_interface"]; !set {
+			m["glance_service_interface"] = "public"
+		}
+	}
 	return nil
 }
 
@@ -155,7 +160,7 @@ func importCharge(method string, nStores int) image.ImportCharge {
 	switch method {
 	case MethodGlanceDirect:
 		return image.ImportCharge{StoredCopies: max(nStores, 1)}
-	case MethodWebDownload, MethodCopyImage:
+	case MethodWebDownload, MethodCopyImage, MethodGlanceDownload:
 		return image.ImportCharge{Staged: true}
 	}
 	return image.ImportCharge{}
@@ -212,16 +217,33 @@ func (im *Importer) runImport(ctx context.Context, j *job, log interface {
 		}
 	case MethodCopyImage:
 		return im.copyImage(ctx, j)
+	case MethodGlanceDownload:
+		restore, err := im.glanceDownload(ctx, j, staged)
+		if err == nil {
+			err = im.importStaged(ctx, j, staged)
+		}
+		if err != nil && restore != nil {
+			// Glance's revert: the image keeps the formats and
+			// properties it had before the import.
+			restore(context.WithoutCancel(ctx))
+		}
+		return err
 	default:
 		return errs.Errorf("importer.runImport", errs.Invalid, "import method %s is not supported", j.req.Method)
 	}
+	return im.importStaged(ctx, j, staged)
+}
+
+// importStaged runs the plugins on the staged data and imports it to the
+// job's stores.
+func (im *Importer) importStaged(ctx context.Context, j *job, staged string) error {
 	if err := im.runPlugins(ctx, j, staged); err != nil {
 		return err
 	}
 	if err := im.importToStores(ctx, j, im.openStaged(staged)); err != nil {
 		return err
 	}
-	im.unstage(ctx, id)
+	im.unstage(ctx, deref(j.task.ImageID))
 	return nil
 }
 
@@ -314,11 +336,16 @@ func (im *Importer) failImport(ctx context.Context, t *Task, method string, caus
 	if msg == "" {
 		msg = cause.Error()
 	}
-	if t.Status == TaskPending || t.Status == TaskProcessing {
-		if err := im.finishTask(ctx, t, TaskFailure, nil, msg); err != nil {
-			im.log.WarnContext(ctx, "could not fail import task", "task_id", t.ID, "err", err)
+	// The task fails last, as Glance's revert releases the image before
+	// the task is marked: a client that sees the failure sees the image
+	// queued again.
+	defer func() {
+		if t.Status == TaskPending || t.Status == TaskProcessing {
+			if err := im.finishTask(ctx, t, TaskFailure, nil, msg); err != nil {
+				im.log.WarnContext(ctx, "could not fail import task", "task_id", t.ID, "err", err)
+			}
 		}
-	}
+	}()
 	id := deref(t.ImageID)
 	if id == "" {
 		return

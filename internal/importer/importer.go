@@ -1,10 +1,11 @@
 // Package importer is Glance's interoperable image import and its tasks:
 // staging (PUT /v2/images/{id}/stage), the import methods (glance-direct,
-// web-download, copy-image) and their plugins, run as tasks on a bounded
-// pool of workers, and the legacy tasks API. It works on images through
-// image.Service's exported methods, which keep every image rule (who may
-// do what, status changes, quotas); its own are the staging area, the
-// tasks (TaskRepo, which internal/db implements) and the import lock.
+// web-download, copy-image, glance-download) and their plugins, run as
+// tasks on a bounded pool of workers, and the legacy tasks API. It works
+// on images through image.Service's exported methods, which keep every
+// image rule (who may do what, status changes, quotas); its own are the
+// staging area, the tasks (TaskRepo, which internal/db implements) and
+// the import lock.
 package importer
 
 import (
@@ -50,6 +51,12 @@ type Options struct {
 	// stores (stores, all_stores, X-Image-Meta-Store) and copy-image
 	// copies between them.
 	MultiStore bool
+	// Catalog reads the caller's service catalog, where glance-download
+	// finds the remote Image API; nil (no Keystone) fails those imports.
+	Catalog CatalogFunc
+	// DownloadProperties is [glance_download_properties]
+	// extra_properties: prefixes of the properties glance-download copies.
+	DownloadProperties []string
 }
 
 // ImageRepo is what the importer needs from the image repository for
