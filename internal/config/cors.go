@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"sort"
 	"strings"
 )
@@ -58,23 +57,7 @@ func loadCORSSections(c *Config, r *resolver) []error {
 		r.corsSections[sec] = true
 		scratch := Config{CORS: c.CORS}
 		scratch.CORS.Section, scratch.CORS.AllowedOrigin = name, nil
-		for i := range options {
-			o := &options[i]
-			if o.section != "cors" {
-				continue
-			}
-			rv, ok := r.raw(sec, o.name)
-			if !ok {
-				continue
-			}
-			v, err := r.expand(sec, rv.key, rv.value)
-			if err == nil {
-				err = o.apply(&scratch, v)
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %s.%s: %w", rv.file, sec, rv.key, err))
-			}
-		}
+		errs = append(errs, r.applySection(&scratch, sec, "cors")...)
 		c.CORSSections = append(c.CORSSections, scratch.CORS)
 	}
 	return errs

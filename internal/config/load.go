@@ -522,6 +522,31 @@ func (r *resolver) ignored() (unknown, unused []string) {
 	return slices.Compact(unknown), slices.Compact(unused)
 }
 
+// applySection applies to c the options of section, as they are set in
+// another section sec (a backend's section holds [glance_store] options,
+// a [cors.<name>] section [cors] ones).
+func (r *resolver) applySection(c *Config, sec, section string) []error {
+	var errs []error
+	for i := range options {
+		o := &options[i]
+		if o.section != section {
+			continue
+		}
+		rv, ok := r.raw(sec, o.name)
+		if !ok {
+			continue
+		}
+		v, err := r.expand(sec, rv.key, rv.value)
+		if err == nil {
+			err = o.apply(c, v)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %s.%s: %w", rv.file, sec, rv.key, err))
+		}
+	}
+	return errs
+}
+
 // loadBackends builds the per-backend configurations of enabled_backends:
 // each backend's section holds [glance_store] options for that store only.
 func loadBackends(c *Config, r *resolver) []error {
@@ -542,23 +567,7 @@ func loadBackends(c *Config, r *resolver) []error {
 		bc := *c
 		bc.Backends, bc.EnabledBackends = nil, nil
 		r.backends[sec] = true
-		for i := range options {
-			o := &options[i]
-			if o.section != "glance_store" {
-				continue
-			}
-			rv, ok := r.raw(sec, o.name)
-			if !ok {
-				continue
-			}
-			v, err := r.expand(sec, rv.key, rv.value)
-			if err == nil {
-				err = o.apply(&bc, v)
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %s.%s: %w", rv.file, sec, rv.key, err))
-			}
-		}
+		errs = append(errs, r.applySection(&bc, sec, "glance_store")...)
 		c.Backends[name] = &bc
 	}
 	if c.DefaultBackend == "" {

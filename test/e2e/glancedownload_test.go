@@ -23,21 +23,12 @@ func regionConf(ks *keystonetest.Keystone, ports ...string) string {
 
 [import_filtering_opts]
 allowed_hosts = [127.0.0.1]
-allowed_ports = [%[3]s]
+allowed_ports = [%[2]s]
 
 [paste_deploy]
 flavor = keystone
 
-[keystone_authtoken]
-www_authenticate_uri = %[1]s
-auth_url = %[1]s
-auth_type = password
-username = glint
-password = %[2]s
-project_name = service
-user_domain_name = Default
-project_domain_name = Default
-`, ks.URL, ks.Password("glint"), strings.Join(ports, ","))
+%[1]s`, ks.AuthtokenConf(), strings.Join(ports, ","))
 }
 
 // withToken sends body (nil: none) to url with the caller's token.

@@ -18,21 +18,11 @@ import (
 // validating tokens with ks as the service user glint.
 func keystoneServer(t *testing.T, ks *keystonetest.Keystone) *server {
 	t.Helper()
-	return startServerConf(t, fmt.Sprintf(`
+	return startServerConf(t, `
 [paste_deploy]
 flavor = keystone
 
-[keystone_authtoken]
-www_authenticate_uri = %[1]s
-auth_url = %[1]s
-auth_type = password
-username = glint
-password = %[2]s
-project_name = service
-user_domain_name = Default
-project_domain_name = Default
-token_cache_time = 300
-`, ks.URL, ks.Password("glint")))
+`+ks.AuthtokenConf("token_cache_time = 300"))
 }
 
 // asUser runs the openstack CLI authenticated against Keystone as user,

@@ -446,16 +446,7 @@ allowed_origin = %s
 [paste_deploy]
 flavor = keystone
 
-[keystone_authtoken]
-www_authenticate_uri = %[3]s
-auth_url = %[3]s
-auth_type = password
-username = glint
-password = %[4]s
-project_name = service
-user_domain_name = Default
-project_domain_name = Default
-`, port, strings.Join(origins, ","), ks.URL, ks.Password("glint"))
+%s`, port, strings.Join(origins, ","), ks.AuthtokenConf())
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}

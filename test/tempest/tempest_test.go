@@ -189,38 +189,29 @@ connection = %[1]s
 [paste_deploy]
 flavor = keystone+cachemanagement
 
-[keystone_authtoken]
-www_authenticate_uri = %[2]s
-auth_url = %[2]s
-auth_type = password
-username = glint
-password = %[3]s
-project_name = service
-user_domain_name = Default
-project_domain_name = Default
-
+%[2]s
 [glance_store]
 default_backend = fast
 
 [fast]
-filesystem_store_datadir = %[4]s/fast
+filesystem_store_datadir = %[3]s/fast
 
 [slow]
-filesystem_store_datadir = %[4]s/slow
+filesystem_store_datadir = %[3]s/slow
 
 [os_glance_staging_store]
-filesystem_store_datadir = %[4]s/staging
+filesystem_store_datadir = %[3]s/staging
 
 [os_glance_tasks_store]
-filesystem_store_datadir = %[4]s/tasks
+filesystem_store_datadir = %[3]s/tasks
 
 [import_filtering_opts]
 allowed_hosts = [127.0.0.1]
-allowed_ports = [80,443,%[5]d,%[6]d,%[7]d]
+allowed_ports = [80,443,%[4]d,%[5]d,%[6]d]
 
 [oslo_policy]
 enforce_new_defaults = false
-`, dbURL, ks.URL, ks.Password("glint"), dir, webPort, portA, portB)
+`, dbURL, ks.AuthtokenConf(), dir, webPort, portA, portB)
 }
 
 type node struct {

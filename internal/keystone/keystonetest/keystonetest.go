@@ -197,6 +197,27 @@ func (k *Keystone) UserID(name string) string { return k.accounts[envName(name)+
 // Password returns user name's password.
 func (k *Keystone) Password(name string) string { return k.accounts[envName(name)+"_PASSWORD"] }
 
+// AuthtokenConf is the [keystone_authtoken] section of a glance-api.conf
+// that validates tokens with k as the service user glint, ending in a
+// newline; extra lines (such as "token_cache_time = 300") are appended to
+// the section.
+func (k *Keystone) AuthtokenConf(extra ...string) string {
+	s := fmt.Sprintf(`[keystone_authtoken]
+www_authenticate_uri = %[1]s
+auth_url = %[1]s
+auth_type = password
+username = glint
+password = %[2]s
+project_name = service
+user_domain_name = Default
+project_domain_name = Default
+`, k.URL, k.Password("glint"))
+	for _, l := range extra {
+		s += l + "\n"
+	}
+	return s
+}
+
 // ProjectOf is the project each test user has its role on.
 func ProjectOf(user string) string {
 	switch user {
