@@ -137,7 +137,7 @@ func TestImportTwoProcesses(t *testing.T) {
 	if img["checksum"] != hex.EncodeToString(sum[:]) {
 		t.Errorf("checksum %v", img["checksum"])
 	}
-	if !strings.Contains(b.log(), "forwarding import") {
+	if l := b.log(); !strings.Contains(l, "forwarding a request to the node holding the staged data") || !strings.Contains(l, "method=POST") {
 		t.Errorf("b did not forward the import; its log:\n%s", b.log())
 	}
 }
