@@ -41,6 +41,9 @@ Commands:
   db version   print the schema version (glance-manage db version)
   db check     exit 3 if migrations are pending (glance-manage db check)
   db backup    copy the embedded SQLite database online to a file
+  db purge     remove rows deleted N days ago, images aside (glance-manage db purge)
+  db purge_images_table
+               remove images deleted N days ago (glance-manage db purge_images_table)
   policy       print the default or effective policy rules, or check policy files
   scrub        remove the data of delayed deletes and of uploads whose node died (glance-scrubber)
   metadefs     load, export or unload the metadata definitions catalog
@@ -271,8 +274,13 @@ func subcommand(args []string, name, help string, stderr io.Writer, subs ...stri
 }
 
 func dbCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "backup" {
-		return dbBackupCmd(ctx, args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "backup":
+			return dbBackupCmd(ctx, args[1:], stdout, stderr)
+		case "purge", "purge_images_table":
+			return dbPurgeCmd(ctx, args[0] == "purge_images_table", args[1:], stdout, stderr)
+		}
 	}
 	const help = "glint db sync|version|check: manage the database schema (Glance's glance-manage db).\n\n" +
 		"  sync     apply every pending migration; a database Glance created is adopted\n" +
