@@ -11,6 +11,7 @@ import (
 
 	"glint/internal/db"
 	"glint/internal/db/dbtest"
+	"glint/internal/image"
 )
 
 // seedPurge writes the same rows into a database on every call: live and
@@ -210,4 +211,80 @@ func TestPurgeImagesKeepsReferencedImages(t *testing.T) {
 			t.Error("max_rows -2 accepted")
 		}
 	})
+}
+
+// More rows than one batch go in several transactions, the limit counted
+// across them, while another connection pool (a serving Glint) keeps
+// creating images in the same database without an error.
+func TestPurgeBatchesBesideWriters(t *testing.T) {
+	eachDB(t, func(t *testing.T, c dbtest.Conn) {
+		ctx := context.Background()
+		d := openDB(t, c)
+		const n = 2*db.PurgeBatch + 500
+		raw := rawOpen(t, c)
+		old := time.Now().Add(-40 * 24 * time.Hour).UTC().Format("2006-01-02 15:04:05")
+		if _, err := raw.Exec("INSERT INTO images (id, status, created_at, deleted_at, deleted, min_disk, min_ram) VALUES ('00000000-0000-4000-8000-000000000000', 'deleted', '" + old + "', '" + old + "', true, 0, 0)"); err != nil {
+			t.Fatal(err)
+		}
+		var vals []string
+		for i := 1; i <= n; i++ {
+			vals = append(vals, fmt.Sprintf("(%d, '00000000-0000-4000-8000-000000000000', 't%d', '%s', '%s', true)", i, i, old, old))
+		}
+		if _, err := raw.Exec("INSERT INTO image_tags (id, image_id, value, created_at, deleted_at, deleted) VALUES " + strings.Join(vals, ",")); err != nil {
+			t.Fatal(err)
+		}
+		server, err := db.Open(ctx, c.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer server.Close()
+		stop, done := make(chan struct{}), make(chan error)
+		go func() {
+			for i := 1; ; i++ {
+				select {
+				case <-stop:
+					done <- nil
+					return
+				default:
+				}
+				if err := server.Images().Create(ctx, writerImage(i)); err != nil {
+					done <- err
+					return
+				}
+			}
+		}()
+		before := time.Now().Add(-30 * 24 * time.Hour)
+		tags := func(maxRows int64) int64 {
+			var got int64
+			if err := d.Purge(ctx, before, maxRows, func(p db.Purged) {
+				if p.Table == "image_tags" {
+					got = p.Rows
+				}
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		if got := tags(db.PurgeBatch + 200); got != db.PurgeBatch+200 {
+			t.Errorf("--max_rows %d removed %d tags", db.PurgeBatch+200, got)
+		}
+		if got := tags(-1); got != n-db.PurgeBatch-200 {
+			t.Errorf("--max_rows -1 removed %d tags, want %d", got, n-db.PurgeBatch-200)
+		}
+		close(stop)
+		if err := <-done; err != nil {
+			t.Fatalf("a writer beside the purge: %v", err)
+		}
+		var live int
+		if err := raw.QueryRow("SELECT COUNT(*) FROM image_tags WHERE deleted = false").Scan(&live); err != nil || live == 0 {
+			t.Fatalf("the writer's tags: %d %v", live, err)
+		}
+	})
+}
+
+func writerImage(n int) *image.Image {
+	now := time.Now().UTC().Truncate(time.Second)
+	name := fmt.Sprintf("img-%d", n)
+	return &image.Image{ID: fmt.Sprintf("20000000-0000-4000-8000-%012d", n), Name: &name, Status: image.Queued,
+		Visibility: image.Shared, CreatedAt: now, UpdatedAt: now, Properties: map[string]string{"p": "v"}, Tags: []string{"t"}}
 }
