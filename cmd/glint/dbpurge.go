@@ -92,7 +92,7 @@ func dbPurgeCmd(ctx context.Context, images bool, args []string, stdout, stderr 
 		return 1
 	}
 	defer database.Close()
-	fmt.Fprintf(stdout, "Purging rows deleted before %s (%d day(s) ago), at most %s per table:\n",
+	fmt.Fprintf(stdout, "Purging rows deleted before %s (%d day(s) ago), %s:\n",
 		before.UTC().Format("2006-01-02 15:04:05"), ageFlag.v, limitText(rowsFlag.v))
 	var total int64
 	report := func(p db.Purged) {
@@ -119,7 +119,7 @@ func dbPurgeCmd(ctx context.Context, images bool, args []string, stdout, stderr 
 
 func limitText(maxRows int64) string {
 	if maxRows == -1 {
-		return "all rows"
+		return "all of them"
 	}
-	return strconv.FormatInt(maxRows, 10) + " row(s)"
+	return "at most " + strconv.FormatInt(maxRows, 10) + " row(s) per table"
 }
