@@ -48,6 +48,8 @@ Commands:
   scrub        remove the data of delayed deletes and of uploads whose node died (glance-scrubber)
   metadefs     load, export or unload the metadata definitions catalog
                (glance-manage db load_metadefs / export_metadefs / unload_metadefs)
+  status upgrade check
+               check that this node is ready for an upgrade (glance-status upgrade check)
   version      print Glint's version
   help         print this help, or "glint help <command>"
 
@@ -88,6 +90,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return scrubCmd(ctx, rest, stdout, stderr)
 	case "metadefs":
 		return metadefsCmd(ctx, rest, stdout, stderr)
+	case "status":
+		return statusCmd(ctx, rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "glint: unknown command %q\n\n%s", cmd, usage)
 	return 2
