@@ -286,10 +286,14 @@ func dbCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return dbPurgeCmd(ctx, args[0] == "purge_images_table", args[1:], stdout, stderr)
 		}
 	}
-	const help = "glint db sync|version|check: manage the database schema (Glance's glance-manage db).\n\n" +
+	const help = "glint db sync|version|check|purge|purge_images_table|backup: manage the database (Glance's glance-manage db).\n\n" +
 		"  sync     apply every pending migration; a database Glance created is adopted\n" +
 		"  version  print the schema version and Glance's alembic revision\n" +
-		"  check    say whether migrations are pending (exit status 3 if so, as glance-manage db check)"
+		"  check    say whether migrations are pending (exit status 3 if so, as glance-manage db check)\n" +
+		"  purge    remove rows deleted --age_in_days ago, the images table aside (glance-manage db purge)\n" +
+		"  purge_images_table\n" +
+		"           remove images deleted --age_in_days ago (glance-manage db purge_images_table)\n" +
+		"  backup   copy the embedded SQLite database online to a file"
 	sub, code, ok := subcommand(args, "db", help, stderr, "sync", "version", "check")
 	if !ok {
 		return code
