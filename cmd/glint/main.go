@@ -41,10 +41,15 @@ Commands:
   db version   print the schema version (glance-manage db version)
   db check     exit 3 if migrations are pending (glance-manage db check)
   db backup    copy the embedded SQLite database online to a file
+  db purge     remove rows deleted N days ago, images aside (glance-manage db purge)
+  db purge_images_table
+               remove images deleted N days ago (glance-manage db purge_images_table)
   policy       print the default or effective policy rules, or check policy files
   scrub        remove the data of delayed deletes and of uploads whose node died (glance-scrubber)
   metadefs     load, export or unload the metadata definitions catalog
                (glance-manage db load_metadefs / export_metadefs / unload_metadefs)
+  status upgrade check
+               check that this node is ready for an upgrade (glance-status upgrade check)
   version      print Glint's version
   help         print this help, or "glint help <command>"
 
@@ -85,6 +90,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return scrubCmd(ctx, rest, stdout, stderr)
 	case "metadefs":
 		return metadefsCmd(ctx, rest, stdout, stderr)
+	case "status":
+		return statusCmd(ctx, rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "glint: unknown command %q\n\n%s", cmd, usage)
 	return 2
@@ -271,13 +278,22 @@ func subcommand(args []string, name, help string, stderr io.Writer, subs ...stri
 }
 
 func dbCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "backup" {
-		return dbBackupCmd(ctx, args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "backup":
+			return dbBackupCmd(ctx, args[1:], stdout, stderr)
+		case "purge", "purge_images_table":
+			return dbPurgeCmd(ctx, args[0] == "purge_images_table", args[1:], stdout, stderr)
+		}
 	}
-	const help = "glint db sync|version|check: manage the database schema (Glance's glance-manage db).\n\n" +
+	const help = "glint db sync|version|check|purge|purge_images_table|backup: manage the database (Glance's glance-manage db).\n\n" +
 		"  sync     apply every pending migration; a database Glance created is adopted\n" +
 		"  version  print the schema version and Glance's alembic revision\n" +
-		"  check    say whether migrations are pending (exit status 3 if so, as glance-manage db check)"
+		"  check    say whether migrations are pending (exit status 3 if so, as glance-manage db check)\n" +
+		"  purge    remove rows deleted --age_in_days ago, the images table aside (glance-manage db purge)\n" +
+		"  purge_images_table\n" +
+		"           remove images deleted --age_in_days ago (glance-manage db purge_images_table)\n" +
+		"  backup   copy the embedded SQLite database online to a file"
 	sub, code, ok := subcommand(args, "db", help, stderr, "sync", "version", "check")
 	if !ok {
 		return code

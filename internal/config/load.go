@@ -40,26 +40,9 @@ type parsedFile struct {
 // are reported at once. Unknown sections and options are collected in
 // Config.Ignored, never fatal.
 func Load(files, dirs []string) (*Config, error) {
-	var parsed []*parsedFile
-	for _, path := range files {
-		pf, err := readFile(expandUser(path))
-		if err != nil {
-			return nil, err
-		}
-		parsed = append(parsed, pf)
-	}
-	for _, dir := range dirs {
-		paths, err := confFiles(expandUser(dir))
-		if err != nil {
-			return nil, err
-		}
-		for _, path := range paths {
-			pf, err := readFile(path)
-			if err != nil {
-				return nil, err
-			}
-			parsed = append(parsed, pf)
-		}
+	parsed, err := readAll(files, dirs)
+	if err != nil {
+		return nil, err
 	}
 
 	c := defaults()
