@@ -81,12 +81,7 @@ func dbPurgeCmd(ctx context.Context, images bool, args []string, stdout, stderr 
 		fmt.Fprintf(stderr, "glint %s: %s\n", name, msg)
 		return 2
 	}
-	cfg, err := c.load()
-	if err != nil {
-		fmt.Fprintln(stderr, "glint:", err)
-		return 1
-	}
-	database, err := db.Open(ctx, cfg.DatabaseConnection)
+	database, err := c.openDB(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "glint:", err)
 		return 1

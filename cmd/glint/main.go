@@ -147,6 +147,16 @@ func (c *common) load() (*config.Config, error) {
 	return cfg, nil
 }
 
+// openDB opens the database the configuration names, for the
+// subcommands that need nothing else of it.
+func (c *common) openDB(ctx context.Context) (*db.DB, error) {
+	cfg, err := c.load()
+	if err != nil {
+		return nil, err
+	}
+	return db.Open(ctx, cfg.DatabaseConnection)
+}
+
 func newLogger(cfg *config.Config, stderr io.Writer) (*slog.Logger, func(), error) {
 	level := slog.LevelInfo
 	if cfg.Debug {
@@ -302,12 +312,7 @@ func dbCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args[1:]); err != nil {
 		return flagExit(err)
 	}
-	cfg, err := c.load()
-	if err != nil {
-		fmt.Fprintln(stderr, "glint:", err)
-		return 1
-	}
-	database, err := db.Open(ctx, cfg.DatabaseConnection)
+	database, err := c.openDB(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "glint:", err)
 		return 1

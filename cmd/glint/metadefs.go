@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"glint/internal/db"
 	"glint/internal/metadef"
 )
 
@@ -47,12 +46,7 @@ func metadefsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, "glint metadefs load: --prefer-new needs --merge")
 		return 2
 	}
-	cfg, err := c.load()
-	if err != nil {
-		fmt.Fprintln(stderr, "glint:", err)
-		return 1
-	}
-	database, err := db.Open(ctx, cfg.DatabaseConnection)
+	database, err := c.openDB(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "glint:", err)
 		return 1
