@@ -25,6 +25,10 @@ type handlerFunc func(http.ResponseWriter, *http.Request) error
 // handler adapts h to net/http: h's error is answered by writeError.
 func (s *Server) handler(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if nulInRequestLine(r) {
+			s.writeError(w, r, errs.E(errs.Op("api.handler"), errs.Invalid, nulMessage))
+			return
+		}
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}

@@ -2,8 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,20 +13,14 @@ import (
 
 const timeLayout = "2006-01-02T15:04:05Z"
 
-// maxJSONBody bounds metadata request bodies; image data never goes here.
-const maxJSONBody = 1 << 20
 
 // readJSON decodes a metadata body as Glance does: any Content-Type, a
 // JSON object required.
 func readJSON(r *http.Request) (map[string]any, error) {
 	const op errs.Op = "api.readJSON"
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxJSONBody))
+	body, err := readBody(r)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, errs.E(op, errs.TooLarge, "Request body is too large.")
-		}
-		return nil, errs.E(op, errs.Invalid, "Could not read the request body.", err)
+		return nil, err
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return nil, errs.E(op, errs.Invalid, "Body expected in request.")
@@ -131,9 +123,9 @@ func (s *Server) patchImage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return withHeader(err, "Accept-Patch", patch.AcceptPatch)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxJSONBody))
+	body, err := readBody(r)
 	if err != nil {
-		return errs.E(op, errs.TooLarge, "Request body is too large.", err)
+		return err
 	}
 	ops, err := patch.Parse(dialect, body)
 	if err != nil {

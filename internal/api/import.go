@@ -74,13 +74,9 @@ func (s *Server) importImage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxJSONBody))
+	body, err := readBody(r)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return errs.E(op, errs.TooLarge, "Request body is too large.")
-		}
-		return errs.E(op, errs.Invalid, "Could not read the request body.", err)
+		return err
 	}
 	if strings.TrimSpace(string(body)) == "" {
 		return errs.E(op, errs.Invalid, "Body expected in request.")

@@ -47,6 +47,11 @@ func testCreateValidation(t *testing.T, dbURL string) {
 		{`{"` + strings.Repeat("k", 256) + `":"v"}`, 400, ""},
 		{`{"visibility":"public"}`, 403, "publicize_image"},
 		{`{"name":`, 400, "Malformed JSON"},
+		{"{\"name\":\"\xff\"}", 400, "Malformed JSON"}, // not UTF-8: Glance refuses, Go would substitute U+FFFD
+		{`{"name":"a\u0000b"}`, 400, "NUL"},              // PostgreSQL cannot store it: refused on every database
+		{`{"k\u0000":"v"}`, 400, "NUL"},
+		{`{"tags":["t\u0000"]}`, 400, "NUL"},
+		{`{"name":"a\\u0000b"}`, 201, ""}, // an escaped backslash, not a NUL
 		{`[1,2]`, 400, "Expected dict"},
 		{``, 400, "Body expected"},
 	}
@@ -104,6 +109,8 @@ func testPatch(t *testing.T, dbURL string) {
 		{"application/json", `[]`, 415, nil},
 		{patch21, `{"op":"add"}`, 400, nil},
 		{patch21, `not json`, 400, nil},
+		{patch21, `[{"op":"add","path":"/foo","value":"x\u0000"}]`, 400, nil},
+		{patch21, "[{\"op\":\"add\",\"path\":\"/foo\",\"value\":\"\xc3\"}]", 400, nil},
 	}
 	for _, c := range cases {
 		r := e.do("PATCH", "/v2/images/"+id, strings.NewReader(c.body), "Content-Type", c.ctype)
@@ -343,5 +350,37 @@ func testListFiltersAndPaging(t *testing.T, dbURL string) {
 	}
 	if got := strings.Join(seen, " "); got != "alpha beta gamma,delta priv" {
 		t.Errorf("paged = %q", got)
+	}
+}
+
+// TestNULInRequestLine: a NUL in a path or a query would reach the
+// database as a tag, a member or a filter, which PostgreSQL cannot hold; the
+// answer is the same 400 on every database.
+func TestNULInRequestLine(t *testing.T) { eachDB(t, testNULInRequestLine) }
+
+func testNULInRequestLine(t *testing.T, dbURL string) {
+	e := newEnv(t, opts{dbURL: dbURL})
+	id := e.create(`{"name":"n"}`)
+	for _, c := range []struct{ method, path string }{
+		{"PUT", "/v2/images/" + id + "/tags/a%00b"},
+		{"DELETE", "/v2/images/" + id + "/tags/a%00b"},
+		{"GET", "/v2/images?name=a%00b"},
+		{"GET", "/v2/images?tag=%00"},
+		{"GET", "/v2/images?marker=" + id + "%00"},
+		{"GET", "/v2/images/" + id + "%00"},
+		{"GET", "/v2/images/" + id + "/members/p%00"},
+		{"GET", "/v2/metadefs/namespaces/x%00"},
+	} {
+		r := e.do(c.method, c.path, nil)
+		if r.status != 400 || !strings.Contains(string(r.body), "NUL") {
+			t.Errorf("%s %s: %d %s, want 400 naming NUL", c.method, c.path, r.status, r.body)
+		}
+	}
+	r := e.do("POST", "/v2/images/"+id+"/members", strings.NewReader(`{"member":"p\u0000"}`))
+	if r.status != 400 {
+		t.Errorf("member with NUL: %d %s, want 400", r.status, r.body)
+	}
+	if r := e.do("GET", "/v2/images/"+id, nil); r.status != 200 {
+		t.Errorf("image after refusals: %d", r.status)
 	}
 }
