@@ -16,9 +16,13 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"glint/internal/api"
@@ -45,6 +49,10 @@ type App struct {
 	metadefs *metadef.Service
 	handler  *api.Server
 	closers  []func() error // in the order of construction; Close runs them backwards
+
+	staleAfter time.Duration  // [glint] upload_stale_after; 0: no sweep
+	sweepStop  chan struct{}  // closed by Close: ends the stale-upload sweep
+	sweepDone  sync.WaitGroup // the sweep's goroutine
 }
 
 // Option changes what New builds, for what the configuration cannot
@@ -116,7 +124,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 		opt(&o)
 	}
 	log := o.log
-	a := &App{log: log}
+	a := &App{log: log, staleAfter: time.Duration(cfg.UploadStaleAfter) * time.Second}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -248,6 +256,7 @@ func imageOptions(cfg *config.Config, authz *Authorization) image.Options {
 		Protections:      authz.Protections,
 		DelayedDelete:    cfg.DelayedDelete,
 		UploadHeartbeat:  time.Duration(cfg.UploadStaleAfter) * time.Second / 4,
+		UploadLogDir:     uploadLogDir(cfg),
 		DiskFormats:      cfg.DiskFormats,
 		ContainerFormats: cfg.ContainerFormats,
 		ShowLocations:    cfg.ShowMultipleLocations,
@@ -284,7 +293,61 @@ func (a *App) check(r *http.Request) error {
 
 // Start starts the background work: the importer fails the imports this
 // node left unfinished when it last stopped and starts its expiry loop.
-func (a *App) Start(ctx context.Context) error { return a.importer.Start(ctx) }
+//
+// Before that it puts back the uploads this node was writing when it last
+// stopped without finishing them, and it starts the sweep that returns to
+// queued the uploads of other nodes that died and never came back.
+func (a *App) Start(ctx context.Context) error {
+	if n, err := a.images.RecoverOwnUploads(ctx); err != nil {
+		a.log.Warn("could not read this node's upload log", "err", err)
+	} else if n > 0 {
+		a.log.Warn("uploads interrupted by the last stop of this node returned to queued", "images", n)
+	}
+	if err := a.importer.Start(ctx); err != nil {
+		return err
+	}
+	if a.staleAfter > 0 && a.sweepStop == nil {
+		a.sweepStop = make(chan struct{})
+		a.sweepDone.Add(1)
+		go a.sweepStaleUploads()
+		a.closers = append(a.closers, func() error { close(a.sweepStop); a.sweepDone.Wait(); return nil })
+	}
+	return nil
+}
+
+// sweepStaleUploads runs the stale-upload recovery every quarter of
+// upload_stale_after, so that no cron job is needed for it (glint scrub
+// still does it too).
+func (a *App) sweepStaleUploads() {
+	defer a.sweepDone.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-a.sweepStop; cancel() }()
+	t := time.NewTicker(max(a.staleAfter/4, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-a.sweepStop:
+			return
+		case <-t.C:
+			n, err := a.images.RecoverStaleUploads(ctx, a.staleAfter)
+			if err != nil && ctx.Err() == nil {
+				a.log.Warn("stale-upload sweep failed", "err", err)
+			}
+			if n > 0 {
+				a.log.Warn("uploads abandoned by a node that stopped returned to queued", "images", n)
+			}
+		}
+	}
+}
+
+// uploadLogDir is where this node records the uploads it writes: under
+// data_dir, apart for each address the node listens on, so that nodes
+// sharing a data_dir never read each other's.
+func uploadLogDir(cfg *config.Config) string {
+	node := strings.NewReplacer(":", "_", "/", "_", "[", "", "]", "").Replace(net.JoinHostPort(cfg.BindHost, strconv.Itoa(cfg.BindPort)))
+	return filepath.Join(cfg.DataDir, "uploads", node)
+}
 
 // Close stops the importer's workers and releases the database and the
 // authenticator, in the reverse order of their construction. The API

@@ -68,14 +68,10 @@ func (s *Service) Scrub(ctx context.Context, scrubTime, staleAfter time.Duration
 		}
 	}
 	if staleAfter > 0 {
-		stale, err := s.repo.StaleUploads(ctx, now.Add(-staleAfter))
+		n, err := s.RecoverStaleUploads(ctx, staleAfter)
+		rep.Recovered += n
 		if err != nil {
 			return rep, errs.E(op, err)
-		}
-		for _, img := range stale {
-			if s.recoverUpload(ctx, img, now.Add(-staleAfter)) {
-				rep.Recovered++
-			}
 		}
 	}
 	return rep, nil
@@ -146,13 +142,21 @@ func (s *Service) Restore(ctx context.Context, id string) error {
 
 // heartbeat keeps an upload's image visibly alive for the scrubber until
 // stop is called.
+// heartbeat marks an upload alive until stop is called: in this node's
+// upload log at once, then every UploadHeartbeat in the database too (for
+// the other nodes' stale-upload sweep) and in the log. stop ends both.
 func (s *Service) heartbeat(ctx context.Context, id string) (stop func()) {
+	if err := s.uploads.begin(id); err != nil {
+		s.log.WarnContext(ctx, "could not record an upload in this node's upload log", "image_id", id, "err", err)
+	}
 	every := s.opts.UploadHeartbeat
 	if every <= 0 {
-		return func() {}
+		return func() { s.uploads.end(id) }
 	}
 	done := make(chan struct{})
+	exited := make(chan struct{})
 	go func() {
+		defer close(exited)
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
@@ -163,8 +167,13 @@ func (s *Service) heartbeat(ctx context.Context, id string) (stop func()) {
 				if err := s.repo.Touch(context.WithoutCancel(ctx), id, Saving); err != nil {
 					s.log.WarnContext(ctx, "upload heartbeat failed", "image_id", id, "err", err)
 				}
+				s.uploads.alive(id)
 			}
 		}
 	}()
-	return func() { close(done) }
+	return func() {
+		close(done)
+		<-exited // a last alive() must not recreate the log's file
+		s.uploads.end(id)
+	}
 }

@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 	"log/slog"
+	"os"
 	"time"
 
 	"glint/internal/auth"
@@ -82,6 +83,9 @@ type Options struct {
 	// UploadHeartbeat is how often an upload in progress marks its image
 	// alive, so that the scrubber can tell a dead node's upload; 0: never.
 	UploadHeartbeat time.Duration
+	// UploadLogDir is a directory only this node uses, where it records
+	// the uploads it is writing (see RecoverOwnUploads); "": none.
+	UploadLogDir string
 	// SecureRBAC drops Glance's hard-coded ownership checks that stand in
 	// for the legacy policy defaults ([DEFAULT] enforce_secure_rbac).
 	SecureRBAC bool
@@ -116,6 +120,7 @@ type Service struct {
 	opts    Options
 	log     *slog.Logger
 	now     func() time.Time
+	uploads *uploadLog // nil: no upload log (Options.UploadLogDir)
 }
 
 // NewService wires a Service.
@@ -127,7 +132,15 @@ func NewService(repo Repo, stores *store.Set, authz Authorizer, opts Options, lo
 		}
 		authz = policy.Authorizer{Enforcer: e}
 	}
-	return &Service{repo: repo, members: repo, stores: stores, authz: authz, opts: opts, log: log, now: time.Now}
+	s := &Service{repo: repo, members: repo, stores: stores, authz: authz, opts: opts, log: log, now: time.Now}
+	if opts.UploadLogDir != "" {
+		if err := os.MkdirAll(opts.UploadLogDir, 0o700); err != nil {
+			log.Warn("no upload log: after a crash, this node's uploads wait for the stale-upload sweep", "dir", opts.UploadLogDir, "err", err)
+		} else {
+			s.uploads = &uploadLog{dir: opts.UploadLogDir}
+		}
+	}
+	return s
 }
 
 func viewerOf(ctx context.Context) Viewer {

@@ -44,10 +44,19 @@ func startNode(t *testing.T, dir, conf string) *node {
 	if err := os.WriteFile(n.conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logFile, err := os.Create(n.log)
+	launch(t, n)
+	return n
+}
+
+// launch starts n's glint serve (again, after it was killed: same
+// configuration, port and data) and waits until it answers.
+func launch(t *testing.T, n *node) {
+	t.Helper()
+	logFile, err := os.OpenFile(n.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
+	n.exited = make(chan error, 1)
 	n.cmd = exec.Command(glintBin, "serve", "--config-file", n.conf)
 	n.cmd.Stdout, n.cmd.Stderr = logFile, logFile
 	if err := n.cmd.Start(); err != nil {
@@ -67,7 +76,7 @@ func startNode(t *testing.T, dir, conf string) *node {
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
-				return n
+				return
 			}
 		}
 		select {
@@ -130,10 +139,11 @@ func partials(t *testing.T, dir string) []string {
 }
 
 // TestNodeKilledMidUpload: two nodes on one PostgreSQL database and one
-// store; the node taking an upload is killed with SIGKILL. The other node
-// reports the image as saving, glint scrub leaves it alone while it is
-// alive and, once it has gone silent, removes the partial data and returns
-// the image to queued, after which it takes a new upload.
+// store; the node taking an upload is killed with SIGKILL and never comes
+// back. The other node reports the image as saving, glint scrub leaves it
+// alone while it is alive and, once it has gone silent for
+// upload_stale_after, the other node's own sweep removes the partial data
+// and returns the image to queued, after which it takes a new upload.
 func TestNodeKilledMidUpload(t *testing.T) {
 	pg := dbtest.New(t, "postgres")
 	dir := t.TempDir()
@@ -181,12 +191,11 @@ func TestNodeKilledMidUpload(t *testing.T) {
 	if _, m := call(t, "GET", b.URL+"/v2/images/"+id, nil); m["status"] != "saving" {
 		t.Fatalf("status right after the kill: %v", m["status"])
 	}
-	time.Sleep(3 * time.Second) // past upload_stale_after
-	if out := scrub(); !strings.Contains(out, "1 abandoned uploads returned to queued") {
-		t.Fatalf("scrub after the kill: %s", out)
-	}
-	if _, m := call(t, "GET", b.URL+"/v2/images/"+id, nil); m["status"] != "queued" {
-		t.Fatalf("status after scrub: %v", m["status"])
+	// Past upload_stale_after, the other node's own sweep (no cron job,
+	// no glint scrub) returns the image to queued.
+	waitStatus(t, b.URL, id, "queued", 15*time.Second)
+	if b, _ := os.ReadFile(b.log); !strings.Contains(string(b), "uploads abandoned by a node that stopped returned to queued") {
+		t.Errorf("the other node's log does not say it recovered the upload")
 	}
 	if p := partials(t, images); len(p) != 0 {
 		t.Errorf("partial data left: %v", p)
@@ -275,5 +284,73 @@ func TestTwoNodes(t *testing.T) {
 	}
 	if _, img := call(t, "GET", a.URL+"/v2/images/"+id, nil); img["where"] != "b" {
 		t.Fatalf("a sees %v", img)
+	}
+}
+
+// waitStatus waits until the image has status on the node at url.
+func waitStatus(t *testing.T, url, id, status string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		_, m := call(t, "GET", url+"/v2/images/"+id, nil)
+		if m["status"] == status {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("image %s is %v after %s, want %s", id, m["status"], within, status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestRestartRecoversOwnUpload: one node on the embedded default is killed
+// with SIGKILL in the middle of an upload and started again. It puts the
+// image back to queued as it starts (not after upload_stale_after, which is
+// left at its default of ten minutes), with no partial data left, and the
+// image takes a new upload.
+func TestRestartRecoversOwnUpload(t *testing.T) {
+	dir := t.TempDir()
+	images := filepath.Join(dir, "data", "images")
+	a := startNode(t, filepath.Join(dir, "a"), fmt.Sprintf("[glint]\ndata_dir = %s\n", filepath.Join(dir, "data")))
+	st, img := call(t, "POST", a.URL+"/v2/images", strings.NewReader(`{"disk_format": "raw", "container_format": "bare"}`))
+	if st != 201 {
+		t.Fatalf("create: %d", st)
+	}
+	id := img["id"].(string)
+	body := &slowBody{n: 1000, tick: 20 * time.Millisecond, stop: make(chan struct{})}
+	go func() {
+		req, _ := http.NewRequest("PUT", a.URL+"/v2/images/"+id+"/file", body)
+		req.Header.Set("Content-Type", "application/octet-stream")
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
+	defer close(body.stop)
+	waitStatus(t, a.URL, id, "saving", 10*time.Second)
+	for deadline := time.Now().Add(10 * time.Second); len(partials(t, images)) == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no partial data during the upload")
+		}
+	}
+
+	a.cmd.Process.Signal(syscall.SIGKILL)
+	<-a.exited
+	launch(t, a)
+	// launch returned once the node answered: the recovery ran before.
+	_, m := call(t, "GET", a.URL+"/v2/images/"+id, nil)
+	if m["status"] != "queued" || m["size"] != nil {
+		t.Fatalf("image after the restart: status %v size %v, want queued without a size", m["status"], m["size"])
+	}
+	if p := partials(t, images); len(p) != 0 {
+		t.Errorf("partial data left: %v", p)
+	}
+	if b, _ := os.ReadFile(a.log); !strings.Contains(string(b), "uploads interrupted by the last stop of this node returned to queued") {
+		t.Errorf("the log does not say the upload was recovered")
+	}
+	if st, _ := call(t, "PUT", a.URL+"/v2/images/"+id+"/file", strings.NewReader("a whole image")); st != 204 {
+		t.Fatalf("upload after the restart: %d", st)
+	}
+	if _, m := call(t, "GET", a.URL+"/v2/images/"+id, nil); m["status"] != "active" || m["size"] != float64(13) {
+		t.Errorf("image after the new upload: %v", m)
 	}
 }
