@@ -2,10 +2,12 @@ package importer
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 
 	"glint/internal/errs"
 	"glint/internal/image"
@@ -30,6 +32,11 @@ func (im *Importer) Stage(ctx context.Context, id string, body io.Reader, size i
 		im.unstage(ctx, id)
 		if err := im.s.AbandonStage(ctx, id); err != nil && !errs.Is(errs.NotFound, err) {
 			im.log.ErrorContext(ctx, "could not return image to queued after a failed stage", "image_id", id, "err", err)
+		}
+		if errors.Is(cause, syscall.ENOSPC) || errors.Is(cause, syscall.EDQUOT) {
+			// Glance's staging area is a filesystem store: a full disk is
+			// its StorageFull, 413.
+			return errs.E(op, errs.TooLarge, "Image storage media is full: the staging area has no space left.", cause)
 		}
 		if errs.KindOf(cause) == errs.Other {
 			return errs.E(op, errs.Unavailable, "Error writing to the staging area.", cause)
