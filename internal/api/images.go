@@ -13,7 +13,6 @@ import (
 
 const timeLayout = "2006-01-02T15:04:05Z"
 
-
 // readJSON decodes a metadata body as Glance does: any Content-Type, a
 // JSON object required.
 func readJSON(r *http.Request) (map[string]any, error) {

@@ -48,7 +48,7 @@ func testCreateValidation(t *testing.T, dbURL string) {
 		{`{"visibility":"public"}`, 403, "publicize_image"},
 		{`{"name":`, 400, "Malformed JSON"},
 		{"{\"name\":\"\xff\"}", 400, "Malformed JSON"}, // not UTF-8: Glance refuses, Go would substitute U+FFFD
-		{`{"name":"a\u0000b"}`, 400, "NUL"},              // PostgreSQL cannot store it: refused on every database
+		{`{"name":"a\u0000b"}`, 400, "NUL"},            // PostgreSQL cannot store it: refused on every database
 		{`{"k\u0000":"v"}`, 400, "NUL"},
 		{`{"tags":["t\u0000"]}`, 400, "NUL"},
 		{`{"name":"a\\u0000b"}`, 201, ""}, // an escaped backslash, not a NUL
