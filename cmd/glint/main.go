@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -221,6 +223,10 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, ready 
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	tlsConf, err := serverTLS(cfg)
+	if err != nil {
+		return err
+	}
 
 	glint, err := app.New(ctx, cfg, app.WithLogger(log))
 	if err != nil {
@@ -237,18 +243,25 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, ready 
 	if err != nil {
 		return err
 	}
+	scheme := "http://"
+	if tlsConf != nil {
+		// TLS first, so that the framing guard reads the decrypted heads.
+		ln, scheme = tls.NewListener(ln, tlsConf), "https://"
+	}
 	// Requests whose framing a proxy in front could read otherwise (request
 	// smuggling) are refused with 400 and their connection closed.
 	ln = framing.Listener(ln)
 	srv := &http.Server{
 		Handler:           glint.Handler(),
 		ConnContext:       framing.ConnContext,
-		MaxHeaderBytes:    16384, // Glance's max_header_line
+		MaxHeaderBytes:    cfg.MaxHeaderLine,
 		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       900 * time.Second, // Glance's client_socket_timeout
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// client_socket_timeout 0 is Glance's "for ever"; so is Go's 0.
+		IdleTimeout: time.Duration(cfg.ClientSocketTimeout) * time.Second,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("glint serving the Image API", "address", "http://"+ln.Addr().String(), "database", db.Redact(cfg.DatabaseConnection),
+	srv.SetKeepAlivesEnabled(cfg.HTTPKeepalive)
+	log.Info("glint serving the Image API", "address", scheme+ln.Addr().String(), "database", db.Redact(cfg.DatabaseConnection),
 		"stores", stores.Names(), "default_store", stores.DefaultName(), "version", version)
 	if ready != nil {
 		ready <- ln.Addr().String()
@@ -350,4 +363,33 @@ func flagExit(err error) int {
 		return 0
 	}
 	return 2
+}
+
+// serverTLS is the TLS configuration cert_file, key_file and ca_file ask
+// for, or nil for plain HTTP.
+func serverTLS(cfg *config.Config) (*tls.Config, error) {
+	switch {
+	case cfg.CertFile == "" && cfg.KeyFile == "" && cfg.CAFile == "":
+		return nil, nil
+	case cfg.CertFile == "" || cfg.KeyFile == "":
+		return nil, errors.New("[DEFAULT] cert_file and key_file must be set together to serve HTTPS (ca_file needs both)")
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("[DEFAULT] cert_file/key_file: %w", err)
+	}
+	// HTTP/1.1 only: the framing guard reads HTTP/1 heads.
+	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("[DEFAULT] ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("[DEFAULT] ca_file %s: no PEM certificate in it", cfg.CAFile)
+		}
+		c.ClientCAs, c.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return c, nil
 }

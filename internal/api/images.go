@@ -8,6 +8,7 @@ import (
 
 	"glint/internal/api/patch"
 	"glint/internal/errs"
+	"glint/internal/framing"
 	"glint/internal/image"
 )
 
@@ -78,7 +79,7 @@ func (s *Server) absURL(r *http.Request, path string) string {
 		return strings.TrimSuffix(s.cfg.PublicEndpoint, "/") + path
 	}
 	scheme := "http"
-	if r.TLS != nil {
+	if r.TLS != nil || framing.TLS(r.Context()) != nil {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host + path

@@ -20,6 +20,12 @@ type Config struct {
 	// [DEFAULT]
 	BindHost              string   // bind_host, default "127.0.0.1" (Glance's is 0.0.0.0; Glint is safe by default)
 	BindPort              int      // bind_port, default 9292, 1..65535
+	CertFile              string   // cert_file, default "" (HTTP); with key_file, serve HTTPS (older Glance's names)
+	KeyFile               string   // key_file, default ""
+	CAFile                string   // ca_file, default ""; set: clients must present a certificate it signed
+	ClientSocketTimeout   int      // client_socket_timeout, default 900 (seconds an idle connection is kept; 0: forever)
+	MaxHeaderLine         int      // max_header_line, default 16384 (bytes of request head)
+	HTTPKeepalive         bool     // http_keepalive, default true
 	Workers               int      // workers, default 0 (accepted for compatibility; Glint is one process)
 	PublicEndpoint        string   // public_endpoint, default ""
 	ImageSizeCap          int64    // image_size_cap, default 1099511627776, >= 0 (max 9223372036854775807)

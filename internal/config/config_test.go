@@ -103,6 +103,7 @@ func TestDefault(t *testing.T) {
 	want.AuthtokenDelayAuthDecision, want.KeystoneTokenCacheSize = true, 10000
 	want.KeystoneRevocationCheck, want.KeystoneRevocationInterval = true, 5
 	want.OsloLimit = OsloLimit{EndpointInterface: "public", CacheTime: 30}
+	want.ClientSocketTimeout, want.MaxHeaderLine, want.HTTPKeepalive = 900, 16384, true
 	// [cors]: oslo.middleware's, with the defaults Glance sets
 	want.CORS = CORS{AllowedOrigin: []string{}, AllowCredentials: true, MaxAge: 3600,
 		ExposeHeaders: []string{"X-Image-Meta-Checksum", "X-Auth-Token", "X-Subject-Token", "X-Service-Token", "X-OpenStack-Request-ID"},

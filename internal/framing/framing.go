@@ -33,6 +33,7 @@ package framing
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -101,6 +102,22 @@ func ConnContext(ctx context.Context, c net.Conn) context.Context {
 		fc.t.limit = srv.MaxHeaderBytes + headSlack
 	}
 	return context.WithValue(ctx, ctxKey{}, fc)
+}
+
+// TLS returns the TLS state of the connection of the request whose
+// context ctx is, when the listener framing wraps serves TLS (net/http
+// sets Request.TLS only for a *tls.Conn it is given itself); nil otherwise.
+func TLS(ctx context.Context) *tls.ConnectionState {
+	fc, _ := ctx.Value(ctxKey{}).(*conn)
+	if fc == nil {
+		return nil
+	}
+	tc, ok := fc.Conn.(*tls.Conn)
+	if !ok {
+		return nil
+	}
+	st := tc.ConnectionState()
+	return &st
 }
 
 // Err returns the framing error of the request whose context ctx is: an
