@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"glint/internal/image"
+	"glint/internal/store"
 )
 
 // appendImage writes an image as Glance shows it: custom properties
@@ -83,7 +84,7 @@ func (s *Server) appendImage(b []byte, img *image.Image) []byte {
 	b = append(b, "],"...)
 	locs := img.ActiveLocations()
 	if s.cfg.ShowImageDirectURL && len(locs) > 0 {
-		str("direct_url", locs[0].URL)
+		str("direct_url", store.Redact(locs[0].URL))
 	}
 	if s.multiStore() {
 		if names := s.storeNames(img); names != "" {
@@ -100,7 +101,9 @@ func (s *Server) appendImage(b []byte, img *image.Image) []byte {
 			if err != nil || l.Metadata == nil {
 				meta = []byte("{}")
 			}
-			b = appendString(append(b, `{"url":`...), l.URL)
+			// Credentials a store writes into its URLs (S3, single-tenant
+			// Swift) are never shown; Update maps the shown form back.
+			b = appendString(append(b, `{"url":`...), store.Redact(l.URL))
 			b = append(append(append(b, `,"metadata":`...), meta...), '}')
 		}
 		b = append(b, "],"...)

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -396,5 +397,48 @@ func TestLocationsScrubbed(t *testing.T) {
 	rep, err := e.svc.Scrub(context.Background(), 0, 0)
 	if err != nil || rep.Scrubbed != 1 || rep.Failed != 0 {
 		t.Fatalf("scrub: %+v %v, want 1 scrubbed", rep, err)
+	}
+}
+
+// TestLocationCredentialsHidden: a location whose URL carries credentials
+// (as S3 and single-tenant Swift locations do) is shown without them, in
+// locations and direct_url; the list as shown can be sent back in a
+// replace, and the stored URL, credentials included, is kept.
+func TestLocationCredentialsHidden(t *testing.T) {
+	srv, _ := webImages(t)
+	e := newLocEnv(t, locOpts{directURL: true})
+	withCreds := strings.Replace(srv.URL, "http://", "http://glance:s3cr3t-pw@", 1) + "/a"
+	id := e.createAs(`{"disk_format":"raw","container_format":"bare"}`)
+	expect(t, "add", e.patch(id, addLoc(withCreds, "")), 200, "")
+	img := e.showAs(id)
+	if urls := locURLs(img); len(urls) != 1 || strings.Contains(urls[0], "s3cr3t") || !strings.Contains(urls[0], "***@") {
+		t.Fatalf("locations shown: %v", urls)
+	}
+	if d, _ := img["direct_url"].(string); strings.Contains(d, "s3cr3t") {
+		t.Errorf("direct_url shown: %s", d)
+	}
+	shown := locURLs(img)[0]
+	other := srv.URL + "/a"
+	expect(t, "add another", e.patch(id, addLoc(other, "")), 200, "")
+	// Glance lets a replace reorder the locations it has: send the shown
+	// list back in the other order.
+	body := fmt.Sprintf(`[{"op":"replace","path":"/locations","value":[{"url":%q,"metadata":{}},{"url":%q,"metadata":{}}]}]`, other, shown)
+	expect(t, "replace with the shown list", e.patch(id, body), 200, "")
+	stored, err := e.db.Images().Get(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var urls []string
+	for _, l := range stored.ActiveLocations() {
+		urls = append(urls, l.URL)
+	}
+	want := []string{other, withCreds}
+	slices.Sort(urls)
+	slices.Sort(want)
+	if !slices.Equal(urls, want) {
+		t.Errorf("stored locations after the replace: %v", urls)
+	}
+	if r := e.do("GET", "/v2/images/"+id+"/file", nil, "X-Roles", "member", "X-Project-Id", "p1"); r.status != 200 || len(r.body) != 1000 {
+		t.Errorf("download through the stored location: %d, %d bytes", r.status, len(r.body))
 	}
 }

@@ -2,12 +2,14 @@ package image
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
 
 	"glint/internal/auth"
 	"glint/internal/errs"
+	"glint/internal/store"
 )
 
 // Change is one JSON-patch operation, already parsed and schema-checked.
@@ -33,6 +35,7 @@ func (s *Service) Update(ctx context.Context, id string, changes []Change, stric
 		if err := s.authorizeChanges(ctx, cur, changes); err != nil {
 			return nil, err
 		}
+		changes = unredactLocations(cur, changes)
 		if s.opts.ShowLocations {
 			probes = s.probeLocations(ctx, changes)
 		}
@@ -204,4 +207,47 @@ func (s *Service) DeleteTag(ctx context.Context, id, tag string) error {
 		return errs.E(op, err)
 	}
 	return nil
+}
+
+// unredactLocations puts back the stored URL wherever a location change
+// names an image's location in the form the API shows it (credentials
+// hidden, store.Redact), so that a client can send back the list it read.
+func unredactLocations(img *Image, changes []Change) []Change {
+	shown := map[string]string{}
+	for _, l := range img.Locations {
+		if r := store.Redact(l.URL); r != l.URL {
+			shown[r] = l.URL
+		}
+	}
+	if len(shown) == 0 {
+		return changes
+	}
+	fix := func(v any) any {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return v
+		}
+		u, _ := m["url"].(string)
+		if stored, ok := shown[u]; ok {
+			m = maps.Clone(m)
+			m["url"] = stored
+		}
+		return m
+	}
+	out := slices.Clone(changes)
+	for i, c := range out {
+		if c.Path[0] != "locations" {
+			continue
+		}
+		if list, ok := c.Value.([]any); ok && c.Op == "replace" {
+			l2 := make([]any, len(list))
+			for j, v := range list {
+				l2[j] = fix(v)
+			}
+			out[i].Value = l2
+		} else {
+			out[i].Value = fix(c.Value)
+		}
+	}
+	return out
 }

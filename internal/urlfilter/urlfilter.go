@@ -56,7 +56,7 @@ const (
 // the deny list of the same kind; a URL without an explicit port is not
 // port-checked.
 func (o Options) Check(raw string) error {
-	shown := raw
+	shown := redacted(raw)
 	if shown == "" {
 		shown = "None" // Glance prints the missing URI as Python's None
 	}
@@ -119,7 +119,21 @@ func (o Options) CheckResolve(ctx context.Context, raw string) error {
 			}
 		}
 	}
-	return errs.Errorf(op, errs.Invalid, "URI for web-download does not pass filtering: %s", raw)
+	return errs.Errorf(op, errs.Invalid, "URI for web-download does not pass filtering: %s", redacted(raw))
+}
+
+// redacted is raw with the password of its user information replaced, so
+// that a refusal, which goes to the caller and the log, carries no
+// credential (Glance echoes the URI as given).
+func redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		if i, j := strings.Index(raw, "://"), strings.LastIndexByte(raw, '@'); i >= 0 && j > i {
+			return raw[:i+3] + "***@" + raw[j+1:] // unparsable: hide all before the host
+		}
+		return raw
+	}
+	return u.Redacted()
 }
 
 // named reports whether host, in canonHost's form, is one the operator

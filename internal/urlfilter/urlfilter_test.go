@@ -190,3 +190,15 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// TestRefusalHidesPassword: a refused URL is echoed, as Glance does, but
+// without the password it carries (the message goes to the caller and the
+// log).
+func TestRefusalHidesPassword(t *testing.T) {
+	for _, raw := range []string{"http://u:pw-secret@127.0.0.1:1/x", "http://u:pw-secret@exa mple:1/x"} {
+		err := Defaults().Check(raw)
+		if err == nil || strings.Contains(err.Error(), "pw-secret") || !strings.Contains(err.Error(), "does not pass filtering") {
+			t.Errorf("Check(%q) = %v", raw, err)
+		}
+	}
+}
