@@ -15,6 +15,7 @@ import (
 	"glint/internal/auth"
 	"glint/internal/errs"
 	"glint/internal/framing"
+	"glint/internal/store"
 )
 
 // handlerFunc is an API handler: it writes its success response itself
@@ -148,6 +149,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(err)
 	if ctype == "" {
 		msg := errs.Message(err)
+		var se *store.Error
+		if status == http.StatusServiceUnavailable && errors.As(err, &se) {
+			// Which store is down is the operator's first question.
+			if msg == "" {
+				msg = "Store " + se.Store + " is unavailable. Please try again at a later time."
+			} else if !strings.Contains(msg, se.Store) {
+				msg += " (store " + se.Store + " is unavailable)"
+			}
+		}
 		if status == http.StatusInternalServerError || msg == "" {
 			msg = defaultExplanation(status)
 		}

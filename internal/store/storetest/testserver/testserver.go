@@ -96,6 +96,12 @@ type S3 struct {
 	Endpoint          string // http://127.0.0.1:port
 	AccessKey, Secret string
 	Dir               string
+
+	t    testing.TB
+	addr string
+	log  string
+	mu   sync.Mutex
+	cmd  *exec.Cmd // nil while stopped
 }
 
 // StartS3 starts versitygw with a posix backend in a temporary directory
@@ -105,29 +111,48 @@ func StartS3(t testing.TB) *S3 {
 	if testing.Short() {
 		t.Skip("-short: needs an S3 server (versitygw)")
 	}
-	bin := versitygwBinary(t)
 	dir := t.TempDir()
-	s := &S3{AccessKey: "glintaccess", Secret: "glintsecret/with+chars", Dir: filepath.Join(dir, "data")}
+	s := &S3{AccessKey: "glintaccess", Secret: "glintsecret/with+chars", Dir: filepath.Join(dir, "data"),
+		t: t, addr: "127.0.0.1:" + strconv.Itoa(FreePort(t)), log: filepath.Join(dir, "versitygw.log")}
 	os.MkdirAll(s.Dir, 0o755)
-	addr := "127.0.0.1:" + strconv.Itoa(FreePort(t))
-	s.Endpoint = "http://" + addr
-	log := filepath.Join(dir, "versitygw.log")
-	lf, err := os.Create(log)
-	if err != nil {
-		t.Fatal(err)
+	s.Endpoint = "http://" + s.addr
+	t.Cleanup(s.Stop)
+	s.Start()
+	return s
+}
+
+// Start starts the server (again, after Stop: same port, same data) and
+// waits until it accepts connections.
+func (s *S3) Start() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return
 	}
-	cmd := exec.Command(bin, "--access", s.AccessKey, "--secret", s.Secret, "--port", addr, "posix", s.Dir)
+	bin := versitygwBinary(s.t)
+	lf, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--access", s.AccessKey, "--secret", s.Secret, "--port", s.addr, "posix", s.Dir)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		s.t.Fatal(err)
 	}
-	go cmd.Wait()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		lf.Close()
-	})
-	WaitPort(t, addr, cmd, log)
-	return s
+	go func() { cmd.Wait(); lf.Close() }()
+	s.cmd = cmd
+	WaitPort(s.t, s.addr, cmd, s.log)
+}
+
+// Stop kills the server, as an outage would.
+func (s *S3) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		s.cmd.Process.Kill()
+		s.cmd = nil
+	}
 }
 
 // String describes the server for logs.
