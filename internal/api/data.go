@@ -42,6 +42,9 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	const op errs.Op = "api.download"
+	// Until the answer is the image's data, no cache may keep it: a
+	// refusal is one caller's, and an image without data gets some later.
+	w.Header().Set("Cache-Control", "no-store")
 	img, err := s.images.ForDownload(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -51,9 +54,22 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	size := *img.Size
-	start, end, partial, err := parseRange(r, size)
-	if err != nil {
-		return errs.E(op, err)
+	// The conditions are decided on the record, after the access checks
+	// and before the store is read (conditional.go).
+	v := validatorsOf(img)
+	switch checkPreconditions(r, v) {
+	case condNotModified:
+		s.setCacheHeaders(w.Header(), img, v)
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	case condFailed:
+		return errPreconditionFailed()
+	}
+	start, end, partial := int64(0), size-1, false
+	if ifRangeHolds(r, v) {
+		if start, end, partial, err = parseRange(r, size); err != nil {
+			return errs.E(op, err)
+		}
 	}
 	rc, err := s.images.Open(r.Context(), img, start)
 	if err != nil {
@@ -62,6 +78,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	defer rc.Close()
 	n := end - start + 1
 	h := w.Header()
+	s.setCacheHeaders(h, img, v)
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Length", strconv.FormatInt(n, 10))
 	status := http.StatusOK
