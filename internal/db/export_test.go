@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -95,3 +96,7 @@ func (d *DB) ExplainForTest(ctx context.Context, q string, args []any) ([]string
 	}
 	return plan, rows.Err()
 }
+
+// SetExtraMigrationsForTest adds the migrations of fsys (a directory per
+// dialect) to the embedded ones; set it before the DB migrates.
+func (d *DB) SetExtraMigrationsForTest(fsys fs.FS) { d.extraMigrations = fsys }
