@@ -100,3 +100,14 @@ func (d *DB) ExplainForTest(ctx context.Context, q string, args []any) ([]string
 // SetExtraMigrationsForTest adds the migrations of fsys (a directory per
 // dialect) to the embedded ones; set it before the DB migrates.
 func (d *DB) SetExtraMigrationsForTest(fsys fs.FS) { d.extraMigrations = fsys }
+
+// PhasesForTest lists a dialect's migrations as "version:phase", space
+// separated.
+func PhasesForTest(dialect string) (string, error) {
+	plan, err := (&DB{Dialect: dialect}).plan()
+	var parts []string
+	for _, m := range plan {
+		parts = append(parts, fmt.Sprintf("%d:%s", m.version, m.phase))
+	}
+	return strings.Join(parts, " "), err
+}

@@ -265,23 +265,19 @@ func (s Schema) Glance() GlanceState {
 	if len(s.Alembic) == 0 {
 		return GlanceAbsent
 	}
-	state := GlanceCurrent
 	for _, r := range s.Alembic {
-		i := slices.Index(glanceRevisions, r)
-		switch {
-		case i < 0:
+		if !slices.Contains(glanceRevisions, r) {
 			return GlanceNewer
-		case r == GlanceContractHead:
-		case r == GlanceExpandHead:
-			state = max(state, GlanceExpanded)
-		default:
-			state = max(state, GlanceOlder)
 		}
 	}
-	if slices.Contains(s.Alembic, GlanceContractHead) {
+	switch {
+	case slices.Contains(s.Alembic, GlanceContractHead):
 		return GlanceCurrent
+	case slices.Contains(s.Alembic, GlanceExpandHead):
+		// Whatever older contraction is still pending only removes.
+		return GlanceExpanded
 	}
-	return state
+	return GlanceOlder
 }
 
 // Schema reads where the database stands. On a database without goose's
