@@ -30,6 +30,12 @@ type node struct {
 // the port is added) and waits until it answers.
 func startNode(t *testing.T, dir, conf string) *node {
 	t.Helper()
+	return startNodeOf(t, glintBin, dir, conf)
+}
+
+// startNodeOf is startNode with another glint binary.
+func startNodeOf(t *testing.T, bin, dir, conf string) *node {
+	t.Helper()
 	skipShort(t)
 	port, err := freePort()
 	if err != nil {
@@ -48,7 +54,7 @@ func startNode(t *testing.T, dir, conf string) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.cmd = exec.Command(glintBin, "serve", "--config-file", n.conf)
+	n.cmd = exec.Command(bin, "serve", "--config-file", n.conf)
 	n.cmd.Stdout, n.cmd.Stderr = logFile, logFile
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
