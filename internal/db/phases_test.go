@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -161,4 +162,92 @@ func TestSyncRunsAllPhases(t *testing.T) {
 			t.Fatalf("prepare on a fresh database: %v %+v %v", applied, s, err)
 		}
 	})
+}
+
+// manageCode runs glance-manage and returns its exit status and output.
+func (g *glance) manageCode(ctx context.Context, args ...string) (int, string) {
+	g.t.Helper()
+	cmd := exec.CommandContext(ctx, "/usr/bin/python3", append([]string{g.manage, "--config-file", g.conf}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		g.t.Fatalf("glance-manage %v: %v", args, err)
+	}
+	return cmd.ProcessState.ExitCode(), string(out)
+}
+
+// Glance 25.1's glance-manage and Glint's phases on one database, each
+// after the other (on SQLite and MariaDB: glance-manage refuses rolling
+// upgrades on PostgreSQL): Glance finds its own schema up to date while
+// Glint is between expand and contract, writes an image that Glint's data
+// migration then carries; and a database Glance only expanded is served
+// by Glint, then contracted by Glance.
+func TestGlanceManageBesideGlintPhases(t *testing.T) {
+	t.Parallel()
+	for _, c := range dbtest.Connections(t) {
+		if c.Name == db.Postgres {
+			continue
+		}
+		t.Run(c.Name+"/glint-first", func(t *testing.T) {
+			t.Parallel()
+			g := newGlance(t, c)
+			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+			defer cancel()
+			openDB(t, c) // the release before
+			d := openProbe(t, c)
+			if _, err := d.RunPhase(ctx, db.Expand); err != nil {
+				t.Fatal(err)
+			}
+			if code, out := g.manageCode(ctx, "db", "check"); code != 0 || !strings.Contains(out, "Database is up to date") {
+				t.Fatalf("glance-manage db check on a database Glint expanded: %d\n%s", code, out)
+			}
+			for _, sub := range []string{"expand", "contract"} {
+				if code, out := g.manageCode(ctx, "db", sub); code != 0 || !strings.Contains(out, "up to date") {
+					t.Fatalf("glance-manage db %s on a database Glint expanded: %d\n%s", sub, code, out)
+				}
+			}
+			const id = "21111111-2222-4333-8444-555555555555"
+			if _, err := g.run(ctx, g.rows, g.conf, "create", id); err != nil {
+				t.Fatalf("Glance writing an image beside Glint's new column: %v", err)
+			}
+			if r, err := d.RunPhase(ctx, db.Migrate); err != nil || r.Rows != 1 {
+				t.Fatalf("migrate Glance's image: %+v %v", r, err)
+			}
+			if r, err := d.RunPhase(ctx, db.Contract); err != nil || len(r.Applied) != 1 {
+				t.Fatalf("contract: %+v %v", r, err)
+			}
+			if out, err := g.run(ctx, g.rows, g.conf, "show", id); err != nil || !strings.Contains(out, "from-glance") {
+				t.Fatalf("Glance reading its image after Glint's contract: %v %s", err, out)
+			}
+			if code, out := g.manageCode(ctx, "db", "check"); code != 0 {
+				t.Fatalf("glance-manage db check after Glint's contract: %d\n%s", code, out)
+			}
+		})
+		t.Run(c.Name+"/glance-first", func(t *testing.T) {
+			t.Parallel()
+			c := dbtest.New(t, c.Name) // a database of its own
+			g := newGlance(t, c)
+			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+			defer cancel()
+			if code, out := g.manageCode(ctx, "db", "expand"); code != 0 {
+				t.Fatalf("glance-manage db expand: %d\n%s", code, out)
+			}
+			d := openProbe(t, c)
+			applied, s, err := d.Prepare(ctx)
+			if err != nil || len(applied) != 12 || s.Glance() != db.GlanceExpanded {
+				t.Fatalf("Glint on a database Glance expanded: %v %+v %v", applied, s, err)
+			}
+			if err := d.Images().Create(ctx, newImage("glint-on-expanded", time.Now())); err != nil {
+				t.Fatal(err)
+			}
+			if code, out := g.manageCode(ctx, "db", "check"); code != 5 {
+				t.Fatalf("glance-manage db check after Glint's sync: %d, want 5 (contract)\n%s", code, out)
+			}
+			if code, out := g.manageCode(ctx, "db", "contract"); code != 0 {
+				t.Fatalf("glance-manage db contract: %d\n%s", code, out)
+			}
+			if s, err := d.Schema(ctx); err != nil || s.Glance() != db.GlanceCurrent || s.Next() != 0 {
+				t.Fatalf("after Glance's contract: %+v %v", s, err)
+			}
+		})
+	}
 }
