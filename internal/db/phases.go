@@ -37,6 +37,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pressly/goose/v3"
+
 	"glint/internal/errs"
 )
 
@@ -436,7 +438,11 @@ func (d *DB) runPhase(ctx context.Context, op errs.Op, phase Phase) (PhaseResult
 				return res, errs.E(op, errs.Unavailable, fmt.Sprintf("data migration %s failed", m.name), err)
 			}
 			res.Rows += n
-		} else if _, err := p.ApplyVersion(ctx, m.version, true); err != nil {
+		} else if _, err := p.ApplyVersion(ctx, m.version, true); errors.Is(err, goose.ErrAlreadyApplied) {
+			// Another process on the same SQLite file (which takes no
+			// migration lock) got there first.
+			continue
+		} else if err != nil {
 			return res, errs.E(op, errs.Unavailable, fmt.Sprintf("migration %s failed", m.name), err)
 		}
 		if m.version >= phaseTableVersion && !applied[m.version] {
