@@ -142,8 +142,8 @@ func imageNames(t *testing.T, n *node) []string {
 
 // TestRollingUpgrade is a rolling upgrade on SQLite (one file, two
 // processes), PostgreSQL and MariaDB: the previous release's glint (built
-// from previousRelease) serves; the new release expands the database
-// under it (here the new release's newest migrations are the test-only
+// from previousRelease) serves, and restarts; the new release expands the
+// database under it (here the new release's newest migrations are the test-only
 // probe ones, which add a column and an index to Glance's images table,
 // fill it, and drop it again); both serve reads and writes side by side,
 // including uploads one serves and the other downloads; the data
@@ -213,6 +213,12 @@ func TestRollingUpgrade(t *testing.T) {
 			download(a, ids["a1"], "a1")
 			expect(probe, "migrate", 0, "Migrated 2 rows")
 			expect(old, "check", 0, "up to date") // it sees nothing it knows pending
+
+			// A node of the release before restarts mid-upgrade: its goose
+			// finds versions it does not know, and nothing of its own to do.
+			a.stop(t)
+			a = startNodeOf(t, old, filepath.Join(dir, "a2"), conf)
+			download(a, ids["a2"], "a2")
 
 			b := startNodeOf(t, probe, filepath.Join(dir, "b"), conf)
 			ids["a3"] = create(a, "a3")
