@@ -161,9 +161,13 @@ func printForeign(w io.Writer, s db.Schema) {
 	case db.GlanceOlder:
 		fmt.Fprintf(w, "Glance's own migrations are at %s, older than %s.\n", rev, db.GlanceContractHead)
 	case db.GlanceNewer:
-		fmt.Fprintf(w, "Glance's own migrations are at %s, which Glance 25.1 does not know: a newer Glance has migrated "+
-			"this database; Glint's schema is Glance 25.1's (%s). Check that release's notes before serving it with Glint.\n",
-			rev, db.GlanceContractHead)
+		what := "only expanded it (additions, which Glint does not read)"
+		if s.GlanceNewerContract() {
+			what = "contracted it, which may have removed what Glance 25.1, and so Glint, uses: check that release's notes " +
+				"before serving it with Glint"
+		}
+		fmt.Fprintf(w, "Glance's own migrations are at %s, which Glance 25.1 does not know: a newer Glance has %s. "+
+			"Glint's schema is Glance 25.1's (%s).\n", rev, what, db.GlanceContractHead)
 	}
 }
 

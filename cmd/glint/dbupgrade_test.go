@@ -48,6 +48,12 @@ func TestDBCheckNewerRelease(t *testing.T) {
 	exec("UPDATE alembic_version SET version_num = 'ussuri_contract01'")
 	expect([]string{"db", "check"}, 3, "older than Glance 25.1's")
 	expect([]string{"status", "upgrade", "check"}, 2, "ussuri_contract01")
+	exec("UPDATE alembic_version SET version_num = '2099_1_expand01'")
+	expect([]string{"db", "check"}, 0, "a newer Glance has only expanded it")
+	expect([]string{"status", "upgrade", "check"}, 1, "additions only")
+	exec("UPDATE alembic_version SET version_num = '2099_1_contract01'")
+	expect([]string{"db", "check"}, 0, "a newer Glance has contracted it")
+	expect([]string{"status", "upgrade", "check"}, 1, "may have removed")
 	exec("UPDATE alembic_version SET version_num = 'wallaby_contract01'")
 
 	exec("INSERT INTO goose_db_version (version_id, is_applied) VALUES (99002, true)")

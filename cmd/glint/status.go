@@ -214,8 +214,12 @@ func schemaCheck(ctx context.Context, cfg *config.Config, r checkResult) checkRe
 		r.code, r.details = checkWarning, fmt.Sprintf("%d of Glint's migrations are pending, the next phase is %s: run glint db %s "+
 			"(or glint db sync with every node stopped).", n, v.Next(), v.Next())
 	case v.Glance() == db.GlanceNewer:
+		what := "expanded this database (additions only)"
+		if v.GlanceNewerContract() {
+			what = "contracted this database and may have removed what Glint uses: read that release's notes"
+		}
 		r.code, r.details = checkWarning, fmt.Sprintf("Glance's migrations left revision %s, which Glint does not know (it knows %s): "+
-			"a newer Glance has changed this database.", rev, glanceAlembicHead)
+			"a newer Glance has %s.", rev, glanceAlembicHead, what)
 	case v.Glance() == db.GlanceExpanded:
 		r.code, r.details = checkWarning, fmt.Sprintf("Glance's migrations are at %s: Glance's own contract is pending "+
 			"(glance-manage db contract).", rev)

@@ -282,6 +282,19 @@ func (s Schema) Glance() GlanceState {
 	return GlanceOlder
 }
 
+// GlanceNewerContract reports, of a database a newer Glance migrated
+// (GlanceNewer), whether a revision it does not know is a contraction
+// (Glance names them <release>_contractNN): that may have removed a
+// column Glance 25.1, and so Glint, uses. Newer expansions only add.
+func (s Schema) GlanceNewerContract() bool {
+	for _, r := range s.Alembic {
+		if !slices.Contains(glanceRevisions, r) && !strings.Contains(r, "_expand") {
+			return true
+		}
+	}
+	return false
+}
+
 // Schema reads where the database stands. On a database without goose's
 // version table it creates that table (empty), as goose does.
 func (d *DB) Schema(ctx context.Context) (Schema, error) {
