@@ -39,9 +39,11 @@ Usage:
 
 Commands:
   serve        run the API server (Glance's glance-api)
-  db sync      create or upgrade the database schema (glance-manage db sync)
+  db sync      create or upgrade the database schema at once (glance-manage db sync)
+  db expand, db migrate, db contract
+               upgrade it in three phases while nodes serve (glance-manage db expand ...)
   db version   print the schema version (glance-manage db version)
-  db check     exit 3 if migrations are pending (glance-manage db check)
+  db check     say which phase is pending, exit 3/4/5 (glance-manage db check)
   db backup    copy the embedded SQLite database online to a file
   db purge     remove rows deleted N days ago, images aside (glance-manage db purge)
   db purge_images_table
@@ -309,21 +311,17 @@ func dbCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return dbPurgeCmd(ctx, args[0] == "purge_images_table", args[1:], stdout, stderr)
 		}
 	}
-	const help = "glint db sync|version|check|purge|purge_images_table|backup: manage the database (Glance's glance-manage db).\n\n" +
-		"  sync     apply every pending migration; a database Glance created is adopted\n" +
-		"  version  print the schema version and Glance's alembic revision\n" +
-		"  check    say whether migrations are pending (exit status 3 if so, as glance-manage db check)\n" +
-		"  purge    remove rows deleted --age_in_days ago, the images table aside (glance-manage db purge)\n" +
-		"  purge_images_table\n" +
-		"           remove images deleted --age_in_days ago (glance-manage db purge_images_table)\n" +
-		"  backup   copy the embedded SQLite database online to a file"
-	sub, code, ok := subcommand(args, "db", help, stderr, "sync", "version", "check")
+	sub, code, ok := subcommand(args, "db", dbHelp, stderr, "sync", "version", "check", "expand", "migrate", "contract")
 	if !ok {
 		return code
 	}
-	fs, c := newFlagSet("db "+sub, help, stderr)
+	fs, c := newFlagSet("db "+sub, dbHelp, stderr)
 	if err := fs.Parse(args[1:]); err != nil {
 		return flagExit(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "glint db %s: unexpected argument %q\n", sub, fs.Arg(0))
+		return 2
 	}
 	database, err := c.openDB(ctx)
 	if err != nil {
@@ -331,31 +329,7 @@ func dbCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer database.Close()
-	if sub == "sync" {
-		applied, err := database.Sync(ctx)
-		if err != nil {
-			fmt.Fprintln(stderr, "glint:", err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "Database is synced successfully (%d migrations applied).\n", len(applied))
-	}
-	v, err := database.Version(ctx)
-	if err != nil {
-		fmt.Fprintln(stderr, "glint:", err)
-		return 1
-	}
-	fmt.Fprintf(stdout, "glint schema version: %d (latest %d)\n", v.Current, v.Latest)
-	if v.Alembic != "" {
-		fmt.Fprintf(stdout, "glance alembic revision: %s\n", v.Alembic)
-	}
-	if sub == "check" {
-		if v.Current < v.Latest {
-			fmt.Fprintf(stdout, "Database upgrade needed: %d migration(s) pending; run glint db sync.\n", v.Latest-v.Current)
-			return 3
-		}
-		fmt.Fprintln(stdout, "Database is up to date. No upgrade needed.")
-	}
-	return 0
+	return dbSchemaCmd(ctx, database, sub, stdout, stderr)
 }
 
 func flagExit(err error) int {

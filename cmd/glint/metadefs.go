@@ -52,7 +52,7 @@ func metadefsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 1
 	}
 	defer database.Close()
-	if _, err := database.Sync(ctx); err != nil {
+	if _, _, err := database.Prepare(ctx); err != nil {
 		fmt.Fprintln(stderr, "glint:", err)
 		return 1
 	}

@@ -40,7 +40,7 @@ type checkResult struct {
 
 // glanceAlembicHead is the revision Glance 25.1's glance-manage db sync
 // leaves, which Glint's schema matches.
-const glanceAlembicHead = "wallaby_contract01"
+const glanceAlembicHead = db.GlanceContractHead
 
 func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
@@ -195,16 +195,34 @@ func schemaCheck(ctx context.Context, cfg *config.Config, r checkResult) checkRe
 		return r
 	}
 	defer d.Close()
-	v, err := d.Version(ctx)
+	v, err := d.Schema(ctx)
+	rev := strings.Join(v.Alembic, ", ")
 	switch {
 	case err != nil:
 		r.code, r.details = checkFailure, "The schema version does not read: "+err.Error()
-	case v.Current < v.Latest:
-		r.code, r.details = checkWarning, fmt.Sprintf("%d of Glint's migrations are pending (schema version %d of %d): run glint db sync.",
-			v.Latest-v.Current, v.Current, v.Latest)
-	case v.Alembic != "" && v.Alembic != glanceAlembicHead:
+	case len(v.NewerContracted()) > 0:
+		r.code, r.details = checkFailure, fmt.Sprintf("A newer Glint has contracted this database (versions %s): this release cannot serve it.",
+			versions(v.NewerContracted()))
+	case v.Glance() == db.GlanceOlder:
+		r.code, r.details = checkFailure, fmt.Sprintf("Glance's migrations are at %s, older than Glance 25.1's %s, which Glint needs: "+
+			"run Glance 25.1's glance-manage db sync (or expand) first.", rev, glanceAlembicHead)
+	case v.Next() != 0:
+		n := 0
+		for _, p := range v.Pending {
+			n += len(p)
+		}
+		r.code, r.details = checkWarning, fmt.Sprintf("%d of Glint's migrations are pending, the next phase is %s: run glint db %s "+
+			"(or glint db sync with every node stopped).", n, v.Next(), v.Next())
+	case v.Glance() == db.GlanceNewer:
+		what := "expanded this database (additions only)"
+		if v.GlanceNewerContract() {
+			what = "contracted this database and may have removed what Glint uses: read that release's notes"
+		}
 		r.code, r.details = checkWarning, fmt.Sprintf("Glance's migrations left revision %s, which Glint does not know (it knows %s): "+
-			"a newer Glance has changed this database.", v.Alembic, glanceAlembicHead)
+			"a newer Glance has %s.", rev, glanceAlembicHead, what)
+	case v.Glance() == db.GlanceExpanded:
+		r.code, r.details = checkWarning, fmt.Sprintf("Glance's migrations are at %s: Glance's own contract is pending "+
+			"(glance-manage db contract).", rev)
 	}
 	return r
 }

@@ -157,7 +157,7 @@ func TestStatusUpgradeCheck(t *testing.T) {
 		{[]string{"status", "upgrade"}, 2, ""},
 		{[]string{"status", "upgrade", "check", "extra"}, 2, ""},
 		{[]string{"status", "--help"}, 0, ""},
-		{[]string{"status", "upgrade", "check", "--config-file", ok}, 1, "does not exist yet: glint db sync creates it."},
+		{[]string{"status", "upgrade", "check", "--config-file", ok}, 1, "glint db sync creates it."},
 		{[]string{"db", "sync", "--config-file", ok}, 0, ""},
 		{[]string{"status", "upgrade", "check", "--config-file", ok}, 0, "| Check: Glint database schema"},
 		{[]string{"status", "upgrade", "check", "--config-file", typo}, 1, "DEFAULT.show_multiple_location"},

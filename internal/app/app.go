@@ -150,12 +150,24 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 		return nil, err
 	}
 	a.closers = append(a.closers, a.db.Close)
-	applied, err := a.db.Sync(ctx)
+	// Only what the release before keeps working beside (expand) on a
+	// database already in use: nodes of both serve during an upgrade.
+	applied, schema, err := a.db.Prepare(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if len(applied) > 0 {
 		log.Info("database schema migrated", "applied", applied)
+	}
+	switch schema.Next() {
+	case db.Migrate:
+		log.Warn("data migrations pending: run glint db migrate", "versions", schema.Pending[db.Migrate])
+	case db.Contract:
+		log.Warn("contract migrations pending: run glint db contract once no node of an older release serves",
+			"versions", schema.Pending[db.Contract])
+	}
+	if len(schema.Unknown) > 0 {
+		log.Warn("a newer Glint has expanded this database; this release serves beside it", "versions", schema.Unknown)
 	}
 
 	if a.stores, err = openStores(ctx, cfg, log, o.stores); err != nil {

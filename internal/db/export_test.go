@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -94,4 +95,19 @@ func (d *DB) ExplainForTest(ctx context.Context, q string, args []any) ([]string
 		}
 	}
 	return plan, rows.Err()
+}
+
+// SetExtraMigrationsForTest adds the migrations of fsys (a directory per
+// dialect) to the embedded ones; set it before the DB migrates.
+func (d *DB) SetExtraMigrationsForTest(fsys fs.FS) { d.extraMigrations = fsys }
+
+// PhasesForTest lists a dialect's migrations as "version:phase", space
+// separated.
+func PhasesForTest(dialect string) (string, error) {
+	plan, err := (&DB{Dialect: dialect}).plan()
+	var parts []string
+	for _, m := range plan {
+		parts = append(parts, fmt.Sprintf("%d:%s", m.version, m.phase))
+	}
+	return strings.Join(parts, " "), err
 }

@@ -19,6 +19,7 @@ import (
 
 // node is a glint serve process the test controls (signals included).
 type node struct {
+	bin    string // the glint binary it runs
 	URL    string
 	conf   string
 	cmd    *exec.Cmd
@@ -30,6 +31,12 @@ type node struct {
 // the port is added) and waits until it answers.
 func startNode(t *testing.T, dir, conf string) *node {
 	t.Helper()
+	return startNodeOf(t, glintBin, dir, conf)
+}
+
+// startNodeOf is startNode with another glint binary.
+func startNodeOf(t *testing.T, bin, dir, conf string) *node {
+	t.Helper()
 	skipShort(t)
 	port, err := freePort()
 	if err != nil {
@@ -38,7 +45,7 @@ func startNode(t *testing.T, dir, conf string) *node {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	n := &node{URL: fmt.Sprintf("http://127.0.0.1:%d", port), conf: filepath.Join(dir, "glance-api.conf"),
+	n := &node{bin: bin, URL: fmt.Sprintf("http://127.0.0.1:%d", port), conf: filepath.Join(dir, "glance-api.conf"),
 		log: filepath.Join(dir, "glint.log"), exited: make(chan error, 1)}
 	text := fmt.Sprintf("[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = %d\n%s", port, conf)
 	if err := os.WriteFile(n.conf, []byte(text), 0o644); err != nil {
@@ -57,7 +64,7 @@ func launch(t *testing.T, n *node) {
 		t.Fatal(err)
 	}
 	n.exited = make(chan error, 1)
-	n.cmd = exec.Command(glintBin, "serve", "--config-file", n.conf)
+	n.cmd = exec.Command(n.bin, "serve", "--config-file", n.conf)
 	n.cmd.Stdout, n.cmd.Stderr = logFile, logFile
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,3 +1,4 @@
+-- glint:phase expand
 -- Glance 25.1 (Zed) schema at alembic head wallaby_contract01, as
 -- `glance-manage db_sync` creates it on MySQL/MariaDB (compare mysqldump
 -- --no-data): InnoDB, Glance's tables in utf8 (utf8mb3), alembic_version

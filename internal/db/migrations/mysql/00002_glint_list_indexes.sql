@@ -1,3 +1,4 @@
+-- glint:phase expand
 -- Indexes that keep GET /v2/images fast at 100,000 images. Glance does not
 -- have them; extra indexes do not disturb it.
 --

@@ -1,3 +1,4 @@
+-- glint:phase expand
 -- One row per image owner, locked by every change that a quota counts
 -- (an upload finishing, an image created), so that those changes for one
 -- project are decided one after another on any number of nodes and a

@@ -1,3 +1,4 @@
+-- glint:phase expand
 -- The default sort index also holds the columns a listing checks on each
 -- image it walks past (as sqlite's 00005). A project that sees many images
 -- has visibility and owner checked image by image in the sort order; with

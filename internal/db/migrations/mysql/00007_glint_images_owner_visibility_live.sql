@@ -1,3 +1,4 @@
+-- glint:phase expand
 -- Version 7 gives SQLite owner and visibility indexes that list live
 -- images first. This version changes nothing here.
 

@@ -1,3 +1,4 @@
+-- glint:phase expand
 -- Indexes that let a keyed statement go straight to live rows (issue 32),
 -- as sqlite's 00008: deleted right after the columns a statement compares
 -- for equality, in statements that say deleted = false as a plain column

@@ -1,3 +1,4 @@
+-- glint:phase expand
 -- A tag filter first counts (up to 200) the images carrying the tag, then
 -- probes each image it walks for the tag. With deleted in the index both
 -- are answered from the index alone. Without it each counted row cost a

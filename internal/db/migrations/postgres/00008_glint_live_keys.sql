@@ -1,3 +1,4 @@
+-- glint:phase expand
 -- Indexes that let a keyed statement go straight to live rows (issue 32):
 -- partial indexes over the live rows only (WHERE deleted = false, the
 -- condition Glint's statements carry as written), so that no statement

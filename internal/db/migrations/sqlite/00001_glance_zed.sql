@@ -1,3 +1,4 @@
+-- glint:phase expand
 -- Glance 25.1 (Zed) schema at alembic head wallaby_contract01, as
 -- `glance-manage db_sync` creates it on SQLite. Every statement is
 -- conditional, so a database that Glance created is adopted, not re-created.

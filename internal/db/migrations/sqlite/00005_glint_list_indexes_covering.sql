@@ -1,3 +1,4 @@
+-- glint:phase expand
 -- Indexes that answer a listing's row checks and its child rows without
 -- reading the tables. On SQLite every page a query touches passes through
 -- one page cache shared by all connections behind one mutex (modernc's

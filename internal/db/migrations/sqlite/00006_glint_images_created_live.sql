@@ -1,3 +1,4 @@
+-- glint:phase expand
 -- Version 6 gives MySQL the covering sort index SQLite got in version 5.
 -- This version changes nothing here.
 

@@ -1,3 +1,4 @@
+-- glint:phase expand
 -- Version 7: the owner and visibility indexes with deleted after the
 -- column. Glance's own (owner) and (visibility) indexes keep an owner's
 -- images in the order they were created, deleted ones among them; the

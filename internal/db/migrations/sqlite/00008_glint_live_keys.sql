@@ -1,3 +1,4 @@
+-- glint:phase expand
 -- Indexes that let a keyed statement go straight to live rows (issue 32).
 -- Clouds keep deleted images for years, and before this version several
 -- statements read them all:
