@@ -35,7 +35,7 @@ func TestRequestLabels(t *testing.T) {
 		{"/v2/images/{id}", "GET", 200},
 		{"/v2/images/{id}", "GET", 404},
 		{"/v2/images/0b0a5d9e-0000-4000-8000-000000000000", "GET", 404}, // a raw path is never a label
-		{"/v2/images/{id}", "BREW", 501},                                 // nor a method a client made up
+		{"/v2/images/{id}", "BREW", 501},                                // nor a method a client made up
 	} {
 		m.Request(c.route, c.method, c.code, 3*time.Millisecond)
 	}
