@@ -131,6 +131,14 @@ func (s *Server) route(pattern string, m methods, noBody ...string) {
 		if slices.Contains(noBody, r.Method) && hasBody(r) {
 			return errs.E(errs.Op("api"), errs.Invalid, "A body is not expected with this request.")
 		}
+		if s.cfg.Tracing != nil {
+			// The handler: its one domain call, under the server span
+			// (which also holds authentication).
+			ctx, end := s.cfg.Tracing.Start(r.Context(), "handle "+r.Method+" "+pattern)
+			err := h(w, r.WithContext(ctx))
+			end(err)
+			return err
+		}
 		return h(w, r)
 	}))
 }

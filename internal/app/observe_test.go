@@ -248,19 +248,20 @@ func TestTracesReachReceiver(t *testing.T) {
 	if show.Name != "GET /v2/images/{id}" || show.TraceID != traceID || show.ParentID != "00f067aa0ba902b7" || show.Service != "glint-test" {
 		t.Errorf("show's server span: %+v", show)
 	}
+	// server span > handler span (the domain call) > db span
 	var dbChild bool
 	for _, s := range spans {
-		if s.Name == "db.images.get" && s.ParentID == show.SpanID {
+		if h := byID[s.ParentID]; s.Name == "db.images.get" && h.Name == "handle GET /v2/images/{id}" && h.ParentID == show.SpanID {
 			dbChild = true
 		}
-		if s.Name == "store.write" && byID[s.ParentID].Name != "PUT /v2/images/{id}/file" {
+		if s.Name == "store.write" && byID[s.ParentID].Name != "handle PUT /v2/images/{id}/file" {
 			t.Errorf("store.write's parent is %q", byID[s.ParentID].Name)
 		}
 	}
 	if !dbChild {
-		t.Errorf("no db.images.get span under the show's span in %v", names)
+		t.Errorf("no db.images.get span under the show's handler span in %v", names)
 	}
-	for _, n := range []string{"POST /v2/images", "PUT /v2/images/{id}/file", "GET /v2/images/{id}/file", "GET /v2/images", "store.write", "store.open"} {
+	for _, n := range []string{"POST /v2/images", "PUT /v2/images/{id}/file", "GET /v2/images/{id}/file", "GET /v2/images", "store.write", "store.open", "handle GET /v2/images/{id}"} {
 		if !names[n] {
 			t.Errorf("no span %q in %v", n, names)
 		}
