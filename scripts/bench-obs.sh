@@ -14,6 +14,7 @@
 #   ROUNDS [2]; IMAGES [2000]; DURATION [5s]; C [8]; N [20000]
 #   UPLOAD_SIZE [256MiB]; UPLOADS [2]; DOWNLOADS [3]
 #   PORT_OFF [9591], PORT_ON [9592]
+#   ORDER        the order of the two nodes in each round ["off on"]
 #   TRACING=1    also turn [tracing] on in the "on" node (spans exported
 #                to an endpoint nobody listens on: the cost of making them)
 #
@@ -37,6 +38,7 @@ DOWNLOADS=${DOWNLOADS:-3}
 PORT_OFF=${PORT_OFF:-9591}
 PORT_ON=${PORT_ON:-9592}
 TRACING=${TRACING:-}
+ORDER=${ORDER:-off on}
 
 command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
 case $WORK in /|/tmp|/var/tmp|"$ROOT"*) die "WORK=$WORK: choose a dedicated directory" ;; esac
@@ -57,7 +59,7 @@ mkdir -p "$WORK/bin" "$OUT"
   echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
   echo "nproc: $(nproc)"
   echo "loadavg: $(cat /proc/loadavg)"
-  echo "nice: $(nice); rounds $ROUNDS; images $IMAGES; duration $DURATION; c $C; upload $UPLOAD_SIZE x $UPLOADS; downloads $DOWNLOADS; tracing ${TRACING:-off}"
+  echo "nice: $(nice); rounds $ROUNDS; images $IMAGES; duration $DURATION; c $C; upload $UPLOAD_SIZE x $UPLOADS; downloads $DOWNLOADS; tracing ${TRACING:-off}; order $ORDER"
 } >"$OUT/run.txt"
 
 log "building glint and glintbench"
@@ -84,7 +86,7 @@ done
 PIDS+=("$!")
 
 for round in $(seq "$ROUNDS"); do
-  for mode in off on; do
+  for mode in $ORDER; do
     port=PORT_${mode^^}; port=${!port}
     log "round $round: metrics $mode"
     "$WORK/bin/glintbench" -url "http://127.0.0.1:$port" -target "metrics-$mode" \

@@ -109,6 +109,9 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) storeOf(img *image.Image) string {
 	if s.cfg.Stores != nil {
 		for _, l := range img.ActiveLocations() {
+			if name, ok := l.Metadata["store"].(string); ok && s.cfg.Stores.Has(name) {
+				return name // multi-store: the location says
+			}
 			if st, err := s.cfg.Stores.For(l.URL); err == nil {
 				return st.Name
 			}

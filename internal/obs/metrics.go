@@ -141,6 +141,17 @@ func (m *Metrics) GaugeFunc(name, help string, labels prometheus.Labels, f func(
 		ConstLabels: labels}, f))
 }
 
+// CounterFunc registers a counter read at each scrape, for a part that
+// keeps its own running totals (notifications sent, retried, dropped).
+// f must never decrease. A nil Metrics ignores it.
+func (m *Metrics) CounterFunc(name, help string, labels prometheus.Labels, f func() float64) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help,
+		ConstLabels: labels}, f))
+}
+
 // DBPools reports database/sql's pool statistics (open, in use, idle
 // connections, waits) of each named pool.
 func (m *Metrics) DBPools(pools map[string]*sql.DB) {
