@@ -14,6 +14,8 @@
 #   ROUNDS [2]; IMAGES [2000]; DURATION [5s]; C [8]; N [20000]
 #   UPLOAD_SIZE [256MiB]; UPLOADS [2]; DOWNLOADS [3]
 #   PORT_OFF [9591], PORT_ON [9592]
+#   SCENARIOS    glintbench's scenarios [show,list,upload,download]
+#   SCRAPE       0: do not scrape the node with metrics on [1]
 #   ORDER        the order of the two nodes in each round ["off on"]
 #   TRACING=1    also turn [tracing] on in the "on" node (spans exported
 #                to an endpoint nobody listens on: the cost of making them)
@@ -39,6 +41,8 @@ PORT_OFF=${PORT_OFF:-9591}
 PORT_ON=${PORT_ON:-9592}
 TRACING=${TRACING:-}
 ORDER=${ORDER:-off on}
+SCENARIOS=${SCENARIOS:-show,list,upload,download}
+SCRAPE=${SCRAPE:-1}
 
 command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
 case $WORK in /|/tmp|/var/tmp|"$ROOT"*) die "WORK=$WORK: choose a dedicated directory" ;; esac
@@ -59,7 +63,7 @@ mkdir -p "$WORK/bin" "$OUT"
   echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
   echo "nproc: $(nproc)"
   echo "loadavg: $(cat /proc/loadavg)"
-  echo "nice: $(nice); rounds $ROUNDS; images $IMAGES; duration $DURATION; c $C; upload $UPLOAD_SIZE x $UPLOADS; downloads $DOWNLOADS; tracing ${TRACING:-off}; order $ORDER"
+  echo "nice: $(nice); rounds $ROUNDS; images $IMAGES; duration $DURATION; c $C; upload $UPLOAD_SIZE x $UPLOADS; downloads $DOWNLOADS; tracing ${TRACING:-off}; order $ORDER; scenarios $SCENARIOS; scrape $SCRAPE"
 } >"$OUT/run.txt"
 
 log "building glint and glintbench"
@@ -82,15 +86,17 @@ for mode in off on; do
 done
 
 # The scrapes of the node with metrics on.
-( while :; do curl -sf -o /dev/null "http://127.0.0.1:$PORT_ON/metrics" || true; sleep 1; done ) &
-PIDS+=("$!")
+if [ "$SCRAPE" != 0 ]; then
+  ( while :; do curl -sf -o /dev/null "http://127.0.0.1:$PORT_ON/metrics" || true; sleep 1; done ) &
+  PIDS+=("$!")
+fi
 
 for round in $(seq "$ROUNDS"); do
   for mode in $ORDER; do
     port=PORT_${mode^^}; port=${!port}
     log "round $round: metrics $mode"
     "$WORK/bin/glintbench" -url "http://127.0.0.1:$port" -target "metrics-$mode" \
-      -scenarios show,list,upload,download -images "$IMAGES" -duration "$DURATION" -c "$C" -n "$N" \
+      -scenarios "$SCENARIOS" -images "$IMAGES" -duration "$DURATION" -c "$C" -n "$N" \
       -upload-size "$UPLOAD_SIZE" -uploads "$UPLOADS" -downloads "$DOWNLOADS" -pid "${PID[$mode]}" \
       -work-dir "$WORK/data" -json "$OUT/$mode-$round.json" >"$OUT/$mode-$round.txt"
   done

@@ -165,3 +165,18 @@ func TestTracingExport(t *testing.T) {
 		t.Errorf("client span %+v; traceparent sent %q", cl, sent)
 	}
 }
+
+// BenchmarkRequestHooks is what metrics add to one show request: the
+// in-flight gauge, the request's histogram, the repository call's.
+func BenchmarkRequestHooks(b *testing.B) {
+	m := obs.NewMetrics("")
+	m.Route("/v2/images/{id}")
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.RequestStarted()
+			m.DBOp("images.get", time.Microsecond, false)
+			m.Request("/v2/images/{id}", "GET", 200, time.Millisecond)
+			m.RequestEnded()
+		}
+	})
+}
