@@ -136,4 +136,3 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 	w.n += int64(len(p))
 	return len(p), nil
 }
-
