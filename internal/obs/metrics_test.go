@@ -154,7 +154,8 @@ func TestTracingExport(t *testing.T) {
 	if srv.TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" || srv.ParentID != "00f067aa0ba902b7" {
 		t.Errorf("server span %s/%s does not continue the caller's traceparent", srv.TraceID, srv.ParentID)
 	}
-	if srv.Attrs["openstack.request_id"] != "req-1" || srv.Attrs["http.route"] != "/v2/images/{id}" || srv.Service != "glint-test" {
+	if srv.Attrs["openstack.request_id"] != "req-1" || srv.Attrs["http.route"] != "/v2/images/{id}" || srv.Service != "glint-test" ||
+		srv.Attrs["http.response.status_code"] != "404" || srv.Error {
 		t.Errorf("server span: %+v", srv)
 	}
 	if db := byName["db.images.get"]; db.ParentID != srv.SpanID {
