@@ -25,6 +25,7 @@ import (
 	"glint/internal/config"
 	"glint/internal/db"
 	"glint/internal/framing"
+	"glint/internal/obs"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -226,6 +227,9 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, ready 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if cfg.TracingEnabled {
+		obs.LogErrors(log)
+	}
 	glint, err := app.New(ctx, cfg, app.WithLogger(log), app.WithVersion(version))
 	if err != nil {
 		return err

@@ -3,11 +3,13 @@ package obs
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -61,6 +63,16 @@ func NewTracing(ctx context.Context, o TracingOptions) (*Tracing, error) {
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(o.SampleRatio))),
 	)
 	return &Tracing{tp: tp, tracer: tp.Tracer("glint"), prop: propagation.TraceContext{}}, nil
+}
+
+// LogErrors sends the errors of the OpenTelemetry SDK (a collector that
+// cannot be reached, say) to log instead of the standard logger. The
+// SDK's error handler is process-wide: only the program (glint serve)
+// calls this.
+func LogErrors(log *slog.Logger) {
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		log.Warn("tracing: spans not exported", "err", err)
+	}))
 }
 
 // Shutdown sends the spans not yet sent and stops the exporter.
