@@ -12,6 +12,8 @@ package bench_test
 //	                    show (the image view's JSON encoding), patch, list
 //	BenchmarkAPIUpload  PUT /file of 64 MiB through the handler: hashing,
 //	                    store write and fsync, as one request
+//	BenchmarkObs        show, list, upload and download with [metrics]
+//	                    and [tracing] off and on (obs_test.go)
 //
 // They need no running server. Timing stays out of pass/fail tests: these
 // only fail when a request does.

@@ -27,6 +27,7 @@ import (
 	"glint/internal/config"
 	"glint/internal/db"
 	"glint/internal/framing"
+	"glint/internal/obs"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -174,7 +175,11 @@ func newLogger(cfg *config.Config, stderr io.Writer) (*slog.Logger, func(), erro
 		}
 		w, closeFn = f, func() { f.Close() }
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), closeFn, nil
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.UseJSON {
+		return slog.New(slog.NewJSONHandler(w, opts)), closeFn, nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), closeFn, nil
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -230,7 +235,10 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, ready 
 		return err
 	}
 
-	glint, err := app.New(ctx, cfg, app.WithLogger(log))
+	if cfg.TracingEnabled {
+		obs.LogErrors(log)
+	}
+	glint, err := app.New(ctx, cfg, app.WithLogger(log), app.WithVersion(version))
 	if err != nil {
 		return err
 	}
@@ -268,7 +276,26 @@ func serveWith(ctx context.Context, cfg *config.Config, log *slog.Logger, ready 
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	if h := glint.MetricsHandler(); h != nil && cfg.MetricsListen != "" {
+		// Metrics on a listener of their own ([metrics] listen): nothing
+		// but /metrics is served there.
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics.listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", h)
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		defer msrv.Close()
+		log.Info("serving metrics", "address", "http://"+mln.Addr().String()+"/metrics")
+		go func() {
+			if err := msrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics listener: %w", err)
+			}
+		}()
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:

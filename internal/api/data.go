@@ -8,8 +8,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"glint/internal/errs"
+	"glint/internal/image"
+	"glint/internal/obs"
 )
 
 func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
@@ -33,6 +36,8 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.cfg.Metrics.UploadStarted(obs.Upload)
+	defer s.cfg.Metrics.UploadEnded(obs.Upload)
 	if err := s.images.Upload(r.Context(), r.PathValue("id"), target, r.Body, size); err != nil {
 		return err
 	}
@@ -103,11 +108,33 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	} else if partial {
 		src = io.LimitReader(rc, n)
 	}
-	if written, err := io.Copy(w, src); err != nil || written != n {
+	began := time.Now()
+	written, err := io.Copy(w, src)
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.StoreOp(s.storeOf(img), "read", written, time.Since(began), err != nil || written != n)
+	}
+	if err != nil || written != n {
 		s.log.WarnContext(r.Context(), "download ended early", "request_id", requestID(r), "image_id", img.ID,
 			"written", written, "want", n, "err", err)
 	}
 	return nil
+}
+
+// storeOf names the store a download most likely reads from, for its
+// metrics: the store of the image's first active location, which is
+// the one read unless it failed.
+func (s *Server) storeOf(img *image.Image) string {
+	if s.cfg.Stores != nil {
+		for _, l := range img.ActiveLocations() {
+			if name, ok := l.Metadata["store"].(string); ok && s.cfg.Stores.Has(name) {
+				return name // multi-store: the location says
+			}
+			if st, err := s.cfg.Stores.For(l.URL); err == nil {
+				return st.Name
+			}
+		}
+	}
+	return "unknown"
 }
 
 // parseRange reads a single byte range from Range (or Glance's legacy

@@ -19,6 +19,7 @@ import (
 
 	"glint/internal/errs"
 	"glint/internal/importer"
+	"glint/internal/obs"
 )
 
 // importRoutes adds the interoperable import and tasks routes; without an
@@ -53,6 +54,8 @@ func (s *Server) stage(w http.ResponseWriter, r *http.Request) error {
 	if mt, _, _ := mime.ParseMediaType(ct); mt != "application/octet-stream" {
 		return errs.Errorf(op, errs.BadFormat, "The request media type %s is not supported by this server.", ct)
 	}
+	s.cfg.Metrics.UploadStarted(obs.Stage)
+	defer s.cfg.Metrics.UploadEnded(obs.Stage)
 	size := r.ContentLength
 	if h := r.Header.Get("X-Openstack-Image-Size"); h != "" {
 		n, err := strconv.ParseInt(h, 10, 64)

@@ -23,6 +23,7 @@ import (
 	"glint/internal/image"
 	"glint/internal/importer"
 	"glint/internal/metadef"
+	"glint/internal/obs"
 	"glint/internal/store"
 )
 
@@ -53,6 +54,14 @@ type Config struct {
 	// CORS are the origins whose browsers may call the API ([cors]);
 	// nil allows none.
 	CORS *cors.Policy
+	// Metrics counts requests, uploads and downloads; nil: none.
+	Metrics *obs.Metrics
+	// MetricsHandler, when set, serves GET /metrics on the API port.
+	MetricsHandler http.Handler
+	// Tracing traces requests; nil: none.
+	Tracing *obs.Tracing
+	// AccessLog logs a line for every request at INFO (else at DEBUG).
+	AccessLog bool
 }
 
 // Server serves the Image API.
@@ -89,7 +98,13 @@ func New(svc *image.Service, cfg Config, health func(*http.Request) error, log *
 			return nil, fmt.Errorf("loading schemas: %w", err)
 		}
 	}
+	if cfg.Tracing != nil {
+		s.proxy.Transport = cfg.Tracing.Transport(nil)
+	}
 	s.routes()
+	for _, p := range []string{"/versions", "/healthcheck", "/metrics"} {
+		cfg.Metrics.Route(p)
+	}
 	return s, nil
 }
 
@@ -107,6 +122,7 @@ func (s *Server) route(pattern string, m methods, noBody ...string) {
 			allowed = append(allowed, k)
 		}
 	}
+	s.cfg.Metrics.Route(pattern)
 	s.mux.HandleFunc(pattern, s.handler(func(w http.ResponseWriter, r *http.Request) error {
 		h, ok := m[r.Method]
 		if !ok {
@@ -115,6 +131,14 @@ func (s *Server) route(pattern string, m methods, noBody ...string) {
 		}
 		if slices.Contains(noBody, r.Method) && hasBody(r) {
 			return errs.E(errs.Op("api"), errs.Invalid, "A body is not expected with this request.")
+		}
+		if s.cfg.Tracing != nil {
+			// The handler: its one domain call, under the server span
+			// (which also holds authentication).
+			ctx, end := s.cfg.Tracing.Start(r.Context(), "handle "+r.Method+" "+pattern)
+			err := h(w, r.WithContext(ctx))
+			end(err)
+			return err
 		}
 		return h(w, r)
 	}))
@@ -155,7 +179,8 @@ func (s *Server) routes() {
 }
 
 // ServeHTTP is the front of every request: version routing, then, for
-// the API itself, a request id and the caller's identity.
+// the API itself, a request id and the caller's identity. Every request
+// ends with its access log line, its metrics and its span.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	if framing.Err(r.Context()) == nil {
@@ -163,13 +188,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// it decorates every answer, errors included.
 		w = s.cfg.CORS.Wrap(w, r)
 	}
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, route: "other"}
+	s.cfg.Metrics.RequestStarted()
+	r, span := s.cfg.Tracing.StartServer(r)
+	if r.Body != nil && r.Body != http.NoBody {
+		rec.body = countingBody{ReadCloser: r.Body}
+		r.Body = &rec.body
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			s.writeError(rec, r, errs.E(errs.Op("api"), errs.Internal, fmt.Errorf("panic: %v", p)))
 		}
-		s.log.DebugContext(r.Context(), "request", "request_id", requestID(r), "method", r.Method, "path", r.URL.Path,
-			"status", rec.status, "duration", time.Since(start))
+		s.finish(r, rec, span, time.Since(start))
 	}()
 	if err := framing.Err(r.Context()); err != nil {
 		// The stand-in net/http read in place of a head whose framing was
@@ -186,11 +216,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch path {
 	case "/versions":
+		rec.route = path
 		s.handler(s.versions(http.StatusOK))(rec, r)
 		return
 	case "/healthcheck":
+		rec.route = path
 		s.handler(s.healthcheck)(rec, r)
 		return
+	case "/metrics":
+		if s.cfg.MetricsHandler != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			// Aggregates only, no token asked: see docs/operations.md.
+			rec.route = path
+			s.cfg.MetricsHandler.ServeHTTP(rec, r)
+			return
+		}
 	}
 	seg, rest, slash := strings.Cut(strings.TrimPrefix(path, "/"), "/")
 	switch {
@@ -216,6 +255,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(auth.With(r.Context(), &auth.Context{RequestID: rid, ReadOnly: true}))
 	ac, err := s.authn.Authenticate(r.Context(), r)
 	if err != nil {
+		if _, p := s.mux.Handler(r); p != "" && p != "/" {
+			rec.route = p
+		}
 		// Glance's answer comes from keystonemiddleware or its context
 		// middleware, before a request id is given out.
 		if c := s.authn.Challenge(); c != "" && errs.KindOf(err) == errs.Unauthorized {
@@ -228,6 +270,46 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ac.RequestID = rid
 	r = r.WithContext(auth.With(r.Context(), ac))
 	s.mux.ServeHTTP(rec, r)
+	if r.Pattern != "" && r.Pattern != "/" {
+		rec.route = r.Pattern
+	}
+}
+
+// finish is the end of every request: its access log line, its metrics,
+// the end of its span.
+func (s *Server) finish(r *http.Request, rec *statusRecorder, span obs.ServerSpan, d time.Duration) {
+	s.cfg.Metrics.RequestEnded()
+	s.cfg.Metrics.Request(rec.route, r.Method, rec.status, d)
+	level := slog.LevelDebug
+	if s.cfg.AccessLog {
+		level = slog.LevelInfo
+	}
+	ac := auth.From(r.Context())
+	info := obs.RequestInfo{Route: rec.route, Method: r.Method, Status: rec.status, RequestID: ac.RequestID,
+		Project: ac.ProjectID, User: ac.UserID, BytesIn: rec.body.n, BytesOut: rec.n}
+	if s.log.Enabled(r.Context(), level) {
+		attrs := []slog.Attr{slog.String("request_id", info.RequestID), slog.String("project_id", info.Project),
+			slog.String("user_id", info.User), slog.String("method", info.Method), slog.String("route", info.Route),
+			slog.String("path", r.URL.Path), slog.Int("status", info.Status), slog.Int64("bytes_in", info.BytesIn),
+			slog.Int64("bytes_out", info.BytesOut), slog.Duration("duration", d), slog.String("remote", r.RemoteAddr)}
+		if id := span.TraceID(); id != "" {
+			attrs = append(attrs, slog.String("trace_id", id))
+		}
+		s.log.LogAttrs(r.Context(), level, "request", attrs...)
+	}
+	span.End(info)
+}
+
+// countingBody counts the bytes read of a request's body.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
 }
 
 // acceptsVersion reports whether Accept names an API version this node
@@ -289,6 +371,9 @@ type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	n      int64        // bytes of the response body
+	route  string       // the route template, or other
+	body   countingBody // the request's body, counted
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -300,16 +385,23 @@ func (s *statusRecorder) WriteHeader(code int) {
 
 func (s *statusRecorder) Write(b []byte) (int, error) {
 	s.wrote = true
-	return s.ResponseWriter.Write(b)
+	n, err := s.ResponseWriter.Write(b)
+	s.n += int64(n)
+	return n, err
 }
 
 // ReadFrom keeps sendfile(2) reachable through the recorder.
 func (s *statusRecorder) ReadFrom(src io.Reader) (int64, error) {
 	s.wrote = true
+	var n int64
+	var err error
 	if rf, ok := s.ResponseWriter.(io.ReaderFrom); ok {
-		return rf.ReadFrom(src)
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(s.ResponseWriter, src)
 	}
-	return io.Copy(s.ResponseWriter, src)
+	s.n += n
+	return n, err
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

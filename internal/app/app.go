@@ -33,6 +33,7 @@ import (
 	"glint/internal/image"
 	"glint/internal/importer"
 	"glint/internal/metadef"
+	"glint/internal/obs"
 	"glint/internal/store"
 )
 
@@ -48,6 +49,8 @@ type App struct {
 	importer *importer.Importer
 	metadefs *metadef.Service
 	handler  *api.Server
+	metrics  *obs.Metrics   // nil: [metrics] off
+	tracing  *obs.Tracing   // nil: [tracing] off
 	closers  []func() error // in the order of construction; Close runs them backwards
 
 	staleAfter time.Duration  // [glint] upload_stale_after; 0: no sweep
@@ -66,7 +69,11 @@ type overrides struct {
 	stores  map[string]*store.Store
 	image   []func(*image.Options)
 	imports []func(*importer.Options)
+	version string
 }
+
+// WithVersion gives the version the metrics and traces report.
+func WithVersion(v string) Option { return func(o *overrides) { o.version = v } }
 
 // WithLogger gives the App its logger; the default is slog.Default().
 func WithLogger(log *slog.Logger) Option { return func(o *overrides) { o.log = log } }
@@ -131,12 +138,21 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 		}
 	}()
 
+	if a.metrics, a.tracing, err = observability(ctx, cfg, o.version); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return a.tracing.Shutdown(ctx)
+	})
+
 	if cfg.Flavor == "caching" || cfg.Flavor == "cachemanagement" {
 		log.Warn("paste_deploy.flavor: the image cache is not available yet; serving the no-auth pipeline", "flavor", cfg.Flavor)
 	}
 	authn := o.authn
 	if authn == nil {
-		ks, err := authenticator(ctx, cfg, log)
+		ks, err := authenticator(ctx, cfg, log, a.tracing)
 		if err != nil {
 			return nil, err
 		}
@@ -178,7 +194,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 	if a.authz, err = NewAuthorization(cfg); err != nil {
 		return nil, err
 	}
-	if a.authz.Limits, err = unifiedLimits(ctx, cfg, log); err != nil {
+	if a.authz.Limits, err = unifiedLimits(ctx, cfg, log, a.tracing); err != nil {
 		return nil, err
 	}
 	var authz image.Authorizer = a.authz.Images
@@ -190,6 +206,10 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 		Catalog(context.Context, string) ([]auth.Endpoint, error)
 	}); ok && cfg.AuthtokenIncludeServiceCatalog {
 		imo.Catalog = c.Catalog // glance-download's remote Image API
+	}
+	imo.Filter.Trace = a.tracing.Transport
+	if a.tracing == nil {
+		imo.Filter.Trace = nil
 	}
 	for _, fn := range o.imports {
 		fn(&imo)
@@ -206,7 +226,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 	for _, fn := range o.image {
 		fn(&so)
 	}
-	a.images = image.NewService(a.db.Images(), a.stores, authz, so, log)
+	a.images = image.NewService(observedImages(a.db.Images(), a.metrics, a.tracing), a.stores, authz, so, log)
 
 	if a.importer, err = importer.New(a.images, a.db.Images(), a.db.Tasks(), a.stores, imo, log); err != nil {
 		return nil, err
@@ -217,6 +237,11 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 	custom, err := customSchema(cfg.SearchDirs)
 	if err != nil {
 		return nil, err
+	}
+	a.observe(a.db.Dialect)
+	var metricsOnAPI http.Handler
+	if cfg.MetricsListen == "" {
+		metricsOnAPI = a.MetricsHandler()
 	}
 	a.handler, err = api.New(a.images, api.Config{
 		PublicEndpoint:        cfg.PublicEndpoint,
@@ -234,6 +259,10 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 		MultiStore:            len(cfg.EnabledBackends) > 0,
 		Authenticator:         authn,
 		CORS:                  corsPolicy(cfg),
+		Metrics:               a.metrics,
+		MetricsHandler:        metricsOnAPI,
+		Tracing:               a.tracing,
+		AccessLog:             cfg.AccessLog,
 	}, a.check, log)
 	if err != nil {
 		return nil, err

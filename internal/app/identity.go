@@ -13,12 +13,13 @@ import (
 
 	"glint/internal/config"
 	"glint/internal/keystone"
+	"glint/internal/obs"
 )
 
 // authenticator builds the request authenticator [paste_deploy] flavor
 // selects: nil (noauth) unless the flavor is one of the keystone ones.
 // The Keystone authenticator follows revocation events until it is closed.
-func authenticator(ctx context.Context, cfg *config.Config, log *slog.Logger) (*keystone.Authenticator, error) {
+func authenticator(ctx context.Context, cfg *config.Config, log *slog.Logger, t *obs.Tracing) (*keystone.Authenticator, error) {
 	if !strings.HasPrefix(cfg.Flavor, "keystone") {
 		return nil, nil
 	}
@@ -44,7 +45,7 @@ func authenticator(ctx context.Context, cfg *config.Config, log *slog.Logger) (*
 		ServiceTokenRolesRequired: cfg.AuthtokenServiceTokenRolesRequired,
 		Timeout:                   time.Duration(cfg.AuthtokenHTTPConnectTimeout) * time.Second,
 		MaxRetries:                cfg.AuthtokenHTTPRequestMaxRetries,
-		Transport:                 tr,
+		Transport:                 t.Transport(tr),
 		Log:                       log,
 	})
 	if err != nil {

@@ -9,13 +9,14 @@ import (
 	"glint/internal/config"
 	"glint/internal/image"
 	"glint/internal/keystone"
+	"glint/internal/obs"
 )
 
 // unifiedLimits is where use_keystone_limits takes its limits from:
 // Keystone, read as [oslo_limit] says, or, without [oslo_limit] auth_url,
 // [glint_limits] for every project (the embedded default's way, with no
 // Keystone to ask). nil when unified limits are off.
-func unifiedLimits(ctx context.Context, cfg *config.Config, log *slog.Logger) (image.LimitSource, error) {
+func unifiedLimits(ctx context.Context, cfg *config.Config, log *slog.Logger, t *obs.Tracing) (image.LimitSource, error) {
 	if !cfg.UseKeystoneLimits {
 		return nil, nil
 	}
@@ -69,7 +70,7 @@ func unifiedLimits(ctx context.Context, cfg *config.Config, log *slog.Logger) (i
 		CacheTime:                   time.Duration(ol.CacheTime) * time.Second,
 		Timeout:                     time.Duration(ol.Timeout) * time.Second,
 		MaxRetries:                  ol.ConnectRetries,
-		Transport:                   tr,
+		Transport:                   t.Transport(tr),
 		Log:                         log,
 	})
 	if err != nil {

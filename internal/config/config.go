@@ -49,6 +49,16 @@ type Config struct {
 	UploadStaleAfter      int      // [glint] upload_stale_after, default 600 (seconds)
 	Debug                 bool     // debug, default false
 	LogFile               string   // log_file, default ""
+	UseJSON               bool     // use_json (oslo.log), default false: log lines as JSON objects
+	AccessLog             bool     // [glint] access_log, default true: a line per request at INFO
+
+	// [metrics] and [tracing] (see docs/operations.md)
+	MetricsEnabled       bool   // [metrics] enabled, default false
+	MetricsListen        string // [metrics] listen, default "" (on the API port)
+	TracingEnabled       bool   // [tracing] enabled, default false
+	TracingEndpoint      string // [tracing] otlp_endpoint
+	TracingServiceName   string // [tracing] service_name, default "glint"
+	TracingSamplePercent int    // [tracing] sample_percent, default 100
 
 	EnforceSecureRBAC            bool   // enforce_secure_rbac, default false
 	PropertyProtectionFile       string // property_protection_file, default ""

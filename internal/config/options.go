@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"math"
+	"net"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -149,6 +151,31 @@ var options = []optDef{
 	stringOpt(defaultSection, "log_file", "",
 		"File to log to; empty means standard error.",
 		func(c *Config) *string { return &c.LogFile }, nil),
+	boolOpt(defaultSection, "use_json", false,
+		"Write log lines as JSON objects (oslo.log's option), one per line, instead of key=value text.",
+		func(c *Config) *bool { return &c.UseJSON }),
+	boolOpt("glint", "access_log", true,
+		"Log a line for every API request at INFO: request id, project, user, method, route template, path, status, bytes in and out, duration, client address (and trace id when tracing). Off: the same line at DEBUG.",
+		func(c *Config) *bool { return &c.AccessLog }),
+
+	boolOpt("metrics", "enabled", false,
+		"Serve Prometheus metrics at GET /metrics: on the API port, or on [metrics] listen if set.",
+		func(c *Config) *bool { return &c.MetricsEnabled }),
+	stringOpt("metrics", "listen", "",
+		"host:port of a listener of its own for /metrics (e.g. 127.0.0.1:9393, on a management network); empty means the API port.",
+		func(c *Config) *string { return &c.MetricsListen }, hostPort),
+	boolOpt("tracing", "enabled", false,
+		"Export OpenTelemetry traces of every request with OTLP over HTTP to otlp_endpoint.",
+		func(c *Config) *bool { return &c.TracingEnabled }),
+	stringOpt("tracing", "otlp_endpoint", "http://127.0.0.1:4318/v1/traces",
+		"OTLP/HTTP traces URL of a collector; a URL without a path gets /v1/traces.",
+		func(c *Config) *string { return &c.TracingEndpoint }, httpURL),
+	stringOpt("tracing", "service_name", "glint",
+		"service.name of the spans (one per cloud region or cell, say).",
+		func(c *Config) *string { return &c.TracingServiceName }, nonEmpty),
+	intOpt("tracing", "sample_percent", 100, 0, 100,
+		"Percentage of new traces recorded (0-100); a request with a W3C traceparent follows its caller's sampling decision.",
+		func(c *Config) *int { return &c.TracingSamplePercent }),
 
 	listOpt(defaultSection, "enabled_backends", nil,
 		"Glance's multi-store: named stores as name:type items (type file, http, s3 or swift), each configured in a section of its name.",
@@ -637,6 +664,32 @@ func dataDirItem(s string) error {
 		if _, err := strconv.Atoi(strings.TrimSpace(prio)); err != nil {
 			return fmt.Errorf("%q: the priority after ':' must be an integer", s)
 		}
+	}
+	return nil
+}
+
+// hostPort is empty or host:port.
+func hostPort(s string) error {
+	if s == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("must be host:port")
+	}
+	if host != "" {
+		if err := hostAddress(host); err != nil {
+			return err
+		}
+	}
+	return portNumber(port)
+}
+
+// httpURL is an http:// or https:// URL with a host.
+func httpURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("must be an http:// or https:// URL")
 	}
 	return nil
 }

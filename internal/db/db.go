@@ -360,6 +360,15 @@ func errorsJoin(errs ...error) error {
 	return nil
 }
 
+// Pools are the connection pools by role, for their statistics: "main"
+// for PostgreSQL and MySQL, "read" and "write" for SQLite.
+func (d *DB) Pools() map[string]*sql.DB {
+	if d.read == d.write {
+		return map[string]*sql.DB{"main": d.write}
+	}
+	return map[string]*sql.DB{"read": d.read, "write": d.write}
+}
+
 // Ping checks that the database answers.
 func (d *DB) Ping(ctx context.Context) error {
 	var one int

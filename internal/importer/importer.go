@@ -208,6 +208,16 @@ func (im *Importer) enqueue(j *job) {
 	}()
 }
 
+// InFlight counts the imports and tasks of this node waiting for a
+// worker (queued) and being run (running).
+func (im *Importer) InFlight() (queued, running int) {
+	im.mu.Lock()
+	n := len(im.running)
+	im.mu.Unlock()
+	running = min(len(im.sem), n)
+	return n - running, running
+}
+
 // Wait blocks until no import is queued or running on this node (tests).
 func (im *Importer) Wait() {
 	for {

@@ -100,6 +100,17 @@ type Store struct {
 	// Properties are what GET /v2/info/stores/detail shows of the
 	// store's configuration (Glance's per-type property lists).
 	Properties map[string]any
+	// Observer is told of each operation (metrics and traces); nil:
+	// none.
+	Observer Observer
+}
+
+// Observer is told of a store's operations: Begin is called as op
+// (write, open, delete, size, check) starts on the store named store,
+// and the function it returns when it ends, with the bytes written
+// (write) and its error. internal/obs implements it.
+type Observer interface {
+	Begin(ctx context.Context, store, op string) (context.Context, func(n int64, err error))
 }
 
 // ReadOnly reports whether the store refuses writes and deletes (Glance's
@@ -128,6 +139,16 @@ type Written struct {
 // with its Kind and message (the caller's size cap, say); a cancelled ctx
 // is Invalid ("upload interrupted").
 func (s *Store) Write(ctx context.Context, imageID string, r io.Reader, size int64, hashAlgo string) (Written, error) {
+	if s.Observer == nil {
+		return s.write(ctx, imageID, r, size, hashAlgo)
+	}
+	ctx, end := s.Observer.Begin(ctx, s.Name, "write")
+	w, err := s.write(ctx, imageID, r, size, hashAlgo)
+	end(w.Size, err)
+	return w, err
+}
+
+func (s *Store) write(ctx context.Context, imageID string, r io.Reader, size int64, hashAlgo string) (Written, error) {
 	const op errs.Op = "store.Write"
 	if !ValidID(imageID) {
 		return Written{}, s.refuse(op, errs.Invalid, fmt.Sprintf("Invalid image ID %q", imageID))
@@ -253,6 +274,16 @@ func (s *source) fail(err error) error {
 // reader itself (an *os.File for the filesystem store, for sendfile);
 // errors while reading it are the driver's, unwrapped.
 func (s *Store) Open(ctx context.Context, loc string, offset int64) (io.ReadCloser, error) {
+	if s.Observer == nil {
+		return s.open(ctx, loc, offset)
+	}
+	ctx, end := s.Observer.Begin(ctx, s.Name, "open")
+	rc, err := s.open(ctx, loc, offset)
+	end(0, err)
+	return rc, err
+}
+
+func (s *Store) open(ctx context.Context, loc string, offset int64) (io.ReadCloser, error) {
 	const op errs.Op = "store.Open"
 	if offset < 0 {
 		return nil, s.refuse(op, errs.Invalid, fmt.Sprintf("Invalid offset %d", offset))
@@ -269,6 +300,16 @@ func (s *Store) Open(ctx context.Context, loc string, offset int64) (io.ReadClos
 
 // Size returns the stored length of the data at loc.
 func (s *Store) Size(ctx context.Context, loc string) (int64, error) {
+	if s.Observer == nil {
+		return s.size(ctx, loc)
+	}
+	ctx, end := s.Observer.Begin(ctx, s.Name, "size")
+	n, err := s.size(ctx, loc)
+	end(0, err)
+	return n, err
+}
+
+func (s *Store) size(ctx context.Context, loc string) (int64, error) {
 	const op errs.Op = "store.Size"
 	if err := ctx.Err(); err != nil {
 		return 0, s.interrupted(op, err)
@@ -283,6 +324,16 @@ func (s *Store) Size(ctx context.Context, loc string) (int64, error) {
 // Delete removes the data at loc; data that is not there is NotFound, and
 // a read-only store refuses (Forbidden).
 func (s *Store) Delete(ctx context.Context, loc string) error {
+	if s.Observer == nil {
+		return s.delete(ctx, loc)
+	}
+	ctx, end := s.Observer.Begin(ctx, s.Name, "delete")
+	err := s.delete(ctx, loc)
+	end(0, err)
+	return err
+}
+
+func (s *Store) delete(ctx context.Context, loc string) error {
 	const op errs.Op = "store.Delete"
 	w, ok := s.Driver.(Writable)
 	if !ok {
@@ -299,6 +350,16 @@ func (s *Store) Delete(ctx context.Context, loc string) error {
 
 // Check runs the driver's self-check.
 func (s *Store) Check(ctx context.Context) error {
+	if s.Observer == nil {
+		return s.check(ctx)
+	}
+	ctx, end := s.Observer.Begin(ctx, s.Name, "check")
+	err := s.check(ctx)
+	end(0, err)
+	return err
+}
+
+func (s *Store) check(ctx context.Context) error {
 	const op errs.Op = "store.Check"
 	if err := s.Driver.Check(ctx); err != nil {
 		return s.wrap(op, "", err)

@@ -39,6 +39,9 @@ type Options struct {
 	// operator names the host (an address, or a name and whatever it
 	// resolves to) in AllowedHosts.
 	AllowPrivate bool
+	// Trace, if set, wraps the transport of the clients Client makes
+	// (OpenTelemetry's client spans); the filter runs inside it.
+	Trace func(http.RoundTripper) http.RoundTripper
 }
 
 // Defaults are Glance's defaults: http and https on ports 80 and 443.
@@ -300,8 +303,12 @@ func (o Options) Client(c ClientOptions) *http.Client {
 		IdleConnTimeout:       30 * time.Second,
 		ForceAttemptHTTP2:     true,
 	}
+	var rt http.RoundTripper = &guarded{o: o, next: tr}
+	if o.Trace != nil {
+		rt = o.Trace(rt)
+	}
 	return &http.Client{
-		Transport: &guarded{o: o, next: tr},
+		Transport: rt,
 		Timeout:   c.Timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) > maxRedirects {
