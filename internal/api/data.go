@@ -86,10 +86,12 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	} else if partial {
 		src = io.LimitReader(rc, n)
 	}
-	if written, err := io.Copy(w, src); err != nil || written != n {
+	written, err := io.Copy(w, src)
+	if err != nil || written != n {
 		s.log.WarnContext(r.Context(), "download ended early", "request_id", requestID(r), "image_id", img.ID,
 			"written", written, "want", n, "err", err)
 	}
+	s.images.Sent(r.Context(), img, written, n)
 	return nil
 }
 

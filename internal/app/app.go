@@ -29,6 +29,7 @@ import (
 	"glint/internal/image"
 	"glint/internal/importer"
 	"glint/internal/metadef"
+	"glint/internal/notify"
 	"glint/internal/store"
 )
 
@@ -43,6 +44,7 @@ type App struct {
 	images   *image.Service
 	importer *importer.Importer
 	metadefs *metadef.Service
+	notifier *notify.Notifier
 	handler  *api.Server
 	closers  []func() error // in the order of construction; Close runs them backwards
 }
@@ -181,19 +183,35 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 	if dir, from := cfg.StagingDir(); dir == imo.StagingDir {
 		log.Info("staging area", "dir", dir, "from", from)
 	}
+	notifier, err := newNotifier(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a.notifier = notifier
+	// Closed after the importer (closers run backwards): what the last
+	// imports send still goes out, for up to 5 seconds.
+	a.closers = append(a.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return notifier.Close(ctx)
+	})
 	so := imageOptions(cfg, a.authz)
 	so.Staging = staging
+	so.Notifier = imageNotifier(notifier)
 	for _, fn := range o.image {
 		fn(&so)
 	}
 	a.images = image.NewService(a.db.Images(), a.stores, authz, so, log)
+	if imo.Notifier == nil {
+		imo.Notifier = so.Notifier
+	}
 
 	if a.importer, err = importer.New(a.images, a.db.Images(), a.db.Tasks(), a.stores, imo, log); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, func() error { a.importer.Close(); return nil })
 
-	a.metadefs = metadef.NewService(a.db.Metadefs(), authz)
+	a.metadefs = metadef.NewService(a.db.Metadefs(), authz, metadefNotifier(notifier))
 	custom, err := customSchema(cfg.SearchDirs)
 	if err != nil {
 		return nil, err
@@ -312,6 +330,10 @@ func (a *App) DB() *db.DB { return a.db }
 
 // Stores are the node's stores.
 func (a *App) Stores() *store.Set { return a.stores }
+
+// Notifier sends the node's notifications; its Stats are the queue's
+// depth and the sent, retried and dropped counts.
+func (a *App) Notifier() *notify.Notifier { return a.notifier }
 
 // Authorization is the policy engine, property protections and quotas
 // built from the configuration.
