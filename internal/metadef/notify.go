@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -98,6 +99,23 @@ func falsy(v any) bool {
 	return false
 }
 
+// pythonStr is Python's str() of a JSON value, for scalars.
+func pythonStr(v any) any {
+	switch v := v.(type) {
+	case bool:
+		if v {
+			return "True"
+		}
+		return "False"
+	case float64:
+		if v == float64(int64(v)) {
+			return strconv.FormatInt(int64(v), 10)
+		}
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return v
+}
+
 func objectPayload(ns string, it Item) map[string]any {
 	var props map[string]map[string]any
 	_ = json.Unmarshal(it.Schema, &props)
@@ -110,7 +128,11 @@ func objectPayload(ns string, it Item) map[string]any {
 	for _, n := range names {
 		op := map[string]any{"name": n}
 		for _, f := range schemaFields {
-			if v := props[n][f]; !falsy(v) {
+			v := props[n][f]
+			if f == "default" && v != nil {
+				v = pythonStr(v) // Glance's object properties keep their default as text
+			}
+			if !falsy(v) {
 				op[f] = v
 			} else {
 				op[f] = nil

@@ -404,6 +404,9 @@ func (s *Service) DeleteItem(ctx context.Context, k Kind, ns, name string) error
 	if err := s.repo.DeleteItem(ctx, k, ns, name); err != nil {
 		return err
 	}
+	if k == Objects && old.Required == nil {
+		old.Required = []string{} // Glance reads it back from its database as a list
+	}
 	s.send(ctx, itemEvent(k)+".delete", func() map[string]any { return itemPayload(k, ns, old) }, s.deletedNow())
 	return nil
 }
