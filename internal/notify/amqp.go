@@ -341,7 +341,7 @@ func (a *AMQP) drop() {
 // broker's confirmation, so that a send that returns nil is on the
 // broker (oslo.messaging does not wait: Glint can count what it lost).
 func (a *AMQP) Send(ctx context.Context, m *Message) error {
-	if a.partial != m.ID {
+	if a.done == nil || a.partial != m.ID {
 		a.partial, a.done = m.ID, map[string]bool{}
 	}
 	if a.conn == nil || a.conn.IsClosed() || a.ch == nil || a.ch.IsClosed() {

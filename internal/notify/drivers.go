@@ -150,7 +150,7 @@ func (r *Routing) Close() error {
 // Send implements Driver. A driver that fails makes the message be sent
 // again to the drivers that failed only.
 func (r *Routing) Send(ctx context.Context, m *Message) error {
-	if r.partial != m.ID {
+	if r.done == nil || r.partial != m.ID {
 		r.partial, r.done = m.ID, map[string]bool{}
 	}
 	for name, d := range r.drivers {

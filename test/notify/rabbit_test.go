@@ -7,7 +7,6 @@
 package notify_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -170,12 +169,6 @@ func (c *consumer) waitFor(what string, ok func(event) bool) []event {
 	}
 }
 
-func (c *consumer) all() []event {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]event{}, c.events...)
-}
-
 func summary(evs []event) string {
 	var b strings.Builder
 	for _, e := range evs {
@@ -194,5 +187,3 @@ func payloadField(e event, k string) string {
 	s, _ := p[k].(string)
 	return s
 }
-
-var _ = context.Background
