@@ -271,6 +271,7 @@ func startGlint(t *testing.T, vhost string, adjust func(*config.Config)) string 
 // aside).
 func TestSameEventsAsGlance(t *testing.T) {
 	skipUnlessServers(t)
+	t.Parallel()
 	gv, lv := newVhost(t, "glance"), newVhost(t, "glint")
 	glance := &target{t: t, name: "glance", events: consume(t, rabbitHost, gv, "glance")}
 	glance.url = startGlance(t, gv, "DEFAULT.image_size_cap=1000")

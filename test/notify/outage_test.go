@@ -171,14 +171,18 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // TestOutage: with its RabbitMQ down, Glint's requests succeed, the
 // notifications are retried, those past the bounded queue are dropped,
 // counted and logged, and delivery resumes by itself, in order, when
-// RabbitMQ is back.
+// RabbitMQ is back. The transport URL names a dead host first: Glint
+// goes on to the next.
 func TestOutage(t *testing.T) {
 	skipUnlessServers(t)
+	t.Parallel()
+	t0 := time.Now()
 	rabbit := startOwnRabbit(t)
+	t.Logf("own RabbitMQ started in %v", time.Since(t0))
 	logs := &syncBuffer{}
 	const queue = 5
 	g := apptest.New(t, func(c *config.Config) {
-		c.Notifications.TransportURL = "rabbit://guest:guest@" + rabbit.addr() + "/"
+		c.Notifications.TransportURL = fmt.Sprintf("rabbit://guest:guest@127.0.0.1:%d,guest:guest@%s/", freeTCPPort(t), rabbit.addr())
 		c.Notifications.Drivers = []string{"messagingv2"}
 		c.Notifications.QueueSize = queue
 		c.Notifications.RetryInterval, c.Notifications.RetryBackoff, c.Notifications.IntervalMax = 1, 1, 2
@@ -190,7 +194,9 @@ func TestOutage(t *testing.T) {
 	glint.events.waitFor("image.create before the outage", func(e event) bool { return payloadField(e, "id") == first })
 	glint.events.conn.Close()
 
+	t0 = time.Now()
 	rabbit.stop()
+	t.Logf("own RabbitMQ stopped in %v", time.Since(t0))
 	// Every request succeeds while RabbitMQ is down.
 	id := glint.createImage(alpha, map[string]any{"name": "during"})
 	const changes = 12
@@ -211,7 +217,9 @@ func TestOutage(t *testing.T) {
 		t.Errorf("no drop logged:\n%s", logs.String())
 	}
 
+	t0 = time.Now()
 	rabbit.start()
+	t.Logf("own RabbitMQ started again in %v", time.Since(t0))
 	after := consume(t, rabbit.addr(), "/", "glance")
 	waitUntil(t, "delivered after the outage", func() bool { return stats().Depth == 0 })
 	// Delivery resumed by itself: what was kept arrives, in order.
@@ -257,6 +265,7 @@ func TestOutage(t *testing.T) {
 // happened, however quickly they follow each other.
 func TestOrder(t *testing.T) {
 	skipUnlessServers(t)
+	t.Parallel()
 	vh := newVhost(t, "order")
 	glint := &target{t: t, name: "glint", events: consume(t, rabbitHost, vh, "glance")}
 	glint.url = startGlint(t, vh, nil)
@@ -284,5 +293,32 @@ func TestOrder(t *testing.T) {
 		"image.update:"+last, "image.delete:"+last)
 	if g, w := strings.Join(got, " "), strings.Join(want, " "); g != w {
 		t.Errorf("order:\n got %s\nwant %s", g, w)
+	}
+}
+
+// TestMessagingV1: the "messaging" driver sends oslo.messaging's 1.0
+// format, the message itself without the envelope.
+func TestMessagingV1(t *testing.T) {
+	skipUnlessServers(t)
+	t.Parallel()
+	vh := newVhost(t, "v1")
+	glint := &target{t: t, name: "glint", events: consume(t, rabbitHost, vh, "glance")}
+	glint.url = startGlint(t, vh, func(c *config.Config) {
+		c.Notifications.Drivers = []string{"messaging"}
+		c.Notifications.PublisherID = "image.node1"
+	})
+	id := glint.createImage(alpha, map[string]any{"name": "v1"})
+	evs := glint.events.waitFor("image.create", func(e event) bool { return payloadField(e, "id") == id })
+	e := evs[len(evs)-1]
+	if _, ok := e.Envelope["oslo.version"]; ok {
+		t.Errorf("v1 message has an envelope: %v", e.Envelope)
+	}
+	for _, k := range []string{"message_id", "publisher_id", "event_type", "priority", "payload", "timestamp", "_unique_id"} {
+		if _, ok := e.Msg[k]; !ok {
+			t.Errorf("v1 message lacks %s: %v", k, e.Msg)
+		}
+	}
+	if e.Msg["publisher_id"] != "image.node1" || e.RoutingKey != "notifications.info" {
+		t.Errorf("publisher_id %v, routing key %s", e.Msg["publisher_id"], e.RoutingKey)
 	}
 }
