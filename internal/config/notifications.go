@@ -87,7 +87,7 @@ var notificationOptions = []optDef{
 		"Event types (image.create) and groups (image, task, metadef_tag, …; or prefix.*) never sent.",
 		func(n *Notifications) *[]string { return &n.Disabled }, nil),
 	deprecatedAs(defaultSection+".notification_driver", nList(omn, "driver", nil,
-		"Notification drivers: messagingv2, messaging (v1 format), log, routing, noop; empty sends nothing.",
+		"Notification drivers: messagingv2, messaging (v1 format), log, routing, noop; empty sends nothing. The key may be repeated, one driver a line, as in oslo.messaging.",
 		func(n *Notifications) *[]string { return &n.Drivers }, oneOf("messagingv2", "messaging", "log", "routing", "noop"))),
 	deprecatedAs(defaultSection+".notification_topics", nList(omn, "topics", []string{"notifications"},
 		"AMQP topics: each notification is published with routing key <topic>.<priority> (notifications.info).",
