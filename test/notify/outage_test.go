@@ -25,11 +25,12 @@ import (
 // database and logs under a temporary directory, so that the test can
 // stop and start it without touching the shared server.
 type ownRabbit struct {
-	t    *testing.T
-	dir  string
-	port int
-	env  []string
-	cmd  *exec.Cmd
+	t       *testing.T
+	dir     string
+	port    int
+	tlsPort int // an amqps listener, its certificate signed by dir/ca.pem
+	env     []string
+	cmd     *exec.Cmd
 }
 
 func freeTCPPort(t *testing.T) int {
@@ -52,11 +53,17 @@ func startOwnRabbit(t *testing.T) *ownRabbit {
 		t.Skip("rabbitmq-server is not installed")
 	}
 	dir := t.TempDir()
-	r := &ownRabbit{t: t, dir: dir, port: freeTCPPort(t)}
+	r := &ownRabbit{t: t, dir: dir, port: freeTCPPort(t), tlsPort: freeTCPPort(t)}
 	dist := freeTCPPort(t)
+	writeTLSFiles(t, dir)
 	for name, content := range map[string]string{
 		"enabled_plugins": "[].\n",
-		"rabbitmq.conf":   "loopback_users = none\nlisteners.tcp.default = 127.0.0.1:" + fmt.Sprint(r.port) + "\n",
+		"rabbitmq.conf": "loopback_users = none\nlisteners.tcp.default = 127.0.0.1:" + fmt.Sprint(r.port) + "\n" +
+			"listeners.ssl.default = 127.0.0.1:" + fmt.Sprint(r.tlsPort) + "\n" +
+			"ssl_options.cacertfile = " + filepath.Join(dir, "ca.pem") + "\n" +
+			"ssl_options.certfile = " + filepath.Join(dir, "server.pem") + "\n" +
+			"ssl_options.keyfile = " + filepath.Join(dir, "server.key") + "\n" +
+			"ssl_options.verify = verify_none\nssl_options.fail_if_no_peer_cert = false\n",
 		"advanced.config": "[].\n",
 		"env.conf":        "",
 	} {
@@ -259,6 +266,18 @@ func TestOutage(t *testing.T) {
 		return props["after"] == "yes"
 	})
 	t.Logf("stats after the outage: %+v", stats())
+
+	// [oslo_messaging_rabbit] ssl: the same broker over TLS, its
+	// certificate checked against ssl_ca_file and its name.
+	tg := apptest.New(t, func(c *config.Config) {
+		c.Notifications.TransportURL = fmt.Sprintf("rabbit://guest:guest@127.0.0.1:%d/", rabbit.tlsPort)
+		c.Notifications.Drivers = []string{"messagingv2"}
+		c.Notifications.SSL, c.Notifications.SSLCAFile = true, filepath.Join(rabbit.dir, "ca.pem")
+		c.Notifications.SSLVerifyHost = true
+	}, app.WithAuthenticator(headerAuth{}))
+	tlsTarget := &target{t: t, name: "glint-tls", url: tg.URL}
+	viaTLS := tlsTarget.createImage(alpha, map[string]any{"name": "over TLS"})
+	after.waitFor("a notification over TLS", func(e event) bool { return payloadField(e, "id") == viaTLS })
 }
 
 // TestOrder: one image's notifications arrive in the order its changes
