@@ -188,7 +188,7 @@ func (im *Importer) storeFailure(ctx context.Context, j *job, name string) {
 	if name == "" {
 		return
 	}
-	if _, err := im.modifyLocked(ctx, j.task, func(n *image.Image) error {
+	if _, err := im.saveLocked(ctx, j.task, func(n *image.Image) error {
 		n.Properties[image.PropImportingStores] = mergeStores(n.Properties[image.PropImportingStores], nil, []string{name})
 		n.Properties[image.PropFailedImport] = mergeStores(n.Properties[image.PropFailedImport], []string{name}, nil)
 		return nil
@@ -204,7 +204,7 @@ func (im *Importer) revertStores(ctx context.Context, j *job, done []*written) {
 		return
 	}
 	id := deref(j.task.ImageID)
-	_, err := im.modifyLocked(ctx, j.task, func(n *image.Image) error {
+	_, err := im.saveLocked(ctx, j.task, func(n *image.Image) error {
 		n.Locations = slices.DeleteFunc(n.Locations, func(l image.Location) bool {
 			return slices.ContainsFunc(done, func(w *written) bool { return w.Location == l.URL })
 		})

@@ -41,3 +41,14 @@ func (im *Importer) notifyTask(ctx context.Context, eventType string, t *Task) {
 	}
 	n.Notify(ctx, image.PriorityInfo, eventType, taskPayload(t))
 }
+
+// saveLocked is modifyLocked for a step in which Glance saves the image
+// (a plugin's change, a failed store recorded, a revert): an
+// image.update.
+func (im *Importer) saveLocked(ctx context.Context, t *Task, fn func(*image.Image) error) (*image.Image, error) {
+	img, err := im.modifyLocked(ctx, t, fn)
+	if err == nil {
+		im.s.NotifyImage(ctx, "image.update", img, nil)
+	}
+	return img, err
+}
