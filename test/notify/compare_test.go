@@ -369,6 +369,15 @@ func subjects(evs []event) map[string][]normEvent {
 		names[id] = fmt.Sprintf("%s#%d", kind, n+1)
 		return names[id]
 	}
+	// The consumer reads notifications.info and notifications.error from
+	// two queues: put the two streams back in the order they were sent,
+	// by their timestamps (each stream keeps its own order).
+	evs = append([]event{}, evs...)
+	sort.SliceStable(evs, func(i, j int) bool {
+		ti, _ := evs[i].Msg["timestamp"].(string)
+		tj, _ := evs[j].Msg["timestamp"].(string)
+		return ti < tj
+	})
 	out := map[string][]normEvent{}
 	runs := map[string]int{}
 	for _, e := range evs {
