@@ -117,6 +117,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 		s.log.WarnContext(r.Context(), "download ended early", "request_id", requestID(r), "image_id", img.ID,
 			"written", written, "want", n, "err", err)
 	}
+	s.images.Sent(r.Context(), img, written, n)
 	return nil
 }
 

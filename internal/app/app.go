@@ -33,6 +33,7 @@ import (
 	"glint/internal/image"
 	"glint/internal/importer"
 	"glint/internal/metadef"
+	"glint/internal/notify"
 	"glint/internal/obs"
 	"glint/internal/store"
 )
@@ -48,6 +49,7 @@ type App struct {
 	images   *image.Service
 	importer *importer.Importer
 	metadefs *metadef.Service
+	notifier *notify.Notifier
 	handler  *api.Server
 	metrics  *obs.Metrics   // nil: [metrics] off
 	tracing  *obs.Tracing   // nil: [tracing] off
@@ -221,19 +223,48 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 	if dir, from := cfg.StagingDir(); dir == imo.StagingDir {
 		log.Info("staging area", "dir", dir, "from", from)
 	}
+	notifier, err := newNotifier(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a.notifier = notifier
+	if notifier != nil {
+		stat := func(f func(notify.Stats) float64) func() float64 {
+			return func() float64 { return f(notifier.Stats()) }
+		}
+		a.metrics.GaugeFunc("notifications_queued", "Notifications waiting to be sent.", nil,
+			stat(func(s notify.Stats) float64 { return float64(s.Depth) }))
+		a.metrics.CounterFunc("notifications_sent_total", "Notifications delivered.", nil,
+			stat(func(s notify.Stats) float64 { return float64(s.Sent) }))
+		a.metrics.CounterFunc("notifications_retried_total", "Failed notification sends tried again.", nil,
+			stat(func(s notify.Stats) float64 { return float64(s.Retried) }))
+		a.metrics.CounterFunc("notifications_dropped_total", "Notifications given up (queue full, retries exhausted, or left at shutdown).", nil,
+			stat(func(s notify.Stats) float64 { return float64(s.Dropped) }))
+	}
+	// Closed after the importer (closers run backwards): what the last
+	// imports send still goes out, for up to 5 seconds.
+	a.closers = append(a.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return notifier.Close(ctx)
+	})
 	so := imageOptions(cfg, a.authz)
 	so.Staging = staging
+	so.Notifier = imageNotifier(notifier)
 	for _, fn := range o.image {
 		fn(&so)
 	}
 	a.images = image.NewService(observedImages(a.db.Images(), a.metrics, a.tracing), a.stores, authz, so, log)
+	if imo.Notifier == nil {
+		imo.Notifier = so.Notifier
+	}
 
 	if a.importer, err = importer.New(a.images, a.db.Images(), a.db.Tasks(), a.stores, imo, log); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, func() error { a.importer.Close(); return nil })
 
-	a.metadefs = metadef.NewService(a.db.Metadefs(), authz)
+	a.metadefs = metadef.NewService(a.db.Metadefs(), authz, metadefNotifier(notifier))
 	custom, err := customSchema(cfg.SearchDirs)
 	if err != nil {
 		return nil, err
@@ -416,6 +447,10 @@ func (a *App) DB() *db.DB { return a.db }
 
 // Stores are the node's stores.
 func (a *App) Stores() *store.Set { return a.stores }
+
+// Notifier sends the node's notifications; its Stats are the queue's
+// depth and the sent, retried and dropped counts.
+func (a *App) Notifier() *notify.Notifier { return a.notifier }
 
 // Authorization is the policy engine, property protections and quotas
 // built from the configuration.

@@ -75,6 +75,10 @@ type Config struct {
 	// see oslolimit.go)
 	OsloLimit OsloLimit
 
+	// Notifications: [oslo_messaging_notifications], [oslo_messaging_rabbit]
+	// and [DEFAULT]'s notification options (see notifications.go).
+	Notifications Notifications
+
 	// [oslo_policy]
 	PolicyFile         string   // policy_file, default "policy.yaml"
 	PolicyDirs         []string // policy_dirs, default [policy.d]

@@ -108,6 +108,9 @@ func TestDefault(t *testing.T) {
 	want.KeystoneRevocationCheck, want.KeystoneRevocationInterval = true, 5
 	want.OsloLimit = OsloLimit{EndpointInterface: "public", CacheTime: 30}
 	want.ClientSocketTimeout, want.MaxHeaderLine, want.HTTPKeepalive = 900, 16384, true
+	want.Notifications = Notifications{Exchange: "glance", PublisherID: "image.localhost", Disabled: []string{},
+		Drivers: []string{}, Topics: []string{"notifications"}, Retry: -1, Heartbeat: 60, LoginMethod: "AMQPLAIN",
+		RetryInterval: 1, RetryBackoff: 2, IntervalMax: 30, QueueSize: 10000}
 	// [cors]: oslo.middleware's, with the defaults Glance sets
 	want.CORS = CORS{AllowedOrigin: []string{}, AllowCredentials: true, MaxAge: 3600,
 		ExposeHeaders: []string{"X-Image-Meta-Checksum", "X-Auth-Token", "X-Subject-Token", "X-Service-Token", "X-OpenStack-Request-ID"},
@@ -186,10 +189,8 @@ func TestLoadRealistic(t *testing.T) {
 			"DEFAULT.price",
 		}},
 		{"Unused (Glance's)", c.Unused, []string{
-			"DEFAULT.transport_url",
 			"database.max_pool_size",
 			"keystone_authtoken.memcached_servers",
-			"oslo_messaging_notifications.driver",
 		}},
 	}
 	for _, ck := range checks {
@@ -580,7 +581,7 @@ func TestOptionsTable(t *testing.T) {
 	for f := range reflect.TypeFor[Config]().Fields() {
 		switch {
 		case !f.IsExported() || f.Name == "Ignored" || f.Name == "Unused" || f.Name == "SearchDirs" || f.Name == "Backends" || f.Name == "CORSSections":
-		case f.Name == "OsloLimit":
+		case f.Name == "OsloLimit" || f.Name == "Notifications":
 			n += f.Type.NumField()
 		case f.Name == "CORS":
 			n += f.Type.NumField() - 1

@@ -159,7 +159,9 @@ func readFile(path string) (*parsedFile, error) {
 
 // multiStr are the options Glance declares MultiStrOpt: repeating the key
 // adds a value instead of replacing it. Glint reads them as lists.
-var multiStr = []string{"filesystem_store_datadirs"}
+// ([oslo_messaging_notifications] driver and its deprecated [DEFAULT]
+// notification_driver are oslo.messaging's.)
+var multiStr = []string{"filesystem_store_datadirs", "driver", "notification_driver"}
 
 // addMultiStr joins every assignment of a multiStr key. It parses again
 // with ini.v1's shadows, which would change other keys (first value wins,

@@ -90,5 +90,6 @@ func (s *Service) Create(ctx context.Context, attrs map[string]any) (*Image, err
 	} else if err := s.repo.Create(ctx, img); err != nil {
 		return nil, err
 	}
+	s.notify(ctx, "image.create", img, nil)
 	return s.readable(ctx, img), nil
 }

@@ -30,5 +30,11 @@ func (s *Service) SetActive(ctx context.Context, id string, active bool) error {
 	nimg := img.Clone()
 	nimg.Status = want
 	nimg.UpdatedAt = s.now().UTC()
-	return s.save(ctx, nimg, from)
+	if err := s.save(ctx, nimg, from); err != nil {
+		return err
+	}
+	// Glance 25.1 sends no image.deactivate or image.reactivate: the
+	// status change is an image.update.
+	s.notify(ctx, "image.update", nimg, nil)
+	return nil
 }

@@ -23,6 +23,9 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 			return err
 		}
 		s.dropStaged(ctx, id)
+		gone := img.Clone()
+		gone.Status = PendingDelete
+		s.notifyDeleted(ctx, gone)
 		return nil
 	}
 	deleted, err := s.repo.Delete(ctx, id)
@@ -30,6 +33,9 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	s.dropStaged(ctx, id)
+	gone := deleted.Clone()
+	gone.Status = Deleted
+	s.notifyDeleted(ctx, gone)
 	// The row is gone first: an upload racing this delete then fails its
 	// final compare-and-set and removes its own data.
 	for _, l := range deleted.Locations {

@@ -50,11 +50,12 @@ func (s *Service) BeginStage(ctx context.Context, id string, body io.Reader, siz
 	if err != nil {
 		return nil, nil, err
 	}
-	_, body, err = s.beginTransfer(ctx, op, img, Uploading, size,
+	uploading, body, err := s.beginTransfer(ctx, op, img, Uploading, size,
 		q.staged(), &capReader{r: body, n: limit, announced: size, cap: s.opts.ImageSizeCap})
 	if err != nil {
 		return nil, nil, errs.E(op, err)
 	}
+	s.notify(ctx, "image.update", uploading, nil)
 	return img, body, nil
 }
 
@@ -68,7 +69,7 @@ func (s *Service) EndStage(ctx context.Context, img *Image, written int64, host 
 	if err != nil {
 		return err
 	}
-	_, err = s.repo.ModifyCounted(context.WithoutCancel(ctx), img.ID, ownerKey(img), func(cur *Image, o Usage) (*Image, error) {
+	staged, err := s.repo.ModifyCounted(context.WithoutCancel(ctx), img.ID, ownerKey(img), func(cur *Image, o Usage) (*Image, error) {
 		if cur.Status != Uploading {
 			return nil, errs.Errorf(op, errs.Conflict, "Image status transition from %s to uploading is not allowed", cur.Status)
 		}
@@ -83,13 +84,17 @@ func (s *Service) EndStage(ctx context.Context, img *Image, written int64, host 
 		done.UpdatedAt = s.now().UTC()
 		return done, nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	s.notify(ctx, "image.update", staged, nil)
+	return nil
 }
 
 // AbandonStage puts an image whose stage failed back to queued.
 func (s *Service) AbandonStage(ctx context.Context, id string) error {
 	const op errs.Op = "image.Stage"
-	_, err := s.repo.Modify(context.WithoutCancel(ctx), id, func(cur *Image) (*Image, error) {
+	back, err := s.repo.Modify(context.WithoutCancel(ctx), id, func(cur *Image) (*Image, error) {
 		if cur.Status != Uploading {
 			return nil, errs.Errorf(op, errs.Conflict, "image is %s", cur.Status)
 		}
@@ -98,7 +103,11 @@ func (s *Service) AbandonStage(ctx context.Context, id string) error {
 		back.UpdatedAt = s.now().UTC()
 		return back, nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	s.notify(ctx, "image.update", back, nil)
+	return nil
 }
 
 // ImportCharge is what an import counts against its owner's quotas as it
@@ -126,15 +135,21 @@ func (s *Service) StartImport(ctx context.Context, img *Image, charge ImportChar
 		return err
 	}
 	if q.counting() || q.stageLimit() >= 0 {
-		_, err := s.repo.ModifyCounted(ctx, img.ID, ownerKey(img), func(cur *Image, o Usage) (*Image, error) {
+		taken, err := s.repo.ModifyCounted(ctx, img.ID, ownerKey(img), func(cur *Image, o Usage) (*Image, error) {
 			if err := q.checkImportCharge(op, cur, charge, o); err != nil {
 				return nil, err
 			}
 			return take(cur)
 		})
+		if err == nil {
+			s.notify(ctx, "image.update", taken, nil)
+		}
 		return err
 	}
-	_, err = s.repo.Modify(ctx, img.ID, take)
+	taken, err := s.repo.Modify(ctx, img.ID, take)
+	if err == nil {
+		s.notify(ctx, "image.update", taken, nil)
+	}
 	return err
 }
 

@@ -199,6 +199,7 @@ func (s *Service) AddMember(ctx context.Context, imageID, memberID string) (*Mem
 		}
 		return nil, errs.E(op, err)
 	}
+	s.notifyMember(ctx, "image.member.create", m, false)
 	return m, nil
 }
 
@@ -238,6 +239,7 @@ func (s *Service) UpdateMember(ctx context.Context, imageID, memberID, status st
 	if err := s.members.UpdateMember(ctx, m); err != nil {
 		return nil, errs.E(op, err)
 	}
+	s.notifyMember(ctx, "image.member.update", m, false)
 	return m, nil
 }
 
@@ -254,7 +256,8 @@ func (s *Service) DeleteMember(ctx context.Context, imageID, memberID string) er
 	if img.Visibility != Shared || s.legacyOwnerChecks(ctx) && !a.MayChangeRef(img.Owner) {
 		return refused
 	}
-	if _, err := s.lookupMember(ctx, op, img, memberID); err != nil {
+	m, err := s.lookupMember(ctx, op, img, memberID)
+	if err != nil {
 		return err
 	}
 	if err := s.authorize(ctx, "delete_member", img); err != nil {
@@ -272,6 +275,7 @@ func (s *Service) DeleteMember(ctx context.Context, imageID, memberID string) er
 		}
 		return errs.E(op, err)
 	}
+	s.notifyMember(ctx, "image.member.delete", m, true)
 	return nil
 }
 

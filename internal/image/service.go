@@ -108,6 +108,9 @@ type Options struct {
 	// records its store in its metadata ("store"), and one read without
 	// it is shown with the store its URL belongs to.
 	MultiStore bool
+	// Notifier sends Glance's notifications of what changes; nil sends
+	// none.
+	Notifier Notifier
 }
 
 // Service is the domain layer every image request goes through: policy,

@@ -45,6 +45,7 @@ func (s *Service) DeleteFromStore(ctx context.Context, storeName, id string) err
 	if err := s.save(ctx, updated, Active); err != nil {
 		return errs.E(op, err)
 	}
+	s.notify(ctx, "image.update", updated, nil) // Glance saves the image: an image.update
 	s.deleteData(ctx, id, removed)
 	return nil
 }

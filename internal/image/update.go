@@ -74,6 +74,7 @@ func (s *Service) Update(ctx context.Context, id string, changes []Change, stric
 	if err != nil {
 		return nil, err
 	}
+	s.notify(ctx, "image.update", img, nil)
 	for _, l := range removed {
 		s.deleteRemovedLocation(ctx, id, l)
 	}
@@ -166,7 +167,7 @@ func (s *Service) AddTag(ctx context.Context, id, tag string) error {
 	if len(tag) > 255 || tag == "" {
 		return errs.Errorf(op, errs.Invalid, "Invalid tag %q: tags are 1 to 255 characters", tag)
 	}
-	_, err := s.repo.Modify(ctx, id, func(img *Image) (*Image, error) {
+	img, err := s.repo.Modify(ctx, id, func(img *Image) (*Image, error) {
 		if err := s.checkOwned(ctx, img, "modify_image"); err != nil {
 			return nil, err
 		}
@@ -185,13 +186,14 @@ func (s *Service) AddTag(ctx context.Context, id, tag string) error {
 	if err != nil {
 		return errs.E(op, err)
 	}
+	s.notify(ctx, "image.update", img, nil)
 	return nil
 }
 
 // DeleteTag removes one tag; an absent tag is NotFound.
 func (s *Service) DeleteTag(ctx context.Context, id, tag string) error {
 	const op errs.Op = "image.DeleteTag"
-	_, err := s.repo.Modify(ctx, id, func(img *Image) (*Image, error) {
+	img, err := s.repo.Modify(ctx, id, func(img *Image) (*Image, error) {
 		if err := s.checkOwned(ctx, img, "modify_image"); err != nil {
 			return nil, err
 		}
@@ -206,6 +208,7 @@ func (s *Service) DeleteTag(ctx context.Context, id, tag string) error {
 	if err != nil {
 		return errs.E(op, err)
 	}
+	s.notify(ctx, "image.update", img, nil)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"glint/internal/errs"
@@ -49,6 +50,12 @@ func (s *Service) Upload(ctx context.Context, id string, target *store.Store, bo
 	if err != nil {
 		return err
 	}
+	s.notify(ctx, "image.update", saving, nil)
+	backend := ""
+	if s.opts.MultiStore {
+		backend = target.Name
+	}
+	s.notifyImport(ctx, "image.prepare", saving, backend)
 	defer s.heartbeat(ctx, id)()
 
 	w, err := target.Write(ctx, id, src, size, s.opts.HashingAlgorithm)
@@ -92,6 +99,9 @@ func (s *Service) Upload(ctx context.Context, id string, target *store.Store, bo
 		}
 		return s.failUpload(ctx, saving, err)
 	}
+	s.notifyImport(ctx, "image.upload", done, "")
+	s.notify(ctx, "image.activate", done, nil)
+	s.notify(ctx, "image.update", done, nil)
 	return nil
 }
 
@@ -121,11 +131,14 @@ func (s *Service) failUpload(ctx context.Context, saving *Image, cause error) er
 	back.Status = Queued
 	back.Size, back.VirtualSize = nil, nil
 	back.UpdatedAt = s.now().UTC()
+	s.notifyUploadFailed(ctx, fmt.Sprintf("Failed to upload image data for image %s: %s", saving.ID, errs.Message(cause)))
 	if err := s.save(ctx, back, Saving); err != nil {
 		if errs.Is(errs.NotFound, err) {
 			return errs.E(op, errs.Gone, "Image was deleted while its data was being uploaded", cause)
 		}
 		s.log.ErrorContext(ctx, "could not return image to queued after a failed upload", "image_id", saving.ID, "err", err)
+	} else {
+		s.notify(ctx, "image.update", back, nil)
 	}
 	s.log.WarnContext(ctx, "upload failed; image returned to queued", "image_id", saving.ID, "err", cause)
 	if errs.KindOf(cause) == errs.Other {

@@ -212,7 +212,7 @@ func (im *Importer) applyRemoteMetadata(ctx context.Context, j *job, remote map[
 	}
 	var oldDisk, oldContainer *string
 	old := map[string]*string{} // nil: the image did not have it
-	_, err := im.modifyLocked(ctx, j.task, func(n *image.Image) error {
+	_, err := im.saveLocked(ctx, j.task, func(n *image.Image) error {
 		oldDisk, oldContainer = n.DiskFormat, n.ContainerFormat
 		n.DiskFormat, n.ContainerFormat = &disk, &container
 		for k, v := range props {
@@ -229,7 +229,7 @@ func (im *Importer) applyRemoteMetadata(ctx context.Context, j *job, remote map[
 		return nil, err
 	}
 	return func(ctx context.Context) {
-		_, err := im.modifyLocked(ctx, j.task, func(n *image.Image) error {
+		_, err := im.saveLocked(ctx, j.task, func(n *image.Image) error {
 			n.DiskFormat, n.ContainerFormat = oldDisk, oldContainer
 			for k, v := range old {
 				if v == nil {

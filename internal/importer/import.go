@@ -97,6 +97,7 @@ func (im *Importer) Import(ctx context.Context, id string, req *Request) error {
 	if err := im.tasks.CreateTask(ctx, t); err != nil {
 		return errs.E(op, err)
 	}
+	im.notifyTask(ctx, "task.create", t)
 	// Take the lock and mark the image importing in one step, so that a
 	// client polling the image never sees the task running on a queued image.
 	take := func(cur *image.Image) (*image.Image, error) {
@@ -127,6 +128,7 @@ func (im *Importer) Import(ctx context.Context, id string, req *Request) error {
 		im.finishTask(ctx, t, TaskFailure, nil, errs.Message(err))
 		return errs.E(op, err)
 	}
+	im.notifyTask(ctx, "task.run", t)
 	im.enqueue(&job{task: t, req: req, caller: a, stores: stores})
 	return nil
 }
@@ -351,7 +353,7 @@ func (im *Importer) failImport(ctx context.Context, t *Task, method string, caus
 		return
 	}
 	var orphans []image.Location
-	_, err := im.modifyLocked(ctx, t, func(n *image.Image) error {
+	released, err := im.modifyLocked(ctx, t, func(n *image.Image) error {
 		if method != MethodCopyImage && (n.Status == image.Importing || n.Status == image.Uploading) {
 			// An image being imported had no data before: the copies an
 			// interrupted import wrote go too. (With
@@ -379,6 +381,9 @@ func (im *Importer) failImport(ctx context.Context, t *Task, method string, caus
 	}
 	if err != nil && !errs.Is(errs.NotFound, err) {
 		im.log.WarnContext(ctx, "could not release image after failed import", "image_id", id, "task_id", t.ID, "err", err)
+	}
+	if err == nil {
+		im.s.NotifyImage(ctx, "image.update", released, nil)
 	}
 	if method != MethodCopyImage {
 		im.unstage(ctx, id)

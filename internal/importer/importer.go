@@ -57,6 +57,9 @@ type Options struct {
 	// DownloadProperties is [glance_download_properties]
 	// extra_properties: prefixes of the properties glance-download copies.
 	DownloadProperties []string
+	// Notifier sends the task notifications; nil sends none. (The image
+	// notifications of an import go through the image service.)
+	Notifier image.Notifier
 }
 
 // ImageRepo is what the importer needs from the image repository for
@@ -243,6 +246,7 @@ func (im *Importer) run(j *job) {
 		return
 	}
 	t.Status = TaskProcessing
+	im.notifyTask(ctx, "task.processing", t)
 	if j.task.Type == TaskTypeImport {
 		if err := im.runLegacy(ctx, j); err != nil {
 			log.Warn("legacy import task failed", "err", err)

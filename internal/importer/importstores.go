@@ -188,7 +188,7 @@ func (im *Importer) storeFailure(ctx context.Context, j *job, name string) {
 	if name == "" {
 		return
 	}
-	if _, err := im.modifyLocked(ctx, j.task, func(n *image.Image) error {
+	if _, err := im.saveLocked(ctx, j.task, func(n *image.Image) error {
 		n.Properties[image.PropImportingStores] = mergeStores(n.Properties[image.PropImportingStores], nil, []string{name})
 		n.Properties[image.PropFailedImport] = mergeStores(n.Properties[image.PropFailedImport], []string{name}, nil)
 		return nil
@@ -204,7 +204,7 @@ func (im *Importer) revertStores(ctx context.Context, j *job, done []*written) {
 		return
 	}
 	id := deref(j.task.ImageID)
-	_, err := im.modifyLocked(ctx, j.task, func(n *image.Image) error {
+	_, err := im.saveLocked(ctx, j.task, func(n *image.Image) error {
 		n.Locations = slices.DeleteFunc(n.Locations, func(l image.Location) bool {
 			return slices.ContainsFunc(done, func(w *written) bool { return w.Location == l.URL })
 		})
@@ -273,6 +273,7 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 	var done []*written
 	var first *written
 	var lastErr error
+	cur := img // the image as this import last saved it, for the notifications
 	for i, name := range j.stores {
 		if err := ctx.Err(); err != nil {
 			im.revertStores(ctx, j, done)
@@ -286,6 +287,7 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 		st, err := im.target(name)
 		var w *written
 		if err == nil {
+			im.s.NotifyImport(ctx, "image.prepare", cur, name)
 			w, err = im.writeToStore(ctx, j, st, name, src, size, algo)
 		}
 		src.Close()
@@ -320,7 +322,8 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 			first = w
 		}
 		setActive := !copying && (!j.req.AllStoresMustSucceed || i == len(j.stores)-1)
-		_, err = im.modifyLocked(ctx, j.task, func(n *image.Image) error {
+		wasActive := cur.Status == image.Active
+		cur, err = im.modifyLocked(ctx, j.task, func(n *image.Image) error {
 			if !copying && n.Status != image.Importing && n.Status != image.Active {
 				return errs.Errorf(op, errs.Conflict, "Image status transition from %s to active is not allowed", n.Status)
 			}
@@ -350,13 +353,20 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 			im.revertStores(ctx, j, done)
 			return err
 		}
+		// Glance's order: the data is in (image.upload), the image
+		// becomes active (image.activate), the image is saved.
+		im.s.NotifyImport(ctx, "image.upload", cur, "")
+		if setActive && !wasActive {
+			im.s.NotifyImage(ctx, "image.activate", cur, nil)
+		}
+		im.s.NotifyImage(ctx, "image.update", cur, nil)
 		done = append(done, w)
 	}
 	if first == nil && !copying {
 		// Every store failed (all_stores_must_succeed false).
 		return errs.E(op, errs.Unavailable, "None of the uploads finished!", lastErr)
 	}
-	_, err = im.modifyLocked(ctx, j.task, func(n *image.Image) error {
+	final, err := im.modifyLocked(ctx, j.task, func(n *image.Image) error {
 		if !copying && n.Status != image.Active {
 			return errs.Errorf(op, errs.Conflict, "Image status transition from %s to active is not allowed", n.Status)
 		}
@@ -373,6 +383,7 @@ func (im *Importer) importToStores(ctx context.Context, j *job, open func() (io.
 		}
 		return err
 	}
+	im.s.NotifyImage(ctx, "image.update", final, nil)
 	if err := im.finishTask(ctx, j.task, TaskSuccess, map[string]any{"image_id": id}, ""); err != nil {
 		im.log.ErrorContext(ctx, "import done but its task could not be marked successful", "task_id", j.task.ID, "err", err)
 	}

@@ -35,6 +35,10 @@ func (im *Importer) CreateLegacyTask(ctx context.Context, typ string, input map[
 	if err := im.tasks.CreateTask(ctx, t); err != nil {
 		return nil, errs.E(op, err)
 	}
+	im.notifyTask(ctx, "task.create", t)
+	// Glance sends task.run when its executor has the task: here, as it
+	// is queued (before the worker owns t).
+	im.notifyTask(ctx, "task.run", t)
 	// The worker owns t from now on; the caller gets the task as created.
 	created := *t
 	im.enqueue(&job{task: t, req: &Request{Method: "legacy-import", Raw: map[string]any{}}, caller: a})

@@ -81,7 +81,7 @@ func (im *Importer) injectMetadata(ctx context.Context, j *job) error {
 	if len(o.InjectProperties) == 0 {
 		return nil
 	}
-	_, err := im.modifyLocked(ctx, j.task, func(n *image.Image) error {
+	_, err := im.saveLocked(ctx, j.task, func(n *image.Image) error {
 		for k, v := range o.InjectProperties {
 			if image.IsReserved(k) || image.IsCore(k) {
 				continue // Glance's plugin never sets its own attributes
@@ -286,7 +286,7 @@ func (im *Importer) convert(ctx context.Context, j *job, staged string) error {
 		os.Remove(out)
 		return err
 	}
-	_, err = im.modifyLocked(ctx, j.task, func(n *image.Image) error {
+	_, err = im.saveLocked(ctx, j.task, func(n *image.Image) error {
 		n.DiskFormat = &target
 		bare := "bare"
 		n.ContainerFormat = &bare

@@ -184,7 +184,15 @@ func (im *Importer) finishTask(ctx context.Context, t *Task, status TaskStatus, 
 	now := im.now().UTC()
 	exp := now.Add(im.opts.TaskTimeToLive)
 	t.Status, t.Result, t.Message, t.UpdatedAt, t.ExpiresAt = status, result, msg, now, &exp
-	return im.tasks.SaveTask(context.WithoutCancel(ctx), t, from)
+	if err := im.tasks.SaveTask(context.WithoutCancel(ctx), t, from); err != nil {
+		return err
+	}
+	ev := "task.success"
+	if status == TaskFailure {
+		ev = "task.failure"
+	}
+	im.notifyTask(ctx, ev, t)
+	return nil
 }
 
 // AuthorizeTasksAPI applies tasks_api_access, the gate of every legacy

@@ -19,14 +19,16 @@ type Authorizer interface {
 // Service is the catalog as callers see it: visibility, ownership and
 // policy on top of the repository.
 type Service struct {
-	repo  Repo
-	authz Authorizer
-	now   func() time.Time
+	repo     Repo
+	authz    Authorizer
+	notifier Notifier
+	now      func() time.Time
 }
 
-// NewService returns a Service over repo; authz decides every action.
-func NewService(repo Repo, authz Authorizer) *Service {
-	return &Service{repo: repo, authz: authz, now: func() time.Time { return time.Now().UTC() }}
+// NewService returns a Service over repo; authz decides every action;
+// n, unless nil, is sent Glance's notifications of every change.
+func NewService(repo Repo, authz Authorizer, n Notifier) *Service {
+	return &Service{repo: repo, authz: authz, notifier: n, now: func() time.Time { return time.Now().UTC() }}
 }
 
 // target is what Glance's policy rules see of a namespace.
@@ -204,7 +206,22 @@ func (s *Service) CreateNamespace(ctx context.Context, ns *Namespace, c *Content
 	now := s.now()
 	ns.CreatedAt, ns.UpdatedAt = now, now
 	stamp(c, now)
-	return s.repo.CreateNamespace(ctx, ns, c)
+	if err := s.repo.CreateNamespace(ctx, ns, c); err != nil {
+		return err
+	}
+	// Glance's order: the namespace, its resource types, objects, tags,
+	// properties.
+	s.send(ctx, "metadef_namespace.create", func() map[string]any { return namespacePayload(ns) }, nil)
+	for _, a := range c.Associations {
+		s.send(ctx, "metadef_resource_type.create", func() map[string]any { return associationPayload(ns.Namespace, a) }, nil)
+	}
+	for _, k := range []Kind{Objects, Tags, Properties} {
+		items := map[Kind][]Item{Objects: c.Objects, Tags: c.Tags, Properties: c.Properties}[k]
+		for _, it := range items {
+			s.send(ctx, itemEvent(k)+".create", func() map[string]any { return itemPayload(k, ns.Namespace, it) }, nil)
+		}
+	}
+	return nil
 }
 
 func stamp(c *Contents, now time.Time) {
@@ -247,6 +264,8 @@ func (s *Service) UpdateNamespace(ctx context.Context, name string, upd *Namespa
 	if err := s.repo.UpdateNamespace(ctx, name, upd); err != nil {
 		return nil, err
 	}
+	s.send(ctx, "metadef_namespace.update", func() map[string]any { return namespacePayload(upd) },
+		map[string]any{"namespace_old": name})
 	return upd, nil
 }
 
@@ -260,7 +279,11 @@ func (s *Service) DeleteNamespace(ctx context.Context, name string) error {
 	if ns.Protected {
 		return errs.E(op, errs.Forbidden, fmt.Sprintf("Metadata definition namespace %s is protected and cannot be deleted.", name))
 	}
-	return s.repo.DeleteNamespace(ctx, name)
+	if err := s.repo.DeleteNamespace(ctx, name); err != nil {
+		return err
+	}
+	s.send(ctx, "metadef_namespace.delete", func() map[string]any { return namespacePayload(ns) }, s.deletedNow())
+	return nil
 }
 
 // itemActions are the policy rules of each kind: list, get, add, modify,
@@ -308,6 +331,7 @@ func (s *Service) CreateItem(ctx context.Context, k Kind, ns string, it Item) (I
 	if err := s.repo.CreateItems(ctx, k, ns, []Item{it}, false); err != nil {
 		return Item{}, err
 	}
+	s.send(ctx, itemEvent(k)+".create", func() map[string]any { return itemPayload(k, ns, it) }, nil)
 	return it, nil
 }
 
@@ -335,6 +359,9 @@ func (s *Service) CreateTags(ctx context.Context, ns string, names []string, app
 	if err := s.repo.CreateItems(ctx, Tags, ns, items, !appendTags); err != nil {
 		return nil, err
 	}
+	for _, it := range items {
+		s.send(ctx, "metadef_tag.create", func() map[string]any { return tagPayload(ns, it) }, nil)
+	}
 	return items, nil
 }
 
@@ -354,6 +381,8 @@ func (s *Service) UpdateItem(ctx context.Context, k Kind, ns, name string, it It
 	if err := s.repo.UpdateItem(ctx, k, ns, name, it); err != nil {
 		return Item{}, err
 	}
+	s.send(ctx, itemEvent(k)+".update", func() map[string]any { return itemPayload(k, ns, it) },
+		map[string]any{"name_old": name})
 	return it, nil
 }
 
@@ -365,13 +394,21 @@ func (s *Service) DeleteItem(ctx context.Context, k Kind, ns, name string) error
 	if err != nil {
 		return err
 	}
-	if _, err := s.repo.GetItem(ctx, k, ns, name); err != nil {
+	old, err := s.repo.GetItem(ctx, k, ns, name)
+	if err != nil {
 		return err
 	}
 	if n.Protected {
 		return errs.E(op, errs.Forbidden, fmt.Sprintf("Metadata definition %s %s is protected and cannot be deleted.", k, name))
 	}
-	return s.repo.DeleteItem(ctx, k, ns, name)
+	if err := s.repo.DeleteItem(ctx, k, ns, name); err != nil {
+		return err
+	}
+	if k == Objects && old.Required == nil {
+		old.Required = []string{} // Glance reads it back from its database as a list
+	}
+	s.send(ctx, itemEvent(k)+".delete", func() map[string]any { return itemPayload(k, ns, old) }, s.deletedNow())
+	return nil
 }
 
 // DeleteItems removes every object, property or tag of an unprotected
@@ -390,7 +427,12 @@ func (s *Service) DeleteItems(ctx context.Context, k Kind, ns string) error {
 	if n.Protected {
 		return errs.E(op, errs.Forbidden, fmt.Sprintf("Metadata definition namespace %s is protected and cannot be deleted.", ns))
 	}
-	return s.repo.DeleteItems(ctx, k, ns)
+	if err := s.repo.DeleteItems(ctx, k, ns); err != nil {
+		return err
+	}
+	ev := map[Kind]string{Objects: "delete_objects", Properties: "delete_properties", Tags: "delete_tags"}[k]
+	s.send(ctx, "metadef_namespace."+ev, func() map[string]any { return namespacePayload(n) }, nil)
+	return nil
 }
 
 // ListResourceTypes lists every resource type.
@@ -426,6 +468,7 @@ func (s *Service) CreateAssociation(ctx context.Context, ns string, a Associatio
 	if err := s.repo.CreateAssociation(ctx, ns, a); err != nil {
 		return Association{}, err
 	}
+	s.send(ctx, "metadef_resource_type.create", func() map[string]any { return associationPayload(ns, a) }, nil)
 	return a, nil
 }
 
@@ -440,7 +483,21 @@ func (s *Service) DeleteAssociation(ctx context.Context, ns, rt string) error {
 	if n.Protected {
 		return errs.E(op, errs.Forbidden, fmt.Sprintf("Metadata definition resource-type-association %s is protected and cannot be deleted.", rt))
 	}
-	return s.repo.DeleteAssociation(ctx, ns, rt)
+	old := Association{Name: rt}
+	if s.notifier != nil && s.notifier.Enabled("metadef_resource_type.delete") {
+		if c, err := s.repo.Contents(ctx, ns); err == nil {
+			for _, a := range c.Associations {
+				if a.Name == rt {
+					old = a
+				}
+			}
+		}
+	}
+	if err := s.repo.DeleteAssociation(ctx, ns, rt); err != nil {
+		return err
+	}
+	s.send(ctx, "metadef_resource_type.delete", func() map[string]any { return associationPayload(ns, old) }, s.deletedNow())
+	return nil
 }
 
 // foldTag is the form in which two tag names clash: Glance's message

@@ -111,7 +111,7 @@ func TestNamespaceOwnership(t *testing.T) {
 		for _, act := range actions {
 			for _, c := range callers {
 				r := &oneNamespace{ns: Namespace{Namespace: "ns", Owner: owner, Visibility: "public"}}
-				s := NewService(r, allowAll{})
+				s := NewService(r, allowAll{}, nil)
 				err := act.do(auth.With(context.Background(), c.a), s)
 				mayChange := c.a.IsAdmin || owner != "" && owner == c.a.ProjectID
 				switch {
@@ -143,7 +143,7 @@ func TestCreateNamespaceOwner(t *testing.T) {
 		{&auth.Context{}, "p2", false},
 	} {
 		r := &oneNamespace{}
-		err := NewService(r, allowAll{}).CreateNamespace(auth.With(context.Background(), tc.a),
+		err := NewService(r, allowAll{}, nil).CreateNamespace(auth.With(context.Background(), tc.a),
 			&Namespace{Namespace: "n", Owner: tc.owner}, &Contents{})
 		if (err == nil) != tc.ok || !tc.ok && r.changes != 0 {
 			t.Errorf("project %q creates for %q: %v (changes %d), want ok %v", tc.a.ProjectID, tc.owner, err, r.changes, tc.ok)
