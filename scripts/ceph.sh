@@ -83,6 +83,10 @@ auth allow insecure global id reclaim = false
 rados mon op timeout = 30
 rados osd op timeout = 30
 client mount timeout = 30
+[client]
+# No admin sockets for clients: command-line tools would complain about
+# each other's.
+admin socket =
 [client.admin]
 keyring = $dir/admin.keyring
 [client.glance]
@@ -91,6 +95,9 @@ keyring = $dir/glance.keyring
 mon data = $dir/mon
 keyring = $dir/keys/mon.keyring
 mon cluster log file = $dir/log/cluster.log
+# Commit map changes at once (tests create and remove pools).
+paxos propose interval = 0.01
+paxos min wait = 0.001
 mon data avail crit = 1
 mon data avail warn = 2
 [mgr]

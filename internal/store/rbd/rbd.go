@@ -294,8 +294,9 @@ func (d *Driver) Check(ctx context.Context) error {
 	}
 	done := make(chan error, 1)
 	go func() {
-		defer func() { <-d.probe }()
-		done <- d.check(context.WithoutCancel(ctx))
+		err := d.check(context.WithoutCancel(ctx))
+		<-d.probe
+		done <- err
 	}()
 	select {
 	case err := <-done:

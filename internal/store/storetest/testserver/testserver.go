@@ -339,13 +339,16 @@ func StartCeph(t testing.TB) *Ceph {
 		User: env["CEPH_USER"], AdminKey: env["CEPH_ADMIN_KEYRING"]}
 }
 
-// Run runs a ceph command-line tool (ceph, rbd) as client.admin on the
-// cluster and returns its output.
+// Run runs a ceph command-line tool (ceph, rbd, rados) as client.admin
+// on the cluster and returns its standard output.
 func (c *Ceph) Run(t testing.TB, tool string, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(tool, append([]string{"-c", c.Conf}, args...)...).CombinedOutput()
+	cmd := exec.Command(tool, append([]string{"-c", c.Conf}, args...)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("%s %v: %v\n%s", tool, args, err, out)
+		t.Fatalf("%s %v: %v\n%s%s", tool, args, err, out, stderr.String())
 	}
 	return string(out)
 }
