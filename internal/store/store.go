@@ -91,6 +91,10 @@ type InUseReporter interface {
 	InUse(ctx context.Context, loc string) (bool, error)
 }
 
+// InUseMessage is glance_store's words for data in use outside Glance
+// (its InUseByStore), which a driver's refused Delete carries.
+const InUseMessage = "The image cannot be deleted because it is in use through the backend store outside of Glance."
+
 // Owner is implemented by drivers that can tell whether a location of
 // their scheme is theirs (two S3 stores on different buckets, say).
 type Owner interface {

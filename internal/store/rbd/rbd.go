@@ -226,7 +226,7 @@ var (
 )
 
 // InUseMessage is glance_store's words for data in use outside Glance.
-const InUseMessage = "The image cannot be deleted because it is in use through the backend store outside of Glance."
+const InUseMessage = store.InUseMessage
 
 func errno(err error) int {
 	var ce interface{ ErrorCode() int }

@@ -154,6 +154,46 @@ func conformance(t *testing.T, c *testserver.Ceph, thin bool) {
 		SmallSizes: []int64{4 << 20, 4<<20 + 1, 8<<20 - 1, 13<<20 + 3},
 		BigSize:    1 << 30,
 		Secrets:    []string{"AQBtcHJlAAAAABAAtUYzs0Rz8/PEPXD2d2qvOg=="},
+		// A clone of the snapshot, as Nova or Cinder makes.
+		UseOutside: func(t *testing.T, d store.Driver, loc string) func() {
+			l, err := rbd.ParseLocation(loc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ioc, err := admin.OpenIOContext(l.Pool)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := rbdlib.NewRbdImageOptions()
+			defer opts.Destroy()
+			opts.SetUint64(rbdlib.ImageOptionFeatures, rbdlib.FeatureLayering)
+			clone := "volume-of-" + l.Image
+			if err := rbdlib.CloneImage(ioc, l.Image, l.Snapshot, ioc, clone, opts); err != nil {
+				t.Fatal(err)
+			}
+			return func() {
+				defer ioc.Destroy()
+				if err := rbdlib.RemoveImage(ioc, clone); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
+		Allocated: func(t *testing.T, d store.Driver, loc string) int64 {
+			l, _ := rbd.ParseLocation(loc)
+			var du struct {
+				Images []struct {
+					Snapshot string `json:"snapshot"`
+					Used     int64  `json:"used_size"`
+				} `json:"images"`
+			}
+			out := c.Run(t, "rbd", "du", "--format", "json", l.Pool+"/"+l.Image+"@"+l.Snapshot)
+			if err := json.Unmarshal([]byte(out), &du); err != nil || len(du.Images) == 0 {
+				t.Fatalf("rbd du: %v: %s", err, out)
+			}
+			return du.Images[0].Used
+		},
+		Thin:      thin,
+		ThinChunk: 4 << 20,
 	})
 }
 
