@@ -26,8 +26,8 @@ mbps() { awk -v b=$((size << 20)) -v s="$1" 'BEGIN { printf "%.0f MB/s (%.1f s)"
 timed() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'; }
 
 rbd="rbd -c $CEPH_CONF --id $CEPH_USER"
-t_import=$(timed $rbd import "$work/data" "$CEPH_POOL/bench-import")
-t_export=$(timed sh -c "$rbd export $CEPH_POOL/bench-import - >/dev/null")
+t_import=$(timed $rbd import --no-progress "$work/data" "$CEPH_POOL/bench-import")
+t_export=$(timed sh -c "$rbd export --no-progress $CEPH_POOL/bench-import - >/dev/null")
 $rbd rm --no-progress "$CEPH_POOL/bench-import" >/dev/null
 
 port=$((20000 + RANDOM % 20000))

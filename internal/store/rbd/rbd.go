@@ -37,7 +37,7 @@ type Options struct {
 	// ThinProvisioning skips writing chunks that are all zeros
 	// (rbd_thin_provisioning).
 	ThinProvisioning bool
-	// Workers is how many chunks are written or read at once; default 4.
+	// Workers is how many chunks are written or read at once; default 8.
 	Workers int
 }
 
@@ -76,7 +76,7 @@ func New(o Options) (*Driver, error) {
 		return nil, errs.E(op, errs.Invalid, fmt.Sprintf("rbd_store_chunk_size: %d bytes is not a power of two between 4 KiB and 32 MiB", o.ChunkSize))
 	}
 	if o.Workers <= 0 {
-		o.Workers = 4
+		o.Workers = 8 // as many writes in flight as rbd import has (rbd_concurrent_management_ops: 10)
 	}
 	return &Driver{opts: o, probe: make(chan struct{}, 1)}, nil
 }
@@ -758,17 +758,19 @@ func (r *reader) fillQueue() {
 	}
 }
 
-func (r *reader) Read(b []byte) (int, error) {
+// advance makes the next chunk current once the current one is used up;
+// io.EOF at the end.
+func (r *reader) advance() error {
 	if r.closed {
-		return 0, errors.New("read of a closed RBD reader")
+		return errors.New("read of a closed RBD reader")
 	}
 	for len(r.cur) == 0 {
 		if r.err != nil {
-			return 0, r.err
+			return r.err
 		}
 		r.fillQueue()
 		if len(r.queue) == 0 {
-			return 0, io.EOF
+			return io.EOF
 		}
 		p := r.queue[0]
 		<-p.done
@@ -778,7 +780,7 @@ func (r *reader) Read(b []byte) (int, error) {
 				p.err = io.ErrUnexpectedEOF
 			}
 			r.err = fmt.Errorf("reading the RBD image: %w", p.err)
-			return 0, r.err
+			return r.err
 		}
 		if r.buf != nil {
 			r.spare = append(r.spare, r.buf[:cap(r.buf)])
@@ -786,9 +788,37 @@ func (r *reader) Read(b []byte) (int, error) {
 		r.cur, r.buf = p.buf, p.buf
 		r.fillQueue()
 	}
+	return nil
+}
+
+func (r *reader) Read(b []byte) (int, error) {
+	if err := r.advance(); err != nil {
+		return 0, err
+	}
 	m := copy(b, r.cur)
 	r.cur = r.cur[m:]
 	return m, nil
+}
+
+// WriteTo hands whole chunks to w (io.Copy would cut them in 32 KiB
+// pieces).
+func (r *reader) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	for {
+		switch err := r.advance(); err {
+		case nil:
+		case io.EOF:
+			return n, nil
+		default:
+			return n, err
+		}
+		m, err := w.Write(r.cur)
+		n += int64(m)
+		r.cur = r.cur[m:]
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 // Close waits for the reads in flight, then closes the image.
