@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"glint/internal/db/dbtest"
 	"glint/internal/store/storetest/testserver"
 )
 
@@ -118,5 +120,67 @@ func signalCeph(t *testing.T, c *testserver.Ceph, sig syscall.Signal) {
 		if err := syscall.Kill(pid, sig); err != nil {
 			t.Fatalf("kill -%v %s: %v", sig, d, err)
 		}
+	}
+}
+
+// TestSideBySideWithGlanceRBD runs Glint and Debian's glance-api 25.1 at
+// once on one PostgreSQL database and one RBD pool: each serves and
+// deletes what the other wrote, and the pool ends empty.
+func TestSideBySideWithGlanceRBD(t *testing.T) {
+	skipShort(t)
+	c := testserver.StartCeph(t)
+	pg := dbtest.New(t, "postgres")
+	dir := t.TempDir()
+	rbdConf := fmt.Sprintf("rbd_store_pool = %s\nrbd_store_user = %s\nrbd_store_ceph_conf = %s\n", c.Pool, c.User, c.Conf)
+	lint := startNode(t, filepath.Join(dir, "glint"), fmt.Sprintf("[database]\nconnection = %s\n[glance_store]\nstores = file, rbd\ndefault_store = rbd\n%s[glint]\ndata_dir = %s\n",
+		pg.URL, rbdConf, filepath.Join(dir, "glint-data"))).URL
+	glance := startGlance(t, filepath.Join(dir, "glance"), "database.connection="+pg.URL,
+		"glance_store.stores=file,http,rbd", "glance_store.default_store=rbd",
+		"glance_store.rbd_store_pool="+c.Pool, "glance_store.rbd_store_user="+c.User, "glance_store.rbd_store_ceph_conf="+c.Conf)
+
+	upload := func(base, name string, data []byte) string {
+		t.Helper()
+		st, img := call(t, "POST", base+"/v2/images", strings.NewReader(`{"name": "`+name+`", "disk_format": "raw", "container_format": "bare"}`))
+		if st != 201 {
+			t.Fatalf("%s create: %d %v", base, st, img)
+		}
+		id := img["id"].(string)
+		if st, _ := call(t, "PUT", base+"/v2/images/"+id+"/file", bytes.NewReader(data)); st != 204 {
+			t.Fatalf("%s upload: %d", base, st)
+		}
+		return id
+	}
+	fromGlance := bytes.Repeat([]byte("written by glance "), 1<<18)
+	fromGlint := bytes.Repeat([]byte("written by glint "), 1<<18)
+	gid := upload(glance, "from-glance", fromGlance)
+	lid := upload(lint, "from-glint", fromGlint)
+
+	// Both images are in the pool, each with its protected snapshot.
+	for _, id := range []string{gid, lid} {
+		if out := c.Run(t, "rbd", "snap", "ls", "--format", "json", c.Pool+"/"+id); !strings.Contains(out, `"protected":"true"`) {
+			t.Errorf("image %s has no protected snapshot: %s", id, out)
+		}
+	}
+	if st, b := get(t, lint+"/v2/images/"+gid+"/file"); st != 200 || !bytes.Equal(b, fromGlance) {
+		t.Fatalf("Glint serving Glance's RBD image: %d, %d bytes", st, len(b))
+	}
+	if st, b := get(t, glance+"/v2/images/"+lid+"/file"); st != 200 || !bytes.Equal(b, fromGlint) {
+		t.Fatalf("Glance serving Glint's RBD image: %d, %d bytes", st, len(b))
+	}
+	_, g := call(t, "GET", lint+"/v2/images/"+gid, nil)
+	_, l := call(t, "GET", glance+"/v2/images/"+lid, nil)
+	if g["checksum"] == nil || l["checksum"] == nil || g["status"] != "active" || l["status"] != "active" {
+		t.Errorf("images seen across: %v / %v", g, l)
+	}
+
+	// Each deletes the other's image, data included.
+	if st, _ := call(t, "DELETE", glance+"/v2/images/"+lid, nil); st != 204 {
+		t.Fatalf("Glance deleting Glint's image: %d", st)
+	}
+	if st, _ := call(t, "DELETE", lint+"/v2/images/"+gid, nil); st != 204 {
+		t.Fatalf("Glint deleting Glance's image: %d", st)
+	}
+	if left := strings.TrimSpace(c.Run(t, "rbd", "ls", c.Pool)); left != "" {
+		t.Errorf("left in the pool: %s", left)
 	}
 }
