@@ -184,3 +184,55 @@ func TestSideBySideWithGlanceRBD(t *testing.T) {
 		t.Errorf("left in the pool: %s", left)
 	}
 }
+
+// TestRBDMultiStore: an RBD store next to a filesystem store under
+// enabled_backends: copy-image copies an image into it, stores/detail
+// shows its pool and chunk size, the RBD copy serves the image alone, and
+// deleting the image empties the pool.
+func TestRBDMultiStore(t *testing.T) {
+	skipShort(t)
+	c := testserver.StartCeph(t)
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "policy.yaml")
+	os.WriteFile(policy, []byte("\"copy_image\": \"\"\n\"delete_image_location\": \"\"\n\"stores_info_detail\": \"\"\n"), 0o644)
+	s := startServerConf(t, fmt.Sprintf("enabled_backends = fast:file, ceph:rbd\n[oslo_policy]\npolicy_file = %s\n"+
+		"[glance_store]\ndefault_backend = fast\n[fast]\nfilesystem_store_datadir = %s\n"+
+		"[ceph]\nrbd_store_pool = %s\nrbd_store_user = %s\nrbd_store_ceph_conf = %s\nstore_description = Ceph\n",
+		policy, filepath.Join(dir, "fast"), c.Pool, c.User, c.Conf))
+
+	st, detail := call(t, "GET", s.URL+"/v2/info/stores/detail", nil)
+	if b := fmt.Sprint(detail); st != 200 || !strings.Contains(b, "pool:"+c.Pool) || !strings.Contains(b, "chunk_size:8.388608e+06") || !strings.Contains(b, "type:rbd") {
+		t.Errorf("stores/detail: %d %s", st, b)
+	}
+	st, img := call(t, "POST", s.URL+"/v2/images", strings.NewReader(`{"name": "copied", "disk_format": "raw", "container_format": "bare"}`))
+	if st != 201 {
+		t.Fatalf("create: %d %v", st, img)
+	}
+	id := img["id"].(string)
+	data := bytes.Repeat([]byte("copy me to ceph "), 1<<17)
+	if st, _ := call(t, "PUT", s.URL+"/v2/images/"+id+"/file", bytes.NewReader(data)); st != 204 {
+		t.Fatalf("upload: %d", st)
+	}
+	if st, b := call(t, "POST", s.URL+"/v2/images/"+id+"/import", strings.NewReader(`{"method": {"name": "copy-image"}, "stores": ["ceph"]}`)); st != 202 {
+		t.Fatalf("copy-image: %d %v", st, b)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for img = s.mustGetImage(t, id); img["stores"] != "fast,ceph"; img = s.mustGetImage(t, id) {
+		if time.Now().After(deadline) {
+			t.Fatalf("copy-image to ceph: stores %v, failed %v", img["stores"], img["os_glance_failed_import"])
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if st, _ := call(t, "DELETE", s.URL+"/v2/stores/fast/"+id, nil); st != 204 {
+		t.Fatalf("removing the fast copy: %d", st)
+	}
+	if st, b := get(t, s.URL+"/v2/images/"+id+"/file"); st != 200 || !bytes.Equal(b, data) {
+		t.Fatalf("download from the RBD copy: %d, %d bytes", st, len(b))
+	}
+	if st, _ := call(t, "DELETE", s.URL+"/v2/images/"+id, nil); st != 204 {
+		t.Fatalf("delete: %d", st)
+	}
+	if left := strings.TrimSpace(c.Run(t, "rbd", "ls", c.Pool)); left != "" {
+		t.Errorf("left in the pool: %s", left)
+	}
+}
