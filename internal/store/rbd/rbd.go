@@ -557,7 +557,7 @@ func (d *Driver) remove(ioc *rados.IOContext, name, snap string) error {
 	case int(syscall.EBUSY):
 		return errs.E(InUseMessage, fmt.Errorf("%w: removing %s: %w", errInUse, name, err))
 	case int(syscall.ENOTEMPTY):
-		return fmt.Errorf("%w: removing %s: %w", errHasSnaps, name, err)
+		return errs.E("The image cannot be deleted because it has snapshot(s).", fmt.Errorf("%w: removing %s: %w", errHasSnaps, name, err))
 	}
 	return err
 }
@@ -614,7 +614,8 @@ func (d *Driver) Delete(ctx context.Context, loc string) error {
 }
 
 // InUse implements store.InUseReporter: whether the location's snapshot
-// has clones (a Nova disk, a Cinder volume), which forbid deleting it.
+// has clones (a Nova disk, a Cinder volume), or the image has snapshots
+// of others, which forbid deleting it.
 func (d *Driver) InUse(ctx context.Context, loc string) (bool, error) {
 	l, err := d.resolve(ctx, loc)
 	if err != nil {
@@ -640,7 +641,21 @@ func (d *Driver) InUse(ctx context.Context, loc string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return len(children) > 0, nil
+	if len(children) > 0 {
+		return true, nil
+	}
+	// Snapshots taken outside Glint keep the image too (glance_store
+	// refuses with HasSnapshot).
+	snaps, err := img.GetSnapshotNames()
+	if err != nil {
+		return false, err
+	}
+	for _, s := range snaps {
+		if s.Name != l.Snapshot {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // RemovePartial implements store.PartialRemover: an upload that died

@@ -234,6 +234,12 @@ func clones(t *testing.T, c *testserver.Ceph) {
 		t.Fatalf("the snapshot went with a refused delete: %s", out)
 	}
 	c.Run(t, "rbd", "flatten", pool+"/vm-disk")
+	// A snapshot someone else took keeps the image too.
+	c.Run(t, "rbd", "snap", "create", pool+"/cloned@backup")
+	if used, err := st.InUse(t.Context(), w.Location); err != nil || !used {
+		t.Fatalf("InUse with another snapshot = %v, %v", used, err)
+	}
+	c.Run(t, "rbd", "snap", "rm", pool+"/cloned@backup")
 	if err := st.Delete(t.Context(), w.Location); err != nil {
 		t.Fatalf("Delete once the clone is flattened: %v", err)
 	}
