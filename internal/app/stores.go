@@ -155,7 +155,9 @@ func openStore(cfg *config.Config, typ string) (store.Driver, error) {
 		})
 	case "swift":
 		return openSwift(cfg)
-	case "rbd", "cinder", "vsphere", "vmware":
+	case "rbd":
+		return openRBD(cfg)
+	case "cinder", "vsphere", "vmware":
 		return nil, fmt.Errorf("glance_store.stores: the %s store is not available in this version of Glint", typ)
 	}
 	return nil, fmt.Errorf("glance_store.stores: unknown store %q", typ)
@@ -237,6 +239,9 @@ func storeProperties(cfg *config.Config, typ string, d store.Driver) map[string]
 	case "swift":
 		return map[string]any{"container": cfg.SwiftStoreContainer,
 			"large_object_size": cfg.SwiftStoreLargeObjSize, "large_object_chunk_size": cfg.SwiftStoreLargeObjChunk}
+	case "rbd":
+		// As Glance: the chunk size in bytes.
+		return map[string]any{"chunk_size": cfg.RBDStoreChunkSize << 20, "pool": cfg.RBDStorePool, "thin_provisioning": cfg.RBDThinProvisioning}
 	case "s3":
 		return map[string]any{"s3_store_large_object_size": cfg.S3StoreLargeObjectSize,
 			"s3_store_large_object_chunk_size": cfg.S3StoreLargeObjectChunk, "s3_store_thread_pools": cfg.S3StoreThreadPools}

@@ -23,7 +23,9 @@ func TestOpenStoresErrors(t *testing.T) {
 		want string
 	}{
 		{"default not enabled", func(c *config.Config) { c.DefaultStore = "s3" }, "not one of the enabled stores"},
-		{"rbd", func(c *config.Config) { c.Stores = []string{"file", "rbd"} }, "rbd store is not available"},
+		{"rbd", func(c *config.Config) {
+			c.Stores, c.RBDStoreCephConf = []string{"file", "rbd"}, file+"/ceph.conf"
+		}, rbdMissing},
 		{"s3 without settings", func(c *config.Config) { c.Stores = []string{"file", "s3"} }, "s3_store_host"},
 		{"s3 unreachable", func(c *config.Config) {
 			c.Stores = []string{"file", "s3"}
@@ -43,6 +45,10 @@ func TestOpenStoresErrors(t *testing.T) {
 		})
 	}
 }
+
+// rbdMissing is what opening an RBD store on a missing ceph.conf says:
+// that this glint cannot have one, unless built with the rbd tag.
+var rbdMissing = map[bool]string{false: "built without rbd", true: "rbd_store_ceph_conf"}[rbdBuilt]
 
 // /healthcheck reports a store that broke after start.
 func TestStoreHealth(t *testing.T) {

@@ -125,6 +125,12 @@ type Config struct {
 	SwiftStoreCreateOnPut   bool     // swift_store_create_container_on_put, default false
 	SwiftStoreMultiTenant   bool     // swift_store_multi_tenant, default false
 	SwiftStoreContainerSeed int      // swift_store_multiple_containers_seed, default 0
+	RBDStorePool            string   // rbd_store_pool, default images
+	RBDStoreUser            string   // rbd_store_user, default "" (librados's choice)
+	RBDStoreCephConf        string   // rbd_store_ceph_conf, default "" (librados's search)
+	RBDStoreChunkSize       int      // rbd_store_chunk_size (MiB), default 8
+	RadosConnectTimeout     int      // rados_connect_timeout (s), default 0 (librados's)
+	RBDThinProvisioning     bool     // rbd_thin_provisioning, default false
 	DefaultBackend          string   // default_backend (multi-store), default ""
 	StoreDescription        string   // store_description, in a backend's own section
 

@@ -67,6 +67,8 @@ func TestDefault(t *testing.T) {
 		SwiftStoreContainer:     "glance",
 		SwiftStoreLargeObjSize:  5120,
 		SwiftStoreLargeObjChunk: 200,
+		RBDStorePool:            "images",
+		RBDStoreChunkSize:       8,
 		DiskFormats:             []string{"ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"},
 		ContainerFormats:        []string{"ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"},
 

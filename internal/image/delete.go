@@ -28,6 +28,11 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		s.notifyDeleted(ctx, gone)
 		return nil
 	}
+	// Data cloned outside Glint (an RBD snapshot Nova or Cinder uses)
+	// cannot go: refuse before the record does, as Glance does.
+	if err := s.refuseInUse(ctx, op, id, img.ActiveLocations(), "Image %s could not be deleted because it is in use: %s"); err != nil {
+		return err
+	}
 	deleted, err := s.repo.Delete(ctx, id)
 	if err != nil {
 		return err
@@ -40,6 +45,28 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	// final compare-and-set and removes its own data.
 	for _, l := range deleted.Locations {
 		s.deleteRemovedLocation(ctx, id, l)
+	}
+	return nil
+}
+
+// refuseInUse is a Conflict, worded by format (the image's ID and
+// glance_store's words), when the data of one of locs is in use outside
+// Glint; a store that cannot tell is an error too, so that nothing is
+// changed that the store might then refuse.
+func (s *Service) refuseInUse(ctx context.Context, op errs.Op, id string, locs []Location, format string) error {
+	for _, l := range locs {
+		st, err := s.stores.For(l.URL)
+		if err != nil {
+			continue // no store of this node serves it: nothing to delete
+		}
+		used, err := st.InUse(ctx, l.URL)
+		switch {
+		case errs.Is(errs.NotFound, err):
+		case err != nil:
+			return errs.E(op, err)
+		case used:
+			return errs.Errorf(op, errs.Conflict, format, id, store.InUseMessage)
+		}
 	}
 	return nil
 }

@@ -41,6 +41,9 @@ func (s *Service) DeleteFromStore(ctx context.Context, storeName, id string) err
 	if removed == "" {
 		return errs.Errorf(op, errs.NotFound, "Image %s is not stored in store %s.", id, storeName)
 	}
+	if err := s.refuseInUse(ctx, op, id, []Location{{URL: removed}}, "The data for Image %s could not be deleted because it is in use: %s"); err != nil {
+		return err
+	}
 	updated.UpdatedAt = s.now().UTC()
 	if err := s.save(ctx, updated, Active); err != nil {
 		return errs.E(op, err)

@@ -83,6 +83,18 @@ type PartialRemover interface {
 	RemovePartial(ctx context.Context, imageID string) error
 }
 
+// InUseReporter is a driver whose data can be used outside Glint (an RBD
+// snapshot that Nova or Cinder cloned), which forbids deleting it. Such a
+// driver's Delete refuses data in use (an error ErrorKind calls
+// Conflict); InUse lets a caller ask before it changes anything else.
+type InUseReporter interface {
+	InUse(ctx context.Context, loc string) (bool, error)
+}
+
+// InUseMessage is glance_store's words for data in use outside Glance
+// (its InUseByStore), which a driver's refused Delete carries.
+const InUseMessage = "The image cannot be deleted because it is in use through the backend store outside of Glance."
+
 // Owner is implemented by drivers that can tell whether a location of
 // their scheme is theirs (two S3 stores on different buckets, say).
 type Owner interface {
@@ -346,6 +358,24 @@ func (s *Store) delete(ctx context.Context, loc string) error {
 		return s.wrap(op, loc, err)
 	}
 	return nil
+}
+
+// InUse reports whether the data at loc is in use outside Glint (see
+// InUseReporter); drivers that cannot tell report false.
+func (s *Store) InUse(ctx context.Context, loc string) (bool, error) {
+	const op errs.Op = "store.InUse"
+	ir, ok := s.Driver.(InUseReporter)
+	if !ok {
+		return false, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return false, s.interrupted(op, err)
+	}
+	used, err := ir.InUse(ctx, loc)
+	if err != nil {
+		return false, s.wrap(op, loc, err)
+	}
+	return used, nil
 }
 
 // Check runs the driver's self-check.

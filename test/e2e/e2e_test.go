@@ -77,6 +77,10 @@ func testMain(m *testing.M) int {
 }
 
 // buildGlint builds ./cmd/glint of the module two directories up.
+// glintBuildTags are the build tags of the glint the tests build: the
+// tests of a tagged driver (rbd_test.go) set their own.
+var glintBuildTags string
+
 func buildGlint(out string) error {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
@@ -89,7 +93,11 @@ func buildGlint(out string) error {
 	if err != nil {
 		goTool = "/usr/local/go/bin/go"
 	}
-	build := exec.Command(goTool, "build", "-o", out, "./cmd/glint")
+	args := []string{"build", "-o", out}
+	if glintBuildTags != "" {
+		args = append(args, "-tags", glintBuildTags)
+	}
+	build := exec.Command(goTool, append(args, "./cmd/glint")...)
 	build.Dir = root
 	if b, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./cmd/glint: %v\n%s", err, b)

@@ -60,6 +60,21 @@ type Harness struct {
 	// SmallSizes are extra sizes to round-trip, e.g. around a driver's
 	// chunk or segment size.
 	SmallSizes []int64
+	// UseOutside, for drivers whose data can be used outside Glint
+	// (store.InUseReporter: an RBD snapshot cloned by Nova or Cinder),
+	// makes the data at loc in use as such a user would, and returns
+	// what ends that use.
+	UseOutside func(t *testing.T, d store.Driver, loc string) (release func())
+	// Allocated, when set, returns the bytes the backend holds for the
+	// data at loc; with Thin the suite checks that runs of zeros take
+	// no space.
+	Allocated func(t *testing.T, d store.Driver, loc string) int64
+	// Thin says the driver New makes claims thin provisioning.
+	Thin bool
+	// ThinChunk is the granularity of the driver's zero detection: a
+	// run of zeros shorter than this, or not aligned to it, may be
+	// written.
+	ThinChunk int64
 }
 
 // DefaultBigSize is the multi-GiB stream each driver round-trips in CI.
@@ -97,6 +112,12 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, h) })
 	if h.BadCredentials != nil {
 		t.Run("BadCredentials", func(t *testing.T) { testBadCredentials(t, h) })
+	}
+	if h.UseOutside != nil {
+		t.Run("InUse", func(t *testing.T) { testInUse(t, h) })
+	}
+	if h.Thin && h.Allocated != nil {
+		t.Run("ThinProvisioning", func(t *testing.T) { testThin(t, h) })
 	}
 	t.Run("Big", func(t *testing.T) { testBig(t, h) })
 }
@@ -605,6 +626,70 @@ func testBadCredentials(t *testing.T, h Harness) {
 		t.Fatal("Write with bad credentials succeeded")
 	}
 	checkNamed(t, h, "Write with bad credentials", err)
+}
+
+// testInUse: data used outside Glint is reported in use, and its Delete
+// is refused (Conflict, glance_store's words) with the data kept whole;
+// once the use ends it is deleted and nothing is left.
+func testInUse(t *testing.T, h Harness) {
+	st := open(t, h)
+	if _, ok := st.Driver.(store.InUseReporter); !ok {
+		t.Fatal("the harness makes data in use but the driver is no store.InUseReporter")
+	}
+	data := randBytes(1<<20 + 7)
+	loc := write(t, st, "in-use", data, true).Location
+	if used, err := st.InUse(ctxT(t), loc); err != nil || used {
+		t.Fatalf("InUse of fresh data = %v, %v; want false", used, err)
+	}
+	release := h.UseOutside(t, st.Driver, loc)
+	if used, err := st.InUse(ctxT(t), loc); err != nil || !used {
+		t.Fatalf("InUse of data used outside = %v, %v; want true", used, err)
+	}
+	err := st.Delete(ctxT(t), loc)
+	checkErr(t, h, "Delete of data in use", err, errs.Conflict)
+	if m := errs.Message(err); m != store.InUseMessage {
+		t.Errorf("Delete of data in use says %q, want %q", m, store.InUseMessage)
+	}
+	if got := readAll(t, st, loc, 0); !bytes.Equal(got, data) {
+		t.Fatal("data in use changed by a refused Delete")
+	}
+	release()
+	if used, err := st.InUse(ctxT(t), loc); err != nil || used {
+		t.Fatalf("InUse once released = %v, %v; want false", used, err)
+	}
+	if err := st.Delete(ctxT(t), loc); err != nil {
+		t.Fatalf("Delete once released: %v", err)
+	}
+	_, err = st.InUse(ctxT(t), loc)
+	if err != nil && !errs.Is(errs.NotFound, err) {
+		t.Errorf("InUse of deleted data: %v", err)
+	}
+	noLeftovers(t, h, st.Driver)
+}
+
+// testThin: a driver that claims thin provisioning stores runs of zeros
+// (whole, aligned chunks of them) without allocating space, and reads
+// them back as zeros.
+func testThin(t *testing.T, h Harness) {
+	st := open(t, h)
+	chunk := max(h.ThinChunk, 1<<20)
+	// 16 chunks, data in chunks 3 and 11 only, size announced and not.
+	data := make([]byte, 16*chunk)
+	copy(data[3*chunk:], randBytes(chunk))
+	copy(data[11*chunk:], randBytes(chunk/2))
+	for _, announce := range []bool{true, false} {
+		w := write(t, st, fmt.Sprintf("thin-%v", announce), data, announce)
+		if got := readAll(t, st, w.Location, 0); !bytes.Equal(got, data) {
+			t.Fatal("thin data read back differs")
+		}
+		if n := h.Allocated(t, st.Driver, w.Location); n > 2*chunk {
+			t.Errorf("announced=%v: %d bytes allocated for %d bytes holding 1.5 chunks of data", announce, n, len(data))
+		}
+		if err := st.Delete(ctxT(t), w.Location); err != nil {
+			t.Fatal(err)
+		}
+	}
+	noLeftovers(t, h, st.Driver)
 }
 
 func testReadOnly(t *testing.T, h Harness) {

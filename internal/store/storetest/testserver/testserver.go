@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -312,5 +313,86 @@ func AptInstall(t testing.TB, pkgs ...string) {
 		if out2, err2 := cmd.CombinedOutput(); err2 != nil {
 			t.Fatalf("apt-get install %v: %v\n%s\n%s", pkgs, err2, out, out2)
 		}
+	}
+}
+
+// Ceph is a running single-node Ceph (scripts/ceph.sh): one monitor, one
+// manager and one OSD on memstore, on 127.0.0.1, cephx on.
+type Ceph struct {
+	Dir      string
+	Conf     string // ceph.conf, with the keyrings of client.admin and client.glance
+	FSID     string
+	Pool     string // an rbd pool of size 1
+	User     string // a user with "profile rbd" on Pool
+	AdminKey string // client.admin's keyring
+}
+
+// StartCeph starts a Ceph for the duration of the test with
+// scripts/ceph.sh, installing Debian's ceph packages when they are
+// missing; under -short it skips t.
+func StartCeph(t testing.TB) *Ceph {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: needs a Ceph cluster")
+	}
+	if _, err := exec.LookPath("ceph-osd"); err != nil {
+		AptInstall(t, "ceph-mon", "ceph-mgr", "ceph-osd", "ceph-common")
+	}
+	script := filepath.Join(moduleRoot(t), "scripts", "ceph.sh")
+	dir, err := os.MkdirTemp("", "glint-ceph-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		exec.Command(script, "stop", dir).Run()
+		os.RemoveAll(dir)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, script, "start", dir, strconv.Itoa(FreePort(t))).CombinedOutput()
+	if err != nil {
+		logs, _ := exec.Command("sh", "-c", "tail -n 20 "+dir+"/log/*.log").CombinedOutput()
+		t.Fatalf("scripts/ceph.sh start: %v\n%s\n%s", err, out, logs)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			env[k] = v
+		}
+	}
+	return &Ceph{Dir: dir, Conf: env["CEPH_CONF"], FSID: env["CEPH_FSID"], Pool: env["CEPH_POOL"],
+		User: env["CEPH_USER"], AdminKey: env["CEPH_ADMIN_KEYRING"]}
+}
+
+// Run runs a ceph command-line tool (ceph, rbd, rados) as client.admin
+// on the cluster and returns its standard output.
+func (c *Ceph) Run(t testing.TB, tool string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(tool, append([]string{"-c", c.Conf}, args...)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s%s", tool, args, err, out, stderr.String())
+	}
+	return string(out)
+}
+
+// moduleRoot is the directory of the go.mod above the working directory.
+func moduleRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
 	}
 }
