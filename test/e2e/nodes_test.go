@@ -159,19 +159,7 @@ func TestNodeKilledMidUpload(t *testing.T) {
 	a := startNode(t, filepath.Join(dir, "a"), conf)
 	b := startNode(t, filepath.Join(dir, "b"), conf)
 
-	st, img := call(t, "POST", a.URL+"/v2/images", strings.NewReader(`{"disk_format": "raw", "container_format": "bare"}`))
-	if st != 201 {
-		t.Fatalf("create: %d", st)
-	}
-	id := img["id"].(string)
-	body := &slowBody{n: 1000, tick: 20 * time.Millisecond, stop: make(chan struct{})}
-	go func() {
-		req, _ := http.NewRequest("PUT", a.URL+"/v2/images/"+id+"/file", body)
-		req.Header.Set("Content-Type", "application/octet-stream")
-		if res, err := http.DefaultClient.Do(req); err == nil {
-			res.Body.Close()
-		}
-	}()
+	id, body := startSlowUpload(t, a.URL)
 	defer close(body.stop)
 
 	scrub := func() string {
@@ -319,19 +307,7 @@ func TestRestartRecoversOwnUpload(t *testing.T) {
 	dir := t.TempDir()
 	images := filepath.Join(dir, "data", "images")
 	a := startNode(t, filepath.Join(dir, "a"), fmt.Sprintf("[glint]\ndata_dir = %s\n", filepath.Join(dir, "data")))
-	st, img := call(t, "POST", a.URL+"/v2/images", strings.NewReader(`{"disk_format": "raw", "container_format": "bare"}`))
-	if st != 201 {
-		t.Fatalf("create: %d", st)
-	}
-	id := img["id"].(string)
-	body := &slowBody{n: 1000, tick: 20 * time.Millisecond, stop: make(chan struct{})}
-	go func() {
-		req, _ := http.NewRequest("PUT", a.URL+"/v2/images/"+id+"/file", body)
-		req.Header.Set("Content-Type", "application/octet-stream")
-		if res, err := http.DefaultClient.Do(req); err == nil {
-			res.Body.Close()
-		}
-	}()
+	id, body := startSlowUpload(t, a.URL)
 	defer close(body.stop)
 	waitStatus(t, a.URL, id, "saving", 10*time.Second)
 	for deadline := time.Now().Add(10 * time.Second); len(partials(t, images)) == 0; time.Sleep(50 * time.Millisecond) {
@@ -360,4 +336,24 @@ func TestRestartRecoversOwnUpload(t *testing.T) {
 	if _, m := call(t, "GET", a.URL+"/v2/images/"+id, nil); m["status"] != "active" || m["size"] != float64(13) {
 		t.Errorf("image after the new upload: %v", m)
 	}
+}
+
+// startSlowUpload creates an image on the node at url and starts an upload
+// to it that sends 64 KiB every 20 ms until its body's stop is closed.
+func startSlowUpload(t *testing.T, url string) (string, *slowBody) {
+	t.Helper()
+	st, img := call(t, "POST", url+"/v2/images", strings.NewReader(`{"disk_format": "raw", "container_format": "bare"}`))
+	if st != 201 {
+		t.Fatalf("create: %d", st)
+	}
+	id := img["id"].(string)
+	body := &slowBody{n: 1000, tick: 20 * time.Millisecond, stop: make(chan struct{})}
+	go func() {
+		req, _ := http.NewRequest("PUT", url+"/v2/images/"+id+"/file", body)
+		req.Header.Set("Content-Type", "application/octet-stream")
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
+	return id, body
 }
