@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"glint/internal/api"
@@ -27,6 +28,7 @@ import (
 	"glint/internal/cors"
 	"glint/internal/db"
 	"glint/internal/image"
+	"glint/internal/imagecache"
 	"glint/internal/importer"
 	"glint/internal/metadef"
 	"glint/internal/store"
@@ -44,6 +46,8 @@ type App struct {
 	importer *importer.Importer
 	metadefs *metadef.Service
 	handler  *api.Server
+	cache    *imagecache.Cache // nil: the node has no image cache
+	cacheInt time.Duration
 	closers  []func() error // in the order of construction; Close runs them backwards
 }
 
@@ -123,9 +127,6 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 		}
 	}()
 
-	if cfg.Flavor == "caching" || cfg.Flavor == "cachemanagement" {
-		log.Warn("paste_deploy.flavor: the image cache is not available yet; serving the no-auth pipeline", "flavor", cfg.Flavor)
-	}
 	authn := o.authn
 	if authn == nil {
 		ks, err := authenticator(ctx, cfg, log)
@@ -183,10 +184,23 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 	}
 	so := imageOptions(cfg, a.authz)
 	so.Staging = staging
+	ci := &cacheImages{}
+	cache, closeCache, err := OpenCache(ctx, cfg, a.db, ci, log)
+	if err != nil {
+		return nil, err
+	}
+	if cache != nil {
+		a.cache, a.cacheInt = cache, time.Duration(cfg.CachePrefetcherInterval)*time.Second
+		a.closers = append(a.closers, func() error { return errors.Join(cache.Close(), closeCache()) })
+		if cachingFlavor(cfg.Flavor) {
+			so.Cache = cache
+		}
+	}
 	for _, fn := range o.image {
 		fn(&so)
 	}
 	a.images = image.NewService(a.db.Images(), a.stores, authz, so, log)
+	ci.Service = a.images
 
 	if a.importer, err = importer.New(a.images, a.db.Images(), a.db.Tasks(), a.stores, imo, log); err != nil {
 		return nil, err
@@ -214,6 +228,8 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 		MultiStore:            len(cfg.EnabledBackends) > 0,
 		Authenticator:         authn,
 		CORS:                  corsPolicy(cfg),
+		Cache:                 a.cache,
+		CacheManagement:       strings.Contains(cfg.Flavor, "cachemanagement"),
 	}, a.check, log)
 	if err != nil {
 		return nil, err
@@ -283,8 +299,21 @@ func (a *App) check(r *http.Request) error {
 }
 
 // Start starts the background work: the importer fails the imports this
-// node left unfinished when it last stopped and starts its expiry loop.
-func (a *App) Start(ctx context.Context) error { return a.importer.Start(ctx) }
+// node left unfinished when it last stopped and starts its expiry loop;
+// the image cache's periodic work (prefetch, prune, clean) runs until
+// Close.
+func (a *App) Start(ctx context.Context) error {
+	if err := a.importer.Start(ctx); err != nil {
+		return err
+	}
+	if a.cache != nil {
+		cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() { defer close(done); a.cache.Run(cctx, a.cacheInt) }()
+		a.closers = append(a.closers, func() error { cancel(); <-done; return nil })
+	}
+	return nil
+}
 
 // Close stops the importer's workers and releases the database and the
 // authenticator, in the reverse order of their construction. The API
@@ -309,6 +338,9 @@ func (a *App) Importer() *importer.Importer { return a.importer }
 
 // DB is the node's database.
 func (a *App) DB() *db.DB { return a.db }
+
+// Cache is the node's image cache; nil when it has none.
+func (a *App) Cache() *imagecache.Cache { return a.cache }
 
 // Stores are the node's stores.
 func (a *App) Stores() *store.Set { return a.stores }

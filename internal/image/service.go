@@ -104,6 +104,9 @@ type Options struct {
 	// records its store in its metadata ("store"), and one read without
 	// it is shown with the store its URL belongs to.
 	MultiStore bool
+	// Cache is the node's image cache when downloads go through it (the
+	// caching flavors); nil: downloads read the stores.
+	Cache DataCache
 }
 
 // Service is the domain layer every image request goes through: policy,
