@@ -338,6 +338,10 @@ func (c *Cache) Clean(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// kickDelay is how long after an image is queued through the API the
+// prefetcher starts.
+const kickDelay = time.Second
+
 // Run does the periodic work until ctx ends: every interval (and at once
 // when an image is queued) it prefetches the queue, and every interval it
 // records the hits, prunes and cleans.
@@ -352,6 +356,14 @@ func (c *Cache) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-c.kick:
+			// A moment's wait lets the PUTs of several images be fetched
+			// in one pass, and a client see its image queued before it is
+			// cached, as with Glance's slower worker.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(kickDelay):
+			}
 			c.Prefetch(ctx)
 		case <-t.C:
 			c.Prefetch(ctx)
