@@ -207,6 +207,9 @@ func (c *Cache) hit(ctx context.Context, img *image.Image) *os.File {
 		why = "the recorded size is not the image's"
 	case img.Checksum != nil && rec.Checksum != "" && rec.Checksum != *img.Checksum:
 		why = "the recorded checksum is not the image's"
+	case fi.ModTime().After(rec.LastModified.Add(modSlack)):
+		// Written to since its checksum was taken: not what was checked.
+		why = "the file was modified after it was cached"
 	}
 	if why != "" {
 		f.Close()
@@ -222,6 +225,10 @@ func (c *Cache) hit(ctx context.Context, img *image.Image) *os.File {
 	}
 	return f
 }
+
+// modSlack covers the precision of the recorded times (MySQL keeps
+// whole seconds).
+const modSlack = 2 * time.Second
 
 // touch counts a hit; flush writes the counts to the index.
 func (c *Cache) touch(id string) {

@@ -209,6 +209,26 @@ func TestChangedRecordDropped(t *testing.T) {
 	}
 }
 
+func TestModifiedFileDropped(t *testing.T) {
+	c, imgs, _ := newTestCache(t, Options{})
+	data := []byte("the image data")
+	img := imgs.add(idA, data)
+	read(t, c, imgs, img, 0)
+	c.Wait()
+	// Same size, other bytes, written after the file was cached.
+	if err := os.WriteFile(c.path(idA), []byte("THE IMAGE DATA"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Minute)
+	os.Chtimes(c.path(idA), later, later)
+	if b := read(t, c, imgs, img, 0); !bytes.Equal(b, data) {
+		t.Fatalf("served %q", b)
+	}
+	if s := c.Stats(); s.Dropped != 1 {
+		t.Errorf("a file modified after caching was not dropped: %+v", s)
+	}
+}
+
 func TestDeactivatedNotServed(t *testing.T) {
 	c, imgs, _ := newTestCache(t, Options{})
 	img := imgs.add(idA, []byte("the image data"))

@@ -50,7 +50,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return benchmark(args, stdout, stderr)
 }
 
-var allScenarios = []string{"limits", "startup", "create", "show", "patch", "delete", "list", "upload", "download", "upload4", "mixed", "cycle"}
+var allScenarios = []string{"limits", "startup", "create", "show", "patch", "delete", "list", "upload", "download", "upload4", "mixed", "cycle", "cache"}
 var suiteScenarios = []string{"create", "show", "patch", "delete", "list", "upload", "download", "upload4", "mixed"}
 
 func benchmark(args []string, stdout, stderr io.Writer) int {
@@ -315,6 +315,11 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 	if want["upload"] || want["download"] || want["upload4"] {
 		if err := s.DataPath(ctx, want["upload"], want["download"], want["upload4"]); err != nil {
 			fmt.Fprintln(stderr, "glintbench: data path:", err)
+		}
+	}
+	if want["cache"] {
+		if err := s.CacheDownload(ctx); err != nil {
+			fmt.Fprintln(stderr, "glintbench: cache:", err)
 		}
 	}
 	if want["mixed"] {
