@@ -60,7 +60,8 @@ type Options struct {
 	Serve bool
 	// BufferBytes bounds what a download that misses holds for the cache
 	// file: when the cache's disk falls this far behind the client, the
-	// cache file is abandoned, never the client slowed. 0: 8 MiB.
+	// cache file is abandoned, never the client slowed, and the image is
+	// queued for the next prefetch pass. 0: 32 MiB.
 	BufferBytes int64
 }
 
@@ -108,7 +109,7 @@ func New(opts Options, index Index, images Images, log *slog.Logger) (*Cache, er
 		}
 	}
 	if opts.BufferBytes <= 0 {
-		opts.BufferBytes = 8 << 20
+		opts.BufferBytes = 32 << 20
 	}
 	if log == nil {
 		log = slog.Default()

@@ -259,6 +259,13 @@ func TestDiskBehindAbandons(t *testing.T) {
 	if len(ents) != 0 {
 		t.Errorf("incomplete files left: %v", ents)
 	}
+	// Queued instead: the next prefetch pass caches it from the store.
+	if q, _ := c.Queued(); !slices.Equal(q, []string{idA}) {
+		t.Fatalf("queued after the disk fell behind: %v", q)
+	}
+	if n, err := c.Prefetch(context.Background()); n != 1 || err != nil || !c.IsCached(idA) {
+		t.Errorf("prefetch after the disk fell behind: %d %v", n, err)
+	}
 }
 
 func TestPartialReadLeavesNothing(t *testing.T) {

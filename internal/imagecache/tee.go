@@ -46,6 +46,7 @@ func (t *teeReader) Read(p []byte) (int, error) {
 	if n > 0 && t.w != nil {
 		t.n += int64(n)
 		if !t.w.offer(p[:n]) {
+			t.w.behind = true
 			t.w.end(false, "the cache's disk fell behind the client")
 			t.w = nil
 		}
@@ -82,6 +83,7 @@ type filler struct {
 	limit  int64
 	// Set by end before ch is closed, read by run after.
 	complete bool
+	behind   bool // abandoned because the disk fell behind
 	why      string
 }
 
@@ -137,6 +139,11 @@ func (w *filler) run() {
 		w.c.log.Warn("image cache: cannot write a cache file", "image_id", w.img.ID, "err", werr)
 	case !w.complete:
 		w.c.log.Debug("image cache: cache file abandoned", "image_id", w.img.ID, "reason", w.why, "written", n)
+		if w.behind {
+			// The client was faster than this disk: the next prefetch
+			// pass reads the store again, at the disk's own pace.
+			w.c.enqueue(w.img.ID)
+		}
 	default:
 		if err := w.c.commit(w.img, n, hex.EncodeToString(h.Sum(nil))); err != nil {
 			w.c.log.Warn("image cache: cache file not kept", "image_id", w.img.ID, "err", err)

@@ -34,6 +34,14 @@ func (c *Cache) Queue(id string) error {
 	return nil
 }
 
+// enqueue queues id for the next periodic prefetch pass, without
+// starting one now.
+func (c *Cache) enqueue(id string) {
+	if f, err := os.OpenFile(c.queued(id), os.O_CREATE|os.O_WRONLY, 0o640); err == nil {
+		f.Close()
+	}
+}
+
 // Queued lists the queued image IDs, oldest first.
 func (c *Cache) Queued() ([]string, error) {
 	ents, err := os.ReadDir(filepath.Join(c.opts.Dir, "queue"))

@@ -169,7 +169,7 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, *maxTime)
 	defer cancel()
 
-	needsServer := want["cycle"]
+	needsServer := want["cycle"] || want["cache"]
 	for _, s := range suiteScenarios {
 		needsServer = needsServer || want[s]
 	}
@@ -208,7 +208,7 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 	}
 	rep.Options = opt
 	s := &bench.Suite{C: c, Opt: opt, Log: stderr}
-	if want["limits"] || want["upload"] || want["download"] || want["upload4"] {
+	if want["limits"] || want["upload"] || want["download"] || want["upload4"] || want["cache"] {
 		s.Pattern = bench.NewPattern(64 << 20)
 	}
 	if needsServer && *pid > 0 {
