@@ -51,6 +51,8 @@ Commands:
                remove images deleted N days ago (glance-manage db purge_images_table)
   policy       print the default or effective policy rules, or check policy files
   scrub        remove the data of delayed deletes and of uploads whose node died (glance-scrubber)
+  cache        prefetch, prune or clean the image cache, list it, queue or delete an image
+               (glance-cache-prefetcher, -pruner, -cleaner, glance-cache-manage)
   metadefs     load, export or unload the metadata definitions catalog
                (glance-manage db load_metadefs / export_metadefs / unload_metadefs)
   status upgrade check
@@ -93,6 +95,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return policyCmd(ctx, rest, stdout, stderr)
 	case "scrub":
 		return scrubCmd(ctx, rest, stdout, stderr)
+	case "cache":
+		return cacheCmd(ctx, rest, stdout, stderr)
 	case "metadefs":
 		return metadefsCmd(ctx, rest, stdout, stderr)
 	case "status":

@@ -21,6 +21,7 @@ import (
 	"glint/internal/errs"
 	"glint/internal/framing"
 	"glint/internal/image"
+	"glint/internal/imagecache"
 	"glint/internal/importer"
 	"glint/internal/metadef"
 	"glint/internal/obs"
@@ -62,6 +63,11 @@ type Config struct {
 	Tracing *obs.Tracing
 	// AccessLog logs a line for every request at INFO (else at DEBUG).
 	AccessLog bool
+	// Cache is the node's image cache (image_cache_dir); nil: the cache
+	// API answers that caching is not supported. CacheManagement (the
+	// cachemanagement flavors) adds glance-cache-manage's legacy routes.
+	Cache           *imagecache.Cache
+	CacheManagement bool
 }
 
 // Server serves the Image API.
@@ -167,6 +173,7 @@ func (s *Server) routes() {
 	s.route("/v2/info/stores", methods{"GET": s.infoStores}, "GET")
 	s.route("/v2/info/stores/detail", methods{"GET": s.infoStoresDetail}, "GET")
 	s.route("/v2/stores/{store}/{id}", methods{"DELETE": s.deleteFromStore}, "DELETE")
+	s.cacheRoutes()
 	s.mux.HandleFunc("/", s.handler(func(w http.ResponseWriter, r *http.Request) error {
 		const op errs.Op = "api.route"
 		switch r.Method {

@@ -19,13 +19,23 @@ var multiStoreVersions = []struct{ id, status string }{
 	{"v2.9", "SUPPORTED"}, {"v2.8", "SUPPORTED"},
 }
 
+// cacheVersions replace v2.15 when the node has an image cache
+// (image_cache_dir), as in Glance.
+var cacheVersions = []struct{ id, status string }{
+	{"v2.16", "CURRENT"}, {"v2.15", "SUPPORTED"}, {"v2.14", "SUPPORTED"},
+}
+
 // versionList is what this node advertises.
 func (s *Server) versionList() []struct{ id, status string } {
+	base := apiVersions
+	if s.cfg.Cache != nil {
+		base = append(append([]struct{ id, status string }{}, cacheVersions...), apiVersions[1:]...)
+	}
 	if !s.multiStore() {
-		return apiVersions
+		return base
 	}
 	var out []struct{ id, status string }
-	for _, v := range apiVersions {
+	for _, v := range base {
 		if v.id == "v2.9" {
 			out = append(out, multiStoreVersions...)
 			continue

@@ -31,6 +31,7 @@ import (
 	"glint/internal/cors"
 	"glint/internal/db"
 	"glint/internal/image"
+	"glint/internal/imagecache"
 	"glint/internal/importer"
 	"glint/internal/metadef"
 	"glint/internal/notify"
@@ -51,8 +52,10 @@ type App struct {
 	metadefs *metadef.Service
 	notifier *notify.Notifier
 	handler  *api.Server
-	metrics  *obs.Metrics   // nil: [metrics] off
-	tracing  *obs.Tracing   // nil: [tracing] off
+	metrics  *obs.Metrics      // nil: [metrics] off
+	tracing  *obs.Tracing      // nil: [tracing] off
+	cache    *imagecache.Cache // nil: the node has no image cache
+	cacheInt time.Duration
 	closers  []func() error // in the order of construction; Close runs them backwards
 
 	staleAfter time.Duration  // [glint] upload_stale_after; 0: no sweep
@@ -149,9 +152,6 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 		return a.tracing.Shutdown(ctx)
 	})
 
-	if cfg.Flavor == "caching" || cfg.Flavor == "cachemanagement" {
-		log.Warn("paste_deploy.flavor: the image cache is not available yet; serving the no-auth pipeline", "flavor", cfg.Flavor)
-	}
 	authn := o.authn
 	if authn == nil {
 		ks, err := authenticator(ctx, cfg, log, a.tracing)
@@ -251,10 +251,23 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 	so := imageOptions(cfg, a.authz)
 	so.Staging = staging
 	so.Notifier = imageNotifier(notifier)
+	ci := &cacheImages{}
+	cache, closeCache, err := OpenCache(ctx, cfg, a.db, ci, log)
+	if err != nil {
+		return nil, err
+	}
+	if cache != nil {
+		a.cache, a.cacheInt = cache, time.Duration(cfg.CachePrefetcherInterval)*time.Second
+		a.closers = append(a.closers, func() error { return errors.Join(cache.Close(), closeCache()) })
+		if cachingFlavor(cfg.Flavor) {
+			so.Cache = cache
+		}
+	}
 	for _, fn := range o.image {
 		fn(&so)
 	}
 	a.images = image.NewService(observedImages(a.db.Images(), a.metrics, a.tracing), a.stores, authz, so, log)
+	ci.Service = a.images
 	if imo.Notifier == nil {
 		imo.Notifier = so.Notifier
 	}
@@ -294,6 +307,8 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (_ *App, err e
 		MetricsHandler:        metricsOnAPI,
 		Tracing:               a.tracing,
 		AccessLog:             cfg.AccessLog,
+		Cache:                 a.cache,
+		CacheManagement:       strings.Contains(cfg.Flavor, "cachemanagement"),
 	}, a.check, log)
 	if err != nil {
 		return nil, err
@@ -364,7 +379,9 @@ func (a *App) check(r *http.Request) error {
 }
 
 // Start starts the background work: the importer fails the imports this
-// node left unfinished when it last stopped and starts its expiry loop.
+// node left unfinished when it last stopped and starts its expiry loop;
+// the image cache's periodic work (prefetch, prune, clean) runs until
+// Close.
 //
 // Before that it puts back the uploads this node was writing when it last
 // stopped without finishing them, and it starts the sweep that returns to
@@ -383,6 +400,12 @@ func (a *App) Start(ctx context.Context) error {
 		a.sweepDone.Add(1)
 		go a.sweepStaleUploads()
 		a.closers = append(a.closers, func() error { close(a.sweepStop); a.sweepDone.Wait(); return nil })
+	}
+	if a.cache != nil {
+		cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() { defer close(done); a.cache.Run(cctx, a.cacheInt) }()
+		a.closers = append(a.closers, func() error { cancel(); <-done; return nil })
 	}
 	return nil
 }
@@ -444,6 +467,9 @@ func (a *App) Importer() *importer.Importer { return a.importer }
 
 // DB is the node's database.
 func (a *App) DB() *db.DB { return a.db }
+
+// Cache is the node's image cache; nil when it has none.
+func (a *App) Cache() *imagecache.Cache { return a.cache }
 
 // Stores are the node's stores.
 func (a *App) Stores() *store.Set { return a.stores }

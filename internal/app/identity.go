@@ -51,9 +51,6 @@ func authenticator(ctx context.Context, cfg *config.Config, log *slog.Logger, t 
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Flavor != "keystone" {
-		log.Warn("paste_deploy.flavor: the image cache is not available yet; serving with Keystone and no cache", "flavor", cfg.Flavor)
-	}
 	// Like Glance, start even when Keystone is down (requests get 503 until
 	// it is back), but say so now rather than on the first request.
 	checkCtx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -182,6 +182,14 @@ type Config struct {
 	// are looked for (the configuration's directories); set by the caller.
 	SearchDirs []string
 
+	// The image cache (see docs/configuration.md#image-cache)
+	ImageCacheDir           string // [DEFAULT] image_cache_dir, default "" (<data_dir>/image-cache when a caching flavor is on)
+	ImageCacheMaxSize       int64  // [DEFAULT] image_cache_max_size, bytes, default 10 GiB
+	ImageCacheStallTime     int    // [DEFAULT] image_cache_stall_time, seconds, default 86400
+	ImageCacheDriver        string // [DEFAULT] image_cache_driver: centralized_db (default) or sqlite
+	ImageCacheSQLiteDB      string // [DEFAULT] image_cache_sqlite_db, default cache.db (in image_cache_dir)
+	CachePrefetcherInterval int    // [DEFAULT] cache_prefetcher_interval, seconds, default 300
+
 	// Import (see docs/import.md)
 	WorkerSelfReferenceURL string   // [DEFAULT] worker_self_reference_url, default ""
 	TaskTimeToLive         int      // [task] task_time_to_live, hours, default 48

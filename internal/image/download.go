@@ -9,9 +9,28 @@ import (
 	"glint/internal/store"
 )
 
-// Open returns a reader of the image's data from offset, from the first
-// location that answers.
+// DataCache is the node's image cache, as downloads see it: it serves
+// img's data from offset, from its own copy or through fromStore (and
+// may keep what it reads). imagecache.Cache is one.
+type DataCache interface {
+	Open(ctx context.Context, img *Image, offset int64, fromStore func(context.Context, int64) (io.ReadCloser, error)) (io.ReadCloser, error)
+}
+
+// Open returns a reader of the image's data from offset for a download:
+// through the node's image cache when it serves downloads, otherwise
+// from the first location that answers.
 func (s *Service) Open(ctx context.Context, img *Image, offset int64) (io.ReadCloser, error) {
+	if s.opts.Cache != nil {
+		return s.opts.Cache.Open(ctx, img, offset, func(ctx context.Context, offset int64) (io.ReadCloser, error) {
+			return s.OpenStore(ctx, img, offset)
+		})
+	}
+	return s.OpenStore(ctx, img, offset)
+}
+
+// OpenStore returns a reader of the image's data from offset, from the
+// first location that answers, past any cache.
+func (s *Service) OpenStore(ctx context.Context, img *Image, offset int64) (io.ReadCloser, error) {
 	const op errs.Op = "image.Open"
 	var last error = errs.E(op, errs.NotFound, "Image has no data")
 	for _, l := range img.ActiveLocations() {

@@ -111,6 +111,9 @@ type Options struct {
 	// Notifier sends Glance's notifications of what changes; nil sends
 	// none.
 	Notifier Notifier
+	// Cache is the node's image cache when downloads go through it (the
+	// caching flavors); nil: downloads read the stores.
+	Cache DataCache
 }
 
 // Service is the domain layer every image request goes through: policy,

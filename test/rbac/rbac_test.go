@@ -73,6 +73,8 @@ type target struct {
 	// X-Auth-Token instead of trusted identity headers, and projects holds
 	// the callers' real project ids.
 	tokens, projects map[string]string
+	// clearTarget, when set, is sent as x-image-cache-clear-target.
+	clearTarget string
 }
 
 // project is the id of a caller's project on this target.
@@ -123,6 +125,9 @@ func (tg *target) do(c caller, method, path string, body any) (int, []byte) {
 		req.Header.Set("Content-Type", "application/openstack-images-v2.1-json-patch")
 	default:
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if tg.clearTarget != "" {
+		req.Header.Set("X-Image-Cache-Clear-Target", tg.clearTarget)
 	}
 	if tg.tokens != nil {
 		if tok := tg.tokens[c.name]; tok != "" {

@@ -50,7 +50,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return benchmark(args, stdout, stderr)
 }
 
-var allScenarios = []string{"limits", "startup", "create", "show", "patch", "delete", "list", "upload", "download", "upload4", "mixed", "cycle"}
+var allScenarios = []string{"limits", "startup", "create", "show", "patch", "delete", "list", "upload", "download", "upload4", "mixed", "cycle", "cache"}
 var suiteScenarios = []string{"create", "show", "patch", "delete", "list", "upload", "download", "upload4", "mixed"}
 
 func benchmark(args []string, stdout, stderr io.Writer) int {
@@ -169,7 +169,7 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, *maxTime)
 	defer cancel()
 
-	needsServer := want["cycle"]
+	needsServer := want["cycle"] || want["cache"]
 	for _, s := range suiteScenarios {
 		needsServer = needsServer || want[s]
 	}
@@ -208,7 +208,7 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 	}
 	rep.Options = opt
 	s := &bench.Suite{C: c, Opt: opt, Log: stderr}
-	if want["limits"] || want["upload"] || want["download"] || want["upload4"] {
+	if want["limits"] || want["upload"] || want["download"] || want["upload4"] || want["cache"] {
 		s.Pattern = bench.NewPattern(64 << 20)
 	}
 	if needsServer && *pid > 0 {
@@ -315,6 +315,11 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 	if want["upload"] || want["download"] || want["upload4"] {
 		if err := s.DataPath(ctx, want["upload"], want["download"], want["upload4"]); err != nil {
 			fmt.Fprintln(stderr, "glintbench: data path:", err)
+		}
+	}
+	if want["cache"] {
+		if err := s.CacheDownload(ctx); err != nil {
+			fmt.Fprintln(stderr, "glintbench: cache:", err)
 		}
 	}
 	if want["mixed"] {
