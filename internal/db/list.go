@@ -209,7 +209,7 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 	// sort columns (migration 8): the walk never passes a deleted image.
 	// MariaDB, offered the live sort index, walked it even for a
 	// project's few private images: on MySQL deleted is checked image by
-	// image, as before.
+	// image, unless the query walks the sort order (below).
 	if d == dMySQL {
 		add(d.notDeleted("i.deleted"))
 	} else {
@@ -362,10 +362,16 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 	// reads each image's row to check the walked visibility condition; the
 	// covering index (migration 6) answers it from the index alone.
 	table := "images i"
+	// So does an admin's listing of every image, unfiltered (MariaDB
+	// chose that index for it too, and checked deleted in it).
+	adminWalk := d == dMySQL && v.Admin && (q.Visibility == "" || q.Visibility == "all") && len(q.Tags) == 0 && len(q.Filters) == 0
 	// Not when a rare tag's or value's few images drive the query: held to
 	// one index, MariaDB joined them to every image (a block nested loop).
-	if walked && !looked && sortKeys[0].Key == "created_at" {
+	if (walked || adminWalk) && !looked && sortKeys[0].Key == "created_at" {
 		table = d.forceIndex(table, "glint_images_created_live")
+		// The index leads with deleted (MySQL's migration 9): walked
+		// from deleted = false on, it never passes a deleted image.
+		where[0] = d.live("i.deleted")
 	}
 	from := " FROM " + table + " WHERE " + strings.Join(where, " AND ") + " ORDER BY " + strings.Join(order, ", ") + " LIMIT ?"
 	return from, append(args, q.Limit), nil
