@@ -27,7 +27,12 @@ func (s *Suite) Soak(ctx context.Context, conc int, size int) Result {
 	var windows *windowRates
 	res := s.measure(Result{Name: fmt.Sprintf("soak c=%d (create, %s upload, download, patch, list 50, delete)", conc, sizeName(int64(size))),
 		Kind: "soak", Concurrency: conc, Images: s.live}, func(res *Result) {
-		windows = startWindowRates()
+		var cpu func() float64
+		var cpu0 float64
+		if s.Server.PID > 0 {
+			cpu, cpu0 = s.Server.CPUSeconds, s.Server.CPUSeconds()
+		}
+		windows = startWindowRatesCPU(cpu)
 		do := func(ctx context.Context, w *Worker, method, path, ctype string, body []byte, want int, out any) error {
 			defer windows.done.Add(1)
 			return w.Do(ctx, method, path, ctype, body, want, out)
@@ -63,7 +68,22 @@ func (s *Suite) Soak(ctx context.Context, conc int, size int) Result {
 		res.Fill(rec, el)
 		close(windows.quit)
 		<-windows.exited
-		res.WindowOps = windowSeries(windows.marks, int(win/time.Second))
+		k := int(win / time.Second)
+		res.WindowOps = windowSeries(windows.marks, k)
+		if cpu != nil {
+			// The server's CPU per request in each window: the rate
+			// moves with the rest of the machine's load, this less.
+			for i, ops := range res.WindowOps {
+				end := (i+1)*k - 1
+				start := cpu0
+				if i > 0 {
+					start = windows.cpuMarks[i*k-1]
+				}
+				if ops > 0 && end < len(windows.cpuMarks) {
+					res.WindowCPUMsPerOp = append(res.WindowCPUMsPerOp, 1000*(windows.cpuMarks[end]-start)/(ops*float64(k)))
+				}
+			}
+		}
 		if n := len(res.WindowOps); n >= 2 {
 			res.FirstWindowOps, res.LastWindowOps = res.WindowOps[0], res.WindowOps[n-1]
 			parts := make([]string, n)
@@ -71,10 +91,18 @@ func (s *Suite) Soak(ctx context.Context, conc int, size int) Result {
 				parts[i] = fmt.Sprintf("%.1f", r)
 			}
 			res.Note = fmt.Sprintf("requests/s per %v: %s; last/first %.0f%%", win, strings.Join(parts, " "), 100*res.LastWindowOps/res.FirstWindowOps)
+			if c := res.WindowCPUMsPerOp; len(c) >= 2 {
+				parts = parts[:0]
+				for _, v := range c {
+					parts = append(parts, fmt.Sprintf("%.2f", v))
+				}
+				res.Note += fmt.Sprintf("; server CPU ms per request: %s; last/first %.0f%%", strings.Join(parts, " "), 100*c[len(c)-1]/c[0])
+			}
 		} else {
 			res.Note = fmt.Sprintf("shorter than two windows of %v", win)
 		}
 	})
+	s.logf("%s: %s", res.Name, res.Note)
 	return res
 }
 

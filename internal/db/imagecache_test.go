@@ -403,6 +403,7 @@ func TestImageCacheNeverStale(t *testing.T) {
 	d := openSQLite(t, url)
 	other := openSQLite(t, url)
 	const n = 4
+	const versions = 40
 	var latest [n]atomic.Int64
 	for i := range n {
 		if err := d.Images().Create(ctx, groupImage(i)); err != nil {
@@ -432,7 +433,7 @@ func TestImageCacheNeverStale(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for v := int64(1); v <= 60; v++ {
+			for v := int64(1); v <= versions; v++ {
 				_, err := db.Images().Modify(ctx, groupImage(i).ID, func(old *image.Image) (*image.Image, error) {
 					n := old.Clone()
 					n.Properties["v"] = strconv.FormatInt(v, 10)
@@ -440,7 +441,7 @@ func TestImageCacheNeverStale(t *testing.T) {
 				})
 				if err != nil {
 					fail(err)
-					latest[i].Store(60)
+					latest[i].Store(versions)
 					return
 				}
 				latest[i].Store(v)
@@ -490,7 +491,7 @@ func TestImageCacheNeverStale(t *testing.T) {
 	go func() {
 		// The writers end first; then the readers.
 		for i := range n {
-			for latest[i].Load() < 60 {
+			for latest[i].Load() < versions {
 				time.Sleep(5 * time.Millisecond)
 				select {
 				case err := <-errc:
