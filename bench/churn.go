@@ -83,13 +83,13 @@ func (s *Suite) deleteLeft(ctx context.Context, w *Worker, id string) {
 // windowRates counts a load's finished operations once a second, for
 // its rate in its first and its last window.
 type windowRates struct {
-	done   atomic.Int64
-	marks  []int64 // operations finished after 1, 2, … seconds
+	done  atomic.Int64
+	marks []int64 // operations finished after 1, 2, … seconds
 	// cpu, if set, is read with every mark: the server's CPU seconds.
 	cpu      func() float64
 	cpuMarks []float64
-	quit   chan struct{}
-	exited chan struct{}
+	quit     chan struct{}
+	exited   chan struct{}
 }
 
 func startWindowRates() *windowRates { return startWindowRatesCPU(nil) }
