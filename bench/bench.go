@@ -59,7 +59,11 @@ type Result struct {
 	// the last window
 	FirstWindowOps float64 `json:"first_window_ops,omitempty"`
 	LastWindowOps  float64 `json:"last_window_ops,omitempty"`
-	FirstMs        float64 `json:"first_ms,omitempty"` // startup: the first start
+	// WindowOps: the soak's requests/s in each of its windows.
+	WindowOps []float64 `json:"window_ops,omitempty"`
+	// WindowCPUMsPerOp: the server's CPU milliseconds per request in each.
+	WindowCPUMsPerOp []float64 `json:"window_cpu_ms_per_op,omitempty"`
+	FirstMs          float64   `json:"first_ms,omitempty"` // startup: the first start
 
 	ServerRSSStartKiB int64   `json:"server_rss_start_kib,omitempty"`    // VmRSS (summed) when the scenario started
 	ServerRSSPeakKiB  int64   `json:"server_rss_peak_kib,omitempty"`     // sampled sum of VmRSS over the server's processes

@@ -83,14 +83,21 @@ func (s *Suite) deleteLeft(ctx context.Context, w *Worker, id string) {
 // windowRates counts a load's finished operations once a second, for
 // its rate in its first and its last window.
 type windowRates struct {
-	done   atomic.Int64
-	marks  []int64 // operations finished after 1, 2, … seconds
-	quit   chan struct{}
-	exited chan struct{}
+	done  atomic.Int64
+	marks []int64 // operations finished after 1, 2, … seconds
+	// cpu, if set, is read with every mark: the server's CPU seconds.
+	cpu      func() float64
+	cpuMarks []float64
+	quit     chan struct{}
+	exited   chan struct{}
 }
 
-func startWindowRates() *windowRates {
-	w := &windowRates{quit: make(chan struct{}), exited: make(chan struct{})}
+func startWindowRates() *windowRates { return startWindowRatesCPU(nil) }
+
+// startWindowRatesCPU is startWindowRates also reading cpu, if not nil,
+// with every count.
+func startWindowRatesCPU(cpu func() float64) *windowRates {
+	w := &windowRates{quit: make(chan struct{}), exited: make(chan struct{}), cpu: cpu}
 	go func() {
 		defer close(w.exited)
 		t := time.NewTicker(time.Second)
@@ -99,6 +106,9 @@ func startWindowRates() *windowRates {
 			select {
 			case <-t.C:
 				w.marks = append(w.marks, w.done.Load())
+				if w.cpu != nil {
+					w.cpuMarks = append(w.cpuMarks, w.cpu())
+				}
 			case <-w.quit:
 				return
 			}

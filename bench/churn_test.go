@@ -62,3 +62,30 @@ func TestMixedWindow(t *testing.T) {
 		t.Fatalf("errors %d %v, windows %v and %v, note %q", res.Errors, res.ErrorLog, res.FirstWindowOps, res.LastWindowOps, res.Note)
 	}
 }
+
+// The opt-in soak: every request of every loop answered as expected, and
+// a rate reported for every window.
+func TestSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a 3-second soak")
+	}
+	g := apptest.New(t, nil)
+	c, err := bench.NewClient(g.URL, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &bench.Suite{C: c, Opt: bench.Options{SoakDuration: 3 * time.Second, SoakWindow: time.Second}}
+	ctx := context.Background()
+	if err := s.Baseline(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res := s.Soak(ctx, 2, 4096)
+	if res.Errors != 0 || len(res.WindowOps) < 2 || res.FirstWindowOps <= 0 || !strings.HasPrefix(res.Note, "requests/s per 1s: ") {
+		t.Fatalf("errors %d %v, windows %v, note %q", res.Errors, res.ErrorLog, res.WindowOps, res.Note)
+	}
+	var page struct{ Images []struct{ ID string } }
+	w := c.NewWorker()
+	if err := w.Do(ctx, "GET", "/v2/images", "", nil, http.StatusOK, &page); err != nil || len(page.Images) != 0 {
+		t.Errorf("after the soak the server lists %d images (%v)", len(page.Images), err)
+	}
+}

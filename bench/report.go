@@ -137,7 +137,7 @@ func (r *Report) PrintTable(w io.Writer) {
 		if x.PassSeconds > 0 {
 			fmt.Fprintf(w, "%s: %.2f s per pass over every image (%s)\n", x.Name, x.PassSeconds, x.Note)
 		}
-		if x.Kind == "startup" || x.Kind == "cycle" || x.FirstWindowOps > 0 {
+		if x.Kind == "startup" || x.Kind == "cycle" || x.Kind == "soak" || x.FirstWindowOps > 0 {
 			fmt.Fprintf(w, "%s: %s\n", x.Name, x.Note)
 		}
 		if x.Errors > 0 {

@@ -34,7 +34,10 @@ type Options struct {
 	// first and its last window of this length (a soak: does the rate
 	// hold as the database fills with deleted images?).
 	MixedWindow time.Duration
-	WorkDir     string // data files (same filesystem as the server's store, for the limits)
+	// SoakDuration and SoakWindow: the soak scenario's length, and the
+	// windows it reports requests/s in.
+	SoakDuration, SoakWindow time.Duration
+	WorkDir                  string // data files (same filesystem as the server's store, for the limits)
 }
 
 // Tags and properties of the seeded images: ten tags and ten values of a

@@ -323,6 +323,28 @@ type conn struct {
 	retry bool
 	// trace, if not nil, is told every statement before it runs (DB.trace).
 	trace func(q string, args []any)
+	// touch, in an SQLite write transaction, collects what it changed
+	// for the image cache (imageCache.commit).
+	touch *touchSet
+}
+
+// touches says that the write transaction changes image id (its row or
+// its properties, tags, locations or members): the image cache drops
+// only the images so named when it commits. A transaction that changes
+// rows and names nothing makes the cache drop every image.
+func (c conn) touches(id string) {
+	if c.touch != nil {
+		c.touch.ids = append(c.touch.ids, id)
+		c.touch.named = true
+	}
+}
+
+// touchesNoImage says that the write transaction changes no image (tasks,
+// metadata definitions).
+func (c conn) touchesNoImage() {
+	if c.touch != nil {
+		c.touch.named = true
+	}
 }
 
 // stmt returns the prepared statement to run q with, or nil.
@@ -360,6 +382,11 @@ func (c conn) exec(ctx context.Context, q string, args ...any) (res sql.Result, 
 		}
 		return err
 	})
+	if err == nil && c.touch != nil {
+		if n, nerr := res.RowsAffected(); nerr == nil {
+			c.touch.rows += n
+		}
+	}
 	return res, stmtErr(q, err)
 }
 

@@ -113,6 +113,7 @@ func (d *DB) commitBatch(batch []*groupTx) {
 	}
 	var missed []string
 	ok := 0
+	var changed touchSet
 	for _, m := range batch {
 		if err := m.ctx.Err(); err != nil {
 			m.err = err
@@ -123,7 +124,8 @@ func (d *DB) commitBatch(batch []*groupTx) {
 			abort(purposeErr("savepoint of a grouped transaction", err))
 			return
 		}
-		c := conn{r: tx, d: d.d, cache: d.wstmts, tx: tx, missed: &missed, trace: d.trace}
+		touch := &touchSet{}
+		c := conn{r: tx, d: d.d, cache: d.wstmts, tx: tx, missed: &missed, trace: d.trace, touch: touch}
 		if err := runMember(m.fn, c); err != nil {
 			m.err = err
 			// A statement that failed has left the transaction open
@@ -136,6 +138,7 @@ func (d *DB) commitBatch(batch []*groupTx) {
 			}
 		} else {
 			ok++
+			changed.add(touch)
 		}
 		if _, err := tx.ExecContext(mctx, "RELEASE glint_group"); err != nil {
 			abort(purposeErr("release of a grouped transaction", err))
@@ -146,7 +149,7 @@ func (d *DB) commitBatch(batch []*groupTx) {
 		tx.Rollback()
 		return
 	}
-	if err := tx.Commit(); err != nil {
+	if err := d.images.commit(&changed, tx.Commit); err != nil {
 		// The driver rolls back what the COMMIT left open: none of
 		// the group is committed.
 		fail(purposeErr(fmt.Sprintf("commit a group of %d transactions", ok), err))
@@ -178,11 +181,15 @@ func (d *DB) runTx(ctx context.Context, fn func(conn) error) error {
 	if d.wstmts != nil {
 		c.cache, c.tx, c.missed = d.wstmts, tx, &missed
 	}
+	var changed touchSet
+	if d.images != nil {
+		c.touch = &changed
+	}
 	if err := fn(c); err != nil {
 		tx.Rollback()
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := d.images.commit(&changed, tx.Commit); err != nil {
 		return purposeErr("commit", err)
 	}
 	d.prepareMissed(ctx, missed)

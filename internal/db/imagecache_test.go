@@ -2,9 +2,15 @@ package db
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,7 +68,7 @@ func TestImageCacheCoherence(t *testing.T) {
 	}
 
 	check(t, get(t, d), "first", "t1")
-	if d.images.get(img.ID, d.images.gen) == nil {
+	if d.images.get(img.ID) == nil {
 		t.Fatal("a GET did not fill the cache")
 	}
 	check(t, get(t, d), "first", "t1")
@@ -188,8 +194,9 @@ func TestImageCachePages(t *testing.T) {
 }
 
 // On Linux the check reads the wal-index header and asks SQLite only when
-// it changed: no commit, no query; a commit by this process or another
-// one on the file, a new generation.
+// it cannot: no commit, no new generation; a commit by this process, a
+// new generation that keeps the images it did not change; one by another
+// connection pool on the file, a new generation and nothing kept.
 func TestImageCacheFastCheck(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the wal-index is mapped on Linux only")
@@ -207,35 +214,300 @@ func TestImageCacheFastCheck(t *testing.T) {
 		}
 		return g
 	}
+	kept := groupImage(100)
+	if err := d.Images().Create(ctx, kept); err != nil {
+		t.Fatal(err)
+	}
 	gen()
-	gen() // the first check maps the wal-index, the second records its header
-	if c.fast.Load() == nil {
+	gen() // the first check maps the wal-index, the second agrees with it
+	if c.agreed.Load() == nil {
 		t.Fatal("the wal-index is not used")
 	}
-	for _, w := range []struct {
-		name string
-		db   *DB
-	}{{"this process", d}, {"another connection pool", other}} {
-		c.mu.Lock()
-		checked := c.checked
-		c.mu.Unlock()
+	for i, w := range []struct {
+		name    string
+		db      *DB
+		foreign bool
+	}{{"this process", d, false}, {"another connection pool", other, true}} {
+		if _, err := d.Images().Get(ctx, kept.ID); err != nil {
+			t.Fatal(err)
+		}
 		g := gen()
 		for range 10 {
 			if gen() != g {
 				t.Fatal("the generation moved without a commit")
 			}
 		}
-		c.mu.Lock()
-		asked := c.checked != checked
-		c.mu.Unlock()
-		if asked {
-			t.Errorf("before a commit through %s: SQLite was asked", w.name)
-		}
-		if err := w.db.Images().Create(ctx, groupImage(len(w.name))); err != nil {
+		if err := w.db.Images().Create(ctx, groupImage(i)); err != nil {
 			t.Fatal(err)
 		}
 		if gen() == g {
 			t.Errorf("a commit through %s was not seen", w.name)
 		}
+		if held := c.get(kept.ID) != nil; held == w.foreign {
+			t.Errorf("after a commit through %s the unchanged image is cached: %v", w.name, held)
+		}
+	}
+}
+
+// Only the images a commit of this process changed are dropped, and
+// neither a Get nor a listing serves their old version; a commit by
+// another connection pool or another process drops every image.
+func TestImageCachePerImage(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the wal-index is mapped on Linux only")
+	}
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "glint.db")
+	url := "sqlite:///" + path
+	d := openSQLite(t, url)
+	imgs := d.Images()
+	var all []*image.Image
+	for i := range 5 {
+		img := groupImage(i)
+		if err := imgs.Create(ctx, img); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, img)
+	}
+	list := func() map[string]*image.Image {
+		t.Helper()
+		got, err := imgs.List(ctx, image.ListQuery{Limit: 20}, image.Viewer{Admin: true})
+		if err != nil || len(got) != len(all) {
+			t.Fatalf("list: %v, %d images", err, len(got))
+		}
+		m := map[string]*image.Image{}
+		for _, img := range got {
+			m[img.ID] = img
+		}
+		return m
+	}
+	list()
+	list() // the wal-index is in use from the second check on
+	list()
+	cached := func(id string) *image.Image {
+		d.images.emu.RLock()
+		defer d.images.emu.RUnlock()
+		return d.images.entries[id]
+	}
+	before := map[string]*image.Image{}
+	for _, img := range all {
+		if before[img.ID] = cached(img.ID); before[img.ID] == nil {
+			t.Fatalf("image %s not cached after a listing", img.ID)
+		}
+	}
+	setName := func(db *DB, id, name string) {
+		t.Helper()
+		_, err := db.Images().Modify(ctx, id, func(old *image.Image) (*image.Image, error) {
+			n := old.Clone()
+			n.Name = &name
+			n.Properties["n"] = name
+			return n, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// This process changes image 0, adds a tag to 1, a member to 2.
+	setName(d, all[0].ID, "renamed")
+	if _, err := imgs.Modify(ctx, all[1].ID, func(old *image.Image) (*image.Image, error) {
+		n := old.Clone()
+		n.Tags = append(n.Tags, "new")
+		return n, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := imgs.AddMember(ctx, &image.Member{ImageID: all[2].ID, MemberID: "p", Status: "pending", CreatedAt: time.Now(), UpdatedAt: time.Now()}, -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d.images.generation(ctx); !ok {
+		t.Fatal("no generation")
+	}
+	for i, img := range all {
+		got := cached(img.ID)
+		if changed := i < 3; changed != (got == nil) {
+			t.Errorf("image %d: changed %v, still cached %v", i, changed, got != nil)
+		}
+		if i >= 3 && got != before[img.ID] {
+			t.Errorf("image %d: unchanged but read again", i)
+		}
+	}
+	if got, err := imgs.Get(ctx, all[0].ID); err != nil || *got.Name != "renamed" {
+		t.Errorf("Get after a rename: %v, %v", got, err)
+	}
+	m := list()
+	if *m[all[0].ID].Name != "renamed" || strings.Join(m[all[1].ID].Tags, ",") != "new,t" {
+		t.Errorf("listing after the changes: %q, tags %v", *m[all[0].ID].Name, m[all[1].ID].Tags)
+	}
+	if cached(all[4].ID) != before[all[4].ID] {
+		t.Error("an unchanged image was read again by the listing")
+	}
+
+	// Another connection pool on the file.
+	other := openSQLite(t, url)
+	setName(other, all[3].ID, "by another pool")
+	if got, err := imgs.Get(ctx, all[3].ID); err != nil || *got.Name != "by another pool" {
+		t.Errorf("Get after another pool's rename: %v, %v", got, err)
+	}
+	if cached(all[4].ID) != nil {
+		t.Error("another pool's commit kept the unchanged images")
+	}
+
+	// Another process.
+	list()
+	list()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestImageCacheHelperProcess$")
+	cmd.Env = append(os.Environ(), "GLINT_CACHE_HELPER_DB="+url, "GLINT_CACHE_HELPER_IMAGE="+all[4].ID)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the other process: %v\n%s", err, out)
+	}
+	if got, err := imgs.Get(ctx, all[4].ID); err != nil || *got.Name != "by another process" {
+		t.Errorf("Get after another process's rename: %v, %v", got, err)
+	}
+	if m := list(); *m[all[4].ID].Name != "by another process" || m[all[4].ID].Properties["n"] != "by another process" {
+		t.Errorf("listing after another process's rename: %q %v", *m[all[4].ID].Name, m[all[4].ID].Properties)
+	}
+}
+
+// TestImageCacheHelperProcess is TestImageCachePerImage's other process:
+// it renames an image in the database it is given, and is skipped
+// otherwise.
+func TestImageCacheHelperProcess(t *testing.T) {
+	url, id := os.Getenv("GLINT_CACHE_HELPER_DB"), os.Getenv("GLINT_CACHE_HELPER_IMAGE")
+	if url == "" {
+		t.Skip("run by TestImageCachePerImage")
+	}
+	ctx := context.Background()
+	d, err := Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	name := "by another process"
+	if _, err := d.Images().Modify(ctx, id, func(old *image.Image) (*image.Image, error) {
+		n := old.Clone()
+		n.Name = &name
+		n.Properties["n"] = name
+		return n, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Under concurrent writes by this process and by another connection pool,
+// no Get or listing returns an image older than the last change committed
+// before it began.
+func TestImageCacheNeverStale(t *testing.T) {
+	ctx := context.Background()
+	url := "sqlite:///" + filepath.Join(t.TempDir(), "glint.db")
+	d := openSQLite(t, url)
+	other := openSQLite(t, url)
+	const n = 4
+	const versions = 40
+	var latest [n]atomic.Int64
+	for i := range n {
+		if err := d.Images().Create(ctx, groupImage(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version := func(img *image.Image) int64 {
+		v, _ := strconv.ParseInt(img.Properties["v"], 10, 64)
+		return v
+	}
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	errc := make(chan error, 1)
+	fail := func(err error) {
+		select {
+		case errc <- err:
+		default:
+		}
+	}
+	// Writers: image i is written by this process when i is even and by
+	// the other pool when odd; each write sets v to one more.
+	for i := range n {
+		db := d
+		if i%2 == 1 {
+			db = other
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for v := int64(1); v <= versions; v++ {
+				_, err := db.Images().Modify(ctx, groupImage(i).ID, func(old *image.Image) (*image.Image, error) {
+					n := old.Clone()
+					n.Properties["v"] = strconv.FormatInt(v, 10)
+					return n, nil
+				})
+				if err != nil {
+					fail(err)
+					latest[i].Store(versions)
+					return
+				}
+				latest[i].Store(v)
+			}
+		}()
+	}
+	for r := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				i := r % n
+				want := latest[i].Load()
+				got, err := d.Images().Get(ctx, groupImage(i).ID)
+				if err != nil {
+					fail(err)
+					return
+				}
+				if v := version(got); v < want {
+					fail(fmt.Errorf("Get of image %d: version %d after %d was committed", i, v, want))
+				}
+				var wants [n]int64
+				for j := range n {
+					wants[j] = latest[j].Load()
+				}
+				imgs, err := d.Images().List(ctx, image.ListQuery{Limit: 20}, image.Viewer{Admin: true})
+				if err != nil {
+					fail(err)
+					return
+				}
+				for _, img := range imgs {
+					var j int
+					fmt.Sscanf(img.ID[len(img.ID)-12:], "%d", &j)
+					if v := version(img); v < wants[j] {
+						fail(fmt.Errorf("listing: image %d at version %d after %d was committed", j, v, wants[j]))
+					}
+				}
+				r++
+			}
+		}()
+	}
+	go func() {
+		// The writers end first; then the readers.
+		for i := range n {
+			for latest[i].Load() < versions {
+				time.Sleep(5 * time.Millisecond)
+				select {
+				case err := <-errc:
+					errc <- err
+					close(done)
+					return
+				default:
+				}
+			}
+		}
+		close(done)
+	}()
+	wg.Wait()
+	select {
+	case err := <-errc:
+		t.Fatal(err)
+	default:
 	}
 }

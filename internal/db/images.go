@@ -113,6 +113,7 @@ func (r *Images) create(ctx context.Context, img *image.Image, before func(tx co
 	d := r.db.d
 	var done func()
 	err := r.db.inTx(ctx, op, func(tx conn) error {
+		tx.touches(img.ID)
 		if before != nil {
 			if err := before(tx); err != nil {
 				return err
@@ -150,7 +151,7 @@ func (r *Images) Get(ctx context.Context, id string) (*image.Image, error) {
 	if c.d == dSQLite {
 		gen, cached := r.db.images.generation(ctx)
 		if cached {
-			if img := r.db.images.get(id, gen); img != nil {
+			if img := r.db.images.get(id); img != nil {
 				return img, nil
 			}
 		}
@@ -349,6 +350,7 @@ func (r *Images) modifyWith(ctx context.Context, op errs.Op, id string, prepare 
 	var done func()
 	var img *image.Image
 	err := r.db.inTx(ctx, op, func(tx conn) error {
+		tx.touches(id)
 		fn, err := prepare(tx)
 		if err != nil {
 			return err
@@ -403,6 +405,7 @@ func (r *Images) delete(ctx context.Context, op errs.Op, id string, status image
 	d := r.db.d
 	var img *image.Image
 	err := r.db.inTx(ctx, op, func(tx conn) error {
+		tx.touches(id)
 		var err error
 		img, err = scanImage(tx.queryRow(ctx, "SELECT "+imageCols+" FROM images WHERE id = ? AND "+d.notDeleted("deleted")+d.forUpdate(), id))
 		if errors.Is(err, sql.ErrNoRows) {

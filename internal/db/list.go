@@ -29,9 +29,9 @@ var sqlOps = map[string]string{
 // List returns one page of the images v may see, filtered and sorted as q asks.
 func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([]*image.Image, error) {
 	const op errs.Op = "db.Images.List"
-	// The generation is taken before the snapshot's first read, so that
-	// an unchanged generation afterwards (stillAt) means the snapshot is
-	// the state the cached images were read in.
+	// The generation is taken before the snapshot's first read: every
+	// commit the snapshot misses is then recorded after it, and the
+	// images read may be cached as of it.
 	gen, cached := r.db.images.generation(ctx)
 	// A page larger than a quarter of the cache (paging through every
 	// image, say) is not kept: it would push out what is read often, and
@@ -57,14 +57,14 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 		return nil, err
 	}
 	if cacheable {
-		imgs, ok, err := r.listCached(ctx, c, from, args, gen)
+		imgs, err := r.listCached(ctx, c, from, args, gen)
 		if err != nil {
 			return nil, dbErr(op, err)
 		}
-		if ok {
+		if now, ok := r.db.images.generation(ctx); ok && now == gen {
 			r.db.images.putPage(key, imgs, gen)
-			return imgs, nil
 		}
+		return imgs, nil
 	}
 	if c.d == dPostgres {
 		imgs, err := scanAll(scanWithChildren)(c.queryPlanned(ctx, listWithChildrenSQL+from, args...))
@@ -77,30 +77,8 @@ func (r *Images) List(ctx context.Context, q image.ListQuery, v image.Viewer) ([
 	if err != nil {
 		return nil, dbErr(op, err)
 	}
-	// Images read since the last commit come with their child rows from
-	// the cache; only the others are read.
-	missed := imgs
-	current := cached && r.db.images.stillAt(ctx, gen)
-	if current {
-		missed = nil
-		for i, img := range imgs {
-			if hit := r.db.images.get(img.ID, gen); hit != nil {
-				imgs[i] = hit
-			} else {
-				missed = append(missed, img)
-			}
-		}
-	}
-	if err := loadChildren(ctx, c, missed); err != nil {
+	if err := loadChildren(ctx, c, imgs); err != nil {
 		return nil, dbErr(op, err)
-	}
-	if cacheable {
-		for _, img := range missed {
-			r.db.images.put(img, gen)
-		}
-		if current {
-			r.db.images.putPage(key, imgs, gen)
-		}
 	}
 	return imgs, nil
 }
@@ -128,35 +106,88 @@ func pageKey(q image.ListQuery, v image.Viewer) string {
 	return fmt.Sprintf("%#v %#v", q, v)
 }
 
-// listCached answers a listing from the image cache when every image on
-// the page is in it: the query then selects only the images' IDs, which
-// the sort and filter indexes hold, so SQLite reads no table row and
-// hands over one column instead of twenty (reading the rows' columns
-// through database/sql was half of a list's CPU). ok is false when an
-// image is missing, or when anything was committed while the IDs were
-// read: the cached images are those of generation gen, and the IDs, read
-// in c's snapshot, must be of the same state of the database.
-func (r *Images) listCached(ctx context.Context, c conn, from string, args []any, gen uint64) (imgs []*image.Image, ok bool, err error) {
+// listCached answers a listing through the image cache (SQLite): the
+// page's query selects only the images' IDs, which the sort and filter
+// indexes hold, so SQLite reads no table row and hands over one column
+// instead of twenty (reading the rows' columns through database/sql was
+// half of a list's CPU); the images the cache holds come from it, the
+// others are read, with their child rows, in the same snapshot c and
+// cached. With churn (issue 32: create, upload, list 50 of 200,000
+// images, delete) every listing follows commits, and only the images
+// those commits changed are read again.
+//
+// The cached images were read at generation gen or later and none has
+// been changed since: the check after the IDs are read (generation, then
+// unchangedSince) makes sure that no commit the snapshot holds changed
+// one of them in between; those it did are read from the snapshot too.
+func (r *Images) listCached(ctx context.Context, c conn, from string, args []any, gen uint64) ([]*image.Image, error) {
 	rows, err := c.queryPlanned(ctx, "SELECT i.id"+from, args...)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	defer rows.Close()
+	var (
+		imgs   []*image.Image
+		hits   []string
+		missed []string
+	)
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, false, err
+			rows.Close()
+			return nil, err
 		}
-		img := r.db.images.get(id, gen)
+		img := r.db.images.get(id)
 		if img == nil {
-			return nil, false, nil
+			img = &image.Image{ID: id}
+			missed = append(missed, id)
+		} else {
+			hits = append(hits, id)
 		}
 		imgs = append(imgs, img)
 	}
 	if err := closeRows(rows); err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	return imgs, r.db.images.stillAt(ctx, gen), nil
+	if len(hits) > 0 {
+		if _, ok := r.db.images.generation(ctx); !ok || !r.db.images.unchangedSince(hits, gen) {
+			// A commit changed one of them meanwhile: read them all.
+			missed = append(missed, hits...)
+		}
+	}
+	if len(missed) == 0 {
+		return imgs, nil
+	}
+	read := make(map[string]*image.Image, len(missed))
+	err = inBatches(missed, func(ids []string) error {
+		got, err := scanAll(scanImage)(c.query(ctx, "SELECT "+imageCols+" FROM images WHERE id IN ("+placeholders(len(ids))+")", strs(ids)...))
+		if err != nil {
+			return err
+		}
+		if err := loadChildBatch(ctx, c, got); err != nil {
+			return err
+		}
+		for _, img := range got {
+			read[img.ID] = img
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range missed {
+		img := read[id]
+		if img == nil {
+			// Listed and gone in one snapshot: cannot be.
+			return nil, fmt.Errorf("image %s listed but not read", id)
+		}
+		r.db.images.put(img, gen)
+	}
+	for i, img := range imgs {
+		if got := read[img.ID]; got != nil {
+			imgs[i] = got
+		}
+	}
+	return imgs, nil
 }
 
 // listSQL is the query List runs for q and v from its FROM clause on (the
@@ -178,7 +209,7 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 	// sort columns (migration 8): the walk never passes a deleted image.
 	// MariaDB, offered the live sort index, walked it even for a
 	// project's few private images: on MySQL deleted is checked image by
-	// image, as before.
+	// image, unless the query walks the sort order (below).
 	if d == dMySQL {
 		add(d.notDeleted("i.deleted"))
 	} else {
@@ -331,10 +362,16 @@ func (r *Images) listSQL(ctx context.Context, c conn, q image.ListQuery, v image
 	// reads each image's row to check the walked visibility condition; the
 	// covering index (migration 6) answers it from the index alone.
 	table := "images i"
+	// So does an admin's listing of every image, unfiltered (MariaDB
+	// chose that index for it too, and checked deleted in it).
+	adminWalk := d == dMySQL && v.Admin && (q.Visibility == "" || q.Visibility == "all") && len(q.Tags) == 0 && len(q.Filters) == 0
 	// Not when a rare tag's or value's few images drive the query: held to
 	// one index, MariaDB joined them to every image (a block nested loop).
-	if walked && !looked && sortKeys[0].Key == "created_at" {
+	if (walked || adminWalk) && !looked && sortKeys[0].Key == "created_at" {
 		table = d.forceIndex(table, "glint_images_created_live")
+		// The index leads with deleted (MySQL's migration 9): walked
+		// from deleted = false on, it never passes a deleted image.
+		where[0] = d.live("i.deleted")
 	}
 	from := " FROM " + table + " WHERE " + strings.Join(where, " AND ") + " ORDER BY " + strings.Join(order, ", ") + " LIMIT ?"
 	return from, append(args, q.Limit), nil

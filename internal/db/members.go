@@ -59,6 +59,7 @@ func (r *Images) AddMember(ctx context.Context, m *image.Member, quota int) erro
 	const op errs.Op = "db.Images.AddMember"
 	d := r.db.d
 	return r.db.inTx(ctx, op, func(tx conn) error {
+		tx.touches(m.ImageID)
 		var id string
 		err := tx.queryRow(ctx, "SELECT id FROM images WHERE id = ? AND "+d.notDeleted("deleted")+d.forUpdate(), m.ImageID).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -105,6 +106,7 @@ func (r *Images) UpdateMember(ctx context.Context, m *image.Member) error {
 	const op errs.Op = "db.Images.UpdateMember"
 	d := r.db.d
 	return r.db.inTx(ctx, op, func(tx conn) error {
+		tx.touches(m.ImageID)
 		res, err := tx.exec(ctx, "UPDATE image_members SET status = ?, updated_at = ? WHERE image_id = ? AND member = ? AND "+d.notDeleted("deleted"),
 			m.Status, d.ts(m.UpdatedAt), m.ImageID, m.MemberID)
 		if err != nil {
@@ -120,6 +122,7 @@ func (r *Images) DeleteMember(ctx context.Context, imageID, memberID string) err
 	const op errs.Op = "db.Images.DeleteMember"
 	d := r.db.d
 	return r.db.inTx(ctx, op, func(tx conn) error {
+		tx.touches(imageID)
 		now := d.ts(time.Now())
 		res, err := tx.exec(ctx, "UPDATE image_members SET deleted = true, deleted_at = ?, updated_at = ? WHERE image_id = ? AND member = ? AND "+
 			d.notDeleted("deleted"), now, now, imageID, memberID)

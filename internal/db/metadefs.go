@@ -176,6 +176,7 @@ func (m *Metadefs) CreateNamespace(ctx context.Context, ns *metadef.Namespace, c
 	const op errs.Op = "db.Metadefs.CreateNamespace"
 	d := m.db.d
 	return m.db.inTx(ctx, op, func(tx conn) error {
+		tx.touchesNoImage()
 		var n int
 		if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM metadef_namespaces WHERE namespace = ?", ns.Namespace).Scan(&n); err != nil {
 			return err
@@ -213,6 +214,7 @@ func (m *Metadefs) UpdateNamespace(ctx context.Context, name string, ns *metadef
 	const op errs.Op = "db.Metadefs.UpdateNamespace"
 	d := m.db.d
 	return m.db.inTx(ctx, op, func(tx conn) error {
+		tx.touchesNoImage()
 		id, err := namespaceID(ctx, tx, op, name, true)
 		if err != nil {
 			return err
@@ -230,6 +232,7 @@ func (m *Metadefs) UpdateNamespace(ctx context.Context, name string, ns *metadef
 func (m *Metadefs) DeleteNamespace(ctx context.Context, name string) error {
 	const op errs.Op = "db.Metadefs.DeleteNamespace"
 	return m.db.inTx(ctx, op, func(tx conn) error {
+		tx.touchesNoImage()
 		id, err := namespaceID(ctx, tx, op, name, true)
 		if err != nil {
 			return err
@@ -486,6 +489,7 @@ func insertItems(ctx context.Context, tx conn, op errs.Op, k metadef.Kind, nsID 
 func (m *Metadefs) CreateItems(ctx context.Context, k metadef.Kind, ns string, items []metadef.Item, replace bool) error {
 	const op errs.Op = "db.Metadefs.CreateItems"
 	return m.db.inTx(ctx, op, func(tx conn) error {
+		tx.touchesNoImage()
 		id, err := namespaceID(ctx, tx, op, ns, true)
 		if err != nil {
 			return err
@@ -504,6 +508,7 @@ func (m *Metadefs) CreateItems(ctx context.Context, k metadef.Kind, ns string, i
 func (m *Metadefs) UpdateItem(ctx context.Context, k metadef.Kind, ns, name string, it metadef.Item) error {
 	const op errs.Op = "db.Metadefs.UpdateItem"
 	return m.db.inTx(ctx, op, func(tx conn) error {
+		tx.touchesNoImage()
 		id, err := namespaceID(ctx, tx, op, ns, true)
 		if err != nil {
 			return err
@@ -544,6 +549,7 @@ func (m *Metadefs) UpdateItem(ctx context.Context, k metadef.Kind, ns, name stri
 func (m *Metadefs) DeleteItem(ctx context.Context, k metadef.Kind, ns, name string) error {
 	const op errs.Op = "db.Metadefs.DeleteItem"
 	return m.db.inTx(ctx, op, func(tx conn) error {
+		tx.touchesNoImage()
 		id, err := namespaceID(ctx, tx, op, ns, true)
 		if err != nil {
 			return err
@@ -564,6 +570,7 @@ func (m *Metadefs) DeleteItem(ctx context.Context, k metadef.Kind, ns, name stri
 func (m *Metadefs) DeleteItems(ctx context.Context, k metadef.Kind, ns string) error {
 	const op errs.Op = "db.Metadefs.DeleteItems"
 	return m.db.inTx(ctx, op, func(tx conn) error {
+		tx.touchesNoImage()
 		id, err := namespaceID(ctx, tx, op, ns, true)
 		if err != nil {
 			return err
@@ -629,6 +636,7 @@ func insertAssociation(ctx context.Context, tx conn, op errs.Op, nsID int64, ns 
 func (m *Metadefs) CreateAssociation(ctx context.Context, ns string, a metadef.Association) error {
 	const op errs.Op = "db.Metadefs.CreateAssociation"
 	return m.db.inTx(ctx, op, func(tx conn) error {
+		tx.touchesNoImage()
 		id, err := namespaceID(ctx, tx, op, ns, true)
 		if err != nil {
 			return err
@@ -641,6 +649,7 @@ func (m *Metadefs) CreateAssociation(ctx context.Context, ns string, a metadef.A
 func (m *Metadefs) DeleteAssociation(ctx context.Context, ns, rt string) error {
 	const op errs.Op = "db.Metadefs.DeleteAssociation"
 	return m.db.inTx(ctx, op, func(tx conn) error {
+		tx.touchesNoImage()
 		id, err := namespaceID(ctx, tx, op, ns, true)
 		if err != nil {
 			return err

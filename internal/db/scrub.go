@@ -49,6 +49,7 @@ func (r *Images) LocationScrubbed(ctx context.Context, locID int64) error {
 func (r *Images) Scrubbed(ctx context.Context, id string) error {
 	d := r.db.d
 	return r.db.inTx(ctx, "db.Images.Scrubbed", func(tx conn) error {
+		tx.touches(id)
 		_, err := tx.exec(ctx, "UPDATE images SET status = 'deleted', updated_at = ? WHERE id = ? AND status = 'pending_delete'", d.ts(time.Now()), id)
 		return err
 	})
@@ -61,6 +62,7 @@ func (r *Images) Restore(ctx context.Context, id string) error {
 	const op errs.Op = "db.Images.Restore"
 	d := r.db.d
 	return r.db.inTx(ctx, op, func(tx conn) error {
+		tx.touches(id)
 		var status string
 		var deletedAt dbTime
 		err := tx.queryRow(ctx, "SELECT status, deleted_at FROM images WHERE id = ?"+d.forUpdate(), id).Scan(&status, &deletedAt)
@@ -111,6 +113,7 @@ func (r *Images) StaleUploads(ctx context.Context, before time.Time) ([]*image.I
 func (r *Images) Touch(ctx context.Context, id string, status image.Status) error {
 	d := r.db.d
 	return r.db.inTx(ctx, "db.Images.Touch", func(tx conn) error {
+		tx.touches(id)
 		_, err := tx.exec(ctx, "UPDATE images SET updated_at = ? WHERE id = ? AND status = ?", d.ts(time.Now()), id, string(status))
 		return err
 	})

@@ -105,6 +105,7 @@ func (r *Tasks) CreateTask(ctx context.Context, t *importer.Task) error {
 		owner = *t.Owner
 	}
 	return r.db.inTx(ctx, op, func(tx conn) error {
+		tx.touchesNoImage()
 		_, err := tx.exec(ctx, `INSERT INTO tasks (id, type, status, owner, expires_at, created_at, updated_at, deleted_at,
 			deleted, image_id, request_id, user_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
 			t.ID, t.Type, string(t.Status), owner, nullTime(d, t.ExpiresAt), d.ts(t.CreatedAt), d.ts(t.UpdatedAt), nil,
@@ -146,6 +147,7 @@ func (r *Tasks) SaveTask(ctx context.Context, t *importer.Task, from importer.Ta
 		return errs.E(op, errs.Invalid, err)
 	}
 	return r.db.inTx(ctx, op, func(tx conn) error {
+		tx.touchesNoImage()
 		res, err := tx.exec(ctx, "UPDATE tasks SET status=?, expires_at=?, updated_at=? WHERE id=? AND status=? AND "+d.notDeleted("deleted"),
 			string(t.Status), nullTime(d, t.ExpiresAt), d.ts(t.UpdatedAt), t.ID, string(from))
 		if err != nil {
@@ -252,6 +254,7 @@ func (r *Tasks) ExpireTasks(ctx context.Context, now time.Time) (int64, error) {
 	d := r.db.d
 	var n int64
 	err := r.db.inTx(ctx, op, func(tx conn) error {
+		tx.touchesNoImage()
 		res, err := tx.exec(ctx, "UPDATE tasks SET deleted=true, deleted_at=? WHERE "+d.live("deleted")+
 			" AND expires_at IS NOT NULL AND expires_at <= ?", d.ts(now), d.tsCmp(now))
 		if err != nil {

@@ -49,8 +49,14 @@ var walIndexes struct {
 	m  map[walIndexKey]*walIndex
 }
 
-// walIndexHeader is the first copy of the header: 48 bytes.
+// walIndexHeader is the header: 48 bytes, of which SQLite keeps two
+// copies, one after the other.
 type walIndexHeader [12]uint32
+
+// changes is the header's change counter (iChange), which every commit
+// moves up by one: SQLite's walFrames, the only place that writes it
+// other than a recovery.
+func (h walIndexHeader) changes() uint32 { return h[2] }
 
 // mapWALIndex maps the wal-index at path, or returns nil (no such file,
 // or it cannot be mapped): the caller then asks SQLite every time. Call
@@ -86,7 +92,7 @@ func mapWALIndex(path string) *walIndex {
 		w.refs++
 		return w
 	}
-	if st.Size < int64(unsafe.Sizeof(walIndexHeader{})) {
+	if st.Size < 2*int64(unsafe.Sizeof(walIndexHeader{})) {
 		return keepOpen(f)
 	}
 	mem, err := syscall.Mmap(int(f.Fd()), 0, os.Getpagesize(), syscall.PROT_READ, syscall.MAP_SHARED)
@@ -129,11 +135,14 @@ func (w *walIndex) release() {
 	w.f.Close()
 }
 
-// header reads the header's first copy; ok is false if it cannot be read
-// (the file was cut short under the mapping, which SQLite does not do while
-// this process keeps its locks: the caller then asks SQLite). Other
-// processes write it: the loads are atomic so that none is torn or left to
-// the compiler.
+// header reads the header; ok is false if it cannot be read: the file was
+// cut short under the mapping (which SQLite does not do while this process
+// keeps its locks: the caller then asks SQLite), or its two copies differ
+// (a commit is writing them). SQLite writes the second copy first and the
+// first last, so reading the first and then the second, as SQLite's
+// readers do, finds them equal only when neither was half written. Other
+// processes write it: the loads are atomic so that none is torn or left
+// to the compiler.
 func (w *walIndex) header() (h walIndexHeader, ok bool) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
@@ -141,8 +150,12 @@ func (w *walIndex) header() (h walIndexHeader, ok bool) {
 			h, ok = walIndexHeader{}, false
 		}
 	}()
+	var h2 walIndexHeader
 	for i := range h {
 		h[i] = atomic.LoadUint32((*uint32)(unsafe.Pointer(&w.mem[4*i])))
 	}
-	return h, true
+	for i := range h2 {
+		h2[i] = atomic.LoadUint32((*uint32)(unsafe.Pointer(&w.mem[4*(len(h)+i)])))
+	}
+	return h, h == h2
 }

@@ -50,7 +50,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return benchmark(args, stdout, stderr)
 }
 
-var allScenarios = []string{"limits", "startup", "create", "show", "patch", "delete", "list", "upload", "download", "upload4", "mixed", "cycle", "cache"}
+var allScenarios = []string{"limits", "startup", "create", "show", "patch", "delete", "list", "upload", "download", "upload4", "mixed", "cycle", "cache", "soak"}
 var suiteScenarios = []string{"create", "show", "patch", "delete", "list", "upload", "download", "upload4", "mixed"}
 
 func benchmark(args []string, stdout, stderr io.Writer) int {
@@ -78,6 +78,10 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 	parSize := fs.String("parallel-size", "256MiB", "size of each concurrent upload")
 	mixedDur := fs.Duration("mixed-duration", 20*time.Second, "duration of the mixed load")
 	mixedWin := fs.Duration("mixed-window", 0, "opt-in soak figures: the mixed load's rate in its first and its last window of this length (e.g. 1m with -mixed-duration 10m; 0: off)")
+	soakC := fs.Int("soak-c", 8, "concurrency of the soak scenario (opt-in: create, upload -soak-size, download, patch, list 50, delete, looped)")
+	soakDur := fs.Duration("soak-duration", 10*time.Minute, "duration of the soak scenario")
+	soakWin := fs.Duration("soak-window", time.Minute, "the soak reports requests/s in every window of this length")
+	soakSize := fs.String("soak-size", "1MiB", "bytes each soak cycle uploads and downloads")
 	cycleC := fs.Int("cycle-c", 4, "concurrency of the cycle scenario (create, 4 KiB upload, list 50, delete; bounded by -duration and -n)")
 	limitsSize := fs.String("limits-size", "", "bytes streamed by the limits scenario (default -upload-size)")
 	limitsRuns := fs.Int("limits-runs", 2, "runs of each hashing and disk measurement (the best is reported)")
@@ -154,7 +158,11 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 		}
 		sizes[i] = n
 	}
-	if *conc < 1 || *conc > 1024 || *cycleC < 1 || *cycleC > 1024 || *seedC < 1 || *seedC > 1024 || *par < 1 || *par > 64 {
+	soakBytes, err := bench.ParseSize(*soakSize)
+	if err != nil || soakBytes < 1 || soakBytes > 1<<30 {
+		return fail(fmt.Errorf("bad -soak-size %q (1 B … 1 GiB)", *soakSize))
+	}
+	if *conc < 1 || *conc > 1024 || *cycleC < 1 || *cycleC > 1024 || *soakC < 1 || *soakC > 1024 || *seedC < 1 || *seedC > 1024 || *par < 1 || *par > 64 {
 		return fail(errors.New("concurrency flags must be 1…1024 (-parallel-uploads 1…64)"))
 	}
 	if *pageLimit < 1 || *maxReq < 1 {
@@ -169,7 +177,7 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, *maxTime)
 	defer cancel()
 
-	needsServer := want["cycle"] || want["cache"]
+	needsServer := want["cycle"] || want["cache"] || want["soak"]
 	for _, s := range suiteScenarios {
 		needsServer = needsServer || want[s]
 	}
@@ -204,7 +212,7 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 		PageLimit: *pageLimit, ListAllPasses: *passes,
 		UploadSize: sizes[0], Uploads: *uploads, Downloads: *downloads,
 		ParallelUploads: *par, ParallelSize: sizes[1],
-		MixedDuration: *mixedDur, MixedWindow: *mixedWin, WorkDir: *workDir,
+		MixedDuration: *mixedDur, MixedWindow: *mixedWin, SoakDuration: *soakDur, SoakWindow: *soakWin, WorkDir: *workDir,
 	}
 	rep.Options = opt
 	s := &bench.Suite{C: c, Opt: opt, Log: stderr}
@@ -327,6 +335,9 @@ func benchmark(args []string, stdout, stderr io.Writer) int {
 	}
 	if want["cycle"] {
 		s.Cycle(ctx, *cycleC)
+	}
+	if want["soak"] {
+		s.Soak(ctx, *soakC, int(soakBytes))
 	}
 	return finish()
 }
