@@ -203,7 +203,7 @@ func TestCachingProxy(t *testing.T) {
 	// request just answered to be written.
 	served := func(id string, status, want int) int {
 		t.Helper()
-		needle := fmt.Sprintf("method=GET path=/v2/images/%s/file status=%d ", id, status)
+		needle := fmt.Sprintf(" path=/v2/images/%s/file status=%d ", id, status)
 		var n int
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 			n = strings.Count(s.log(), needle)
