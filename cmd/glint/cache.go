@@ -46,20 +46,14 @@ func cacheCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "glint cache: want one of prefetch, prune, clean, list, queue ID, delete ID\n")
 		return 2
 	}
-	cfg, err := c.load()
-	if err != nil {
-		fmt.Fprintln(stderr, "glint:", err)
-		return 1
-	}
-	log, closeLog, err := newLogger(cfg, stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "glint:", err)
+	cfg, log, closeLog, ok := c.loadLogged(stderr)
+	if !ok {
 		return 1
 	}
 	defer closeLog()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = func() error {
+	err := func() error {
 		database, err := db.Open(ctx, cfg.DatabaseConnection)
 		if err != nil {
 			return err

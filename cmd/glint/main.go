@@ -166,6 +166,21 @@ func (c *common) openDB(ctx context.Context) (*db.DB, error) {
 	return db.Open(ctx, cfg.DatabaseConnection)
 }
 
+// loadLogged loads the configuration and makes the logger it asks for,
+// printing what went wrong to stderr; ok is false when the command must
+// exit 1. Call closeLog when done.
+func (c *common) loadLogged(stderr io.Writer) (cfg *config.Config, log *slog.Logger, closeLog func(), ok bool) {
+	cfg, err := c.load()
+	if err == nil {
+		log, closeLog, err = newLogger(cfg, stderr)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "glint:", err)
+		return nil, nil, nil, false
+	}
+	return cfg, log, closeLog, true
+}
+
 func newLogger(cfg *config.Config, stderr io.Writer) (*slog.Logger, func(), error) {
 	level := slog.LevelInfo
 	if cfg.Debug {
@@ -193,14 +208,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return flagExit(err)
 	}
-	cfg, err := c.load()
-	if err != nil {
-		fmt.Fprintln(stderr, "glint:", err)
-		return 1
-	}
-	log, closeLog, err := newLogger(cfg, stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "glint:", err)
+	cfg, log, closeLog, ok := c.loadLogged(stderr)
+	if !ok {
 		return 1
 	}
 	defer closeLog()

@@ -33,14 +33,8 @@ func scrubCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "glint scrub: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	cfg, err := c.load()
-	if err != nil {
-		fmt.Fprintln(stderr, "glint:", err)
-		return 1
-	}
-	log, closeLog, err := newLogger(cfg, stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "glint:", err)
+	cfg, log, closeLog, ok := c.loadLogged(stderr)
+	if !ok {
 		return 1
 	}
 	defer closeLog()
