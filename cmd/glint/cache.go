@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"glint/internal/app"
-	"glint/internal/db"
-	"glint/internal/image"
 )
 
 const cacheHelp = "glint cache <prefetch|prune|clean|list|queue ID|delete ID>: the image cache's\n" +
@@ -54,16 +52,11 @@ func cacheCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := func() error {
-		database, err := db.Open(ctx, cfg.DatabaseConnection)
+		database, svc, err := openImages(ctx, cfg, log)
 		if err != nil {
 			return err
 		}
 		defer database.Close()
-		stores, err := app.OpenStores(ctx, cfg, log)
-		if err != nil {
-			return err
-		}
-		svc := image.NewService(database.Images(), stores, nil, image.Options{}, log)
 		cache, closeCache, err := app.OpenCache(ctx, cfg, database, svc, log)
 		if err != nil {
 			return err

@@ -48,16 +48,11 @@ func scrubCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 func scrubWith(ctx context.Context, cfg *config.Config, log *slog.Logger, daemon bool, restore string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	database, err := db.Open(ctx, cfg.DatabaseConnection)
+	database, svc, err := openImages(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer database.Close()
-	stores, err := app.OpenStores(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	svc := image.NewService(database.Images(), stores, nil, image.Options{}, log)
 	if restore != "" {
 		if err := svc.Restore(ctx, restore); err != nil {
 			return err
@@ -85,4 +80,21 @@ func scrubWith(ctx context.Context, cfg *config.Config, log *slog.Logger, daemon
 		case <-time.After(time.Duration(max(cfg.WakeupTime, 1)) * time.Second):
 		}
 	}
+}
+
+// openImages opens the configured database and stores and an image
+// service over them with the default policy, for the subcommands that act
+// on images outside a serving node (scrub, cache). Close the database when
+// done.
+func openImages(ctx context.Context, cfg *config.Config, log *slog.Logger) (*db.DB, *image.Service, error) {
+	database, err := db.Open(ctx, cfg.DatabaseConnection)
+	if err != nil {
+		return nil, nil, err
+	}
+	stores, err := app.OpenStores(ctx, cfg, log)
+	if err != nil {
+		database.Close()
+		return nil, nil, err
+	}
+	return database, image.NewService(database.Images(), stores, nil, image.Options{}, log), nil
 }
